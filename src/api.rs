@@ -1,0 +1,503 @@
+//! HTTP: `fn app(state) -> Router`, the JSON error type, role extractors and the handlers for
+//! login, cases, artefacts and the signalling upgrade. Every route checks the caller's role
+//! here, at the edge; auditors only ever reach read-only handlers.
+
+use crate::auth::{hash_password, random_token, token_hash, verify_password};
+use crate::consent::LANGUAGES;
+use crate::ids::{ArtefactId, CaseId};
+use crate::signal::gateway::{self, Frame};
+use crate::signal::protocol::MAX_FRAME_BYTES;
+use crate::state::AppState;
+use crate::store::{CaseRecord, Role, StoreError, UserRecord};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use chrono::Duration;
+use futures::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub const SESSION_COOKIE: &str = "gl_session";
+
+/// Service types offered in this version, with their names in the applicant languages.
+pub const SERVICES: [(&str, [&str; 5]); 3] = [
+    (
+        "inheritance",
+        [
+            "房产继承公证",
+            "Real-estate inheritance",
+            "Herança de imóveis",
+            "Successione immobiliare",
+            "Herencia de inmuebles",
+        ],
+    ),
+    (
+        "driving-licence-renewal",
+        [
+            "驾驶证换证",
+            "Driving-licence renewal",
+            "Renovação da carta de condução",
+            "Rinnovo della patente di guida",
+            "Renovación del permiso de conducir",
+        ],
+    ),
+    (
+        "id-card-renewal",
+        [
+            "居民身份证换领",
+            "ID-card renewal",
+            "Renovação do cartão de identidade",
+            "Rinnovo della carta d'identità",
+            "Renovación del documento de identidad",
+        ],
+    ),
+];
+
+/// An error as every client sees it: `{"code","message"}` with a matching status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
+    }
+    fn forbidden(what: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("your role may not {what}"),
+        )
+    }
+    fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
+    }
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid", message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let id = uuid::Uuid::new_v4();
+        tracing::error!(error_id = %id, "store error: {e}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("internal error {id}"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"code": self.code, "message": self.message})),
+        )
+            .into_response()
+    }
+}
+
+/// Any signed-in officer or auditor.
+pub struct Staff(pub UserRecord);
+/// A signed-in officer.
+pub struct Officer(pub UserRecord);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let token = jar
+            .get(SESSION_COOKIE)
+            .ok_or_else(ApiError::unauthenticated)?;
+        let user = state
+            .store
+            .login(&token_hash(token.value()), state.clock.now())
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?;
+        Ok(Staff(user))
+    }
+}
+
+impl FromRequestParts<AppState> for Officer {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Staff(user) = Staff::from_request_parts(parts, state).await?;
+        if user.role != Role::Officer {
+            return Err(ApiError::forbidden("do this; officers only"));
+        }
+        Ok(Officer(user))
+    }
+}
+
+#[derive(Serialize)]
+struct Me {
+    id: String,
+    username: String,
+    name: String,
+    role: Role,
+}
+
+impl From<&UserRecord> for Me {
+    fn from(u: &UserRecord) -> Self {
+        Me {
+            id: u.id.to_string(),
+            username: u.username.clone(),
+            name: u.display_name.clone(),
+            role: u.role,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+/// Verifying against this hash when the user does not exist keeps response times alike.
+static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Json(body): Json<LoginBody>,
+) -> Result<(CookieJar, Json<Me>), ApiError> {
+    if body.username.len() > 128 || body.password.len() > 1024 {
+        return Err(ApiError::invalid("username or password too long"));
+    }
+    let user = state.store.user_by_name(&body.username).await?;
+    let phc = match &user {
+        Some(u) => u.password_hash.clone(),
+        None => DUMMY_HASH
+            .get_or_init(|| hash_password("dummy").unwrap_or_default())
+            .clone(),
+    };
+    let password = body.password;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .unwrap_or(false);
+    let user = match user {
+        Some(u) if ok => u,
+        _ => {
+            tracing::info!("failed login");
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                "wrong username or password",
+            ));
+        }
+    };
+    let token = random_token();
+    let ttl = Duration::hours(i64::from(state.settings.config.login_ttl_hours));
+    state
+        .store
+        .create_login(&token_hash(&token), user.id, state.clock.now() + ttl)
+        .await?;
+    let cookie = Cookie::build((SESSION_COOKIE, token))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .secure(state.settings.public_url.starts_with("https://"))
+        .build();
+    Ok((jar.add(cookie), Json(Me::from(&user))))
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+) -> Result<(CookieJar, StatusCode), ApiError> {
+    if let Some(c) = jar.get(SESSION_COOKIE) {
+        state.store.delete_login(&token_hash(c.value())).await?;
+    }
+    Ok((
+        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
+        StatusCode::NO_CONTENT,
+    ))
+}
+
+async fn me(Staff(user): Staff) -> Json<Me> {
+    Json(Me::from(&user))
+}
+
+async fn ws_ticket(
+    State(state): State<AppState>,
+    Officer(user): Officer,
+) -> Json<serde_json::Value> {
+    let ticket = state.tickets.issue(user, state.clock.now());
+    Json(json!({ "ticket": ticket }))
+}
+
+async fn services() -> Json<serde_json::Value> {
+    let list: Vec<_> = SERVICES
+        .iter()
+        .map(|(code, names)| {
+            let name: serde_json::Map<String, serde_json::Value> = LANGUAGES
+                .iter()
+                .zip(names.iter())
+                .map(|(l, n)| ((*l).to_owned(), json!(n)))
+                .collect();
+            json!({ "code": code, "name": name })
+        })
+        .collect();
+    Json(json!(list))
+}
+
+#[derive(Deserialize)]
+struct NewCase {
+    service: String,
+    applicant_name: String,
+    applicant_tz: String,
+    applicant_lang: String,
+}
+
+async fn create_case(
+    State(state): State<AppState>,
+    Officer(officer): Officer,
+    Json(body): Json<NewCase>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    if !SERVICES.iter().any(|(code, _)| *code == body.service) {
+        return Err(ApiError::invalid(format!(
+            "service must be one of {:?}",
+            SERVICES.iter().map(|(c, _)| *c).collect::<Vec<_>>()
+        )));
+    }
+    let name = body.applicant_name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::invalid(
+            "applicant_name must be 1 to 200 characters",
+        ));
+    }
+    if body.applicant_tz.parse::<chrono_tz::Tz>().is_err() {
+        return Err(ApiError::invalid(format!(
+            "{:?} is not an IANA time zone",
+            body.applicant_tz
+        )));
+    }
+    if !LANGUAGES.contains(&body.applicant_lang.as_str()) {
+        return Err(ApiError::invalid(format!(
+            "applicant_lang must be one of {LANGUAGES:?}"
+        )));
+    }
+    let now = state.clock.now();
+    let token = random_token();
+    let case = CaseRecord {
+        id: CaseId::random(),
+        service: body.service,
+        applicant_name: name.to_owned(),
+        applicant_tz: body.applicant_tz,
+        applicant_lang: body.applicant_lang,
+        created_by: officer.id,
+        created_at: now,
+        invite_expires_at: now + Duration::hours(i64::from(state.settings.config.invite_ttl_hours)),
+    };
+    state.store.create_case(&case, &token_hash(&token)).await?;
+    let invite_url = format!("{}/join#t={token}", state.settings.public_url);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "case": case,
+            "invite_url": invite_url,
+            "invite_token": token,
+            "invite_expires_at": case.invite_expires_at,
+        })),
+    ))
+}
+
+async fn list_cases(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+) -> Result<Json<Vec<CaseRecord>>, ApiError> {
+    Ok(Json(state.store.cases().await?))
+}
+
+fn parse_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError> {
+    text.parse().map_err(|_| ApiError::not_found(what))
+}
+
+async fn show_case(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id: CaseId = parse_id(&id, "case")?;
+    let case = state
+        .store
+        .case(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("case"))?;
+    let sessions = state.store.sessions_for_case(id).await?;
+    let artefacts = state.store.artefacts_for_case(id).await?;
+    Ok(Json(
+        json!({ "case": case, "sessions": sessions, "artefacts": artefacts }),
+    ))
+}
+
+async fn artefact_bytes(state: &AppState, id: &str) -> Result<(ArtefactId, Vec<u8>), ApiError> {
+    let id: ArtefactId = parse_id(id, "artefact")?;
+    let artefact = state
+        .store
+        .artefact(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("artefact"))?;
+    let path = state.paths.artefacts.join(&artefact.file_name);
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        tracing::error!(artefact = %id, "artefact file unreadable: {e}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the artefact file is missing",
+        )
+    })?;
+    Ok((id, bytes))
+}
+
+async fn download_bundle(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (id, bytes) = artefact_bytes(&state, &id).await?;
+    let disposition = format!("attachment; filename=\"globallink-{id}.zip\"");
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/zip"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition)
+                    .unwrap_or(HeaderValue::from_static("attachment")),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn verify_artefact(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    Path(id): Path<String>,
+) -> Result<Json<crate::seal::verify::Report>, ApiError> {
+    let (_, bytes) = artefact_bytes(&state, &id).await?;
+    let trust = state.trust.clone();
+    let report =
+        tokio::task::spawn_blocking(move || crate::seal::verify::verify_bundle(&bytes, &trust))
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "verification crashed",
+                )
+            })?;
+    Ok(Json(report))
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Upgrade to the signalling socket. Frames larger than twice the protocol limit are cut off by
+/// the transport; frames between the two limits get a `too_large` error and the socket lives.
+async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade
+        .max_message_size(MAX_FRAME_BYTES * 2)
+        .max_frame_size(MAX_FRAME_BYTES * 2)
+        .on_upgrade(move |socket| serve_socket(state, socket))
+}
+
+async fn serve_socket(state: AppState, socket: WebSocket) {
+    let (sink, stream) = socket.split();
+    let incoming = stream
+        .map(|m| match m {
+            Ok(Message::Text(t)) => Frame::Text(t.to_string()),
+            Ok(Message::Binary(b)) => Frame::Binary(b.len()),
+            Ok(Message::Ping(p)) => Frame::Ping(p.to_vec()),
+            Ok(Message::Pong(_)) => Frame::Pong,
+            Ok(Message::Close(_)) | Err(_) => Frame::Close,
+        })
+        .boxed();
+    let outgoing = sink.with(|f: Frame| async move {
+        Ok::<_, axum::Error>(match f {
+            Frame::Text(t) => Message::Text(t.into()),
+            Frame::Binary(_) => Message::Binary(Vec::new().into()),
+            Frame::Ping(p) => Message::Ping(p.into()),
+            Frame::Pong => Message::Pong(Vec::new().into()),
+            Frame::Close => Message::Close(None),
+        })
+    });
+    let outgoing = Box::pin(outgoing);
+    gateway::serve(state, incoming, outgoing).await;
+}
+
+/// Headers on every response. The CSP forbids inline script and style and framing.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+     media-src 'self' blob: mediastream:; connect-src 'self'; frame-ancestors 'none'; \
+     base-uri 'none'; form-action 'self'; object-src 'none'";
+
+/// The whole HTTP surface.
+pub fn app(state: AppState) -> Router {
+    let web = state.paths.web.clone();
+    let api = Router::new()
+        .route("/api/health", get(health))
+        .route("/api/login", post(login))
+        .route("/api/logout", post(logout))
+        .route("/api/me", get(me))
+        .route("/api/ws-ticket", post(ws_ticket))
+        .route("/api/services", get(services))
+        .route("/api/cases", get(list_cases).post(create_case))
+        .route("/api/cases/{id}", get(show_case))
+        .route("/api/artefacts/{id}/bundle", get(download_bundle))
+        .route("/api/artefacts/{id}/verify", get(verify_artefact))
+        .route("/ws", get(ws))
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .with_state(state);
+    api.route_service("/", ServeFile::new(web.join("index.html")))
+        .route_service("/join", ServeFile::new(web.join("join.html")))
+        .route_service("/console", ServeFile::new(web.join("console.html")))
+        .route_service("/audit", ServeFile::new(web.join("audit.html")))
+        .nest_service("/static", ServeDir::new(&web))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(TraceLayer::new_for_http())
+}

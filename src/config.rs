@@ -1,0 +1,277 @@
+//! Hub configuration: one struct, loaded from defaults, a TOML file, `GLOBALLINK_*` environment
+//! variables and command-line flags (later sources win), then validated once.
+//!
+//! Every field has a default that runs a development hub on one machine; `README.md` is the
+//! reference for operators.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the HTTP and WebSocket listener.
+    pub listen: SocketAddr,
+    /// URL that applicants' invite links point at. Defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    /// Where the database, the development PKI, recordings and artefacts live.
+    pub data_dir: PathBuf,
+    /// The web pages to serve (default: the `web/` directory of the source tree).
+    pub web_dir: Option<PathBuf>,
+    /// `sqlite://…` (default: `<data_dir>/globallink.db`).
+    pub database_url: Option<String>,
+    /// Local address the media peers bind their UDP sockets to.
+    pub media_ip: IpAddr,
+    /// Public address announced in ICE candidates when the hub sits behind 1:1 NAT.
+    pub public_ip: Option<IpAddr>,
+    /// UDP ports for media, `"first-last"`. Each peer connection takes one port.
+    pub ice_udp_ports: String,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// How long an applicant's invite link stays valid.
+    pub invite_ttl_hours: u32,
+    /// How long an officer or auditor stays signed in.
+    pub login_ttl_hours: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
+            public_url: None,
+            data_dir: PathBuf::from("globallink-data"),
+            web_dir: None,
+            database_url: None,
+            media_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            public_ip: None,
+            ice_udp_ports: "50000-50199".to_owned(),
+            log_format: LogFormat::Text,
+            invite_ttl_hours: 72,
+            login_ttl_hours: 12,
+        }
+    }
+}
+
+/// An inclusive UDP port range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl PortRange {
+    pub fn len(&self) -> usize {
+        usize::from(self.last - self.first) + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Load(String),
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("ice_udp_ports must look like \"50000-50199\" with 1024 <= first <= last, got {0:?}")]
+    PortRange(String),
+    #[error("database_url must start with sqlite:// (PostgreSQL is not supported yet), got {0:?}")]
+    DatabaseUrl(String),
+    #[error("public_url must start with http:// or https://, got {0:?}")]
+    PublicUrl(String),
+    #[error("{field} must be between 1 and {max}, got {value}")]
+    Range {
+        field: &'static str,
+        max: u32,
+        value: u32,
+    },
+    #[error("media_ip must be a concrete address, not {0} (a wildcard skips loopback)")]
+    MediaIp(IpAddr),
+}
+
+/// Overrides from command-line flags; `None` leaves the lower layers alone.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ice_udp_ports: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// A configuration that passed [`Config::validate`].
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub config: Config,
+    pub ports: PortRange,
+    pub database_url: String,
+    pub public_url: String,
+    pub web_dir: PathBuf,
+}
+
+impl Config {
+    /// Load defaults ← `file` (if given, it must exist; else `globallink.toml` if present) ←
+    /// `GLOBALLINK_*` env ← flags.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.into())),
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file("globallink.toml")),
+        }
+        figment
+            .merge(Env::prefixed("GLOBALLINK_"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string()))
+    }
+
+    /// Check every field once; the rest of the hub trusts [`Settings`].
+    pub fn validate(self) -> Result<Settings, ConfigError> {
+        let ports = parse_port_range(&self.ice_udp_ports)?;
+        let database_url = match &self.database_url {
+            Some(url) if url.starts_with("sqlite:") => url.clone(),
+            Some(url) => return Err(ConfigError::DatabaseUrl(url.clone())),
+            None => format!("sqlite://{}", self.data_dir.join("globallink.db").display()),
+        };
+        let public_url = match &self.public_url {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                url.trim_end_matches('/').to_owned()
+            }
+            Some(url) => return Err(ConfigError::PublicUrl(url.clone())),
+            None => format!("http://{}", self.listen),
+        };
+        for (field, value, max) in [
+            ("invite_ttl_hours", self.invite_ttl_hours, 24 * 30),
+            ("login_ttl_hours", self.login_ttl_hours, 24 * 7),
+        ] {
+            if value == 0 || value > max {
+                return Err(ConfigError::Range { field, max, value });
+            }
+        }
+        if self.media_ip.is_unspecified() {
+            return Err(ConfigError::MediaIp(self.media_ip));
+        }
+        let web_dir = self
+            .web_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/web")));
+        Ok(Settings {
+            config: self,
+            ports,
+            database_url,
+            public_url,
+            web_dir,
+        })
+    }
+}
+
+fn parse_port_range(text: &str) -> Result<PortRange, ConfigError> {
+    let bad = || ConfigError::PortRange(text.to_owned());
+    let (a, b) = text.split_once('-').ok_or_else(bad)?;
+    let first: u16 = a.trim().parse().map_err(|_| bad())?;
+    let last: u16 = b.trim().parse().map_err(|_| bad())?;
+    if first < 1024 || first > last {
+        return Err(bad());
+    }
+    Ok(PortRange { first, last })
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        let s = Config::default().validate().unwrap();
+        assert_eq!(
+            s.ports,
+            PortRange {
+                first: 50000,
+                last: 50199
+            }
+        );
+        assert!(s.database_url.starts_with("sqlite://"));
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn bad_values_fail_with_a_clear_message() {
+        let c = Config {
+            ice_udp_ports: "9-1".into(),
+            ..Config::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("ice_udp_ports")
+        );
+        let c = Config {
+            database_url: Some("mysql://x".into()),
+            ..Config::default()
+        };
+        assert!(matches!(c.validate(), Err(ConfigError::DatabaseUrl(_))));
+        let c = Config {
+            invite_ttl_hours: 0,
+            ..Config::default()
+        };
+        assert!(matches!(c.validate(), Err(ConfigError::Range { .. })));
+        let c = Config {
+            media_ip: "0.0.0.0".parse().unwrap(),
+            ..Config::default()
+        };
+        assert!(matches!(c.validate(), Err(ConfigError::MediaIp(_))));
+    }
+
+    #[test]
+    fn file_env_and_flags_layer_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("hub.toml", "listen = \"127.0.0.1:9000\"\nice_udp_ports = \"40000-40010\"\nlog_format = \"json\"")?;
+            jail.set_env("GLOBALLINK_ICE_UDP_PORTS", "41000-41010");
+            let flags = Overrides {
+                listen: Some("127.0.0.1:9100".parse().unwrap()),
+                ..Default::default()
+            };
+            let c = Config::load(Some(Path::new("hub.toml")), &flags).expect("loads");
+            assert_eq!(c.listen.port(), 9100);
+            assert_eq!(c.ice_udp_ports, "41000-41010");
+            assert_eq!(c.log_format, LogFormat::Json);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("hub.toml", "lisen = \"127.0.0.1:9000\"")?;
+            assert!(Config::load(Some(Path::new("hub.toml")), &Overrides::default()).is_err());
+            assert!(matches!(
+                Config::load(Some(Path::new("nope.toml")), &Overrides::default()),
+                Err(ConfigError::MissingFile(_))
+            ));
+            Ok(())
+        });
+    }
+}

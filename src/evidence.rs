@@ -1,0 +1,437 @@
+//! The evidence chain: event kinds, their canonical JSON form (RFC 8785) and the SHA-256 hash
+//! chain that links them.
+//!
+//! Contract: an event's hash is `SHA-256(JCS(event))` where the event object carries `seq`,
+//! `session`, `at`, `prev_hash` and its kind-specific fields. The first event's `prev_hash` is
+//! [`GENESIS`]. `events.jsonl` holds one canonical event per line, so a verifier needs nothing
+//! but the file to recompute the chain. [`ChainBuilder`] is pure: it is fed a clock reading and
+//! returns the next [`ChainedEvent`]; persisting it is the store's job.
+
+use crate::ids::SessionId;
+use chrono::{DateTime, Utc};
+use ring::digest;
+use serde::{Deserialize, Serialize};
+
+/// `prev_hash` of the first event of every chain.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Roles of session participants as they appear in the evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantRole {
+    Applicant,
+    Officer,
+}
+
+/// What happened. Tagged as `kind` in the canonical JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    SessionOpened {
+        case: String,
+        service: String,
+    },
+    ParticipantJoined {
+        role: ParticipantRole,
+        /// IANA zone of the participant, so the record shows their local time.
+        tz: String,
+    },
+    ParticipantLeft {
+        role: ParticipantRole,
+        reason: String,
+    },
+    ConsentRequested {
+        consent: String,
+        text_id: String,
+        text_version: u32,
+        lang: String,
+        text_sha256: String,
+    },
+    ConsentGranted {
+        consent: String,
+        text_sha256: String,
+    },
+    ConsentRefused {
+        consent: String,
+        text_sha256: String,
+    },
+    RecordingStarted {
+        tracks: Vec<String>,
+    },
+    RecordingStopped {
+        reason: String,
+    },
+    IdentityCheckRecorded {
+        document_type: String,
+        /// Masked number, e.g. `1101**********002X`. The full number is never in the chain.
+        document_number_masked: String,
+        /// HMAC-SHA256 of the full number under the hub secret, so two records of the same
+        /// document can be matched without storing the number.
+        document_number_hmac: String,
+        attestation: String,
+        outcome: String,
+    },
+    SessionInterrupted {
+        reason: String,
+    },
+    SessionClosed {
+        outcome: String,
+    },
+}
+
+impl EventKind {
+    /// The `kind` tag, for logs and acks.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::SessionOpened { .. } => "session_opened",
+            EventKind::ParticipantJoined { .. } => "participant_joined",
+            EventKind::ParticipantLeft { .. } => "participant_left",
+            EventKind::ConsentRequested { .. } => "consent_requested",
+            EventKind::ConsentGranted { .. } => "consent_granted",
+            EventKind::ConsentRefused { .. } => "consent_refused",
+            EventKind::RecordingStarted { .. } => "recording_started",
+            EventKind::RecordingStopped { .. } => "recording_stopped",
+            EventKind::IdentityCheckRecorded { .. } => "identity_check_recorded",
+            EventKind::SessionInterrupted { .. } => "session_interrupted",
+            EventKind::SessionClosed { .. } => "session_closed",
+        }
+    }
+}
+
+/// One event as it is hashed and stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub session: SessionId,
+    pub at: DateTime<Utc>,
+    pub prev_hash: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// An event with its canonical bytes and hash, ready to persist.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChainedEvent {
+    pub event: Event,
+    /// RFC 8785 canonical JSON of `event`: exactly one line of `events.jsonl`.
+    pub canonical: String,
+    pub hash: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    #[error("line {line}: not valid JSON: {reason}")]
+    Json { line: u64, reason: String },
+    #[error("line {line}: not in RFC 8785 canonical form")]
+    NotCanonical { line: u64 },
+    #[error("line {line}: sequence number {found}, expected {expected}")]
+    Sequence {
+        line: u64,
+        expected: u64,
+        found: u64,
+    },
+    #[error("line {line}: prev_hash does not match the hash of the previous event")]
+    Broken { line: u64 },
+    #[error("line {line}: event belongs to session {found}, expected {expected}")]
+    ForeignSession {
+        line: u64,
+        expected: SessionId,
+        found: SessionId,
+    },
+    #[error("chain head {found} does not match the committed head {expected}")]
+    Head { expected: String, found: String },
+    #[error("chain has {found} events, the manifest commits to {expected}")]
+    Length { expected: u64, found: u64 },
+    #[error("cannot serialise event: {0}")]
+    Serialise(String),
+}
+
+/// Hex SHA-256 of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(digest::digest(&digest::SHA256, bytes))
+}
+
+/// RFC 8785 canonical JSON of any serialisable value.
+pub fn canonical_json<T: Serialize>(value: &T) -> Result<String, ChainError> {
+    serde_jcs::to_string(value).map_err(|e| ChainError::Serialise(e.to_string()))
+}
+
+impl ChainedEvent {
+    fn seal(event: Event) -> Result<Self, ChainError> {
+        let canonical = canonical_json(&event)?;
+        let hash = sha256_hex(canonical.as_bytes());
+        Ok(Self {
+            event,
+            canonical,
+            hash,
+        })
+    }
+}
+
+/// Pure builder of one session's chain: holds the head and the next sequence number.
+#[derive(Clone, Debug)]
+pub struct ChainBuilder {
+    session: SessionId,
+    next_seq: u64,
+    head: String,
+}
+
+impl ChainBuilder {
+    /// A new, empty chain.
+    pub fn new(session: SessionId) -> Self {
+        Self {
+            session,
+            next_seq: 1,
+            head: GENESIS.to_owned(),
+        }
+    }
+
+    /// Continue a chain whose last stored event had `last_seq` and `head` (after a restart).
+    pub fn resume(session: SessionId, last_seq: u64, head: String) -> Self {
+        Self {
+            session,
+            next_seq: last_seq + 1,
+            head,
+        }
+    }
+
+    /// Build the next event. The builder advances only when the caller [`commit`]s it, so a
+    /// failed write leaves the chain where it was.
+    ///
+    /// [`commit`]: ChainBuilder::commit
+    pub fn next(&self, at: DateTime<Utc>, kind: EventKind) -> Result<ChainedEvent, ChainError> {
+        ChainedEvent::seal(Event {
+            seq: self.next_seq,
+            session: self.session,
+            at,
+            prev_hash: self.head.clone(),
+            kind,
+        })
+    }
+
+    /// Advance past an event built by [`ChainBuilder::next`] once it is durable.
+    pub fn commit(&mut self, event: &ChainedEvent) {
+        self.next_seq = event.event.seq + 1;
+        self.head = event.hash.clone();
+    }
+
+    pub fn head(&self) -> &str {
+        &self.head
+    }
+
+    /// Number of committed events.
+    pub fn len(&self) -> u64 {
+        self.next_seq - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Summary of a verified chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedChain {
+    pub events: u64,
+    pub head: String,
+    pub kinds: Vec<String>,
+}
+
+/// Verify `events.jsonl`: every line canonical, sequence numbers from 1, each `prev_hash` the
+/// previous line's hash, and all events of one session.
+pub fn verify_jsonl(jsonl: &[u8]) -> Result<VerifiedChain, ChainError> {
+    let mut head = GENESIS.to_owned();
+    let mut session: Option<SessionId> = None;
+    let mut kinds = Vec::new();
+    let mut count = 0u64;
+    let text = std::str::from_utf8(jsonl).map_err(|e| ChainError::Json {
+        line: 1,
+        reason: e.to_string(),
+    })?;
+    for (index, line) in text.split_terminator('\n').enumerate() {
+        let line_no = index as u64 + 1;
+        let event: Event = serde_json::from_str(line).map_err(|e| ChainError::Json {
+            line: line_no,
+            reason: e.to_string(),
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| ChainError::Json {
+                line: line_no,
+                reason: e.to_string(),
+            })?;
+        if canonical_json(&value)? != line || canonical_json(&event)? != line {
+            return Err(ChainError::NotCanonical { line: line_no });
+        }
+        if event.seq != line_no {
+            return Err(ChainError::Sequence {
+                line: line_no,
+                expected: line_no,
+                found: event.seq,
+            });
+        }
+        match session {
+            None => session = Some(event.session),
+            Some(s) if s != event.session => {
+                return Err(ChainError::ForeignSession {
+                    line: line_no,
+                    expected: s,
+                    found: event.session,
+                });
+            }
+            Some(_) => {}
+        }
+        if event.prev_hash != head {
+            return Err(ChainError::Broken { line: line_no });
+        }
+        head = sha256_hex(line.as_bytes());
+        kinds.push(event.kind.name().to_owned());
+        count = line_no;
+    }
+    Ok(VerifiedChain {
+        events: count,
+        head,
+        kinds,
+    })
+}
+
+/// Render a chain as `events.jsonl`.
+pub fn to_jsonl<'a>(events: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for line in events {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(sec: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_790_000_000 + sec, 0)
+            .single()
+            .expect("valid timestamp")
+    }
+
+    fn sample_chain() -> (SessionId, Vec<ChainedEvent>) {
+        let session = SessionId::random();
+        let mut chain = ChainBuilder::new(session);
+        let kinds = vec![
+            EventKind::SessionOpened {
+                case: "c".into(),
+                service: "id-card-renewal".into(),
+            },
+            EventKind::ParticipantJoined {
+                role: ParticipantRole::Applicant,
+                tz: "Europe/Lisbon".into(),
+            },
+            EventKind::ConsentGranted {
+                consent: "recording".into(),
+                text_sha256: "ab".into(),
+            },
+            EventKind::SessionClosed {
+                outcome: "completed".into(),
+            },
+        ];
+        let mut out = Vec::new();
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let ev = chain.next(at(i as i64), kind).expect("serialisable");
+            chain.commit(&ev);
+            out.push(ev);
+        }
+        (session, out)
+    }
+
+    #[test]
+    fn chain_links_and_verifies() {
+        let (_, events) = sample_chain();
+        assert_eq!(events[0].event.prev_hash, GENESIS);
+        for pair in events.windows(2) {
+            assert_eq!(pair[1].event.prev_hash, pair[0].hash);
+        }
+        let jsonl = to_jsonl(events.iter().map(|e| e.canonical.as_str()));
+        let verified = verify_jsonl(jsonl.as_bytes()).expect("valid chain");
+        assert_eq!(verified.events, 4);
+        assert_eq!(verified.head, events[3].hash);
+    }
+
+    #[test]
+    fn uncommitted_event_does_not_advance() {
+        let mut chain = ChainBuilder::new(SessionId::random());
+        let a = chain
+            .next(
+                at(0),
+                EventKind::SessionClosed {
+                    outcome: "x".into(),
+                },
+            )
+            .unwrap();
+        let b = chain
+            .next(
+                at(1),
+                EventKind::SessionClosed {
+                    outcome: "y".into(),
+                },
+            )
+            .unwrap();
+        assert_eq!(a.event.seq, b.event.seq);
+        chain.commit(&a);
+        let c = chain
+            .next(
+                at(2),
+                EventKind::SessionClosed {
+                    outcome: "z".into(),
+                },
+            )
+            .unwrap();
+        assert_eq!(c.event.seq, 2);
+        assert_eq!(c.event.prev_hash, a.hash);
+    }
+
+    #[test]
+    fn canonical_form_sorts_keys_and_has_no_whitespace() {
+        let v = serde_json::json!({"b": 1, "a": [true, null, "é"], "c": 1.5e3});
+        assert_eq!(
+            canonical_json(&v).unwrap(),
+            r#"{"a":[true,null,"é"],"b":1,"c":1500}"#
+        );
+    }
+
+    #[test]
+    fn any_flipped_byte_breaks_the_chain_or_the_head() {
+        let (_, events) = sample_chain();
+        let jsonl = to_jsonl(events.iter().map(|e| e.canonical.as_str()));
+        let good = verify_jsonl(jsonl.as_bytes()).unwrap();
+        for i in 0..jsonl.len() {
+            let mut bytes = jsonl.clone().into_bytes();
+            bytes[i] ^= 0x01;
+            match verify_jsonl(&bytes) {
+                Err(_) => {}
+                Ok(v) => assert_ne!(v.head, good.head, "flip at {i} went unnoticed"),
+            }
+        }
+    }
+
+    #[test]
+    fn reordered_or_dropped_lines_fail() {
+        let (_, events) = sample_chain();
+        let mut lines: Vec<&str> = events.iter().map(|e| e.canonical.as_str()).collect();
+        lines.swap(1, 2);
+        assert!(verify_jsonl(to_jsonl(lines.clone()).as_bytes()).is_err());
+        lines.swap(1, 2);
+        lines.remove(1);
+        assert!(verify_jsonl(to_jsonl(lines).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn non_canonical_line_is_rejected() {
+        let (_, events) = sample_chain();
+        let spaced = events[0].canonical.replacen(':', ": ", 1);
+        let err = verify_jsonl(format!("{spaced}\n").as_bytes()).unwrap_err();
+        assert!(matches!(err, ChainError::NotCanonical { line: 1 }), "{err}");
+    }
+}

@@ -1,0 +1,34 @@
+//! globallink: a hub for real-time video consultation and remote notarization.
+//!
+//! `docs/ARCHITECTURE.md` maps the modules; `main.rs` is only the CLI around [`run`].
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod consent;
+pub mod desk;
+pub mod evidence;
+pub mod ids;
+pub mod media;
+pub mod pairing;
+pub mod pii;
+pub mod room;
+pub mod seal;
+pub mod session;
+pub mod signal;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+
+/// Serve the hub on `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: state::AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, api::app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

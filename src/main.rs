@@ -1,0 +1,193 @@
+//! The `globallink` command line: `serve` (the default), `verify` and `pki`.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use globallink::clock::{Clock, SystemClock};
+use globallink::config::{Config, LogFormat, Overrides};
+use globallink::store::sqlite::SqliteStore;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "globallink",
+    version,
+    about = "Hub for video consultation and remote notarization"
+)]
+struct Cli {
+    /// TOML configuration file (default: ./globallink.toml if it exists).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub (the default).
+    Serve(ServeArgs),
+    /// Verify an artefact bundle offline.
+    Verify {
+        /// The bundle (.zip) to verify.
+        bundle: PathBuf,
+        /// PEM file with the trusted office CA certificate(s).
+        #[arg(long)]
+        trust: PathBuf,
+    },
+    /// Manage the development office PKI.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PkiCommand {
+    /// Create the development office CA and hub certificate (kept if they exist).
+    Init {
+        /// Directory for the PKI files (default: <data_dir>/pki).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Default)]
+struct ServeArgs {
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long)]
+    database_url: Option<String>,
+    #[arg(long)]
+    public_ip: Option<IpAddr>,
+    /// UDP port range for media, e.g. 50000-50199.
+    #[arg(long)]
+    ice_udp_ports: Option<String>,
+    #[arg(long, value_parser = ["text", "json"])]
+    log_format: Option<String>,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,webrtc=warn,rtc=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(cli.config, args).await,
+        Command::Verify { bundle, trust } => verify(bundle, trust),
+        Command::Pki {
+            command: PkiCommand::Init { dir },
+        } => {
+            let config = Config::load(cli.config.as_deref(), &Overrides::default())?;
+            let dir = dir.unwrap_or_else(|| config.data_dir.join("pki"));
+            let (identity, created) =
+                globallink::seal::pki::ensure_dev_pki(&dir, SystemClock.now())?;
+            println!(
+                "{} development PKI in {}\n  office CA: {}\n  hub certificate: {}",
+                if created { "created" } else { "kept existing" },
+                dir.display(),
+                dir.join("office-ca.pem").display(),
+                identity.hub_subject(),
+            );
+            Ok(())
+        }
+    }
+}
+
+fn verify(bundle: PathBuf, trust: PathBuf) -> anyhow::Result<()> {
+    let trust_pem =
+        std::fs::read(&trust).with_context(|| format!("reading {}", trust.display()))?;
+    let anchors = globallink::seal::pki::load_trust_anchors(&trust_pem)?;
+    let bytes = std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
+    let report = globallink::seal::verify::verify_bundle(&bytes, &anchors);
+    print!("{}", report.render_text());
+    if report.ok {
+        Ok(())
+    } else {
+        std::process::exit(1);
+    }
+}
+
+async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        public_ip: args.public_ip,
+        ice_udp_ports: args.ice_udp_ports,
+        log_format: match args.log_format.as_deref() {
+            Some("json") => Some(LogFormat::Json),
+            Some(_) => Some(LogFormat::Text),
+            None => None,
+        },
+    };
+    let settings = Config::load(config_file.as_deref(), &overrides)?.validate()?;
+    init_tracing(settings.config.log_format);
+    std::fs::create_dir_all(&settings.config.data_dir)
+        .with_context(|| format!("creating data dir {}", settings.config.data_dir.display()))?;
+    let store = SqliteStore::open(&settings.database_url)
+        .await
+        .context("opening the database")?;
+    let listener = tokio::net::TcpListener::bind(settings.config.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.config.listen))?;
+    let local = listener.local_addr()?;
+    let web = settings.web_dir.clone();
+    let started =
+        globallink::state::start(settings, Arc::new(store), Arc::new(SystemClock), web).await?;
+    if started.pki_created {
+        println!(
+            "Created the development office PKI in {}",
+            started.state.paths.pki.display()
+        );
+    }
+    if started.recovered > 0 {
+        println!(
+            "{} session(s) left open by a previous run were marked interrupted and sealed",
+            started.recovered
+        );
+    }
+    println!("globallink listening on http://{local}");
+    println!("  officer console: http://{local}/console   auditor: http://{local}/audit");
+    if let Some(accounts) = &started.dev_accounts {
+        println!("DEVELOPMENT ACCOUNTS (created on first start, shown only this once):");
+        println!(
+            "DEVELOPMENT ACCOUNT officer: username={} password={}",
+            accounts.officer.0, accounts.officer.1
+        );
+        println!(
+            "DEVELOPMENT ACCOUNT auditor: username={} password={}",
+            accounts.auditor.0, accounts.auditor.1
+        );
+    }
+    globallink::run(listener, started.state, shutdown_signal()).await?;
+    Ok(())
+}

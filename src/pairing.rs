@@ -1,0 +1,277 @@
+//! The desk driver: one task owns the pure [`Desk`] and the registry of signalling connections.
+//! It turns queue commands into queue changes, pairs the officer who asks with the applicant at
+//! the head of the queue by opening a session, and broadcasts live positions and queues.
+
+use crate::desk::{Desk, Waiting};
+use crate::ids::CaseId;
+use crate::session::{ConnTx, Outbound};
+use crate::signal::protocol::ServerMsg;
+use crate::state::AppState;
+use crate::store::{CaseRecord, UserRecord};
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+
+/// Identifies one signalling connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnId(pub u64);
+
+/// Who is behind a connection, established by its first frame.
+#[derive(Clone, Debug)]
+pub enum Principal {
+    Officer(UserRecord),
+    Applicant(CaseRecord),
+}
+
+#[derive(Debug)]
+pub enum DeskCmd {
+    Register {
+        conn: ConnId,
+        principal: Principal,
+        tx: ConnTx,
+    },
+    Unregister {
+        conn: ConnId,
+    },
+    JoinQueue {
+        conn: ConnId,
+        reference: Option<u64>,
+    },
+    LeaveQueue {
+        conn: ConnId,
+        reference: Option<u64>,
+    },
+    TakeNext {
+        conn: ConnId,
+        service: Option<String>,
+        reference: Option<u64>,
+    },
+    /// The connection's session ended; it may queue or take again.
+    SessionEnded {
+        conn: ConnId,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct DeskHandle {
+    tx: mpsc::UnboundedSender<DeskCmd>,
+}
+
+impl DeskHandle {
+    pub fn channel() -> (Self, mpsc::UnboundedReceiver<DeskCmd>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { tx }, rx)
+    }
+
+    pub fn send(&self, cmd: DeskCmd) {
+        let _ = self.tx.send(cmd);
+    }
+}
+
+struct Conn {
+    principal: Principal,
+    tx: ConnTx,
+    in_session: bool,
+}
+
+struct Driver {
+    hub: AppState,
+    desk: Desk,
+    conns: HashMap<ConnId, Conn>,
+}
+
+fn error(reference: Option<u64>, code: &str, message: &str) -> Outbound {
+    Outbound::Msg(ServerMsg::Error {
+        reference,
+        code: code.into(),
+        message: message.into(),
+    })
+}
+
+impl Driver {
+    fn send(&self, conn: ConnId, msg: Outbound) {
+        if let Some(c) = self.conns.get(&conn) {
+            let _ = c.tx.send(msg);
+        }
+    }
+
+    fn applicant_conn(&self, case: CaseId) -> Option<ConnId> {
+        self.conns.iter().find_map(|(id, c)| match &c.principal {
+            Principal::Applicant(record) if record.id == case && !c.in_session => Some(*id),
+            _ => None,
+        })
+    }
+
+    fn broadcast(&self) {
+        for (case, position, length) in self.desk.positions() {
+            if let Some(conn) = self.applicant_conn(case) {
+                self.send(
+                    conn,
+                    Outbound::Msg(ServerMsg::QueuePosition { position, length }),
+                );
+            }
+        }
+        let entries = self.desk.entries();
+        for c in self.conns.values() {
+            if matches!(c.principal, Principal::Officer(_)) {
+                let _ = c.tx.send(Outbound::Msg(ServerMsg::Queue {
+                    entries: entries.clone(),
+                }));
+            }
+        }
+    }
+
+    async fn handle(&mut self, cmd: DeskCmd) {
+        match cmd {
+            DeskCmd::Register {
+                conn,
+                principal,
+                tx,
+            } => {
+                let is_officer = matches!(principal, Principal::Officer(_));
+                self.conns.insert(
+                    conn,
+                    Conn {
+                        principal,
+                        tx,
+                        in_session: false,
+                    },
+                );
+                if is_officer {
+                    self.send(
+                        conn,
+                        Outbound::Msg(ServerMsg::Queue {
+                            entries: self.desk.entries(),
+                        }),
+                    );
+                }
+            }
+            DeskCmd::Unregister { conn } => {
+                if let Some(Conn {
+                    principal: Principal::Applicant(case),
+                    ..
+                }) = self.conns.remove(&conn)
+                    && self.applicant_conn(case.id).is_none()
+                    && self.desk.leave(case.id)
+                {
+                    self.broadcast();
+                }
+            }
+            DeskCmd::SessionEnded { conn } => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.in_session = false;
+                }
+            }
+            DeskCmd::JoinQueue { conn, reference } => {
+                let Some(c) = self.conns.get(&conn) else {
+                    return;
+                };
+                let Principal::Applicant(case) = &c.principal else {
+                    return self.send(conn, error(reference, "forbidden", "only applicants queue"));
+                };
+                if c.in_session {
+                    return self.send(conn, error(reference, "conflict", "already in a session"));
+                }
+                let waiting = Waiting {
+                    case_id: case.id,
+                    applicant_name: case.applicant_name.clone(),
+                    service: case.service.clone(),
+                    tz: case.applicant_tz.clone(),
+                    lang: case.applicant_lang.clone(),
+                    since: self.hub.clock.now(),
+                };
+                match self.desk.join(waiting) {
+                    Ok(()) => self.broadcast(),
+                    // Queued already (e.g. a second tab): just tell them where they stand.
+                    Err(_) => self.broadcast(),
+                }
+            }
+            DeskCmd::LeaveQueue { conn, reference } => {
+                let Some(Conn {
+                    principal: Principal::Applicant(case),
+                    ..
+                }) = self.conns.get(&conn)
+                else {
+                    return self.send(conn, error(reference, "forbidden", "only applicants queue"));
+                };
+                if self.desk.leave(case.id) {
+                    self.broadcast();
+                }
+            }
+            DeskCmd::TakeNext {
+                conn,
+                service,
+                reference,
+            } => self.take_next(conn, service, reference).await,
+        }
+    }
+
+    async fn take_next(&mut self, conn: ConnId, service: Option<String>, reference: Option<u64>) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let Principal::Officer(officer) = c.principal.clone() else {
+            return self.send(
+                conn,
+                error(reference, "forbidden", "only officers take applicants"),
+            );
+        };
+        if c.in_session {
+            return self.send(
+                conn,
+                error(reference, "conflict", "close your current session first"),
+            );
+        }
+        let officer_tx = c.tx.clone();
+        let Some(waiting) = self.desk.take_next(service.as_deref()) else {
+            return self.send(conn, error(reference, "queue_empty", "nobody is waiting"));
+        };
+        let Some(applicant) = self.applicant_conn(waiting.case_id) else {
+            self.broadcast();
+            return self.send(
+                conn,
+                error(reference, "gone", "the applicant left; take the next"),
+            );
+        };
+        let Some(Principal::Applicant(case)) =
+            self.conns.get(&applicant).map(|c| c.principal.clone())
+        else {
+            return;
+        };
+        let applicant_tx = self.conns.get(&applicant).map(|c| c.tx.clone());
+        let Some(applicant_tx) = applicant_tx else {
+            return;
+        };
+        match crate::session::open(&self.hub, case, officer, applicant_tx, officer_tx).await {
+            Ok(session) => {
+                tracing::info!(%session, "session opened");
+                for id in [conn, applicant] {
+                    if let Some(c) = self.conns.get_mut(&id) {
+                        c.in_session = true;
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!("cannot open session: {e}");
+                // Put the applicant back at the head rather than lose their place.
+                let _ = self.desk.join(waiting);
+                self.send(
+                    conn,
+                    error(reference, "internal", "the session could not be opened"),
+                );
+            }
+        }
+        self.broadcast();
+    }
+}
+
+/// Run the desk until every handle is dropped.
+pub async fn run(hub: AppState, mut rx: mpsc::UnboundedReceiver<DeskCmd>) {
+    let mut driver = Driver {
+        hub,
+        desk: Desk::default(),
+        conns: HashMap::new(),
+    };
+    while let Some(cmd) = rx.recv().await {
+        driver.handle(cmd).await;
+    }
+}

@@ -1,0 +1,484 @@
+//! The session driver: one task per open session owns its [`Room`] state machine, its evidence
+//! [`ChainBuilder`] and its [`MediaSession`], and carries out the room's effects in order.
+//!
+//! Acknowledged means durable: an `ack` is sent only after the store committed the event.
+//! Sealing (on close, on interruption, and for sessions found open after a crash) goes through
+//! [`seal_session`], so every ended session gets a verifiable artefact.
+
+use crate::evidence::{ChainBuilder, ChainError, EventKind, ParticipantRole, to_jsonl};
+use crate::ids::{ArtefactId, SessionId};
+use crate::media::{MediaEvent, MediaSession};
+use crate::room::{Effect, Room, RoomInput};
+use crate::seal::bundle::{ManifestCase, ManifestParticipant, ManifestSession, SealInput};
+use crate::signal::protocol::{PeerInfo, ServerMsg};
+use crate::state::AppState;
+use crate::store::{
+    ArtefactRecord, CaseRecord, SessionRecord, SessionStatus, StoreError, UserRecord,
+};
+use std::path::PathBuf;
+use tokio::sync::mpsc;
+
+/// Zone of the office, shown for officers in the evidence and the manifest.
+pub const OFFICE_TZ: &str = "Asia/Shanghai";
+
+/// Messages a connection receives from the desk or its session.
+#[derive(Debug)]
+pub enum Outbound {
+    Msg(ServerMsg),
+    /// The connection is now a participant of this session.
+    Attach(SessionHandle),
+    /// The session ended; drop the handle.
+    Detach,
+}
+
+pub type ConnTx = mpsc::UnboundedSender<Outbound>;
+
+/// What participants send to their session.
+#[derive(Debug)]
+pub enum SessionCmd {
+    Input {
+        role: ParticipantRole,
+        input: RoomInput,
+        reference: Option<u64>,
+    },
+    Offer {
+        role: ParticipantRole,
+        sdp: String,
+        reference: Option<u64>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionHandle {
+    pub id: SessionId,
+    pub role: ParticipantRole,
+    tx: mpsc::Sender<SessionCmd>,
+}
+
+impl SessionHandle {
+    /// Hand a command to the session task; `false` if it has ended.
+    pub async fn send(&self, cmd: SessionCmd) -> bool {
+        self.tx.send(cmd).await.is_ok()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error("sealing failed: {0}")]
+    Seal(String),
+}
+
+fn role_name(role: ParticipantRole) -> &'static str {
+    match role {
+        ParticipantRole::Applicant => "applicant",
+        ParticipantRole::Officer => "officer",
+    }
+}
+
+/// Open a session between the applicant of `case` and `officer`, attach both connections and
+/// start its task.
+pub async fn open(
+    hub: &AppState,
+    case: CaseRecord,
+    officer: UserRecord,
+    applicant_tx: ConnTx,
+    officer_tx: ConnTx,
+) -> Result<SessionId, SessionError> {
+    let now = hub.clock.now();
+    let record = SessionRecord {
+        id: SessionId::random(),
+        case_id: case.id,
+        officer_id: officer.id,
+        status: SessionStatus::Open,
+        started_at: now,
+        ended_at: None,
+        events: 0,
+    };
+    hub.store.create_session(&record).await?;
+    let (tx, rx) = mpsc::channel(64);
+    let (media, media_rx) = MediaSession::new(
+        hub.media.clone(),
+        hub.paths.recordings.join(record.id.to_string()),
+    );
+    let mut driver = Driver {
+        hub: hub.clone(),
+        room: Room::new(case.applicant_lang.clone()),
+        chain: ChainBuilder::new(record.id),
+        media,
+        record: record.clone(),
+        case: case.clone(),
+        conns: [applicant_tx.clone(), officer_tx.clone()],
+        done: false,
+    };
+    driver
+        .persist(
+            EventKind::SessionOpened {
+                case: case.id.to_string(),
+                service: case.service.clone(),
+            },
+            None,
+            None,
+        )
+        .await?;
+    for (role, conn, peer) in [
+        (
+            ParticipantRole::Applicant,
+            &applicant_tx,
+            PeerInfo {
+                role: "officer".into(),
+                name: officer.display_name.clone(),
+                tz: OFFICE_TZ.into(),
+            },
+        ),
+        (
+            ParticipantRole::Officer,
+            &officer_tx,
+            PeerInfo {
+                role: "applicant".into(),
+                name: case.applicant_name.clone(),
+                tz: case.applicant_tz.clone(),
+            },
+        ),
+    ] {
+        let handle = SessionHandle {
+            id: record.id,
+            role,
+            tx: tx.clone(),
+        };
+        let _ = conn.send(Outbound::Attach(handle));
+        let _ = conn.send(Outbound::Msg(ServerMsg::Paired {
+            session_id: record.id,
+            case_id: case.id,
+            peer,
+        }));
+    }
+    for (role, tz) in [
+        (ParticipantRole::Applicant, case.applicant_tz.clone()),
+        (ParticipantRole::Officer, OFFICE_TZ.to_owned()),
+    ] {
+        driver
+            .apply(role, RoomInput::Joined { role, tz }, None)
+            .await;
+    }
+    drop(tx);
+    tokio::spawn(driver.run(rx, media_rx));
+    Ok(record.id)
+}
+
+struct Driver {
+    hub: AppState,
+    room: Room,
+    chain: ChainBuilder,
+    media: MediaSession,
+    record: SessionRecord,
+    case: CaseRecord,
+    /// Indexed applicant, officer.
+    conns: [ConnTx; 2],
+    done: bool,
+}
+
+impl Driver {
+    fn conn(&self, role: ParticipantRole) -> &ConnTx {
+        match role {
+            ParticipantRole::Applicant => &self.conns[0],
+            ParticipantRole::Officer => &self.conns[1],
+        }
+    }
+
+    fn send(&self, role: ParticipantRole, msg: ServerMsg) {
+        let _ = self.conn(role).send(Outbound::Msg(msg));
+    }
+
+    fn both(&self, msg: ServerMsg) {
+        self.send(ParticipantRole::Applicant, msg.clone());
+        self.send(ParticipantRole::Officer, msg);
+    }
+
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<SessionCmd>,
+        mut media_rx: mpsc::UnboundedReceiver<MediaEvent>,
+    ) {
+        while !self.done {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(SessionCmd::Input { role, input, reference }) => {
+                        self.apply(role, input, reference).await;
+                    }
+                    Some(SessionCmd::Offer { role, sdp, reference }) => {
+                        match self.media.answer(role, sdp).await {
+                            Ok(sdp) => self.send(role, ServerMsg::Answer { sdp }),
+                            Err(e) => self.send(role, ServerMsg::Error {
+                                reference,
+                                code: "media".into(),
+                                message: e.to_string(),
+                            }),
+                        }
+                    }
+                    None => {
+                        // Every participant connection is gone without a close.
+                        let reason = "all participants disconnected".to_owned();
+                        self.apply(ParticipantRole::Officer, RoomInput::Left {
+                            role: ParticipantRole::Officer, reason }, None).await;
+                        break;
+                    }
+                },
+                Some(event) = media_rx.recv() => match event {
+                    MediaEvent::Connected(role) => {
+                        self.send(crate::room::other(role), ServerMsg::PeerState {
+                            role: role_name(role).into(), state: "media_connected".into() });
+                    }
+                    MediaEvent::Disconnected(role) => {
+                        tracing::info!(session = %self.record.id, ?role, "media disconnected");
+                    }
+                    MediaEvent::TrackStarted { role, kind } => {
+                        tracing::debug!(session = %self.record.id, ?role, kind, "track started");
+                    }
+                },
+            }
+        }
+        self.media.close().await;
+    }
+
+    async fn apply(&mut self, role: ParticipantRole, input: RoomInput, reference: Option<u64>) {
+        let effects = match self.room.handle(role, input) {
+            Ok(effects) => effects,
+            Err(e) => {
+                self.send(
+                    role,
+                    ServerMsg::Error {
+                        reference,
+                        code: e.code().into(),
+                        message: e.to_string(),
+                    },
+                );
+                return;
+            }
+        };
+        for effect in effects {
+            if let Err(e) = self.effect(role, effect, reference).await {
+                tracing::error!(session = %self.record.id, "session effect failed: {e}");
+                self.send(
+                    role,
+                    ServerMsg::Error {
+                        reference,
+                        code: "internal".into(),
+                        message: "the hub could not store this step; it was not recorded".into(),
+                    },
+                );
+                return;
+            }
+        }
+    }
+
+    async fn persist(
+        &mut self,
+        kind: EventKind,
+        reply_to: Option<ParticipantRole>,
+        reference: Option<u64>,
+    ) -> Result<(), SessionError> {
+        let event = self.chain.next(self.hub.clock.now(), kind)?;
+        self.hub.store.append_event(&event).await?;
+        self.chain.commit(&event);
+        let ack = |reference| ServerMsg::Ack {
+            reference,
+            seq: event.event.seq,
+            hash: event.hash.clone(),
+            event: event.event.kind.name().into(),
+        };
+        let officer_ref = if reply_to == Some(ParticipantRole::Officer) {
+            reference
+        } else {
+            None
+        };
+        self.send(ParticipantRole::Officer, ack(officer_ref));
+        if reply_to == Some(ParticipantRole::Applicant) {
+            self.send(ParticipantRole::Applicant, ack(reference));
+        }
+        Ok(())
+    }
+
+    async fn effect(
+        &mut self,
+        from: ParticipantRole,
+        effect: Effect,
+        reference: Option<u64>,
+    ) -> Result<(), SessionError> {
+        match effect {
+            Effect::Persist { kind, reply_to } => {
+                let reply_to = reply_to.or(Some(from));
+                self.persist(kind, reply_to, reference).await?;
+            }
+            Effect::Send { to, msg } => self.send(to, msg),
+            Effect::StartRecording => {
+                let tracks = match self.media.start_recording().await {
+                    Ok(tracks) => tracks,
+                    Err(e) => {
+                        tracing::error!(session = %self.record.id, "recorder failed: {e}");
+                        Vec::new()
+                    }
+                };
+                self.persist(EventKind::RecordingStarted { tracks }, None, None)
+                    .await?;
+                self.both(ServerMsg::Recording { active: true });
+            }
+            Effect::StopRecording => {
+                self.media.stop_recording().await;
+                self.both(ServerMsg::Recording { active: false });
+            }
+            Effect::Seal { outcome } => self.finish(SessionStatus::Closed, outcome).await?,
+            Effect::Interrupt { reason } => {
+                tracing::info!(session = %self.record.id, %reason, "session interrupted");
+                self.finish(SessionStatus::Interrupted, "interrupted".into())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self, status: SessionStatus, outcome: String) -> Result<(), SessionError> {
+        self.done = true;
+        self.media.close().await;
+        let recordings = self.media.recordings();
+        let sealed = seal_session(
+            &self.hub,
+            &self.record,
+            &self.case,
+            status,
+            &outcome,
+            recordings,
+        )
+        .await;
+        let (artefact_id, manifest_sha256) = match &sealed {
+            Ok(a) => (Some(a.id), Some(a.manifest_sha256.clone())),
+            Err(_) => (None, None),
+        };
+        self.both(ServerMsg::SessionClosed {
+            session_id: self.record.id,
+            artefact_id,
+            manifest_sha256,
+            outcome,
+        });
+        for conn in &self.conns {
+            let _ = conn.send(Outbound::Detach);
+        }
+        sealed.map(|_| ())
+    }
+}
+
+/// Files already under a session's recordings directory (used after a crash).
+pub fn recordings_on_disk(dir: &std::path::Path) -> Vec<(String, PathBuf)> {
+    let mut files: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .filter_map(|e| e.file_name().into_string().ok().map(|n| (n, e.path())))
+        .filter(|(n, _)| !n.starts_with('.'))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Seal a session's artefact from its stored chain, attach it to the case and mark the session
+/// `status`.
+pub async fn seal_session(
+    hub: &AppState,
+    session: &SessionRecord,
+    case: &CaseRecord,
+    status: SessionStatus,
+    outcome: &str,
+    recordings: Vec<(String, PathBuf)>,
+) -> Result<ArtefactRecord, SessionError> {
+    let now = hub.clock.now();
+    let events = hub.store.events(session.id).await?;
+    let jsonl = to_jsonl(events.iter().map(|e| e.body.as_str()));
+    let artefact_id = ArtefactId::random();
+    let file_name = format!("{artefact_id}.zip");
+    let out = hub.paths.artefacts.join(&file_name);
+    let input = SealInput {
+        artefact_id,
+        case: ManifestCase {
+            id: case.id,
+            service: case.service.clone(),
+        },
+        session: ManifestSession {
+            id: session.id,
+            started_at: session.started_at,
+            ended_at: now,
+            outcome: outcome.to_owned(),
+        },
+        participants: vec![
+            ManifestParticipant {
+                role: "applicant".into(),
+                tz: case.applicant_tz.clone(),
+            },
+            ManifestParticipant {
+                role: "officer".into(),
+                tz: OFFICE_TZ.into(),
+            },
+        ],
+        events_jsonl: jsonl.into_bytes(),
+        recordings,
+        sealed_at: now,
+    };
+    let identity = hub.identity.clone();
+    let sealed =
+        tokio::task::spawn_blocking(move || crate::seal::bundle::seal(input, &identity, &out))
+            .await
+            .map_err(|e| SessionError::Seal(e.to_string()))?
+            .map_err(|e| SessionError::Seal(e.to_string()))?;
+    let artefact = ArtefactRecord {
+        id: artefact_id,
+        case_id: case.id,
+        session_id: session.id,
+        file_name,
+        manifest_sha256: sealed.manifest_sha256,
+        size: sealed.size,
+        created_at: now,
+    };
+    hub.store.create_artefact(&artefact).await?;
+    hub.store.finish_session(session.id, status, now).await?;
+    Ok(artefact)
+}
+
+/// After a crash: every session still `open` gets a `session_interrupted` event appended to its
+/// intact chain, is sealed with what was recorded, and is marked interrupted.
+pub async fn recover_interrupted(hub: &AppState) -> Result<usize, SessionError> {
+    let open = hub.store.sessions_with_status(SessionStatus::Open).await?;
+    for session in &open {
+        let Some(case) = hub.store.case(session.case_id).await? else {
+            continue;
+        };
+        let events = hub.store.events(session.id).await?;
+        let mut chain = match events.last() {
+            Some(last) => ChainBuilder::resume(session.id, last.seq, last.hash.clone()),
+            None => ChainBuilder::new(session.id),
+        };
+        let event = chain.next(
+            hub.clock.now(),
+            EventKind::SessionInterrupted {
+                reason: "the hub stopped during the session".into(),
+            },
+        )?;
+        hub.store.append_event(&event).await?;
+        chain.commit(&event);
+        let dir = hub.paths.recordings.join(session.id.to_string());
+        seal_session(
+            hub,
+            session,
+            &case,
+            SessionStatus::Interrupted,
+            "interrupted",
+            recordings_on_disk(&dir),
+        )
+        .await?;
+        tracing::warn!(session = %session.id, "session found open at start: marked interrupted and sealed");
+    }
+    Ok(open.len())
+}

@@ -1,0 +1,492 @@
+//! One signalling connection, written against plain [`Stream`]/[`Sink`]s of [`Frame`]s so
+//! tests can drive it with channels; `api.rs` adapts axum's WebSocket to it.
+//!
+//! Contract: the first frame must be `auth` within [`AUTH_TIMEOUT`]; a wrong or expired
+//! credential gets an `unauthenticated` error and the socket is closed. Afterwards every frame
+//! is size-checked, rate-limited, decoded and authorised by role and session; refusals answer
+//! with an `error` frame and keep the connection. A peer silent for [`IDLE_TIMEOUT`] is
+//! dropped; the hub pings every [`PING_INTERVAL`].
+
+use super::protocol::{self, ClientMsg, DecodeError, PROTOCOL_VERSION, ServerMsg};
+use crate::auth::token_hash;
+use crate::evidence::ParticipantRole;
+use crate::pairing::{ConnId, DeskCmd, Principal};
+use crate::pii::mask_document_number;
+use crate::room::RoomInput;
+use crate::session::{Outbound, SessionCmd, SessionHandle};
+use crate::state::AppState;
+use crate::store::Role;
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+pub const PING_INTERVAL: Duration = Duration::from_secs(15);
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// Sustained messages per second per connection, and the burst allowed above it.
+pub const RATE_PER_SECOND: u32 = 20;
+pub const RATE_BURST: u32 = 40;
+/// Refused frames in a row after which the connection is closed.
+const MAX_STRIKES: u32 = 50;
+
+/// A transport frame, independent of the WebSocket library.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    Text(String),
+    Binary(usize),
+    Ping(Vec<u8>),
+    Pong,
+    Close,
+}
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+fn err(reference: Option<u64>, code: &str, message: impl Into<String>) -> ServerMsg {
+    ServerMsg::Error {
+        reference,
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+async fn send<K>(sink: &mut K, msg: &ServerMsg) -> bool
+where
+    K: Sink<Frame> + Unpin,
+{
+    sink.send(Frame::Text(protocol::encode(msg))).await.is_ok()
+}
+
+/// Serve one connection until it closes.
+pub async fn serve<S, K>(hub: AppState, mut incoming: S, mut outgoing: K)
+where
+    S: Stream<Item = Frame> + Unpin,
+    K: Sink<Frame> + Unpin,
+{
+    let Some((principal, reference)) = authenticate(&hub, &mut incoming, &mut outgoing).await
+    else {
+        let _ = outgoing.send(Frame::Close).await;
+        return;
+    };
+    let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
+    let welcome = match &principal {
+        Principal::Officer(user) => ServerMsg::Welcome {
+            v: PROTOCOL_VERSION,
+            role: "officer".into(),
+            case_id: None,
+            name: user.display_name.clone(),
+            service: None,
+        },
+        Principal::Applicant(case) => ServerMsg::Welcome {
+            v: PROTOCOL_VERSION,
+            role: "applicant".into(),
+            case_id: Some(case.id),
+            name: case.applicant_name.clone(),
+            service: Some(case.service.clone()),
+        },
+    };
+    let _ = reference;
+    if !send(&mut outgoing, &welcome).await {
+        return;
+    }
+    hub.desk.send(DeskCmd::Register {
+        conn,
+        principal: principal.clone(),
+        tx,
+    });
+    let mut conn_state = Connection {
+        hub: hub.clone(),
+        conn,
+        principal,
+        session: None,
+        limiter: RateLimiter::direct(
+            Quota::per_second(NonZeroU32::new(RATE_PER_SECOND).unwrap_or(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(RATE_BURST).unwrap_or(NonZeroU32::MIN)),
+        ),
+        strikes: 0,
+    };
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    let mut last_seen = Instant::now();
+    loop {
+        tokio::select! {
+            frame = incoming.next() => {
+                let Some(frame) = frame else { break };
+                last_seen = Instant::now();
+                let replies = conn_state.on_frame(frame).await;
+                let mut closing = false;
+                for reply in replies {
+                    match reply {
+                        Reply::Msg(msg) => if !send(&mut outgoing, &msg).await { closing = true },
+                        Reply::Pong(data) => { let _ = outgoing.send(Frame::Ping(data)).await; }
+                        Reply::Close => closing = true,
+                    }
+                }
+                if closing { break }
+            }
+            Some(out) = rx.recv() => match out {
+                Outbound::Msg(msg) => if !send(&mut outgoing, &msg).await { break },
+                Outbound::Attach(handle) => conn_state.session = Some(handle),
+                Outbound::Detach => {
+                    conn_state.session = None;
+                    hub.desk.send(DeskCmd::SessionEnded { conn });
+                }
+            },
+            _ = ping.tick() => {
+                if last_seen.elapsed() > IDLE_TIMEOUT {
+                    tracing::info!(conn = conn.0, "peer silent for too long; closing");
+                    break;
+                }
+                if outgoing.send(Frame::Ping(Vec::new())).await.is_err() { break }
+            }
+        }
+    }
+    if let Some(session) = conn_state.session.take() {
+        let role = session.role;
+        session
+            .send(SessionCmd::Input {
+                role,
+                input: RoomInput::Left {
+                    role,
+                    reason: "connection closed".into(),
+                },
+                reference: None,
+            })
+            .await;
+    }
+    hub.desk.send(DeskCmd::Unregister { conn });
+    let _ = outgoing.send(Frame::Close).await;
+}
+
+/// Wait for the first frame and resolve its credential.
+async fn authenticate<S, K>(
+    hub: &AppState,
+    incoming: &mut S,
+    outgoing: &mut K,
+) -> Option<(Principal, Option<u64>)>
+where
+    S: Stream<Item = Frame> + Unpin,
+    K: Sink<Frame> + Unpin,
+{
+    let first = loop {
+        match tokio::time::timeout(AUTH_TIMEOUT, incoming.next()).await {
+            Err(_) => {
+                send(
+                    outgoing,
+                    &err(None, "unauthenticated", "no auth frame within 10 seconds"),
+                )
+                .await;
+                return None;
+            }
+            Ok(None) | Ok(Some(Frame::Close)) => return None,
+            Ok(Some(Frame::Ping(_))) | Ok(Some(Frame::Pong)) => continue,
+            Ok(Some(Frame::Binary(_))) => {
+                send(
+                    outgoing,
+                    &err(
+                        None,
+                        DecodeError::Binary.code(),
+                        DecodeError::Binary.to_string(),
+                    ),
+                )
+                .await;
+                return None;
+            }
+            Ok(Some(Frame::Text(text))) => break text,
+        }
+    };
+    let frame = match protocol::decode(&first) {
+        Ok(frame) => frame,
+        Err(e) => {
+            send(outgoing, &err(None, e.code(), e.to_string())).await;
+            return None;
+        }
+    };
+    let reference = frame.id;
+    let ClientMsg::Auth { ticket, invite } = frame.msg else {
+        send(
+            outgoing,
+            &err(
+                reference,
+                "unauthenticated",
+                "the first message must be auth",
+            ),
+        )
+        .await;
+        return None;
+    };
+    let now = hub.clock.now();
+    let principal = match (ticket, invite) {
+        (Some(ticket), None) => hub
+            .tickets
+            .redeem(&ticket, now)
+            .filter(|user| user.role == Role::Officer)
+            .map(Principal::Officer),
+        (None, Some(invite)) => match hub.store.case_by_invite(&token_hash(&invite)).await {
+            Ok(Some(case)) if case.invite_expires_at > now => Some(Principal::Applicant(case)),
+            Ok(Some(_)) => {
+                send(
+                    outgoing,
+                    &err(
+                        reference,
+                        "expired",
+                        "this invite link has expired; ask the office for a new one",
+                    ),
+                )
+                .await;
+                return None;
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!("auth lookup failed: {e}");
+                send(
+                    outgoing,
+                    &err(reference, "internal", "please try again shortly"),
+                )
+                .await;
+                return None;
+            }
+        },
+        _ => {
+            send(
+                outgoing,
+                &err(
+                    reference,
+                    "malformed",
+                    "auth needs exactly one of ticket or invite",
+                ),
+            )
+            .await;
+            return None;
+        }
+    };
+    match principal {
+        Some(p) => Some((p, reference)),
+        None => {
+            send(
+                outgoing,
+                &err(reference, "unauthenticated", "unknown or used credential"),
+            )
+            .await;
+            None
+        }
+    }
+}
+
+enum Reply {
+    Msg(ServerMsg),
+    Pong(Vec<u8>),
+    Close,
+}
+
+struct Connection {
+    hub: AppState,
+    conn: ConnId,
+    principal: Principal,
+    session: Option<SessionHandle>,
+    limiter: DefaultDirectRateLimiter,
+    strikes: u32,
+}
+
+impl Connection {
+    fn role(&self) -> ParticipantRole {
+        match self.principal {
+            Principal::Officer(_) => ParticipantRole::Officer,
+            Principal::Applicant(_) => ParticipantRole::Applicant,
+        }
+    }
+
+    fn strike(&mut self, msg: ServerMsg) -> Vec<Reply> {
+        self.strikes += 1;
+        if self.strikes >= MAX_STRIKES {
+            return vec![
+                Reply::Msg(err(
+                    None,
+                    "too_many_errors",
+                    "closing after repeated bad frames",
+                )),
+                Reply::Close,
+            ];
+        }
+        vec![Reply::Msg(msg)]
+    }
+
+    async fn on_frame(&mut self, frame: Frame) -> Vec<Reply> {
+        let text = match frame {
+            Frame::Close => return vec![Reply::Close],
+            Frame::Pong => return Vec::new(),
+            Frame::Ping(data) => return vec![Reply::Pong(data)],
+            Frame::Binary(_) => {
+                return self.strike(err(
+                    None,
+                    DecodeError::Binary.code(),
+                    DecodeError::Binary.to_string(),
+                ));
+            }
+            Frame::Text(text) => text,
+        };
+        if self.limiter.check().is_err() {
+            return self.strike(err(None, "rate_limited", "too many messages; slow down"));
+        }
+        let frame = match protocol::decode(&text) {
+            Ok(frame) => frame,
+            Err(e) => return self.strike(err(None, e.code(), e.to_string())),
+        };
+        self.strikes = 0;
+        let reference = frame.id;
+        match self.dispatch(frame.msg, reference).await {
+            Ok(replies) => replies,
+            Err(msg) => self.strike(msg),
+        }
+    }
+
+    async fn dispatch(
+        &mut self,
+        msg: ClientMsg,
+        reference: Option<u64>,
+    ) -> Result<Vec<Reply>, ServerMsg> {
+        let role = self.role();
+        let forbidden = |what: &str| {
+            err(
+                reference,
+                "forbidden",
+                format!(
+                    "{what} is not allowed for the {}",
+                    match role {
+                        ParticipantRole::Officer => "officer",
+                        ParticipantRole::Applicant => "applicant",
+                    }
+                ),
+            )
+        };
+        let need = |wanted: ParticipantRole, what: &str| {
+            if role == wanted {
+                Ok(())
+            } else {
+                Err(forbidden(what))
+            }
+        };
+        match msg {
+            ClientMsg::Ping => Ok(vec![Reply::Msg(ServerMsg::Pong)]),
+            ClientMsg::Auth { .. } => Err(err(reference, "conflict", "already authenticated")),
+            ClientMsg::JoinQueue => {
+                need(ParticipantRole::Applicant, "join_queue")?;
+                self.hub.desk.send(DeskCmd::JoinQueue {
+                    conn: self.conn,
+                    reference,
+                });
+                Ok(Vec::new())
+            }
+            ClientMsg::LeaveQueue => {
+                need(ParticipantRole::Applicant, "leave_queue")?;
+                self.hub.desk.send(DeskCmd::LeaveQueue {
+                    conn: self.conn,
+                    reference,
+                });
+                Ok(Vec::new())
+            }
+            ClientMsg::TakeNext { service } => {
+                need(ParticipantRole::Officer, "take_next")?;
+                if self.session.is_some() {
+                    return Err(err(
+                        reference,
+                        "conflict",
+                        "close your current session first",
+                    ));
+                }
+                self.hub.desk.send(DeskCmd::TakeNext {
+                    conn: self.conn,
+                    service,
+                    reference,
+                });
+                Ok(Vec::new())
+            }
+            ClientMsg::Offer { sdp } => {
+                self.forward(
+                    SessionCmd::Offer {
+                        role,
+                        sdp,
+                        reference,
+                    },
+                    reference,
+                )
+                .await
+            }
+            ClientMsg::RequestConsent { consent } => {
+                need(ParticipantRole::Officer, "request_consent")?;
+                self.input(RoomInput::RequestConsent { consent }, reference)
+                    .await
+            }
+            ClientMsg::ConsentAnswer { consent, granted } => {
+                need(ParticipantRole::Applicant, "consent_answer")?;
+                self.input(RoomInput::ConsentAnswer { consent, granted }, reference)
+                    .await
+            }
+            ClientMsg::IdentityCheck {
+                document_type,
+                document_number,
+                attestation,
+                outcome,
+            } => {
+                need(ParticipantRole::Officer, "identity_check")?;
+                let number = document_number.trim().to_uppercase();
+                if number.is_empty() || number.len() > 64 {
+                    return Err(err(
+                        reference,
+                        "invalid",
+                        "document_number must be 1 to 64 characters",
+                    ));
+                }
+                let mac = ring::hmac::sign(&self.hub.secret, number.as_bytes());
+                let input = RoomInput::IdentityCheck {
+                    document_type,
+                    document_number_masked: mask_document_number(&number),
+                    document_number_hmac: hex::encode(mac.as_ref()),
+                    attestation,
+                    outcome,
+                };
+                self.input(input, reference).await
+            }
+            ClientMsg::CloseSession => {
+                need(ParticipantRole::Officer, "close_session")?;
+                self.input(RoomInput::Close, reference).await
+            }
+        }
+    }
+
+    async fn input(
+        &mut self,
+        input: RoomInput,
+        reference: Option<u64>,
+    ) -> Result<Vec<Reply>, ServerMsg> {
+        let role = self.role();
+        self.forward(
+            SessionCmd::Input {
+                role,
+                input,
+                reference,
+            },
+            reference,
+        )
+        .await
+    }
+
+    async fn forward(
+        &mut self,
+        cmd: SessionCmd,
+        reference: Option<u64>,
+    ) -> Result<Vec<Reply>, ServerMsg> {
+        let Some(session) = &self.session else {
+            return Err(err(reference, "not_in_session", "you are not in a session"));
+        };
+        if session.send(cmd).await {
+            Ok(Vec::new())
+        } else {
+            self.session = None;
+            Err(err(reference, "session_closed", "the session has ended"))
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The signalling wire contract, version [`PROTOCOL_VERSION`]: one enum per direction.
+//!
+//! Frames are JSON text. Every client frame is an object with a `type`; it may carry `v` (the
+//! protocol version, checked when present) and `id` (echoed as `ref` in the matching `ack` or
+//! `error`). Decoding never panics: any malformed, unknown or oversized input maps to a
+//! [`DecodeError`] that the gateway turns into an `error` frame. `docs/protocol.md` documents
+//! every message.
+
+use crate::ids::{ArtefactId, CaseId, SessionId};
+use serde::{Deserialize, Serialize};
+
+/// Current protocol version.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest text frame accepted from a client, in bytes. An SDP offer with a few codecs is
+/// about 6 KiB; 64 KiB leaves room without letting a peer pin memory.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// A client frame: envelope fields plus the message.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct ClientFrame {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    #[serde(flatten)]
+    pub msg: ClientMsg,
+}
+
+/// Messages from a browser (or test peer) to the hub.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// First frame on every connection. Officers and auditors send a `ticket` from
+    /// `POST /api/ws-ticket`; applicants send the `invite` token from their link.
+    Auth {
+        #[serde(default)]
+        ticket: Option<String>,
+        #[serde(default)]
+        invite: Option<String>,
+    },
+    /// Applicant: enter the walk-in queue of their case's service.
+    JoinQueue,
+    /// Applicant: leave the queue.
+    LeaveQueue,
+    /// Officer: take the applicant at the head of a queue (any service when `service` is None).
+    TakeNext {
+        #[serde(default)]
+        service: Option<String>,
+    },
+    /// Participant in a session: an SDP offer for the peer connection with the hub. The hub
+    /// answers with `answer`.
+    Offer { sdp: String },
+    /// Officer: ask the applicant for a consent (only `recording` in protocol v1).
+    RequestConsent { consent: String },
+    /// Applicant: answer a consent request.
+    ConsentAnswer { consent: String, granted: bool },
+    /// Officer: record an identity check.
+    IdentityCheck {
+        document_type: String,
+        document_number: String,
+        attestation: String,
+        outcome: String,
+    },
+    /// Officer: close the session and seal its artefact.
+    CloseSession,
+    /// Application-level keepalive.
+    Ping,
+}
+
+impl ClientMsg {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ClientMsg::Auth { .. } => "auth",
+            ClientMsg::JoinQueue => "join_queue",
+            ClientMsg::LeaveQueue => "leave_queue",
+            ClientMsg::TakeNext { .. } => "take_next",
+            ClientMsg::Offer { .. } => "offer",
+            ClientMsg::RequestConsent { .. } => "request_consent",
+            ClientMsg::ConsentAnswer { .. } => "consent_answer",
+            ClientMsg::IdentityCheck { .. } => "identity_check",
+            ClientMsg::CloseSession => "close_session",
+            ClientMsg::Ping => "ping",
+        }
+    }
+}
+
+/// One row of the officer's live queue.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct QueueEntry {
+    pub case_id: CaseId,
+    pub applicant_name: String,
+    pub service: String,
+    pub tz: String,
+    pub lang: String,
+    /// RFC 3339, UTC.
+    pub waiting_since: String,
+}
+
+/// Who is on the other end of a session.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct PeerInfo {
+    pub role: String,
+    pub name: String,
+    pub tz: String,
+}
+
+/// Messages from the hub to a client.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Welcome {
+        v: u32,
+        role: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        case_id: Option<CaseId>,
+        name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+    },
+    /// Applicant: their place in the queue (1 = next).
+    QueuePosition {
+        position: usize,
+        length: usize,
+    },
+    /// Officer: the whole queue, sent on every change.
+    Queue {
+        entries: Vec<QueueEntry>,
+    },
+    /// Both: a session was opened; send an `offer` now.
+    Paired {
+        session_id: SessionId,
+        case_id: CaseId,
+        peer: PeerInfo,
+    },
+    /// The hub's SDP answer to an `offer`.
+    Answer {
+        sdp: String,
+    },
+    /// Applicant: the officer asks for a consent; show `text` and answer.
+    ConsentRequested {
+        consent: String,
+        text_id: String,
+        text_version: u32,
+        lang: String,
+        text: String,
+        text_sha256: String,
+    },
+    /// An evidence event was committed to disk. Sent to the client whose message caused it
+    /// (with `ref`) and to the officer for every event.
+    Ack {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<u64>,
+        seq: u64,
+        hash: String,
+        event: String,
+    },
+    /// Whether the hub is recording this session.
+    Recording {
+        active: bool,
+    },
+    /// The other participant joined or left the call.
+    PeerState {
+        role: String,
+        state: String,
+    },
+    /// The session was closed and sealed. For the applicant this is the receipt.
+    SessionClosed {
+        session_id: SessionId,
+        artefact_id: Option<ArtefactId>,
+        manifest_sha256: Option<String>,
+        outcome: String,
+    },
+    Error {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<u64>,
+        code: String,
+        message: String,
+    },
+    Pong,
+}
+
+/// Why a client frame was refused before it reached a handler.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    #[error("frame of {size} bytes exceeds the {max}-byte limit")]
+    TooLarge { size: usize, max: usize },
+    #[error("binary frames are not part of the protocol")]
+    Binary,
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    #[error("unsupported protocol version {0}; this hub speaks version {PROTOCOL_VERSION}")]
+    Version(u32),
+}
+
+impl DecodeError {
+    /// Stable machine-readable code for the `error` frame.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecodeError::TooLarge { .. } => "too_large",
+            DecodeError::Binary => "binary_frame",
+            DecodeError::Malformed(_) => "malformed",
+            DecodeError::Version(_) => "unsupported_version",
+        }
+    }
+}
+
+/// Decode one text frame. Never panics.
+pub fn decode(text: &str) -> Result<ClientFrame, DecodeError> {
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(DecodeError::TooLarge {
+            size: text.len(),
+            max: MAX_FRAME_BYTES,
+        });
+    }
+    let frame: ClientFrame =
+        serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    match frame.v {
+        Some(v) if v != PROTOCOL_VERSION => Err(DecodeError::Version(v)),
+        _ => Ok(frame),
+    }
+}
+
+/// Encode a server message as a text frame.
+pub fn encode(msg: &ServerMsg) -> String {
+    // Serialising these plain structs cannot fail: all keys are strings and no map has
+    // non-string keys.
+    serde_json::to_string(msg).unwrap_or_else(|_| {
+        r#"{"type":"error","code":"internal","message":"encoding failed"}"#.to_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_auth_with_envelope() {
+        let f = decode(r#"{"v":1,"id":7,"type":"auth","invite":"abc"}"#).unwrap();
+        assert_eq!(f.id, Some(7));
+        assert_eq!(
+            f.msg,
+            ClientMsg::Auth {
+                ticket: None,
+                invite: Some("abc".into())
+            }
+        );
+    }
+
+    #[test]
+    fn decodes_unit_and_struct_variants() {
+        assert_eq!(
+            decode(r#"{"type":"join_queue"}"#).unwrap().msg,
+            ClientMsg::JoinQueue
+        );
+        assert_eq!(
+            decode(r#"{"type":"consent_answer","consent":"recording","granted":true}"#)
+                .unwrap()
+                .msg,
+            ClientMsg::ConsentAnswer {
+                consent: "recording".into(),
+                granted: true
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_inputs_are_errors_not_panics() {
+        for bad in [
+            "",
+            "{",
+            "null",
+            "[]",
+            "42",
+            r#"{"type":"launch_missiles"}"#,
+            r#"{"type":"offer"}"#,
+            r#"{"type":"offer","sdp":5}"#,
+            r#"{"type":"consent_answer","consent":"recording","granted":"yes"}"#,
+            r#"{"no_type":true}"#,
+            "\u{0}\u{1}",
+        ] {
+            let err = decode(bad).unwrap_err();
+            assert_eq!(err.code(), "malformed", "input {bad:?}");
+        }
+    }
+
+    #[test]
+    fn wrong_version_is_refused() {
+        assert_eq!(
+            decode(r#"{"v":2,"type":"ping"}"#).unwrap_err(),
+            DecodeError::Version(2)
+        );
+    }
+
+    #[test]
+    fn oversized_frame_is_refused_before_parsing() {
+        let big = format!(
+            r#"{{"type":"offer","sdp":"{}"}}"#,
+            "a".repeat(MAX_FRAME_BYTES)
+        );
+        assert!(matches!(
+            decode(&big).unwrap_err(),
+            DecodeError::TooLarge { .. }
+        ));
+    }
+
+    #[test]
+    fn server_messages_have_the_documented_shape() {
+        let e = ServerMsg::Error {
+            reference: Some(3),
+            code: "forbidden".into(),
+            message: "no".into(),
+        };
+        let v: serde_json::Value = serde_json::from_str(&encode(&e)).unwrap();
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["ref"], 3);
+        assert_eq!(v["code"], "forbidden");
+        let p = ServerMsg::QueuePosition {
+            position: 2,
+            length: 5,
+        };
+        assert_eq!(
+            encode(&p),
+            r#"{"type":"queue_position","position":2,"length":5}"#
+        );
+    }
+}

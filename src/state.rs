@@ -1,0 +1,209 @@
+//! The hub's shared state ([`AppState`]) and how it is assembled on start: data directories,
+//! the store, the development PKI, the hub secret, first-start accounts and crash recovery.
+
+use crate::auth::{Tickets, hash_password, random_password};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::ids::UserId;
+use crate::media::{MediaConfig, PortPool};
+use crate::pairing::DeskHandle;
+use crate::seal::pki::{HubIdentity, ensure_dev_pki};
+use crate::store::{Role, Store, StoreError, UserRecord};
+use ring::hmac;
+use std::io::Write;
+use std::ops::Deref;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Directories under the data dir.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    pub data: PathBuf,
+    pub pki: PathBuf,
+    pub recordings: PathBuf,
+    pub artefacts: PathBuf,
+    pub web: PathBuf,
+}
+
+impl Paths {
+    pub fn new(data: &Path, web: PathBuf) -> Self {
+        Self {
+            data: data.to_path_buf(),
+            pki: data.join("pki"),
+            recordings: data.join("recordings"),
+            artefacts: data.join("artefacts"),
+            web,
+        }
+    }
+}
+
+pub struct Hub {
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub identity: Arc<HubIdentity>,
+    /// Trust anchors for verifying our own artefacts (the office CA).
+    pub trust: Vec<Vec<u8>>,
+    /// Keys the HMAC of identity numbers, so the chain can match documents without storing them.
+    pub secret: hmac::Key,
+    pub tickets: Tickets,
+    pub media: MediaConfig,
+    pub paths: Paths,
+    pub desk: DeskHandle,
+}
+
+/// Cheap-to-clone handle to the [`Hub`].
+#[derive(Clone)]
+pub struct AppState(pub Arc<Hub>);
+
+impl Deref for AppState {
+    type Target = Hub;
+    fn deref(&self) -> &Hub {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("cannot prepare {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("development PKI: {0}")]
+    Pki(String),
+    #[error("cannot create accounts: {0}")]
+    Accounts(String),
+    #[error("recovering interrupted sessions: {0}")]
+    Recover(String),
+}
+
+/// Credentials of the development accounts created on first start. Shown once.
+#[derive(Clone, Debug)]
+pub struct DevAccounts {
+    pub officer: (String, String),
+    pub auditor: (String, String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StartError + '_ {
+    move |source| StartError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Read the hub secret, creating it (32 random bytes, mode 0600) on first start.
+fn hub_secret(path: &Path) -> Result<hmac::Key, StartError> {
+    if !path.exists() {
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io_err(path))?;
+        f.write_all(&bytes)
+            .and_then(|_| f.sync_all())
+            .map_err(io_err(path))?;
+    }
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
+}
+
+/// Create the officer and auditor development accounts if the database has no account yet.
+pub async fn ensure_dev_accounts(
+    store: &dyn Store,
+    clock: &dyn Clock,
+) -> Result<Option<DevAccounts>, StartError> {
+    if store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let mut created = Vec::new();
+    for (username, display_name, role) in [
+        ("officer", "Officer Wang (development)", Role::Officer),
+        ("auditor", "Auditor (development)", Role::Auditor),
+    ] {
+        let password = random_password();
+        let user = UserRecord {
+            id: UserId::random(),
+            username: username.into(),
+            display_name: display_name.into(),
+            role,
+            password_hash: hash_password(&password)
+                .map_err(|e| StartError::Accounts(e.to_string()))?,
+            created_at: clock.now(),
+        };
+        store.create_user(&user).await?;
+        created.push((username.to_owned(), password));
+    }
+    let auditor = created
+        .pop()
+        .ok_or_else(|| StartError::Accounts("no auditor".into()))?;
+    let officer = created
+        .pop()
+        .ok_or_else(|| StartError::Accounts("no officer".into()))?;
+    Ok(Some(DevAccounts { officer, auditor }))
+}
+
+/// Everything `serve` needs, ready to route.
+pub struct Started {
+    pub state: AppState,
+    pub dev_accounts: Option<DevAccounts>,
+    pub pki_created: bool,
+    pub recovered: usize,
+}
+
+/// Prepare the data dir, PKI, secret and accounts, recover sessions left open by a crash, and
+/// start the desk.
+pub async fn start(
+    settings: Settings,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    web: PathBuf,
+) -> Result<Started, StartError> {
+    let paths = Paths::new(&settings.config.data_dir, web);
+    for dir in [&paths.data, &paths.pki, &paths.recordings, &paths.artefacts] {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    let (identity, pki_created) =
+        ensure_dev_pki(&paths.pki, clock.now()).map_err(|e| StartError::Pki(e.to_string()))?;
+    let trust = vec![identity.ca_der().to_vec()];
+    let secret = hub_secret(&paths.data.join("hub-secret"))?;
+    let dev_accounts = ensure_dev_accounts(store.as_ref(), clock.as_ref()).await?;
+    let runtime = webrtc::runtime::default_runtime()
+        .ok_or_else(|| StartError::Pki("no async runtime for media".into()))?;
+    let media = MediaConfig {
+        media_ip: settings.config.media_ip,
+        public_ip: settings.config.public_ip,
+        ports: PortPool::new(settings.ports),
+        runtime,
+    };
+    let (desk, desk_rx) = DeskHandle::channel();
+    let state = AppState(Arc::new(Hub {
+        settings,
+        store,
+        clock,
+        identity: Arc::new(identity),
+        trust,
+        secret,
+        tickets: Tickets::default(),
+        media,
+        paths,
+        desk,
+    }));
+    let recovered = crate::session::recover_interrupted(&state)
+        .await
+        .map_err(|e| StartError::Recover(e.to_string()))?;
+    tokio::spawn(crate::pairing::run(state.clone(), desk_rx));
+    Ok(Started {
+        state,
+        dev_accounts,
+        pki_created,
+        recovered,
+    })
+}

@@ -1,0 +1,186 @@
+//! Durable state behind one trait, [`Store`]: accounts, logins, cases, sessions, the evidence
+//! chain and artefacts. [`sqlite::SqliteStore`] is the default implementation; a PostgreSQL one
+//! can implement the same trait.
+//!
+//! Contract: every write method returns only after the data is committed, so the caller may
+//! acknowledge it to a client. `append_event` refuses an event whose sequence number is taken,
+//! so two writers can never fork a chain.
+
+pub mod sqlite;
+
+use crate::evidence::ChainedEvent;
+use crate::ids::{ArtefactId, CaseId, SessionId, UserId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Officer,
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Officer => "officer",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "officer" => Some(Role::Officer),
+            "auditor" => Some(Role::Auditor),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    /// PHC string (argon2id).
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CaseRecord {
+    pub id: CaseId,
+    pub service: String,
+    pub applicant_name: String,
+    pub applicant_tz: String,
+    pub applicant_lang: String,
+    #[serde(skip)]
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+    pub invite_expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    Open,
+    Closed,
+    Interrupted,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Open => "open",
+            SessionStatus::Closed => "closed",
+            SessionStatus::Interrupted => "interrupted",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "closed" => Some(Self::Closed),
+            "interrupted" => Some(Self::Interrupted),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub case_id: CaseId,
+    #[serde(skip)]
+    pub officer_id: UserId,
+    pub status: SessionStatus,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Number of evidence events committed.
+    pub events: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ArtefactRecord {
+    pub id: ArtefactId,
+    pub case_id: CaseId,
+    pub session_id: SessionId,
+    /// File name under `<data_dir>/artefacts/`.
+    #[serde(skip)]
+    pub file_name: String,
+    pub manifest_sha256: String,
+    pub size: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One committed evidence event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub hash: String,
+    /// The canonical JSON line.
+    pub body: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn count_users(&self) -> Result<u64, StoreError>;
+    async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    async fn create_login(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The user behind a login token, if the login exists and has not expired at `now`.
+    async fn login(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserRecord>, StoreError>;
+    async fn delete_login(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    async fn create_case(&self, case: &CaseRecord, invite_hash: &str) -> Result<(), StoreError>;
+    async fn cases(&self) -> Result<Vec<CaseRecord>, StoreError>;
+    async fn case(&self, id: CaseId) -> Result<Option<CaseRecord>, StoreError>;
+    async fn case_by_invite(&self, invite_hash: &str) -> Result<Option<CaseRecord>, StoreError>;
+
+    async fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    async fn session(&self, id: SessionId) -> Result<Option<SessionRecord>, StoreError>;
+    async fn sessions_for_case(&self, case: CaseId) -> Result<Vec<SessionRecord>, StoreError>;
+    async fn sessions_with_status(
+        &self,
+        status: SessionStatus,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+    async fn finish_session(
+        &self,
+        id: SessionId,
+        status: SessionStatus,
+        ended_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Commit one evidence event. Fails with [`StoreError::Conflict`] if its `seq` is taken.
+    async fn append_event(&self, event: &ChainedEvent) -> Result<(), StoreError>;
+    async fn events(&self, session: SessionId) -> Result<Vec<StoredEvent>, StoreError>;
+
+    async fn create_artefact(&self, artefact: &ArtefactRecord) -> Result<(), StoreError>;
+    async fn artefact(&self, id: ArtefactId) -> Result<Option<ArtefactRecord>, StoreError>;
+    async fn artefacts_for_case(&self, case: CaseId) -> Result<Vec<ArtefactRecord>, StoreError>;
+}

@@ -1,0 +1,494 @@
+//! [`Store`] on SQLite through sqlx: one file under the data dir, WAL journal, `synchronous =
+//! FULL` so a commit survives power loss, migrations from `migrations/sqlite` applied at open.
+
+use super::*;
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) and migrate the database at `url` (`sqlite://path`).
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {value:?}"))
+}
+
+fn id<T: FromStr>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
+    let text: String = row.try_get(col)?;
+    text.parse().map_err(|_| corrupt(col, &text))
+}
+
+fn time(row: &SqliteRow, col: &str) -> Result<DateTime<Utc>, StoreError> {
+    Ok(row.try_get::<DateTime<Utc>, _>(col)?)
+}
+
+fn user_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
+    let role: String = row.try_get("role")?;
+    Ok(UserRecord {
+        id: id(row, "id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+fn case_row(row: &SqliteRow) -> Result<CaseRecord, StoreError> {
+    Ok(CaseRecord {
+        id: id(row, "id")?,
+        service: row.try_get("service")?,
+        applicant_name: row.try_get("applicant_name")?,
+        applicant_tz: row.try_get("applicant_tz")?,
+        applicant_lang: row.try_get("applicant_lang")?,
+        created_by: id(row, "created_by")?,
+        created_at: time(row, "created_at")?,
+        invite_expires_at: time(row, "invite_expires_at")?,
+    })
+}
+
+fn session_row(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
+    let status: String = row.try_get("status")?;
+    let events: i64 = row.try_get("events")?;
+    Ok(SessionRecord {
+        id: id(row, "id")?,
+        case_id: id(row, "case_id")?,
+        officer_id: id(row, "officer_id")?,
+        status: SessionStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        started_at: time(row, "started_at")?,
+        ended_at: row.try_get::<Option<DateTime<Utc>>, _>("ended_at")?,
+        events: u64::try_from(events).map_err(|_| corrupt("events", &events.to_string()))?,
+    })
+}
+
+fn artefact_row(row: &SqliteRow) -> Result<ArtefactRecord, StoreError> {
+    let size: i64 = row.try_get("size")?;
+    Ok(ArtefactRecord {
+        id: id(row, "id")?,
+        case_id: id(row, "case_id")?,
+        session_id: id(row, "session_id")?,
+        file_name: row.try_get("file_name")?,
+        manifest_sha256: row.try_get("manifest_sha256")?,
+        size: u64::try_from(size).map_err(|_| corrupt("size", &size.to_string()))?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+const SESSION_COLUMNS: &str = "s.id, s.case_id, s.officer_id, s.status, s.started_at, \
+     s.ended_at, (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id) AS events";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, username, role, display_name, password_hash, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.username)
+        .bind(user.role.as_str())
+        .bind(&user.display_name)
+        .bind(&user.password_hash)
+        .bind(user.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        sqlx::query("SELECT * FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_row)
+            .transpose()
+    }
+
+    async fn create_login(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO logins (token_hash, user_id, expires_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(user.to_string())
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn login(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        sqlx::query(
+            "SELECT u.* FROM logins l JOIN users u ON u.id = l.user_id \
+             WHERE l.token_hash = ? AND l.expires_at > ?",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(user_row)
+        .transpose()
+    }
+
+    async fn delete_login(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM logins WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_case(&self, case: &CaseRecord, invite_hash: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO cases (id, service, applicant_name, applicant_tz, applicant_lang, \
+             created_by, created_at, invite_hash, invite_expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(case.id.to_string())
+        .bind(&case.service)
+        .bind(&case.applicant_name)
+        .bind(&case.applicant_tz)
+        .bind(&case.applicant_lang)
+        .bind(case.created_by.to_string())
+        .bind(case.created_at)
+        .bind(invite_hash)
+        .bind(case.invite_expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
+        sqlx::query("SELECT * FROM cases ORDER BY created_at DESC, id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(case_row)
+            .collect()
+    }
+
+    async fn case(&self, id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
+        sqlx::query("SELECT * FROM cases WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(case_row)
+            .transpose()
+    }
+
+    async fn case_by_invite(&self, invite_hash: &str) -> Result<Option<CaseRecord>, StoreError> {
+        sqlx::query("SELECT * FROM cases WHERE invite_hash = ?")
+            .bind(invite_hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(case_row)
+            .transpose()
+    }
+
+    async fn create_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, case_id, officer_id, status, started_at, ended_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.id.to_string())
+        .bind(s.case_id.to_string())
+        .bind(s.officer_id.to_string())
+        .bind(s.status.as_str())
+        .bind(s.started_at)
+        .bind(s.ended_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(&self, id: SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(session_row)
+        .transpose()
+    }
+
+    async fn sessions_for_case(&self, case: CaseId) -> Result<Vec<SessionRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.case_id = ? ORDER BY s.started_at"
+        ))
+        .bind(case.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(session_row)
+        .collect()
+    }
+
+    async fn sessions_with_status(
+        &self,
+        status: SessionStatus,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.status = ?"
+        ))
+        .bind(status.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(session_row)
+        .collect()
+    }
+
+    async fn finish_session(
+        &self,
+        id: SessionId,
+        status: SessionStatus,
+        ended_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET status = ?, ended_at = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(ended_at)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn append_event(&self, event: &ChainedEvent) -> Result<(), StoreError> {
+        let seq = i64::try_from(event.event.seq)
+            .map_err(|_| StoreError::Conflict("sequence number out of range".into()))?;
+        let result = sqlx::query(
+            "INSERT INTO events (session_id, seq, prev_hash, hash, body) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(event.event.session.to_string())
+        .bind(seq)
+        .bind(&event.event.prev_hash)
+        .bind(&event.hash)
+        .bind(&event.canonical)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Conflict(format!(
+                    "event {} of session {} exists",
+                    event.event.seq, event.event.session
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn events(&self, session: SessionId) -> Result<Vec<StoredEvent>, StoreError> {
+        sqlx::query("SELECT seq, hash, body FROM events WHERE session_id = ? ORDER BY seq")
+            .bind(session.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                let seq: i64 = row.try_get("seq")?;
+                Ok(StoredEvent {
+                    seq: u64::try_from(seq).map_err(|_| corrupt("seq", &seq.to_string()))?,
+                    hash: row.try_get("hash")?,
+                    body: row.try_get("body")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_artefact(&self, a: &ArtefactRecord) -> Result<(), StoreError> {
+        let size = i64::try_from(a.size).map_err(|_| corrupt("size", &a.size.to_string()))?;
+        sqlx::query(
+            "INSERT INTO artefacts (id, case_id, session_id, file_name, manifest_sha256, size, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(a.id.to_string())
+        .bind(a.case_id.to_string())
+        .bind(a.session_id.to_string())
+        .bind(&a.file_name)
+        .bind(&a.manifest_sha256)
+        .bind(size)
+        .bind(a.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn artefact(&self, id: ArtefactId) -> Result<Option<ArtefactRecord>, StoreError> {
+        sqlx::query("SELECT * FROM artefacts WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(artefact_row)
+            .transpose()
+    }
+
+    async fn artefacts_for_case(&self, case: CaseId) -> Result<Vec<ArtefactRecord>, StoreError> {
+        sqlx::query("SELECT * FROM artefacts WHERE case_id = ? ORDER BY created_at")
+            .bind(case.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(artefact_row)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{ChainBuilder, EventKind};
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        (dir, SqliteStore::open(&url).await.expect("opens"))
+    }
+
+    fn user() -> UserRecord {
+        UserRecord {
+            id: UserId::random(),
+            username: "officer".into(),
+            display_name: "Officer".into(),
+            role: Role::Officer,
+            password_hash: "x".into(),
+            created_at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_cannot_fork_and_read_back_in_order() {
+        let (_dir, store) = store().await;
+        let u = user();
+        store.create_user(&u).await.unwrap();
+        let now = Utc::now();
+        let case = CaseRecord {
+            id: CaseId::random(),
+            service: "id-card-renewal".into(),
+            applicant_name: "Chen".into(),
+            applicant_tz: "Europe/Lisbon".into(),
+            applicant_lang: "pt".into(),
+            created_by: u.id,
+            created_at: now,
+            invite_expires_at: now,
+        };
+        store.create_case(&case, "h").await.unwrap();
+        let session = SessionRecord {
+            id: SessionId::random(),
+            case_id: case.id,
+            officer_id: u.id,
+            status: SessionStatus::Open,
+            started_at: now,
+            ended_at: None,
+            events: 0,
+        };
+        store.create_session(&session).await.unwrap();
+        let mut chain = ChainBuilder::new(session.id);
+        let a = chain
+            .next(
+                now,
+                EventKind::SessionClosed {
+                    outcome: "a".into(),
+                },
+            )
+            .unwrap();
+        store.append_event(&a).await.unwrap();
+        chain.commit(&a);
+        let b = chain
+            .next(
+                now,
+                EventKind::SessionClosed {
+                    outcome: "b".into(),
+                },
+            )
+            .unwrap();
+        store.append_event(&b).await.unwrap();
+        // A second writer holding the old head cannot fork the chain.
+        let mut stale = ChainBuilder::new(session.id);
+        stale.commit(&a);
+        let fork = stale
+            .next(
+                now,
+                EventKind::SessionClosed {
+                    outcome: "fork".into(),
+                },
+            )
+            .unwrap();
+        assert!(matches!(
+            store.append_event(&fork).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let events = store.events(session.id).await.unwrap();
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(events[1].hash, b.hash);
+        assert_eq!(store.session(session.id).await.unwrap().unwrap().events, 2);
+    }
+
+    #[tokio::test]
+    async fn expired_logins_are_not_honoured() {
+        let (_dir, store) = store().await;
+        let u = user();
+        store.create_user(&u).await.unwrap();
+        let now = Utc::now();
+        store
+            .create_login("t", u.id, now + chrono::Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.login("t", now).await.unwrap().map(|u| u.role),
+            Some(Role::Officer)
+        );
+        assert!(
+            store
+                .login("t", now + chrono::Duration::hours(2))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        store.delete_login("t").await.unwrap();
+        assert!(store.login("t", now).await.unwrap().is_none());
+    }
+}

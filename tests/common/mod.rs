@@ -1,0 +1,225 @@
+//! Shared harness for the integration tests: start a hub on port 0 with a temporary SQLite
+//! database, sign roles in, talk signalling, and run webrtc-rs peers that stream the fixture
+//! media.
+
+#![allow(dead_code)]
+
+pub mod peer;
+
+use futures::{SinkExt, StreamExt};
+use globallink::clock::SystemClock;
+use globallink::config::{Config, Settings};
+use globallink::state::{AppState, DevAccounts};
+use globallink::store::sqlite::SqliteStore;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Each hub in a test process gets its own block of media ports.
+static NEXT_PORT_BLOCK: AtomicU16 = AtomicU16::new(0);
+
+pub fn test_settings(dir: &std::path::Path) -> Settings {
+    let block = NEXT_PORT_BLOCK.fetch_add(1, Ordering::SeqCst);
+    let first = 52000 + (std::process::id() % 40) as u16 * 250 + block * 20;
+    Config {
+        listen: "127.0.0.1:0".parse().expect("valid address"),
+        data_dir: dir.to_path_buf(),
+        ice_udp_ports: format!("{}-{}", first, first + 19),
+        ..Config::default()
+    }
+    .validate()
+    .expect("test config is valid")
+}
+
+pub struct TestHub {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub accounts: DevAccounts,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestHub {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+/// A hub's state on a fresh temporary data dir, without a listener (for `oneshot` tests).
+pub async fn state_only() -> (AppState, DevAccounts, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = test_settings(dir.path());
+    settings.public_url = "http://hub.test".into();
+    let url = settings.database_url.clone();
+    let store = SqliteStore::open(&url).await.expect("database opens");
+    let web = settings.web_dir.clone();
+    let started = globallink::state::start(settings, Arc::new(store), Arc::new(SystemClock), web)
+        .await
+        .expect("hub starts");
+    let accounts = started.dev_accounts.expect("first start creates accounts");
+    (started.state, accounts, dir)
+}
+
+/// A running hub on 127.0.0.1:0.
+pub async fn start_hub() -> TestHub {
+    start_hub_with_clock(Arc::new(SystemClock)).await
+}
+
+/// A running hub whose clock the test controls.
+pub async fn start_hub_with_clock(clock: Arc<dyn globallink::clock::Clock>) -> TestHub {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut settings = test_settings(dir.path());
+    settings.public_url = format!("http://{addr}");
+    let store = SqliteStore::open(&settings.database_url)
+        .await
+        .expect("database opens");
+    let web = settings.web_dir.clone();
+    let started = globallink::state::start(settings, Arc::new(store), clock, web)
+        .await
+        .expect("hub starts");
+    let state = started.state.clone();
+    tokio::spawn(globallink::run(
+        listener,
+        started.state,
+        std::future::pending(),
+    ));
+    TestHub {
+        addr,
+        state,
+        accounts: started.dev_accounts.expect("accounts"),
+        dir,
+    }
+}
+
+/// An HTTP client signed in as `user`.
+pub async fn login(base: &str, user: &(String, String)) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let res = client
+        .post(format!("{base}/api/login"))
+        .json(&json!({"username": user.0, "password": user.1}))
+        .send()
+        .await
+        .expect("login request");
+    assert_eq!(res.status(), 200, "login as {}", user.0);
+    client
+}
+
+/// Create a case as officer; returns (case id, invite token).
+pub async fn create_case(base: &str, officer: &reqwest::Client, service: &str) -> (String, String) {
+    let res = officer
+        .post(format!("{base}/api/cases"))
+        .json(&json!({
+            "service": service,
+            "applicant_name": "Chen Jing",
+            "applicant_tz": "Europe/Lisbon",
+            "applicant_lang": "pt",
+        }))
+        .send()
+        .await
+        .expect("create case");
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.expect("json");
+    (
+        body["case"]["id"].as_str().expect("id").to_owned(),
+        body["invite_token"].as_str().expect("token").to_owned(),
+    )
+}
+
+pub async fn ticket(base: &str, officer: &reqwest::Client) -> String {
+    let res = officer
+        .post(format!("{base}/api/ws-ticket"))
+        .send()
+        .await
+        .expect("ticket");
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("json");
+    body["ticket"].as_str().expect("ticket").to_owned()
+}
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A signalling client.
+pub struct Ws {
+    stream: WsStream,
+    /// Messages received while waiting for something else.
+    pub seen: Vec<Value>,
+}
+
+impl Ws {
+    pub async fn connect(addr: SocketAddr) -> Ws {
+        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+            .await
+            .expect("ws connects");
+        Ws {
+            stream,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Connect and authenticate; returns the socket after `welcome`.
+    pub async fn auth(addr: SocketAddr, credential: Value) -> Ws {
+        let mut ws = Ws::connect(addr).await;
+        let mut frame = json!({"v": 1, "type": "auth"});
+        for (k, v) in credential.as_object().expect("object") {
+            frame[k] = v.clone();
+        }
+        ws.send(frame).await;
+        ws.expect("welcome").await;
+        ws
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.stream
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .expect("ws send");
+    }
+
+    pub async fn send_raw(&mut self, m: Message) {
+        self.stream.send(m).await.expect("ws send");
+    }
+
+    /// Next JSON message, or None when the socket closes. Panics after 20 s of silence.
+    pub async fn next(&mut self) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(20), self.stream.next())
+                .await
+                .expect("a message within 20 s")?;
+            match msg {
+                Ok(Message::Text(t)) => {
+                    return Some(serde_json::from_str(&t).expect("server sends JSON"));
+                }
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// Wait for a message of `type`, keeping the others in `seen`. Fails on an unexpected
+    /// `error`.
+    pub async fn expect(&mut self, typ: &str) -> Value {
+        loop {
+            let msg = self
+                .next()
+                .await
+                .unwrap_or_else(|| panic!("socket closed while waiting for {typ}"));
+            if msg["type"] == typ {
+                return msg;
+            }
+            if msg["type"] == "error" && typ != "error" {
+                panic!("error while waiting for {typ}: {msg}");
+            }
+            self.seen.push(msg);
+        }
+    }
+}

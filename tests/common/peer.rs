@@ -1,0 +1,275 @@
+//! A webrtc-rs client peer standing in for a participant's browser: it sends VP8 and Opus from
+//! the fixture files and counts what it receives from the hub.
+
+use rtc::media::Sample;
+use rtc::media::io::ivf_reader::IVFReader;
+use rtc::media::io::ogg_reader::OggReader;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use std::fs::File;
+use std::io::BufReader;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+use webrtc::media_stream::Track;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCIceGatheringState, RTCSessionDescription,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+#[derive(Default)]
+pub struct Counts {
+    pub video: AtomicU32,
+    pub audio: AtomicU32,
+    /// VP8 payload descriptor parsed and a keyframe seen.
+    pub video_keyframe: AtomicBool,
+}
+
+struct Handler {
+    gathered: tokio::sync::mpsc::Sender<()>,
+    counts: Arc<Counts>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.gathered.try_send(());
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let counts = Arc::clone(&self.counts);
+        let kind = track.kind().await;
+        tokio::spawn(async move {
+            while let Some(evt) = track.poll().await {
+                if let TrackRemoteEvent::OnRtpPacket(p) = evt {
+                    match kind {
+                        RtpCodecKind::Video => {
+                            counts.video.fetch_add(1, Ordering::SeqCst);
+                            // VP8: S bit with PID 0 and P bit clear in the first payload byte.
+                            let payload = &p.payload;
+                            if payload.len() > 4 && payload[0] & 0x10 != 0 {
+                                let skip = if payload[0] & 0x80 != 0 {
+                                    let x = payload[1];
+                                    2 + usize::from(x & 0x80 != 0)
+                                        + usize::from(x & 0x80 != 0 && payload[2] & 0x80 != 0)
+                                        + usize::from(x & 0x40 != 0)
+                                        + usize::from(x & 0x30 != 0)
+                                } else {
+                                    1
+                                };
+                                if payload.len() > skip && payload[skip] & 0x01 == 0 {
+                                    counts.video_keyframe.store(true, Ordering::SeqCst);
+                                }
+                            }
+                        }
+                        _ => {
+                            counts.audio.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+pub struct TestPeer {
+    pub pc: Arc<dyn PeerConnection>,
+    pub counts: Arc<Counts>,
+    video: Arc<TrackLocalStaticSample>,
+    audio: Arc<TrackLocalStaticSample>,
+    video_sender: Arc<dyn RtpSender>,
+    audio_sender: Arc<dyn RtpSender>,
+    gathered: tokio::sync::mpsc::Receiver<()>,
+    pub stop: Arc<AtomicBool>,
+}
+
+fn sample_track(kind: RtpCodecKind) -> Arc<TrackLocalStaticSample> {
+    let codec = if kind == RtpCodecKind::Video {
+        RTCRtpCodec {
+            mime_type: MIME_TYPE_VP8.into(),
+            clock_rate: 90000,
+            ..Default::default()
+        }
+    } else {
+        RTCRtpCodec {
+            mime_type: MIME_TYPE_OPUS.into(),
+            clock_rate: 48000,
+            channels: 2,
+            ..Default::default()
+        }
+    };
+    Arc::new(
+        TrackLocalStaticSample::new(
+            Instant::now(),
+            MediaStreamTrack::new(
+                format!("client-{kind}"),
+                format!("client-{kind}-track"),
+                format!("client {kind}"),
+                kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(rand::random::<u32>()),
+                        ..Default::default()
+                    },
+                    codec,
+                    ..Default::default()
+                }],
+            ),
+        )
+        .expect("sample track"),
+    )
+}
+
+impl TestPeer {
+    pub async fn new() -> TestPeer {
+        let mut media = MediaEngine::default();
+        media.register_default_codecs().expect("codecs");
+        let counts = Arc::new(Counts::default());
+        let (gtx, grx) = tokio::sync::mpsc::channel(1);
+        let runtime = webrtc::runtime::default_runtime().expect("tokio runtime");
+        let pc = PeerConnectionBuilder::new()
+            .with_media_engine(media)
+            .with_handler(Arc::new(Handler {
+                gathered: gtx,
+                counts: Arc::clone(&counts),
+            }))
+            .with_runtime(runtime)
+            .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+            .build()
+            .await
+            .expect("peer connection");
+        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+        let video = sample_track(RtpCodecKind::Video);
+        let audio = sample_track(RtpCodecKind::Audio);
+        let video_sender = pc
+            .add_track(Arc::clone(&video) as Arc<dyn TrackLocal>)
+            .await
+            .expect("video");
+        let audio_sender = pc
+            .add_track(Arc::clone(&audio) as Arc<dyn TrackLocal>)
+            .await
+            .expect("audio");
+        TestPeer {
+            pc,
+            counts,
+            video,
+            audio,
+            video_sender,
+            audio_sender,
+            gathered: grx,
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Create an offer with all ICE candidates in it.
+    pub async fn offer(&mut self) -> String {
+        let offer = self.pc.create_offer(None).await.expect("offer");
+        self.pc
+            .set_local_description(offer)
+            .await
+            .expect("set local");
+        tokio::time::timeout(Duration::from_secs(5), self.gathered.recv())
+            .await
+            .expect("gathering completes");
+        self.pc
+            .local_description()
+            .await
+            .expect("local description")
+            .sdp
+    }
+
+    pub async fn accept(&self, answer_sdp: String) {
+        let answer = RTCSessionDescription::answer(answer_sdp).expect("answer parses");
+        self.pc
+            .set_remote_description(answer)
+            .await
+            .expect("set remote");
+    }
+
+    /// Stream the fixture files in a loop until `stop` is set.
+    pub async fn start_media(&self) {
+        let vpt = self
+            .video_sender
+            .get_parameters()
+            .await
+            .expect("params")
+            .rtp_parameters
+            .codecs[0]
+            .payload_type;
+        let apt = self
+            .audio_sender
+            .get_parameters()
+            .await
+            .expect("params")
+            .rtp_parameters
+            .codecs[0]
+            .payload_type;
+        let (video, stop) = (Arc::clone(&self.video), Arc::clone(&self.stop));
+        tokio::spawn(async move {
+            let ssrc = video.ssrcs().await[0];
+            let mut tick = tokio::time::interval(Duration::from_millis(33));
+            while !stop.load(Ordering::SeqCst) {
+                let file = File::open(format!("{FIXTURES}/video.ivf")).expect("fixture");
+                let (mut ivf, _) = IVFReader::new(BufReader::new(file)).expect("ivf");
+                while let Ok((frame, _)) = ivf.parse_next_frame() {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let sample = Sample {
+                        data: frame.freeze(),
+                        duration: Duration::from_millis(33),
+                        ..Sample::new(Instant::now())
+                    };
+                    let _ = video.sample_writer(ssrc, vpt).write_sample(&sample).await;
+                    tick.tick().await;
+                }
+            }
+        });
+        let (audio, stop) = (Arc::clone(&self.audio), Arc::clone(&self.stop));
+        tokio::spawn(async move {
+            let ssrc = audio.ssrcs().await[0];
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            while !stop.load(Ordering::SeqCst) {
+                let file = File::open(format!("{FIXTURES}/audio.ogg")).expect("fixture");
+                let (mut ogg, _) = OggReader::new(BufReader::new(file), true).expect("ogg");
+                while let Ok((page, _)) = ogg.parse_next_page() {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let sample = Sample {
+                        data: page.freeze(),
+                        duration: Duration::from_millis(20),
+                        ..Sample::new(Instant::now())
+                    };
+                    let _ = audio.sample_writer(ssrc, apt).write_sample(&sample).await;
+                    tick.tick().await;
+                }
+            }
+        });
+    }
+
+    pub async fn close(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.pc.close().await;
+    }
+}
+
+/// Poll `cond` every 50 ms for up to `secs` seconds.
+pub async fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,276 @@
+//! HTTP routes through `app(state).oneshot(...)`: each role is refused what it may not do, and
+//! errors come back in the one JSON shape.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use globallink::api::app;
+use globallink::state::AppState;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let res = app(state.clone()).oneshot(req).await.expect("infallible");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+fn req(method: &str, uri: &str, cookie: Option<&str>, body: Option<Value>) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(uri);
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    match body {
+        Some(v) => b
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(v.to_string())),
+        None => b.body(Body::empty()),
+    }
+    .expect("request")
+}
+
+async fn login(state: &AppState, user: &(String, String)) -> String {
+    let (status, headers, body) = call(
+        state,
+        req(
+            "POST",
+            "/api/login",
+            None,
+            Some(json!({"username": user.0, "password": user.1})),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let set = headers
+        .get(header::SET_COOKIE)
+        .expect("cookie set")
+        .to_str()
+        .expect("ascii");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    set.split(';').next().expect("pair").to_owned()
+}
+
+fn new_case() -> Value {
+    json!({"service": "inheritance", "applicant_name": "Li Wei", "applicant_tz": "Europe/Rome", "applicant_lang": "it"})
+}
+
+#[tokio::test]
+async fn anonymous_callers_reach_nothing_private() {
+    let (state, _, _dir) = common::state_only().await;
+    for (method, uri) in [
+        ("GET", "/api/me"),
+        ("GET", "/api/cases"),
+        ("POST", "/api/ws-ticket"),
+        ("GET", "/api/cases/00000000-0000-0000-0000-000000000000"),
+        (
+            "GET",
+            "/api/artefacts/00000000-0000-0000-0000-000000000000/bundle",
+        ),
+        (
+            "GET",
+            "/api/artefacts/00000000-0000-0000-0000-000000000000/verify",
+        ),
+    ] {
+        let (status, _, body) = call(&state, req(method, uri, None, None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri}");
+        assert_eq!(body["code"], "unauthenticated");
+    }
+    let (status, _, _) = call(&state, req("POST", "/api/cases", None, Some(new_case()))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A forged or stale cookie is no better.
+    let (status, _, _) = call(
+        &state,
+        req("GET", "/api/cases", Some("gl_session=forged"), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_alike_for_known_and_unknown_users() {
+    let (state, accounts, _dir) = common::state_only().await;
+    for user in [accounts.officer.0.as_str(), "nobody"] {
+        let (status, headers, body) = call(
+            &state,
+            req(
+                "POST",
+                "/api/login",
+                None,
+                Some(json!({"username": user, "password": "wrong"})),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["code"], "bad_credentials");
+        assert!(headers.get(header::SET_COOKIE).is_none());
+    }
+}
+
+#[tokio::test]
+async fn auditors_only_read() {
+    let (state, accounts, _dir) = common::state_only().await;
+    let auditor = login(&state, &accounts.auditor).await;
+    let (status, _, body) = call(
+        &state,
+        req("POST", "/api/cases", Some(&auditor), Some(new_case())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "forbidden");
+    let (status, _, _) = call(&state, req("POST", "/api/ws-ticket", Some(&auditor), None)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, body) = call(&state, req("GET", "/api/cases", Some(&auditor), None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.is_array());
+    let (status, _, me) = call(&state, req("GET", "/api/me", Some(&auditor), None)).await;
+    assert_eq!(
+        (status, me["role"].as_str()),
+        (StatusCode::OK, Some("auditor"))
+    );
+}
+
+#[tokio::test]
+async fn officers_create_cases_with_validated_fields_and_hashed_invites() {
+    let (state, accounts, _dir) = common::state_only().await;
+    let officer = login(&state, &accounts.officer).await;
+    for (field, value) in [
+        ("service", "passport-for-cats"),
+        ("applicant_tz", "Mars/Olympus_Mons"),
+        ("applicant_lang", "fr"),
+        ("applicant_name", "  "),
+    ] {
+        let mut body = new_case();
+        body[field] = json!(value);
+        let (status, _, err) = call(
+            &state,
+            req("POST", "/api/cases", Some(&officer), Some(body)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}");
+        assert_eq!(err["code"], "invalid");
+    }
+    let (status, _, created) = call(
+        &state,
+        req("POST", "/api/cases", Some(&officer), Some(new_case())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let token = created["invite_token"].as_str().expect("token");
+    let url = created["invite_url"].as_str().expect("url");
+    assert_eq!(
+        url,
+        format!("http://hub.test/join#t={token}"),
+        "token travels in the fragment only"
+    );
+    // Stored only as a hash.
+    assert!(
+        state
+            .store
+            .case_by_invite(token)
+            .await
+            .expect("query")
+            .is_none()
+    );
+    let case = state
+        .store
+        .case_by_invite(&globallink::auth::token_hash(token))
+        .await
+        .expect("query");
+    assert_eq!(case.map(|c| c.applicant_tz), Some("Europe/Rome".to_owned()));
+    let id = created["case"]["id"].as_str().expect("id");
+    let (status, _, shown) = call(
+        &state,
+        req("GET", &format!("/api/cases/{id}"), Some(&officer), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["case"]["service"], "inheritance");
+    assert_eq!(shown["sessions"], json!([]));
+    // An invite token is not a login.
+    let (status, _, _) = call(
+        &state,
+        req(
+            "GET",
+            "/api/cases",
+            Some(&format!("gl_session={token}")),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn bad_ids_oversized_bodies_and_logout() {
+    let (state, accounts, _dir) = common::state_only().await;
+    let officer = login(&state, &accounts.officer).await;
+    let (status, _, body) = call(
+        &state,
+        req(
+            "GET",
+            "/api/artefacts/not-a-uuid/bundle",
+            Some(&officer),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (status, _, _) = call(
+        &state,
+        req(
+            "GET",
+            "/api/cases/00000000-0000-0000-0000-000000000000",
+            Some(&officer),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let mut big = new_case();
+    big["applicant_name"] = json!("x".repeat(100 * 1024));
+    let (status, _, _) = call(&state, req("POST", "/api/cases", Some(&officer), Some(big))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, _, _) = call(&state, req("POST", "/api/logout", Some(&officer), None)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = call(&state, req("GET", "/api/me", Some(&officer), None)).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "logged-out cookie is dead"
+    );
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers() {
+    let (state, _, _dir) = common::state_only().await;
+    let (status, headers, _) = call(&state, req("GET", "/api/health", None, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let csp = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .expect("csp")
+        .to_str()
+        .expect("ascii");
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"));
+    assert_eq!(
+        headers
+            .get(header::X_CONTENT_TYPE_OPTIONS)
+            .map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..])
+    );
+    let res = app(state.clone())
+        .oneshot(req("GET", "/join", None, None))
+        .await
+        .expect("page");
+    assert_eq!(res.status(), StatusCode::OK, "the applicant page is served");
+}

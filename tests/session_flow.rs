@@ -1,0 +1,292 @@
+//! One notarized session end to end through the running hub: pairing over `/ws`, real VP8 and
+//! Opus media forwarded through the hub's webrtc-rs peers, consent-gated recording, identity
+//! check, close, seal, download and verification — and tampering detection on the bundle.
+
+mod common;
+
+use common::peer::{TestPeer, wait_for};
+use common::{Ws, create_case, login, start_hub, ticket};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::sync::atomic::Ordering;
+
+fn zip_entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+    (0..archive.len())
+        .map(|i| {
+            let mut f = archive.by_index(i).expect("entry");
+            let mut data = Vec::new();
+            f.read_to_end(&mut data).expect("read entry");
+            (f.name().to_owned(), data)
+        })
+        .collect()
+}
+
+fn rezip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in entries {
+        out.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .expect("start");
+        out.write_all(data).expect("write");
+    }
+    out.finish().expect("finish").into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applicant_and_officer_complete_a_recorded_session_that_verifies() {
+    let hub = start_hub().await;
+    let base = hub.url("");
+    let officer_http = login(&base, &hub.accounts.officer).await;
+    let (case_id, invite) = create_case(&base, &officer_http, "id-card-renewal").await;
+
+    // Both sides on the signalling socket; the applicant queues and sees their position.
+    let mut officer = Ws::auth(
+        hub.addr,
+        json!({"ticket": ticket(&base, &officer_http).await}),
+    )
+    .await;
+    let mut applicant = Ws::auth(hub.addr, json!({"invite": invite})).await;
+    applicant.send(json!({"type": "join_queue"})).await;
+    let pos = applicant.expect("queue_position").await;
+    assert_eq!(
+        (pos["position"].as_u64(), pos["length"].as_u64()),
+        (Some(1), Some(1))
+    );
+    loop {
+        let q = officer.expect("queue").await;
+        if q["entries"].as_array().map(Vec::len) == Some(1) {
+            assert_eq!(q["entries"][0]["case_id"], case_id.as_str());
+            assert_eq!(q["entries"][0]["tz"], "Europe/Lisbon");
+            break;
+        }
+    }
+
+    officer.send(json!({"type": "take_next"})).await;
+    let paired_o = officer.expect("paired").await;
+    let paired_a = applicant.expect("paired").await;
+    assert_eq!(paired_o["session_id"], paired_a["session_id"]);
+    assert_eq!(paired_o["peer"]["tz"], "Europe/Lisbon");
+    let session_id = paired_o["session_id"]
+        .as_str()
+        .expect("session id")
+        .to_owned();
+
+    // Real media through the hub.
+    let mut peer_a = TestPeer::new().await;
+    let mut peer_o = TestPeer::new().await;
+    applicant
+        .send(json!({"type": "offer", "sdp": peer_a.offer().await}))
+        .await;
+    officer
+        .send(json!({"type": "offer", "sdp": peer_o.offer().await}))
+        .await;
+    let answer_a = applicant.expect("answer").await;
+    let answer_o = officer.expect("answer").await;
+    peer_a
+        .accept(answer_a["sdp"].as_str().expect("sdp").to_owned())
+        .await;
+    peer_o
+        .accept(answer_o["sdp"].as_str().expect("sdp").to_owned())
+        .await;
+    peer_a.start_media().await;
+    peer_o.start_media().await;
+
+    let (ca, co) = (peer_a.counts.clone(), peer_o.counts.clone());
+    wait_for(20, "media both ways", || {
+        ca.video.load(Ordering::SeqCst) > 30
+            && ca.audio.load(Ordering::SeqCst) > 30
+            && co.video.load(Ordering::SeqCst) > 30
+            && co.audio.load(Ordering::SeqCst) > 30
+    })
+    .await;
+    assert!(
+        ca.video_keyframe.load(Ordering::SeqCst),
+        "applicant got a VP8 keyframe from the officer"
+    );
+    assert!(
+        co.video_keyframe.load(Ordering::SeqCst),
+        "officer got a VP8 keyframe from the applicant"
+    );
+
+    // Nothing is recorded before consent.
+    let rec_dir = hub.dir.path().join("recordings").join(&session_id);
+    let before: Vec<_> = std::fs::read_dir(&rec_dir)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(
+        before.is_empty(),
+        "recordings exist before consent: {before:?}"
+    );
+
+    officer
+        .send(json!({"id": 10, "type": "request_consent", "consent": "recording"}))
+        .await;
+    let asked = applicant.expect("consent_requested").await;
+    assert_eq!(asked["lang"], "pt");
+    assert_eq!(
+        asked["text_sha256"].as_str().expect("hash"),
+        globallink::evidence::sha256_hex(asked["text"].as_str().expect("text").as_bytes())
+    );
+    applicant
+        .send(json!({"id": 11, "type": "consent_answer", "consent": "recording", "granted": true}))
+        .await;
+    let ack = applicant.expect("ack").await;
+    assert_eq!(
+        (ack["ref"].as_u64(), ack["event"].as_str()),
+        (Some(11), Some("consent_granted"))
+    );
+    assert_eq!(applicant.expect("recording").await["active"], true);
+
+    // Let some media reach the recorder.
+    let video_then = co.video.load(Ordering::SeqCst);
+    wait_for(20, "media after consent", || {
+        co.video.load(Ordering::SeqCst) > video_then + 60
+    })
+    .await;
+
+    officer
+        .send(
+            json!({"id": 12, "type": "identity_check", "document_type": "passport",
+            "document_number": "L898902C3", "attestation": "Face matches the passport photo",
+            "outcome": "match"}),
+        )
+        .await;
+    loop {
+        let ack = officer.expect("ack").await;
+        if ack["ref"] == 12 {
+            assert_eq!(ack["event"], "identity_check_recorded");
+            break;
+        }
+    }
+
+    officer.send(json!({"type": "close_session"})).await;
+    let closed_o = officer.expect("session_closed").await;
+    let receipt = applicant.expect("session_closed").await;
+    assert_eq!(closed_o["outcome"], "completed");
+    let manifest_sha = receipt["manifest_sha256"]
+        .as_str()
+        .expect("receipt hash")
+        .to_owned();
+    assert_eq!(manifest_sha.len(), 64);
+    let artefact_id = receipt["artefact_id"]
+        .as_str()
+        .expect("artefact id")
+        .to_owned();
+    peer_a.close().await;
+    peer_o.close().await;
+
+    // The case lists the session and its artefact.
+    let shown: Value = officer_http
+        .get(format!("{base}/api/cases/{case_id}"))
+        .send()
+        .await
+        .expect("case")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(shown["sessions"][0]["status"], "closed");
+    assert_eq!(shown["artefacts"][0]["id"], artefact_id.as_str());
+
+    // The auditor downloads it; it verifies against the office CA.
+    let auditor = login(&base, &hub.accounts.auditor).await;
+    let bundle = auditor
+        .get(format!("{base}/api/artefacts/{artefact_id}/bundle"))
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("bytes")
+        .to_vec();
+    let trust = hub.state.trust.clone();
+    let report = globallink::seal::verify::verify_bundle(&bundle, &trust);
+    assert!(report.ok, "bundle verifies: {}", report.render_text());
+    let api_report: Value = auditor
+        .get(format!("{base}/api/artefacts/{artefact_id}/verify"))
+        .send()
+        .await
+        .expect("verify")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(api_report["ok"], true);
+
+    let entries = zip_entries(&bundle);
+    let manifest: Value = serde_json::from_slice(
+        &entries
+            .iter()
+            .find(|(n, _)| n == "manifest.json")
+            .expect("manifest")
+            .1,
+    )
+    .expect("manifest json");
+    assert_eq!(
+        globallink::evidence::sha256_hex(
+            &entries
+                .iter()
+                .find(|(n, _)| n == "manifest.json")
+                .unwrap()
+                .1
+        ),
+        manifest_sha
+    );
+    for name in [
+        "recordings/applicant-video.ivf",
+        "recordings/applicant-audio.ogg",
+        "recordings/officer-video.ivf",
+        "recordings/officer-audio.ogg",
+    ] {
+        let (_, data) = entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{name} in bundle"));
+        assert!(data.len() > 1000, "{name} has media ({} bytes)", data.len());
+    }
+    let events = String::from_utf8(
+        entries
+            .iter()
+            .find(|(n, _)| n == "events.jsonl")
+            .expect("events")
+            .1
+            .clone(),
+    )
+    .expect("utf8");
+    let kinds: Vec<String> = events
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("event")["kind"]
+                .as_str()
+                .expect("kind")
+                .to_owned()
+        })
+        .collect();
+    let at = |k: &str| {
+        kinds
+            .iter()
+            .position(|x| x == k)
+            .unwrap_or_else(|| panic!("{k} in {kinds:?}"))
+    };
+    assert!(at("consent_requested") < at("consent_granted"));
+    assert!(at("consent_granted") < at("recording_started"));
+    assert!(at("identity_check_recorded") < at("session_closed"));
+    assert_eq!(kinds.last().map(String::as_str), Some("session_closed"));
+    assert!(
+        events.contains("L8*****C3") && !events.contains("L898902C3"),
+        "number is masked"
+    );
+    assert_eq!(
+        manifest["chain"]["events"].as_u64(),
+        Some(kinds.len() as u64)
+    );
+
+    // Flipping any byte of any file in the bundle makes verification fail.
+    for (i, (name, data)) in entries.iter().enumerate() {
+        let len = data.len();
+        for pos in [0, len / 3, len / 2, len.saturating_sub(1)] {
+            let mut tampered = entries.clone();
+            tampered[i].1[pos] ^= 0x01;
+            let report = globallink::seal::verify::verify_bundle(&rezip(&tampered), &trust);
+            assert!(!report.ok, "flip at {name}[{pos}] went unnoticed");
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The signalling socket under bad input: malformed, unknown, oversized and binary frames,
+//! wrong roles, expired and reused credentials, unparsable SDP, floods. Each gets an `error`
+//! frame; the connection survives where that makes sense and the hub never falls over.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{Ws, create_case, login, start_hub, start_hub_with_clock, ticket};
+use globallink::clock::ManualClock;
+use serde_json::json;
+use std::sync::Arc;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn expect_error(ws: &mut Ws, code: &str) {
+    let msg = ws.expect("error").await;
+    assert_eq!(msg["code"], code, "{msg}");
+}
+
+async fn still_alive(ws: &mut Ws) {
+    ws.send(json!({"type": "ping"})).await;
+    ws.expect("pong").await;
+}
+
+#[tokio::test]
+async fn bad_frames_get_errors_and_the_connection_survives() {
+    let hub = start_hub().await;
+    let base = hub.url("");
+    let officer = login(&base, &hub.accounts.officer).await;
+    let (_, invite) = create_case(&base, &officer, "id-card-renewal").await;
+    let mut ws = Ws::auth(hub.addr, json!({"invite": invite})).await;
+
+    ws.send_raw(Message::Text("{not json".into())).await;
+    expect_error(&mut ws, "malformed").await;
+    ws.send(json!({"type": "launch_missiles"})).await;
+    expect_error(&mut ws, "malformed").await;
+    ws.send(json!({"v": 99, "type": "ping"})).await;
+    expect_error(&mut ws, "unsupported_version").await;
+    ws.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
+    expect_error(&mut ws, "binary_frame").await;
+    let big = format!(r#"{{"type":"offer","sdp":"{}"}}"#, "a".repeat(80 * 1024));
+    ws.send_raw(Message::Text(big.into())).await;
+    expect_error(&mut ws, "too_large").await;
+    still_alive(&mut ws).await;
+
+    // Wrong role and wrong state.
+    ws.send(json!({"id": 5, "type": "take_next"})).await;
+    let e = ws.expect("error").await;
+    assert_eq!(
+        (e["code"].as_str(), e["ref"].as_u64()),
+        (Some("forbidden"), Some(5))
+    );
+    ws.send(json!({"type": "request_consent", "consent": "recording"}))
+        .await;
+    expect_error(&mut ws, "forbidden").await;
+    ws.send(json!({"type": "consent_answer", "consent": "recording", "granted": true}))
+        .await;
+    expect_error(&mut ws, "not_in_session").await;
+    ws.send(json!({"type": "auth", "invite": "again"})).await;
+    expect_error(&mut ws, "conflict").await;
+    still_alive(&mut ws).await;
+
+    // A flood is throttled, not served.
+    for _ in 0..60 {
+        ws.send(json!({"type": "ping"})).await;
+    }
+    let (mut pongs, mut limited) = (0, 0);
+    for _ in 0..60 {
+        let msg = ws.next().await.expect("an answer per frame");
+        match (msg["type"].as_str(), msg["code"].as_str()) {
+            (Some("pong"), _) => pongs += 1,
+            (Some("error"), Some("rate_limited")) => limited += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        limited > 0 && pongs >= 20,
+        "pongs {pongs}, limited {limited}"
+    );
+}
+
+#[tokio::test]
+async fn a_frame_far_beyond_the_limit_closes_the_socket_but_not_the_hub() {
+    let hub = start_hub().await;
+    let base = hub.url("");
+    let officer = login(&base, &hub.accounts.officer).await;
+    let (_, invite) = create_case(&base, &officer, "id-card-renewal").await;
+    let mut ws = Ws::auth(hub.addr, json!({"invite": invite.clone()})).await;
+    ws.send_raw(Message::Text("x".repeat(1024 * 1024).into()))
+        .await;
+    assert!(ws.next().await.is_none(), "socket closed");
+    let mut again = Ws::auth(hub.addr, json!({"invite": invite})).await;
+    still_alive(&mut again).await;
+}
+
+#[tokio::test]
+async fn first_frame_must_authenticate_with_a_live_credential() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let hub = start_hub_with_clock(clock.clone()).await;
+    let base = hub.url("");
+    let officer = login(&base, &hub.accounts.officer).await;
+
+    let mut ws = Ws::connect(hub.addr).await;
+    ws.send(json!({"type": "join_queue"})).await;
+    expect_error(&mut ws, "unauthenticated").await;
+    assert!(ws.next().await.is_none(), "closed after failed auth");
+
+    let mut ws = Ws::connect(hub.addr).await;
+    ws.send(json!({"type": "auth", "invite": "made-up"})).await;
+    expect_error(&mut ws, "unauthenticated").await;
+
+    // A ticket works once.
+    let t = ticket(&base, &officer).await;
+    let _first = Ws::auth(hub.addr, json!({"ticket": t.clone()})).await;
+    let mut ws = Ws::connect(hub.addr).await;
+    ws.send(json!({"type": "auth", "ticket": t})).await;
+    expect_error(&mut ws, "unauthenticated").await;
+
+    // An invite expires.
+    let (_, invite) = create_case(&base, &officer, "inheritance").await;
+    clock.advance(Duration::hours(73));
+    let mut ws = Ws::connect(hub.addr).await;
+    ws.send(json!({"type": "auth", "invite": invite})).await;
+    expect_error(&mut ws, "expired").await;
+}
+
+#[tokio::test]
+async fn an_unparsable_offer_is_refused_and_the_session_goes_on() {
+    let hub = start_hub().await;
+    let base = hub.url("");
+    let officer_http = login(&base, &hub.accounts.officer).await;
+    let (_, invite) = create_case(&base, &officer_http, "driving-licence-renewal").await;
+    let mut officer = Ws::auth(
+        hub.addr,
+        json!({"ticket": ticket(&base, &officer_http).await}),
+    )
+    .await;
+    let mut applicant = Ws::auth(hub.addr, json!({"invite": invite})).await;
+    // Nobody waiting yet.
+    officer.send(json!({"type": "take_next"})).await;
+    expect_error(&mut officer, "queue_empty").await;
+    applicant.send(json!({"type": "join_queue"})).await;
+    applicant.expect("queue_position").await;
+    officer.send(json!({"type": "take_next"})).await;
+    officer.expect("paired").await;
+    applicant.expect("paired").await;
+    officer.send(json!({"type": "take_next"})).await;
+    expect_error(&mut officer, "conflict").await;
+
+    applicant
+        .send(json!({"id": 3, "type": "offer", "sdp": "v=0 this is not sdp"}))
+        .await;
+    let e = applicant.expect("error").await;
+    assert_eq!(e["code"], "media");
+    // The applicant cannot act for the officer inside the session either.
+    applicant.send(json!({"type": "close_session"})).await;
+    expect_error(&mut applicant, "forbidden").await;
+    applicant
+        .send(json!({"type": "consent_answer", "consent": "recording", "granted": true}))
+        .await;
+    expect_error(&mut applicant, "conflict").await;
+
+    officer.send(json!({"type": "close_session"})).await;
+    let closed = applicant.expect("session_closed").await;
+    assert_eq!(closed["outcome"], "completed");
+    assert!(closed["artefact_id"].is_string());
+}
+
+#[tokio::test]
+async fn an_applicant_who_leaves_the_queue_is_not_handed_out() {
+    let hub = start_hub().await;
+    let base = hub.url("");
+    let officer_http = login(&base, &hub.accounts.officer).await;
+    let (_, invite_a) = create_case(&base, &officer_http, "id-card-renewal").await;
+    let (_, invite_b) = create_case(&base, &officer_http, "id-card-renewal").await;
+    let mut officer = Ws::auth(
+        hub.addr,
+        json!({"ticket": ticket(&base, &officer_http).await}),
+    )
+    .await;
+    let mut a = Ws::auth(hub.addr, json!({"invite": invite_a})).await;
+    let mut b = Ws::auth(hub.addr, json!({"invite": invite_b})).await;
+    a.send(json!({"type": "join_queue"})).await;
+    a.expect("queue_position").await;
+    b.send(json!({"type": "join_queue"})).await;
+    loop {
+        let p = b.expect("queue_position").await;
+        if p["position"] == 2 {
+            break;
+        }
+    }
+    drop(a);
+    loop {
+        let p = b.expect("queue_position").await;
+        if p["position"] == 1 && p["length"] == 1 {
+            break;
+        }
+    }
+    officer.send(json!({"type": "take_next"})).await;
+    let paired = officer.expect("paired").await;
+    assert_eq!(b.expect("paired").await["session_id"], paired["session_id"]);
+}

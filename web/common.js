@@ -1,0 +1,465 @@
+// Shared helpers for the globallink pages: HTTP JSON calls, the signalling WebSocket, the
+// WebRTC peer (non-trickle offer/answer with the hub), time formatting and small DOM helpers.
+// No framework, no innerHTML: every piece of text goes through textContent.
+
+/** Error thrown by fetchJson for a non-2xx answer; carries the hub's `{code, message}`. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message || code || `HTTP ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code || 'http_' + status;
+  }
+}
+
+/**
+ * Call a JSON endpoint of the hub. `opts.json` is sent as the JSON body. Resolves to the parsed
+ * body (null for 204), rejects with ApiError carrying the hub's error code and message.
+ */
+export async function fetchJson(url, opts = {}) {
+  const { json, headers, ...rest } = opts;
+  const init = {
+    credentials: 'same-origin',
+    ...rest,
+    headers: { Accept: 'application/json', ...(headers || {}) },
+  };
+  if (json !== undefined) {
+    init.body = JSON.stringify(json);
+    init.headers['Content-Type'] = 'application/json';
+    if (!init.method) init.method = 'POST';
+  }
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch (e) {
+    throw new ApiError(0, 'network', 'The hub could not be reached: ' + (e && e.message ? e.message : e));
+  }
+  if (res.status === 204) return null;
+  const text = await res.text();
+  let body = null;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = null;
+    }
+  }
+  if (!res.ok) {
+    const code = body && typeof body.code === 'string' ? body.code : undefined;
+    const message = body && typeof body.message === 'string' ? body.message : `${res.status} ${res.statusText}`;
+    throw new ApiError(res.status, code, message);
+  }
+  return body;
+}
+
+/** Protocol version spoken by these pages (see src/signal/protocol.rs). */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Open the signalling socket at ws(s)://host/ws.
+ *
+ * Returns `{ send(msg, {withId}), close(), opened, socket }`. `send` wraps the message in the
+ * `{v, id, type, ...}` envelope and returns the id it used (echoed by the hub as `ref` in the
+ * matching `ack`/`error`). A `ping` goes out every 20 s while the socket is open.
+ */
+export function connectSignal({ onMessage, onOpen, onClose } = {}) {
+  const url = new URL('/ws', location.href);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.hash = '';
+  url.search = '';
+  const socket = new WebSocket(url.href);
+  let nextId = 1;
+  let pingTimer = null;
+
+  const conn = {
+    socket,
+    get isOpen() {
+      return socket.readyState === WebSocket.OPEN;
+    },
+    /** Send one message; returns its id, or null when the socket is not open. */
+    send(msg, { withId = true } = {}) {
+      if (socket.readyState !== WebSocket.OPEN) return null;
+      const frame = { v: PROTOCOL_VERSION };
+      let id = null;
+      if (withId) {
+        id = nextId++;
+        frame.id = id;
+      }
+      Object.assign(frame, msg);
+      socket.send(JSON.stringify(frame));
+      return id;
+    },
+    close(code = 1000, reason = 'bye') {
+      clearInterval(pingTimer);
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+        socket.close(code, reason);
+      }
+    },
+  };
+
+  conn.opened = new Promise((resolve, reject) => {
+    socket.addEventListener('open', () => resolve(conn), { once: true });
+    socket.addEventListener('close', () => reject(new Error('the signalling connection closed')), { once: true });
+  });
+  // Callers that only use the callbacks must not see an unhandled rejection.
+  conn.opened.catch(() => {});
+
+  socket.addEventListener('open', () => {
+    pingTimer = setInterval(() => conn.send({ type: 'ping' }, { withId: false }), 20000);
+    if (onOpen) onOpen(conn);
+  });
+  socket.addEventListener('message', (ev) => {
+    if (typeof ev.data !== 'string') return;
+    let msg;
+    try {
+      msg = JSON.parse(ev.data);
+    } catch {
+      console.warn('globallink: ignoring a frame that is not JSON');
+      return;
+    }
+    if (!msg || typeof msg.type !== 'string') return;
+    if (msg.type === 'pong') return;
+    if (onMessage) onMessage(msg, conn);
+  });
+  socket.addEventListener('close', (ev) => {
+    clearInterval(pingTimer);
+    if (onClose) onClose(ev, conn);
+  });
+  return conn;
+}
+
+/**
+ * Open peer connections, reachable from devtools and the browser test as
+ * `globalThis.globallinkPeers` to read `getStats()` when media does not flow.
+ */
+const livePeers = new Set();
+globalThis.globallinkPeers = livePeers;
+
+/** Resolve when ICE gathering is complete, or after `timeoutMs` (whatever is gathered by then). */
+function iceGatheringDone(pc, timeoutMs) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(finish, timeoutMs);
+    function check() {
+      if (pc.iceGatheringState === 'complete') finish();
+    }
+    function onCandidate(ev) {
+      if (!ev.candidate) finish();
+    }
+    function finish() {
+      clearTimeout(timer);
+      pc.removeEventListener('icegatheringstatechange', check);
+      pc.removeEventListener('icecandidate', onCandidate);
+      resolve();
+    }
+    pc.addEventListener('icegatheringstatechange', check);
+    pc.addEventListener('icecandidate', onCandidate);
+  });
+}
+
+/**
+ * Create the peer connection with the hub: no ICE servers, every local track added (a missing
+ * audio or video track becomes a receive-only transceiver so the remote side is still heard and
+ * seen), an offer with all ICE candidates inside (non-trickle, 3 s safety timeout).
+ *
+ * `onRemoteTrack(remoteStream, track)` is called for every remote track; all of them are
+ * collected in one MediaStream meant for a single <video> element.
+ *
+ * Resolves to `{ pc, sdp, remoteStream, acceptAnswer(sdp), close() }`: send `sdp` as
+ * `{"type":"offer","sdp":...}` and hand the hub's `answer` to `acceptAnswer`.
+ */
+export async function createPeer(localStream, onRemoteTrack, { gatherTimeoutMs = 3000 } = {}) {
+  const pc = new RTCPeerConnection();
+  livePeers.add(pc);
+  const remoteStream = new MediaStream();
+  pc.addEventListener('track', (ev) => {
+    const track = ev.track;
+    if (!remoteStream.getTracks().includes(track)) remoteStream.addTrack(track);
+    track.addEventListener('ended', () => remoteStream.removeTrack(track));
+    if (onRemoteTrack) onRemoteTrack(remoteStream, track);
+  });
+
+  const kinds = new Set();
+  if (localStream) {
+    for (const track of localStream.getTracks()) {
+      pc.addTrack(track, localStream);
+      kinds.add(track.kind);
+    }
+  }
+  for (const kind of ['audio', 'video']) {
+    if (!kinds.has(kind)) pc.addTransceiver(kind, { direction: 'recvonly' });
+  }
+
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  await iceGatheringDone(pc, gatherTimeoutMs);
+
+  return {
+    pc,
+    sdp: pc.localDescription.sdp,
+    remoteStream,
+    async acceptAnswer(sdp) {
+      await pc.setRemoteDescription({ type: 'answer', sdp });
+    },
+    close() {
+      livePeers.delete(pc);
+      try {
+        pc.close();
+      } catch {
+        /* already closed */
+      }
+      for (const t of remoteStream.getTracks()) remoteStream.removeTrack(t);
+    },
+  };
+}
+
+/**
+ * Show a stream in a <video> and start it. If the browser refuses to autoplay with sound, the
+ * video plays muted and `onNeedsGesture(resume)` is called so the page can offer a button.
+ */
+export function playStream(video, stream, onNeedsGesture) {
+  if (video.srcObject !== stream) video.srcObject = stream;
+  const p = video.play();
+  if (!p || typeof p.catch !== 'function') return;
+  p.catch((err) => {
+    if (err && err.name === 'AbortError') return; // a newer load() superseded this one
+    if (video.muted) return;
+    video.muted = true;
+    video.play().catch(() => {});
+    if (onNeedsGesture) {
+      onNeedsGesture(() => {
+        video.muted = false;
+        return video.play();
+      });
+    }
+  });
+}
+
+/** Stop every track of a stream (camera light off). */
+export function stopStream(stream) {
+  if (!stream) return;
+  for (const t of stream.getTracks()) t.stop();
+}
+
+/** Classify a getUserMedia failure: 'denied' | 'notfound' | 'inuse' | 'insecure' | 'other'. */
+export function mediaErrorKind(err) {
+  const name = err && err.name;
+  if (name === 'NotAllowedError' || name === 'SecurityError' || name === 'PermissionDeniedError') return 'denied';
+  if (name === 'NotFoundError' || name === 'DevicesNotFoundError' || name === 'OverconstrainedError') return 'notfound';
+  if (name === 'NotReadableError' || name === 'TrackStartError' || name === 'AbortError') return 'inuse';
+  if (name === 'TypeError' && !window.isSecureContext) return 'insecure';
+  return 'other';
+}
+
+/** Ask for camera and microphone; throws a TypeError when the API is missing (http://). */
+export async function openCamera() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    const e = new TypeError('getUserMedia is not available (insecure context?)');
+    throw e;
+  }
+  return navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+}
+
+// ---------------------------------------------------------------- time
+
+/** The office's zone. */
+export const OFFICE_TZ = 'Asia/Shanghai';
+
+const CITY_OVERRIDES = { 'Asia/Shanghai': 'Beijing' };
+
+/** A readable city for an IANA zone: "Europe/Lisbon" → "Lisbon", "Asia/Shanghai" → "Beijing". */
+export function cityOfZone(tz) {
+  if (!tz) return '';
+  if (CITY_OVERRIDES[tz]) return CITY_OVERRIDES[tz];
+  const last = tz.split('/').pop() || tz;
+  return last.replace(/_/g, ' ');
+}
+
+/** True if `tz` is a zone this browser knows. */
+export function isValidZone(tz) {
+  if (!tz) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const formatterCache = new Map();
+function formatter(locale, options) {
+  const key = locale + JSON.stringify(options);
+  let f = formatterCache.get(key);
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat(locale, options);
+    } catch {
+      const { timeZone, ...rest } = options;
+      void timeZone;
+      f = new Intl.DateTimeFormat(locale, rest);
+    }
+    formatterCache.set(key, f);
+  }
+  return f;
+}
+
+/** Time of day in a zone, with seconds and the zone's short name: "Tue 17:05:03 GMT+8". */
+export function clockText(date, tz, locale = 'en-GB') {
+  return formatter(locale, {
+    timeZone: tz,
+    weekday: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZoneName: 'short',
+  }).format(date);
+}
+
+/** Time of day in a zone, no seconds, with the zone name: "10:05 WEST". */
+export function shortTimeText(date, tz, locale = 'en-GB') {
+  return formatter(locale, {
+    timeZone: tz,
+    hour: '2-digit',
+    minute: '2-digit',
+    timeZoneName: 'short',
+  }).format(date);
+}
+
+/** An RFC 3339 instant rendered in the viewer's zone, naming the zone. Empty for null. */
+export function formatInstant(iso, locale = 'en-GB', tz = undefined) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const opts = {
+    year: 'numeric',
+    month: 'short',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    timeZoneName: 'short',
+  };
+  if (tz) opts.timeZone = tz;
+  return formatter(locale, opts).format(d);
+}
+
+/** "3 min", "1 h 05 min", "40 s". */
+export function durationText(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  return `${h} h ${String(m % 60).padStart(2, '0')} min`;
+}
+
+/** The viewer's own IANA zone. */
+export function viewerZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
+}
+
+// ---------------------------------------------------------------- DOM
+
+/** document.querySelector shorthand that throws when the element is missing (a page bug). */
+export function $(selector, root = document) {
+  const el = root.querySelector(selector);
+  if (!el) throw new Error('missing element ' + selector);
+  return el;
+}
+
+/**
+ * Build an element: h('td', {class: 'x', dataset: {testid: 'y'}}, 'text', child).
+ * Attributes are set with setAttribute (never `style`), children are text or nodes.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'dataset') {
+      for (const [dk, dv] of Object.entries(v)) el.dataset[dk] = String(dv);
+    } else if (k === 'class') {
+      el.className = v;
+    } else if (k === 'text') {
+      el.textContent = v;
+    } else if (k.startsWith('on') && typeof v === 'function') {
+      el.addEventListener(k.slice(2), v);
+    } else if (v === true) {
+      el.setAttribute(k, '');
+    } else {
+      el.setAttribute(k, String(v));
+    }
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+/** Put a message in a status element; `kind` is '', 'error', 'ok' or 'warn'. */
+export function setStatus(el, text, kind = '') {
+  el.textContent = text || '';
+  el.classList.toggle('is-error', kind === 'error');
+  el.classList.toggle('is-ok', kind === 'ok');
+  el.classList.toggle('is-warn', kind === 'warn');
+  el.dataset.kind = kind || 'info';
+}
+
+/** Offer a text file for download (used for the applicant's receipt). */
+export function downloadText(filename, text) {
+  const blob = new Blob([text], { type: 'text/plain;charset=utf-8' });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** Copy text to the clipboard, falling back to selecting an input for insecure contexts. */
+export async function copyText(text, fallbackInput) {
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      /* fall through */
+    }
+  }
+  if (fallbackInput) {
+    fallbackInput.focus();
+    fallbackInput.select();
+    try {
+      return document.execCommand('copy');
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/** Short hash for display: first 12 hex digits and an ellipsis. */
+export function shortHash(hash) {
+  if (!hash) return '';
+  return hash.length > 12 ? hash.slice(0, 12) + '…' : hash;
+}
+
+/** Human size: 1.2 MB. */
+export function sizeText(bytes) {
+  if (typeof bytes !== 'number') return '';
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}

@@ -188,6 +188,20 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
             accounts.auditor.0, accounts.auditor.1
         );
     }
-    globallink::run(listener, started.state, shutdown_signal()).await?;
+    // Signalling sockets outlive a graceful HTTP shutdown, so bound the drain: sessions still
+    // open when the process exits are marked interrupted and sealed on the next start.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(());
+    };
+    let server = globallink::run(listener, started.state, shutdown);
+    tokio::select! {
+        result = server => result?,
+        _ = async {
+            let _ = stop_rx.await;
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        } => tracing::warn!("connections still open after 10 s; exiting"),
+    }
     Ok(())
 }

@@ -383,6 +383,9 @@ function updateTakeNext() {
  */
 async function takeNext() {
   els.takeNext.disabled = true;
+  // A new session's log starts here: the hub acks `session_opened` before it sends `paired`.
+  els.evidenceLog.replaceChildren();
+  els.evidenceEmpty.hidden = false;
   if (!state.localStream) {
     deskStatus('Starting your camera and microphone…', '', 'connected');
     try {
@@ -411,8 +414,6 @@ async function onPaired(msg) {
   els.callTitle.textContent = `In session with ${p.name || 'the applicant'}`;
   els.callStatus.textContent = 'Starting the camera…';
   resetCallControls();
-  els.evidenceLog.replaceChildren();
-  els.evidenceEmpty.hidden = false;
   tick();
 
   if (!state.localStream) {
@@ -565,6 +566,7 @@ function onPeerState(msg) {
   const texts = {
     joined: `${name} joined the call.`,
     connected: `${name} is connected.`,
+    media_connected: `${name}'s camera and microphone are connected to the hub.`,
     left: `${name} left the call.`,
     disconnected: `${name} lost the connection.`,
   };

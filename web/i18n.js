@@ -78,6 +78,11 @@ export const MESSAGES = {
     receiptHeading: 'Your receipt',
     receiptIntro: 'The session is closed. Keep this receipt: it identifies the sealed record of your session.',
     receiptNone: 'The session is closed. No sealed record was produced for it.',
+    receiptInterrupted:
+      'The session was interrupted before the officer could finish. What happened so far has been sealed; the office will contact you about the next steps.',
+    outcomeCompleted: 'Completed',
+    outcomeInterrupted: 'Interrupted',
+    tryLater: 'The office could not check your invitation just now ({message}). Please reload the page in a minute.',
     receiptArtefact: 'Record (artefact) ID',
     receiptHash: 'Fingerprint (manifest SHA-256)',
     receiptSession: 'Session ID',
@@ -154,6 +159,10 @@ export const MESSAGES = {
     receiptHeading: '您的回执',
     receiptIntro: '本次视频已结束。请保存此回执，它标识了您本次视频的封存记录。',
     receiptNone: '本次视频已结束，未生成封存记录。',
+    receiptInterrupted: '本次视频在工作人员完成办理前中断。已进行的部分已封存，公证处将与您联系后续事宜。',
+    outcomeCompleted: '已完成',
+    outcomeInterrupted: '已中断',
+    tryLater: '公证处暂时无法核验您的邀请（{message}）。请稍后刷新页面。',
     receiptArtefact: '记录编号',
     receiptHash: '数字指纹（清单 SHA-256）',
     receiptSession: '会话编号',
@@ -235,6 +244,11 @@ export const MESSAGES = {
     receiptIntro:
       'A sessão terminou. Guarde este comprovativo: identifica o registo selado da sua sessão.',
     receiptNone: 'A sessão terminou. Não foi produzido nenhum registo selado.',
+    receiptInterrupted:
+      'A sessão foi interrompida antes de o funcionário a poder concluir. O que foi feito até agora foi selado; o cartório entrará em contacto consigo sobre os próximos passos.',
+    outcomeCompleted: 'Concluída',
+    outcomeInterrupted: 'Interrompida',
+    tryLater: 'O cartório não conseguiu verificar o seu convite neste momento ({message}). Recarregue a página daqui a um minuto.',
     receiptArtefact: 'Identificador do registo',
     receiptHash: 'Impressão digital (SHA-256 do manifesto)',
     receiptSession: 'Identificador da sessão',
@@ -317,6 +331,11 @@ export const MESSAGES = {
     receiptIntro:
       'La sessione è chiusa. Conserva questa ricevuta: identifica il verbale sigillato della tua sessione.',
     receiptNone: 'La sessione è chiusa. Non è stato prodotto alcun verbale sigillato.',
+    receiptInterrupted:
+      "La sessione è stata interrotta prima che il funzionario potesse concluderla. Quanto svolto finora è stato sigillato; l'ufficio ti contatterà per i passi successivi.",
+    outcomeCompleted: 'Completata',
+    outcomeInterrupted: 'Interrotta',
+    tryLater: "L'ufficio non è riuscito a verificare il tuo invito in questo momento ({message}). Ricarica la pagina tra un minuto.",
     receiptArtefact: 'Identificativo del verbale',
     receiptHash: 'Impronta digitale (SHA-256 del manifesto)',
     receiptSession: 'Identificativo della sessione',
@@ -399,6 +418,11 @@ export const MESSAGES = {
     receiptIntro:
       'La sesión ha terminado. Guarde este justificante: identifica el registro sellado de su sesión.',
     receiptNone: 'La sesión ha terminado. No se ha generado ningún registro sellado.',
+    receiptInterrupted:
+      'La sesión se interrumpió antes de que el funcionario pudiera terminarla. Lo realizado hasta ahora ha quedado sellado; la oficina se pondrá en contacto con usted para los siguientes pasos.',
+    outcomeCompleted: 'Completada',
+    outcomeInterrupted: 'Interrumpida',
+    tryLater: 'La oficina no ha podido comprobar su invitación en este momento ({message}). Recargue la página dentro de un minuto.',
     receiptArtefact: 'Identificador del registro',
     receiptHash: 'Huella digital (SHA-256 del manifiesto)',
     receiptSession: 'Identificador de la sesión',

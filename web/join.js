@@ -95,7 +95,30 @@ const state = {
   joinId: null,
   receipt: null,
   resumeSound: null,
+  /** Screen wake lock while queued or in the call (phones must not sleep and drop us). */
+  wakeLock: null,
+  wantWake: false,
 };
+
+// ---------------------------------------------------------------- wake lock
+
+async function keepAwake(on) {
+  state.wantWake = on;
+  if (!on) {
+    if (state.wakeLock) state.wakeLock.release().catch(() => {});
+    state.wakeLock = null;
+    return;
+  }
+  if (state.wakeLock || !('wakeLock' in navigator) || document.visibilityState !== 'visible') return;
+  try {
+    state.wakeLock = await navigator.wakeLock.request('screen');
+    state.wakeLock.addEventListener('release', () => {
+      state.wakeLock = null;
+    });
+  } catch {
+    // Not allowed (battery saver, unsupported): the page still works, the screen may sleep.
+  }
+}
 
 // ---------------------------------------------------------------- language
 
@@ -269,6 +292,7 @@ function connect() {
 function handleClose() {
   state.conn = null;
   endCall();
+  keepAwake(false);
   if (state.fatal || state.closedNormally) return;
   if (!state.welcomed) {
     // Closed right after auth without a word: the hub refused the invite. Never opened: the
@@ -353,6 +377,7 @@ function maybeOpenQueue() {
 
 function joinQueue() {
   els.joinQueue.disabled = true;
+  keepAwake(true);
   setI18n(els.queuePosition, 'queueJoining');
   state.joinId = send({ type: 'join_queue' });
 }
@@ -366,6 +391,7 @@ function leaveQueue() {
   delete els.queuePosition.dataset.position;
   delete els.queuePosition.dataset.length;
   setI18n(els.queuePosition, 'queueLeft');
+  keepAwake(false);
   els.joinQueue.focus();
 }
 
@@ -428,7 +454,7 @@ async function onAnswer(msg) {
 function onPeerState(msg) {
   if (msg.role === 'applicant') return;
   if (msg.state === 'left' || msg.state === 'disconnected') setI18n(els.callStatus, 'peerLeft');
-  else if (msg.state === 'joined' || msg.state === 'connected') setI18n(els.callStatus, 'peerJoined');
+  else if (msg.state === 'joined') setI18n(els.callStatus, 'peerJoined');
 }
 
 function onRecording(msg) {
@@ -485,6 +511,7 @@ function onSessionClosed(msg) {
     closedAt: new Date(),
   };
   endCall();
+  keepAwake(false);
   stopStream(state.localStream);
   state.localStream = null;
   clearStatus();
@@ -503,15 +530,23 @@ function closedAtText(lang) {
 function renderReceipt() {
   const r = state.receipt;
   const sealed = !!r.artefactId;
-  setI18n(els.receiptIntro, sealed ? 'receiptIntro' : 'receiptNone');
+  const interrupted = r.outcome === 'interrupted';
+  setI18n(els.receiptIntro, interrupted ? 'receiptInterrupted' : sealed ? 'receiptIntro' : 'receiptNone');
   els.receiptRowArtefact.hidden = !sealed;
   els.receiptRowHash.hidden = !r.manifest;
   els.receiptArtefact.textContent = r.artefactId;
   els.receiptHash.textContent = r.manifest;
   els.receiptSession.textContent = r.sessionId;
-  els.receiptOutcome.textContent = r.outcome;
+  els.receiptOutcome.textContent = outcomeText(r.outcome, currentLanguage());
   els.receiptClosed.textContent = closedAtText(currentLanguage());
   els.receiptSave.hidden = !sealed;
+}
+
+/** "completed" → "Concluída"; unknown outcomes are shown as sent. */
+function outcomeText(outcome, lang) {
+  const key = { completed: 'outcomeCompleted', interrupted: 'outcomeInterrupted' }[outcome];
+  if (!key) return outcome;
+  return (MESSAGES[lang] && MESSAGES[lang][key]) || MESSAGES.en[key];
 }
 
 /** The receipt text in one language (keys looked up directly so we can add English too). */
@@ -527,7 +562,7 @@ function receiptLines(lang) {
     `${m('receiptSession')}: ${r.sessionId}`,
     `${m('receiptArtefact')}: ${r.artefactId}`,
     `${m('receiptHash')}: ${r.manifest}`,
-    `${m('receiptOutcome')}: ${r.outcome}`,
+    `${m('receiptOutcome')}: ${outcomeText(r.outcome, lang)}`,
     `${m('receiptClosedAt')}: ${closedAtText(lang)}`,
     '',
     m('receiptFileNote'),
@@ -549,8 +584,14 @@ function onError(msg) {
   const code = String(msg.code || '');
   const text = msg.message || code;
   if (!state.welcomed) {
-    // Anything refused before `welcome` is about the invite itself.
-    fatal(/expire/i.test(code) || /expire/i.test(text) ? 'inviteExpired' : 'inviteInvalid');
+    // Refused before `welcome`: a hub-side hiccup says nothing about the invite; anything
+    // else means the invite itself was refused.
+    if (/^(internal|rate_limited|unavailable|too_many)/.test(code)) {
+      state.fatal = true;
+      status('tryLater', { message: text }, 'error');
+    } else {
+      fatal(/expire/i.test(code) || /expire/i.test(text) ? 'inviteExpired' : 'inviteInvalid');
+    }
     if (state.conn) state.conn.close();
     return;
   }
@@ -597,6 +638,10 @@ function main() {
   });
   els.receiptSave.addEventListener('click', saveReceipt);
   window.addEventListener('hashchange', () => location.reload());
+  // The lock is dropped whenever the page is hidden; take it again when it comes back.
+  document.addEventListener('visibilitychange', () => {
+    if (state.wantWake && document.visibilityState === 'visible') keepAwake(true);
+  });
   window.addEventListener('pagehide', () => {
     if (state.conn) state.conn.close();
   });

@@ -1,7 +1,8 @@
 //! Forwarding: RTP from one participant's incoming track goes to the other participant's
-//! output track of the same kind, rewritten for the receiving leg (its SSRC, its negotiated
-//! payload type, no header extensions it did not negotiate). Also hands every packet to the
-//! recorder, which decides whether to keep it.
+//! output track of the same kind, rewritten for the receiving leg: its SSRC, its negotiated
+//! payload type, and header extensions renumbered to the ids that leg negotiated (extensions
+//! it did not negotiate, and per-hop ones its own interceptors write, are dropped). Also hands
+//! every packet to the recorder, which decides whether to keep it.
 
 use super::MediaError;
 use super::record::Recorder;
@@ -15,11 +16,44 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+/// Header-extension URIs that describe one hop (set by that hop's interceptors), never
+/// forwarded.
+const PER_HOP_EXTENSIONS: [&str; 2] = [
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+    "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+];
+
+/// How one leg numbers its header extensions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct ExtensionMap {
+    by_id: HashMap<u8, String>,
+}
+
+impl ExtensionMap {
+    pub(super) fn new<'a>(pairs: impl IntoIterator<Item = (u16, &'a str)>) -> Self {
+        Self {
+            by_id: pairs
+                .into_iter()
+                .filter_map(|(id, uri)| u8::try_from(id).ok().map(|id| (id, uri.to_owned())))
+                .collect(),
+        }
+    }
+
+    fn uri(&self, id: u8) -> Option<&str> {
+        self.by_id.get(&id).map(String::as_str)
+    }
+
+    fn id(&self, uri: &str) -> Option<u8> {
+        self.by_id.iter().find(|(_, u)| *u == uri).map(|(id, _)| *id)
+    }
+}
+
 #[derive(Clone)]
 struct Output {
     track: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
     payload_type: u8,
+    extensions: ExtensionMap,
 }
 
 #[derive(Clone)]
@@ -33,6 +67,8 @@ struct Remote {
 pub(super) struct Forwarder {
     /// Keyed by the *receiving* participant.
     outputs: Mutex<HashMap<(ParticipantRole, RtpCodecKind), Output>>,
+    /// How each sending participant's leg numbers its header extensions.
+    ingress: Mutex<HashMap<(ParticipantRole, RtpCodecKind), ExtensionMap>>,
     remotes: Mutex<Vec<Remote>>,
     recorder: Recorder,
 }
@@ -44,21 +80,51 @@ fn other(role: ParticipantRole) -> ParticipantRole {
     }
 }
 
-/// Rewrite a packet for the receiving leg. Header extensions are stripped: their ids were
-/// negotiated on the sending leg and may mean something else, or nothing, on this one.
-pub(super) fn rewrite(packet: &mut rtc::rtp::Packet, ssrc: u32, payload_type: u8) {
+/// Rewrite a packet for the receiving leg: its SSRC and payload type, and each header
+/// extension renumbered from the sending leg's id to the receiving leg's id for the same URI.
+pub(super) fn rewrite(
+    packet: &mut rtc::rtp::Packet,
+    ssrc: u32,
+    payload_type: u8,
+    from: &ExtensionMap,
+    to: &ExtensionMap,
+) {
     packet.header.ssrc = ssrc;
     packet.header.payload_type = payload_type;
+    let carried: Vec<(u8, bytes::Bytes)> = std::mem::take(&mut packet.header.extensions)
+        .into_iter()
+        .filter_map(|ext| {
+            let uri = from.uri(ext.id)?;
+            if PER_HOP_EXTENSIONS.contains(&uri) {
+                return None;
+            }
+            Some((to.id(uri)?, ext.payload))
+        })
+        .collect();
     packet.header.extension = false;
     packet.header.extension_profile = 0;
-    packet.header.extensions.clear();
     packet.header.extensions_padding = 0;
+    if carried.is_empty() {
+        return;
+    }
+    let one_byte = carried.iter().all(|(id, p)| (1..=14).contains(id) && p.len() <= 16);
+    packet.header.extension = true;
+    packet.header.extension_profile = if one_byte {
+        rtc::rtp::header::EXTENSION_PROFILE_ONE_BYTE
+    } else {
+        rtc::rtp::header::EXTENSION_PROFILE_TWO_BYTE
+    };
+    for (id, payload) in carried {
+        // Ids and sizes were checked against the profile just chosen.
+        let _ = packet.header.set_extension(id, payload);
+    }
 }
 
 impl Forwarder {
     pub(super) fn new(recordings: PathBuf) -> Self {
         Self {
             outputs: Mutex::new(HashMap::new()),
+            ingress: Mutex::new(HashMap::new()),
             remotes: Mutex::new(Vec::new()),
             recorder: Recorder::new(recordings),
         }
@@ -71,18 +137,23 @@ impl Forwarder {
         track: Arc<TrackLocalStaticRTP>,
         ssrc: u32,
         payload_type: u8,
+        extensions: ExtensionMap,
     ) {
-        self.outputs
+        let output = Output { track, ssrc, payload_type, extensions };
+        self.outputs.lock().unwrap_or_else(|p| p.into_inner()).insert((receiver, kind), output);
+    }
+
+    pub(super) fn set_ingress(&self, sender: ParticipantRole, kind: RtpCodecKind, map: ExtensionMap) {
+        self.ingress.lock().unwrap_or_else(|p| p.into_inner()).insert((sender, kind), map);
+    }
+
+    fn ingress(&self, sender: ParticipantRole, kind: RtpCodecKind) -> ExtensionMap {
+        self.ingress
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                (receiver, kind),
-                Output {
-                    track,
-                    ssrc,
-                    payload_type,
-                },
-            );
+            .get(&(sender, kind))
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub(super) fn remove_outputs(&self, receiver: ParticipantRole) {
@@ -146,6 +217,7 @@ impl Forwarder {
         if kind == RtpCodecKind::Video {
             self.request_keyframes().await;
         }
+        let ingress = self.ingress(role, kind);
         while let Some(event) = track.poll().await {
             let TrackRemoteEvent::OnRtpPacket(packet) = event else {
                 continue;
@@ -153,7 +225,7 @@ impl Forwarder {
             self.recorder.write(role, kind, &packet);
             if let Some(out) = self.output(other(role), kind) {
                 let mut packet = packet;
-                rewrite(&mut packet, out.ssrc, out.payload_type);
+                rewrite(&mut packet, out.ssrc, out.payload_type, &ingress, &out.extensions);
                 // Not bound yet or closing: the receiver is not listening, drop the packet.
                 let _ = out.track.write_rtp(packet).await;
             }
@@ -182,19 +254,48 @@ impl Forwarder {
 mod tests {
     use super::*;
 
-    #[test]
-    fn rewrite_sets_the_receiving_legs_ids_and_strips_extensions() {
+    const LEVEL: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+    const TWCC: &str = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+
+    fn packet(exts: &[(u8, &'static [u8])]) -> rtc::rtp::Packet {
         let mut p = rtc::rtp::Packet::default();
         p.header.ssrc = 1;
         p.header.payload_type = 120;
         p.header.extension = true;
-        p.header.extension_profile = 0xBEDE;
-        p.header.extensions.push(rtc::rtp::header::Extension {
-            id: 3,
-            payload: bytes::Bytes::from_static(&[1]),
-        });
-        rewrite(&mut p, 77, 96);
-        assert_eq!((p.header.ssrc, p.header.payload_type), (77, 96));
+        p.header.extension_profile = rtc::rtp::header::EXTENSION_PROFILE_ONE_BYTE;
+        for (id, payload) in exts {
+            p.header.extensions.push(rtc::rtp::header::Extension {
+                id: *id,
+                payload: bytes::Bytes::from_static(payload),
+            });
+        }
+        p
+    }
+
+    #[test]
+    fn extensions_are_renumbered_for_the_receiving_leg() {
+        let from = ExtensionMap::new([(1, LEVEL), (3, TWCC), (9, "urn:x-unknown")]);
+        let to = ExtensionMap::new([(5, LEVEL), (2, TWCC)]);
+        let mut p = packet(&[(1, &[0x85]), (3, &[0, 7]), (9, &[1])]);
+        rewrite(&mut p, 77, 111, &from, &to);
+        assert_eq!((p.header.ssrc, p.header.payload_type), (77, 111));
+        let ids: Vec<_> = p.header.extensions.iter().map(|e| (e.id, e.payload.to_vec())).collect();
+        // Audio level moves from id 1 to id 5; the per-hop TWCC and the unknown one are dropped.
+        assert_eq!(ids, vec![(5, vec![0x85])]);
+        assert!(p.header.extension);
+        // The rewritten packet still marshals.
+        let bytes = rtc::shared::marshal::Marshal::marshal(&p).expect("marshal");
+        let back = <rtc::rtp::Packet as rtc::shared::marshal::Unmarshal>::unmarshal(&mut &bytes[..])
+            .expect("unmarshal");
+        assert_eq!(back.header.extensions.len(), 1);
+    }
+
+    #[test]
+    fn without_shared_extensions_the_header_has_none() {
+        let from = ExtensionMap::new([(1, LEVEL)]);
+        let to = ExtensionMap::default();
+        let mut p = packet(&[(1, &[0x85])]);
+        rewrite(&mut p, 7, 96, &from, &to);
         assert!(!p.header.extension && p.header.extensions.is_empty());
     }
 }

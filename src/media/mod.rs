@@ -20,6 +20,7 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RtpCodecKind,
 };
+use rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -35,6 +36,9 @@ use webrtc::peer_connection::{
     Registry, SettingEngineBuilder, register_default_interceptors,
 };
 use webrtc::runtime::Runtime;
+
+/// The audio-level extension (RFC 6464): forwarded so receivers can show who is speaking.
+const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 
 /// Where and how the hub's peers bind.
 #[derive(Clone)]
@@ -119,6 +123,15 @@ pub fn media_engine() -> Result<MediaEngine, MediaError> {
                     parameter: "pli".into(),
                 },
             ];
+        }
+        if kind == RtpCodecKind::Audio {
+            engine
+                .register_header_extension(
+                    RTCRtpHeaderExtensionCapability { uri: AUDIO_LEVEL_URI.to_owned() },
+                    kind,
+                    None,
+                )
+                .map_err(webrtc_err)?;
         }
         engine
             .register_codec(
@@ -320,9 +333,20 @@ impl MediaSession {
                 .iter()
                 .find(|c| c.rtp_codec.mime_type.to_lowercase() == wanted)
                 .map(|c| c.payload_type);
+            let extensions = forward::ExtensionMap::new(
+                params.rtp_parameters.header_extensions.iter().map(|e| (e.id, e.uri.as_str())),
+            );
             if let Some(payload_type) = payload_type {
-                self.forwarder
-                    .set_output(role, kind, track, ssrc, payload_type);
+                self.forwarder.set_output(role, kind, track, ssrc, payload_type, extensions);
+            }
+        }
+        for receiver in pc.get_receivers().await {
+            let kind = receiver.track().kind().await;
+            if let Ok(params) = receiver.get_parameters().await {
+                let map = forward::ExtensionMap::new(
+                    params.rtp_parameters.header_extensions.iter().map(|e| (e.id, e.uri.as_str())),
+                );
+                self.forwarder.set_ingress(role, kind, map);
             }
         }
         let local = pc

@@ -149,7 +149,7 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
             None => None,
         },
     };
-    let settings = Config::load(config_file.as_deref(), &overrides)?.validate()?;
+    let mut settings = Config::load(config_file.as_deref(), &overrides)?.validate()?;
     init_tracing(settings.config.log_format);
     std::fs::create_dir_all(&settings.config.data_dir)
         .with_context(|| format!("creating data dir {}", settings.config.data_dir.display()))?;
@@ -160,6 +160,10 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
         .await
         .with_context(|| format!("binding {}", settings.config.listen))?;
     let local = listener.local_addr()?;
+    if settings.config.public_url.is_none() {
+        // Invite links must name the port actually bound (`--listen 127.0.0.1:0`).
+        settings.public_url = format!("http://{local}");
+    }
     let web = settings.web_dir.clone();
     let started =
         globallink::state::start(settings, Arc::new(store), Arc::new(SystemClock), web).await?;

@@ -1,6 +1,6 @@
 // Case, session and artefact rendering shared by the officer console and the audit page.
 
-import { fetchJson, formatInstant, h, setStatus, shortHash, sizeText } from './common.js';
+import { fetchJson, formatInstant, h, setStatus, sizeText } from './common.js';
 
 export const LANGUAGE_NAMES = {
   'zh-Hans': 'Chinese (Simplified)',

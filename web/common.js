@@ -294,9 +294,10 @@ function formatter(locale, options) {
     try {
       f = new Intl.DateTimeFormat(locale, options);
     } catch {
-      const { timeZone, ...rest } = options;
-      void timeZone;
-      f = new Intl.DateTimeFormat(locale, rest);
+      // An unknown zone: show the time in the viewer's zone rather than failing the page.
+      const fallback = { ...options };
+      delete fallback.timeZone;
+      f = new Intl.DateTimeFormat(locale, fallback);
     }
     formatterCache.set(key, f);
   }

@@ -44,7 +44,10 @@ impl ExtensionMap {
     }
 
     fn id(&self, uri: &str) -> Option<u8> {
-        self.by_id.iter().find(|(_, u)| *u == uri).map(|(id, _)| *id)
+        self.by_id
+            .iter()
+            .find(|(_, u)| *u == uri)
+            .map(|(id, _)| *id)
     }
 }
 
@@ -107,7 +110,9 @@ pub(super) fn rewrite(
     if carried.is_empty() {
         return;
     }
-    let one_byte = carried.iter().all(|(id, p)| (1..=14).contains(id) && p.len() <= 16);
+    let one_byte = carried
+        .iter()
+        .all(|(id, p)| (1..=14).contains(id) && p.len() <= 16);
     packet.header.extension = true;
     packet.header.extension_profile = if one_byte {
         rtc::rtp::header::EXTENSION_PROFILE_ONE_BYTE
@@ -139,12 +144,28 @@ impl Forwarder {
         payload_type: u8,
         extensions: ExtensionMap,
     ) {
-        let output = Output { track, ssrc, payload_type, extensions };
-        self.outputs.lock().unwrap_or_else(|p| p.into_inner()).insert((receiver, kind), output);
+        let output = Output {
+            track,
+            ssrc,
+            payload_type,
+            extensions,
+        };
+        self.outputs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((receiver, kind), output);
     }
 
-    pub(super) fn set_ingress(&self, sender: ParticipantRole, kind: RtpCodecKind, map: ExtensionMap) {
-        self.ingress.lock().unwrap_or_else(|p| p.into_inner()).insert((sender, kind), map);
+    pub(super) fn set_ingress(
+        &self,
+        sender: ParticipantRole,
+        kind: RtpCodecKind,
+        map: ExtensionMap,
+    ) {
+        self.ingress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((sender, kind), map);
     }
 
     fn ingress(&self, sender: ParticipantRole, kind: RtpCodecKind) -> ExtensionMap {
@@ -225,7 +246,13 @@ impl Forwarder {
             self.recorder.write(role, kind, &packet);
             if let Some(out) = self.output(other(role), kind) {
                 let mut packet = packet;
-                rewrite(&mut packet, out.ssrc, out.payload_type, &ingress, &out.extensions);
+                rewrite(
+                    &mut packet,
+                    out.ssrc,
+                    out.payload_type,
+                    &ingress,
+                    &out.extensions,
+                );
                 // Not bound yet or closing: the receiver is not listening, drop the packet.
                 let _ = out.track.write_rtp(packet).await;
             }
@@ -279,14 +306,20 @@ mod tests {
         let mut p = packet(&[(1, &[0x85]), (3, &[0, 7]), (9, &[1])]);
         rewrite(&mut p, 77, 111, &from, &to);
         assert_eq!((p.header.ssrc, p.header.payload_type), (77, 111));
-        let ids: Vec<_> = p.header.extensions.iter().map(|e| (e.id, e.payload.to_vec())).collect();
+        let ids: Vec<_> = p
+            .header
+            .extensions
+            .iter()
+            .map(|e| (e.id, e.payload.to_vec()))
+            .collect();
         // Audio level moves from id 1 to id 5; the per-hop TWCC and the unknown one are dropped.
         assert_eq!(ids, vec![(5, vec![0x85])]);
         assert!(p.header.extension);
         // The rewritten packet still marshals.
         let bytes = rtc::shared::marshal::Marshal::marshal(&p).expect("marshal");
-        let back = <rtc::rtp::Packet as rtc::shared::marshal::Unmarshal>::unmarshal(&mut &bytes[..])
-            .expect("unmarshal");
+        let back =
+            <rtc::rtp::Packet as rtc::shared::marshal::Unmarshal>::unmarshal(&mut &bytes[..])
+                .expect("unmarshal");
         assert_eq!(back.header.extensions.len(), 1);
     }
 

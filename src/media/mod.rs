@@ -16,11 +16,11 @@ pub use ports::{PortLease, PortPool};
 use crate::evidence::ParticipantRole;
 use forward::Forwarder;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RtpCodecKind,
 };
-use rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -127,7 +127,9 @@ pub fn media_engine() -> Result<MediaEngine, MediaError> {
         if kind == RtpCodecKind::Audio {
             engine
                 .register_header_extension(
-                    RTCRtpHeaderExtensionCapability { uri: AUDIO_LEVEL_URI.to_owned() },
+                    RTCRtpHeaderExtensionCapability {
+                        uri: AUDIO_LEVEL_URI.to_owned(),
+                    },
                     kind,
                     None,
                 )
@@ -334,17 +336,26 @@ impl MediaSession {
                 .find(|c| c.rtp_codec.mime_type.to_lowercase() == wanted)
                 .map(|c| c.payload_type);
             let extensions = forward::ExtensionMap::new(
-                params.rtp_parameters.header_extensions.iter().map(|e| (e.id, e.uri.as_str())),
+                params
+                    .rtp_parameters
+                    .header_extensions
+                    .iter()
+                    .map(|e| (e.id, e.uri.as_str())),
             );
             if let Some(payload_type) = payload_type {
-                self.forwarder.set_output(role, kind, track, ssrc, payload_type, extensions);
+                self.forwarder
+                    .set_output(role, kind, track, ssrc, payload_type, extensions);
             }
         }
         for receiver in pc.get_receivers().await {
             let kind = receiver.track().kind().await;
             if let Ok(params) = receiver.get_parameters().await {
                 let map = forward::ExtensionMap::new(
-                    params.rtp_parameters.header_extensions.iter().map(|e| (e.id, e.uri.as_str())),
+                    params
+                        .rtp_parameters
+                        .header_extensions
+                        .iter()
+                        .map(|e| (e.id, e.uri.as_str())),
                 );
                 self.forwarder.set_ingress(role, kind, map);
             }

@@ -4,13 +4,13 @@
 
 use crate::auth::{hash_password, random_token, token_hash, verify_password};
 use crate::consent::LANGUAGES;
-use crate::ids::{ArtefactId, CaseId};
+use crate::ids::{ArtefactId, CaseId, SessionId};
 use crate::signal::gateway::{self, Frame};
 use crate::signal::protocol::MAX_FRAME_BYTES;
 use crate::state::AppState;
 use crate::store::{CaseRecord, Role, StoreError, UserRecord};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,40 +26,6 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub const SESSION_COOKIE: &str = "gl_session";
-
-/// Service types offered in this version, with their names in the applicant languages.
-pub const SERVICES: [(&str, [&str; 5]); 3] = [
-    (
-        "inheritance",
-        [
-            "房产继承公证",
-            "Real-estate inheritance",
-            "Herança de imóveis",
-            "Successione immobiliare",
-            "Herencia de inmuebles",
-        ],
-    ),
-    (
-        "driving-licence-renewal",
-        [
-            "驾驶证换证",
-            "Driving-licence renewal",
-            "Renovação da carta de condução",
-            "Rinnovo della patente di guida",
-            "Renovación del permiso de conducir",
-        ],
-    ),
-    (
-        "id-card-renewal",
-        [
-            "居民身份证换领",
-            "ID-card renewal",
-            "Renovação do cartão de identidade",
-            "Rinnovo della carta d'identità",
-            "Renovación del documento de identidad",
-        ],
-    ),
-];
 
 /// An error as every client sees it: `{"code","message"}` with a matching status.
 #[derive(Debug)]
@@ -251,16 +217,19 @@ async fn ws_ticket(
     Json(json!({ "ticket": ticket }))
 }
 
-async fn services() -> Json<serde_json::Value> {
-    let list: Vec<_> = SERVICES
+async fn services(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let list: Vec<_> = state
+        .catalogue
+        .services()
         .iter()
-        .map(|(code, names)| {
-            let name: serde_json::Map<String, serde_json::Value> = LANGUAGES
-                .iter()
-                .zip(names.iter())
-                .map(|(l, n)| ((*l).to_owned(), json!(n)))
-                .collect();
-            json!({ "code": code, "name": name })
+        .map(|s| {
+            json!({
+                "code": s.code,
+                "name": s.name,
+                "languages": s.languages,
+                "typical_minutes": s.typical_minutes,
+                "checklist": s.checklist,
+            })
         })
         .collect();
     Json(json!(list))
@@ -279,10 +248,15 @@ async fn create_case(
     Officer(officer): Officer,
     Json(body): Json<NewCase>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    if !SERVICES.iter().any(|(code, _)| *code == body.service) {
+    if state.catalogue.service(&body.service).is_none() {
+        let codes: Vec<&str> = state
+            .catalogue
+            .services()
+            .iter()
+            .map(|s| s.code.as_str())
+            .collect();
         return Err(ApiError::invalid(format!(
-            "service must be one of {:?}",
-            SERVICES.iter().map(|(c, _)| *c).collect::<Vec<_>>()
+            "service must be one of {codes:?}"
         )));
     }
     let name = body.applicant_name.trim();
@@ -419,6 +393,165 @@ async fn verify_artefact(
     Ok(Json(report))
 }
 
+#[derive(Deserialize)]
+struct UploadQuery {
+    /// `still` or `document`.
+    category: String,
+    /// What it is, from the service checklist: `identity-document`, `death-certificate`, …
+    kind: String,
+}
+
+/// Add a still or a supporting document to an open session. The body is the file itself;
+/// its type is sniffed from the content and must match `Content-Type`. The answer comes once
+/// the `document_added` event is committed.
+async fn upload_document(
+    State(state): State<AppState>,
+    Officer(officer): Officer,
+    Path(id): Path<String>,
+    Query(q): Query<UploadQuery>,
+    headers: axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let id: SessionId = parse_id(&id, "session")?;
+    let session = state
+        .store
+        .session(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("session"))?;
+    if session.officer_id != officer.id {
+        return Err(ApiError::forbidden(
+            "add documents to another officer's session",
+        ));
+    }
+    let case = state
+        .store
+        .case(session.case_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("case"))?;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!(
+                    "uploads are limited to {} bytes",
+                    crate::documents::MAX_UPLOAD_BYTES
+                ),
+            )
+        } else {
+            ApiError::invalid(e.body_text())
+        }
+    })?;
+    let wanted =
+        state
+            .catalogue
+            .service(&case.service)
+            .is_some_and(|s| match q.category.as_str() {
+                "still" => s.checklist.stills.contains(&q.kind),
+                "document" => s.checklist.documents.contains(&q.kind),
+                _ => false,
+            });
+    if !wanted {
+        return Err(ApiError::invalid(format!(
+            "{} {:?} is not on the checklist of {}",
+            q.category, q.kind, case.service
+        )));
+    }
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = crate::documents::validate(&q.category, declared, &body).map_err(|e| {
+        let status = if e.code() == "too_large" {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        };
+        let status = if e.code() == "invalid" {
+            StatusCode::BAD_REQUEST
+        } else {
+            status
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    })?;
+    let tx = state
+        .sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "session_closed",
+                "the session is not open",
+            )
+        })?;
+    let dir = crate::documents::session_dir(&state.paths.data, id);
+    let sha256 = crate::evidence::sha256_hex(&body);
+    let size = body.len() as u64;
+    let (vault_state, category, kind) = (state.clone(), q.category.clone(), q.kind.clone());
+    let file = tokio::task::spawn_blocking(move || {
+        crate::documents::store(
+            &vault_state.vault,
+            &dir,
+            case.id,
+            &category,
+            &kind,
+            media,
+            &body,
+        )
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "storing failed",
+        )
+    })?
+    .map_err(|e| {
+        tracing::error!(session = %id, "storing a document failed: {e}");
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "storage",
+            "the document could not be stored",
+        )
+    })?;
+    let doc = crate::room::StoredDocument {
+        category: q.category,
+        kind: q.kind,
+        media_type: media.mime().into(),
+        sha256: sha256.clone(),
+        size,
+        file: file.clone(),
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if tx
+        .send(crate::session::SessionCmd::Document { doc, reply })
+        .await
+        .is_err()
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "session_closed",
+            "the session is not open",
+        ));
+    }
+    match answer.await {
+        Ok(Ok(Some((seq, hash)))) => Ok((
+            StatusCode::CREATED,
+            Json(json!({ "file": file, "sha256": sha256, "size": size, "seq": seq, "hash": hash })),
+        )),
+        Ok(Err(reason)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", reason)),
+        _ => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "session_closed",
+            "the session ended",
+        )),
+    }
+}
+
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
@@ -475,6 +608,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/cases/{id}", get(show_case))
         .route("/api/artefacts/{id}/bundle", get(download_bundle))
         .route("/api/artefacts/{id}/verify", get(verify_artefact))
+        .route(
+            "/api/sessions/{id}/documents",
+            post(upload_document).layer(axum::extract::DefaultBodyLimit::max(
+                crate::documents::MAX_UPLOAD_BYTES + 1024,
+            )),
+        )
         .route("/ws", get(ws))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state);

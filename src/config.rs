@@ -21,6 +21,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The web pages to serve (default: the `web/` directory of the source tree).
     pub web_dir: Option<PathBuf>,
+    /// A service catalogue file (default: the built-in `catalogue/services.toml`).
+    pub catalogue: Option<PathBuf>,
     /// `sqlite://…` (default: `<data_dir>/globallink.db`).
     pub database_url: Option<String>,
     /// Local address the media peers bind their UDP sockets to.
@@ -51,6 +53,7 @@ impl Default for Config {
             public_url: None,
             data_dir: PathBuf::from("globallink-data"),
             web_dir: None,
+            catalogue: None,
             database_url: None,
             media_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             public_ip: None,

@@ -23,7 +23,9 @@ pub enum ParticipantRole {
     Officer,
 }
 
-/// What happened. Tagged as `kind` in the canonical JSON.
+/// What happened. Tagged as `kind` in the canonical JSON. `recording_offset_ms` is the
+/// offset into the session's recording (from `recording_started`) at which it happened, or
+/// null when nothing was being recorded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -41,42 +43,117 @@ pub enum EventKind {
         role: ParticipantRole,
         reason: String,
     },
+    /// The notice of what is kept whatever the applicant answers, shown before any consent.
+    NoticeShown {
+        text_id: String,
+        text_version: u32,
+        lang: String,
+        text_sha256: String,
+    },
     ConsentRequested {
         consent: String,
         text_id: String,
         text_version: u32,
         lang: String,
         text_sha256: String,
+        legal_basis: String,
+        retention: String,
+        recipient: Option<String>,
     },
     ConsentGranted {
         consent: String,
+        text_id: String,
+        text_version: u32,
+        lang: String,
         text_sha256: String,
+        legal_basis: String,
+        retention: String,
+        recording_offset_ms: Option<u64>,
     },
     ConsentRefused {
         consent: String,
+        text_id: String,
+        text_version: u32,
+        lang: String,
         text_sha256: String,
+        legal_basis: String,
+        retention: String,
+        recording_offset_ms: Option<u64>,
+    },
+    /// A withdrawal is a new event, never an edit of the grant.
+    ConsentWithdrawn {
+        consent: String,
+        text_sha256: String,
+        recording_offset_ms: Option<u64>,
     },
     RecordingStarted {
         tracks: Vec<String>,
     },
     RecordingStopped {
         reason: String,
+        recording_offset_ms: Option<u64>,
     },
     IdentityCheckRecorded {
         document_type: String,
-        /// Masked number, e.g. `1101**********002X`. The full number is never in the chain.
+        /// Masked number, e.g. `110105********002X`. The full number is never in the chain.
         document_number_masked: String,
         /// HMAC-SHA256 of the full number under the hub secret, so two records of the same
         /// document can be matched without storing the number.
         document_number_hmac: String,
+        expiry: Option<String>,
+        renewal: Option<String>,
+        summary: String,
         attestation: String,
         outcome: String,
+        recording_offset_ms: Option<u64>,
+    },
+    LivenessPrompted {
+        prompt_id: String,
+        lang: String,
+        text_sha256: String,
+        recording_offset_ms: Option<u64>,
+    },
+    LivenessResponded {
+        prompt_id: String,
+        recording_offset_ms: Option<u64>,
+    },
+    LivenessAttested {
+        prompt_id: String,
+        passed: bool,
+        recording_offset_ms: Option<u64>,
+    },
+    /// A still of a document held to the camera, or an uploaded supporting document.
+    DocumentAdded {
+        /// `still` or `document`.
+        category: String,
+        /// What it is: `identity-document`, `death-certificate`, …
+        document: String,
+        media_type: String,
+        sha256: String,
+        size: u64,
+        /// Its name inside the bundle's `documents/`.
+        file: String,
+        recording_offset_ms: Option<u64>,
+    },
+    DeclarationRequested {
+        declaration: String,
+        version: u32,
+        lang: String,
+        text_sha256: String,
+    },
+    DeclarationConfirmed {
+        declaration: String,
+        version: u32,
+        lang: String,
+        text_sha256: String,
+        recording_offset_ms: Option<u64>,
     },
     SessionInterrupted {
         reason: String,
     },
     SessionClosed {
         outcome: String,
+        reason: Option<String>,
     },
 }
 
@@ -87,12 +164,20 @@ impl EventKind {
             EventKind::SessionOpened { .. } => "session_opened",
             EventKind::ParticipantJoined { .. } => "participant_joined",
             EventKind::ParticipantLeft { .. } => "participant_left",
+            EventKind::NoticeShown { .. } => "notice_shown",
             EventKind::ConsentRequested { .. } => "consent_requested",
             EventKind::ConsentGranted { .. } => "consent_granted",
             EventKind::ConsentRefused { .. } => "consent_refused",
+            EventKind::ConsentWithdrawn { .. } => "consent_withdrawn",
             EventKind::RecordingStarted { .. } => "recording_started",
             EventKind::RecordingStopped { .. } => "recording_stopped",
             EventKind::IdentityCheckRecorded { .. } => "identity_check_recorded",
+            EventKind::LivenessPrompted { .. } => "liveness_prompted",
+            EventKind::LivenessResponded { .. } => "liveness_responded",
+            EventKind::LivenessAttested { .. } => "liveness_attested",
+            EventKind::DocumentAdded { .. } => "document_added",
+            EventKind::DeclarationRequested { .. } => "declaration_requested",
+            EventKind::DeclarationConfirmed { .. } => "declaration_confirmed",
             EventKind::SessionInterrupted { .. } => "session_interrupted",
             EventKind::SessionClosed { .. } => "session_closed",
         }
@@ -329,12 +414,14 @@ mod tests {
                 role: ParticipantRole::Applicant,
                 tz: "Europe/Lisbon".into(),
             },
-            EventKind::ConsentGranted {
+            EventKind::ConsentWithdrawn {
                 consent: "recording".into(),
                 text_sha256: "ab".into(),
+                recording_offset_ms: Some(1500),
             },
             EventKind::SessionClosed {
                 outcome: "completed".into(),
+                reason: None,
             },
         ];
         let mut out = Vec::new();
@@ -367,6 +454,7 @@ mod tests {
                 at(0),
                 EventKind::SessionClosed {
                     outcome: "x".into(),
+                    reason: None,
                 },
             )
             .unwrap();
@@ -375,6 +463,7 @@ mod tests {
                 at(1),
                 EventKind::SessionClosed {
                     outcome: "y".into(),
+                    reason: None,
                 },
             )
             .unwrap();
@@ -385,6 +474,7 @@ mod tests {
                 at(2),
                 EventKind::SessionClosed {
                     outcome: "z".into(),
+                    reason: None,
                 },
             )
             .unwrap();

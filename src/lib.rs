@@ -4,11 +4,15 @@
 
 pub mod api;
 pub mod auth;
+pub mod catalogue;
+pub mod checklist;
 pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod desk;
+pub mod documents;
 pub mod evidence;
+pub mod identity;
 pub mod ids;
 pub mod media;
 pub mod pairing;
@@ -19,6 +23,7 @@ pub mod session;
 pub mod signal;
 pub mod state;
 pub mod store;
+pub mod vault;
 
 use std::future::Future;
 

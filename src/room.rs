@@ -1,22 +1,20 @@
-//! One session's state machine: who is present, the recording consent (which gates the
-//! recorder), and closing. Pure: [`Room::handle`] takes an input and returns [`Effect`]s for the
-//! driver (`session.rs`) to carry out in order: persist an evidence event, send a message,
-//! start or stop the recorder, seal.
+//! One session's state machine: who is present, the consents (recording consent gates the
+//! recorder), identity checks, liveness prompts, documents, declarations, the checklist, and
+//! closing. Pure: [`Room::handle`] takes the clock reading and an input and returns
+//! [`Effect`]s for the driver (`session.rs`) to carry out in order; the driver reports each
+//! committed event back through [`Room::committed`].
 //!
-//! Invariant: `StartRecording` is only ever emitted after the `ConsentGranted` event it depends
-//! on, and `StopRecording` comes before any event that ends the session.
+//! Invariants: `StartRecording` is only emitted after the `consent_granted` event it depends
+//! on; `StopRecording` comes first when recording consent is withdrawn and before any event
+//! that ends the session; once ended, every input is refused.
 
-use crate::consent;
+use crate::catalogue::Checklist;
+use crate::checklist::ChecklistState;
+use crate::consent::{self, ShownText};
 use crate::evidence::{EventKind, ParticipantRole};
-use crate::signal::protocol::ServerMsg;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum ConsentState {
-    NotAsked,
-    Requested { text_sha256: String },
-    Granted,
-    Refused,
-}
+use crate::signal::protocol::{ConsentRecord, NoticeText, ServerMsg};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 
 /// Why an input was refused. Refusals change nothing.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -24,12 +22,20 @@ enum ConsentState {
 pub enum RoomError {
     #[error("the session is closed")]
     Closed,
-    #[error("unknown consent {0:?}; protocol v1 knows \"recording\"")]
+    #[error("unknown consent {0:?}")]
     UnknownConsent(String),
-    #[error("no consent request is pending")]
-    NotRequested,
-    #[error("recording consent was already granted")]
-    AlreadyGranted,
+    #[error("unknown declaration {0:?}")]
+    UnknownDeclaration(String),
+    #[error("no {0} request is pending")]
+    NotRequested(&'static str),
+    #[error("consent {0:?} was already granted")]
+    AlreadyGranted(String),
+    #[error("consent {0:?} is not granted, so it cannot be withdrawn")]
+    NotGranted(String),
+    #[error("recording consent was withdrawn; a new session is needed to record again")]
+    RecordingWithdrawn,
+    #[error("the text confirmed is not the text shown (hash mismatch)")]
+    TextMismatch,
     #[error("only the {0} may do this")]
     WrongRole(&'static str),
     #[error("{0}")]
@@ -40,14 +46,43 @@ impl RoomError {
     pub fn code(&self) -> &'static str {
         match self {
             RoomError::Closed => "session_closed",
-            RoomError::UnknownConsent(_) | RoomError::Invalid(_) => "invalid",
-            RoomError::NotRequested | RoomError::AlreadyGranted => "conflict",
+            RoomError::UnknownConsent(_)
+            | RoomError::UnknownDeclaration(_)
+            | RoomError::Invalid(_) => "invalid",
+            RoomError::NotRequested(_)
+            | RoomError::AlreadyGranted(_)
+            | RoomError::NotGranted(_)
+            | RoomError::RecordingWithdrawn
+            | RoomError::TextMismatch => "conflict",
             RoomError::WrongRole(_) => "forbidden",
         }
     }
 }
 
-/// Inputs from participants (already authorised as members of this session).
+/// An identity document already checked by `identity::check`; the number arrives masked and
+/// keyed-hashed, the room never sees it in clear.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedIdentity {
+    pub document_type: String,
+    pub masked: String,
+    pub hmac: String,
+    pub expiry: Option<String>,
+    pub renewal: Option<String>,
+    pub summary: String,
+}
+
+/// A stored document or still.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredDocument {
+    pub category: String,
+    pub kind: String,
+    pub media_type: String,
+    pub sha256: String,
+    pub size: u64,
+    pub file: String,
+}
+
+/// Inputs from participants (already authenticated as members of this session).
 #[derive(Clone, Debug, PartialEq)]
 pub enum RoomInput {
     Joined {
@@ -65,13 +100,34 @@ pub enum RoomInput {
         consent: String,
         granted: bool,
     },
-    /// The number arrives masked and keyed-hashed; the room never sees it in clear.
+    WithdrawConsent {
+        consent: String,
+    },
+    MyConsents,
     IdentityCheck {
-        document_type: String,
-        document_number_masked: String,
-        document_number_hmac: String,
+        document: CheckedIdentity,
         attestation: String,
-        outcome: String,
+        face_match: bool,
+    },
+    /// The driver picks the prompt (randomness stays out of the room): `text` in the
+    /// applicant's language, `officer_text` for the console.
+    LivenessPrompt {
+        prompt_id: String,
+        lang: String,
+        text: String,
+        officer_text: String,
+    },
+    LivenessDone,
+    LivenessResult {
+        passed: bool,
+    },
+    DocumentAdded(StoredDocument),
+    RequestDeclaration {
+        declaration: String,
+    },
+    ConfirmDeclaration {
+        declaration: String,
+        text_sha256: String,
     },
     Close,
 }
@@ -92,18 +148,38 @@ pub enum Effect {
     /// Close the session record and seal its artefact with this outcome.
     Seal {
         outcome: String,
+        reason: Option<String>,
     },
-    /// Mark the session interrupted (no artefact sealed by the room).
+    /// Mark the session interrupted and seal what there is.
     Interrupt {
         reason: String,
     },
 }
 
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Answer {
+    Pending,
+    Granted,
+    Refused,
+    Withdrawn,
+}
+
+#[derive(Clone, Debug)]
+struct ConsentState {
+    text: consent::ConsentText,
+    answer: Answer,
+    at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug)]
 pub struct Room {
     applicant_lang: String,
-    consent: ConsentState,
-    recording: bool,
+    consents: BTreeMap<String, ConsentState>,
+    notice_shown: bool,
+    recording_since: Option<DateTime<Utc>>,
+    liveness: Option<(String, bool)>,
+    declaration: Option<ShownText>,
+    checklist: ChecklistState,
     present: [bool; 2],
     ended: bool,
 }
@@ -129,51 +205,77 @@ fn role_name(role: ParticipantRole) -> &'static str {
     }
 }
 
-const DOCUMENT_TYPES: [&str; 3] = ["id-card", "passport", "driving-licence"];
-const OUTCOMES: [&str; 2] = ["match", "mismatch"];
+fn need(from: ParticipantRole, wanted: ParticipantRole) -> Result<(), RoomError> {
+    if from == wanted {
+        Ok(())
+    } else {
+        Err(RoomError::WrongRole(role_name(wanted)))
+    }
+}
 
 impl Room {
-    pub fn new(applicant_lang: String) -> Self {
+    pub fn new(applicant_lang: String, checklist: &Checklist) -> Self {
         Self {
             applicant_lang,
-            consent: ConsentState::NotAsked,
-            recording: false,
+            consents: BTreeMap::new(),
+            notice_shown: false,
+            recording_since: None,
+            liveness: None,
+            declaration: None,
+            checklist: ChecklistState::new(checklist),
             present: [false; 2],
             ended: false,
         }
     }
 
     pub fn is_recording(&self) -> bool {
-        self.recording
+        self.recording_since.is_some()
     }
 
     pub fn is_ended(&self) -> bool {
         self.ended
     }
 
+    pub fn checklist(&self) -> &ChecklistState {
+        &self.checklist
+    }
+
+    /// Milliseconds into the recording, if recording.
+    fn offset(&self, now: DateTime<Utc>) -> Option<u64> {
+        self.recording_since
+            .map(|since| (now - since).num_milliseconds().max(0) as u64)
+    }
+
+    /// The driver reports each committed event, so the checklist follows the chain.
+    pub fn committed(&mut self, seq: u64, kind: &EventKind) -> Vec<Effect> {
+        self.checklist.observe(seq, kind);
+        vec![Effect::Send {
+            to: ParticipantRole::Officer,
+            msg: ServerMsg::Checklist {
+                items: self.checklist.items(),
+            },
+        }]
+    }
+
     pub fn handle(
         &mut self,
+        now: DateTime<Utc>,
         from: ParticipantRole,
         input: RoomInput,
     ) -> Result<Vec<Effect>, RoomError> {
+        use ParticipantRole::{Applicant, Officer};
         if self.ended {
             return Err(RoomError::Closed);
         }
-        let officer_only = || {
-            if from == ParticipantRole::Officer {
-                Ok(())
-            } else {
-                Err(RoomError::WrongRole("officer"))
-            }
+        let persist = |kind| Effect::Persist {
+            kind,
+            reply_to: None,
         };
         match input {
             RoomInput::Joined { role, tz } => {
                 self.present[slot(role)] = true;
                 Ok(vec![
-                    Effect::Persist {
-                        kind: EventKind::ParticipantJoined { role, tz },
-                        reply_to: None,
-                    },
+                    persist(EventKind::ParticipantJoined { role, tz }),
                     Effect::Send {
                         to: other(role),
                         msg: ServerMsg::PeerState {
@@ -185,27 +287,21 @@ impl Room {
             }
             RoomInput::Left { role, reason } => {
                 self.present[slot(role)] = false;
-                let mut effects = vec![Effect::Persist {
-                    kind: EventKind::ParticipantLeft {
-                        role,
-                        reason: reason.clone(),
-                    },
-                    reply_to: None,
-                }];
-                if role == ParticipantRole::Officer {
+                let mut effects = vec![persist(EventKind::ParticipantLeft {
+                    role,
+                    reason: reason.clone(),
+                })];
+                if role == Officer {
                     // Without the officer nobody may continue or close: end as interrupted.
-                    effects.extend(self.stop_recording("officer left"));
-                    effects.push(Effect::Persist {
-                        kind: EventKind::SessionInterrupted {
-                            reason: format!("officer left: {reason}"),
-                        },
-                        reply_to: None,
-                    });
+                    effects.extend(self.stop_recording(now, "officer left"));
+                    effects.push(persist(EventKind::SessionInterrupted {
+                        reason: format!("officer left: {reason}"),
+                    }));
                     effects.push(Effect::Interrupt { reason });
                     self.ended = true;
                 } else {
                     effects.push(Effect::Send {
-                        to: ParticipantRole::Officer,
+                        to: Officer,
                         msg: ServerMsg::PeerState {
                             role: "applicant".into(),
                             state: "left".into(),
@@ -215,32 +311,300 @@ impl Room {
                 Ok(effects)
             }
             RoomInput::RequestConsent { consent } => {
-                officer_only()?;
+                need(from, Officer)?;
                 let text = consent::current(&consent, &self.applicant_lang)
-                    .ok_or(RoomError::UnknownConsent(consent))?;
-                if self.consent == ConsentState::Granted {
-                    return Err(RoomError::AlreadyGranted);
+                    .ok_or(RoomError::UnknownConsent(consent.clone()))?;
+                match self.consents.get(&consent).map(|c| &c.answer) {
+                    Some(Answer::Granted) => return Err(RoomError::AlreadyGranted(consent)),
+                    Some(Answer::Withdrawn) if consent == "recording" => {
+                        return Err(RoomError::RecordingWithdrawn);
+                    }
+                    _ => {}
                 }
-                self.consent = ConsentState::Requested {
-                    text_sha256: text.sha256.clone(),
+                let mut effects = Vec::new();
+                let notice = if self.notice_shown {
+                    None
+                } else {
+                    let n = consent::stored_anyway(&self.applicant_lang)
+                        .ok_or_else(|| RoomError::Invalid("no notice text".into()))?;
+                    self.notice_shown = true;
+                    effects.push(persist(EventKind::NoticeShown {
+                        text_id: n.id.into(),
+                        text_version: n.version,
+                        lang: n.lang.into(),
+                        text_sha256: n.sha256.clone(),
+                    }));
+                    Some(NoticeText {
+                        text: n.text.into(),
+                        text_sha256: n.sha256,
+                    })
                 };
-                Ok(vec![
+                let (meta, shown) = (text.meta, text.shown.clone());
+                effects.push(persist(EventKind::ConsentRequested {
+                    consent: consent.clone(),
+                    text_id: shown.id.into(),
+                    text_version: shown.version,
+                    lang: shown.lang.into(),
+                    text_sha256: shown.sha256.clone(),
+                    legal_basis: meta.legal_basis.into(),
+                    retention: meta.retention.into(),
+                    recipient: meta.recipient.map(Into::into),
+                }));
+                effects.push(Effect::Send {
+                    to: Applicant,
+                    msg: ServerMsg::ConsentRequested {
+                        consent: consent.clone(),
+                        text_id: shown.id.into(),
+                        text_version: shown.version,
+                        lang: shown.lang.into(),
+                        text: shown.text.into(),
+                        text_sha256: shown.sha256,
+                        legal_basis: meta.legal_basis.into(),
+                        retention: meta.retention.into(),
+                        recipient: meta.recipient.map(Into::into),
+                        notice,
+                    },
+                });
+                self.consents.insert(
+                    consent,
+                    ConsentState {
+                        text,
+                        answer: Answer::Pending,
+                        at: None,
+                    },
+                );
+                Ok(effects)
+            }
+            RoomInput::ConsentAnswer { consent, granted } => {
+                need(from, Applicant)?;
+                let state = self
+                    .consents
+                    .get_mut(&consent)
+                    .ok_or(RoomError::NotRequested("consent"))?;
+                if state.answer != Answer::Pending {
+                    return Err(RoomError::NotRequested("consent"));
+                }
+                state.answer = if granted {
+                    Answer::Granted
+                } else {
+                    Answer::Refused
+                };
+                state.at = Some(now);
+                let (meta, shown) = (state.text.meta, state.text.shown.clone());
+                let offset = self.offset(now);
+                let reply_to = Some(Applicant);
+                let fields = (
+                    consent.clone(),
+                    shown.id.to_owned(),
+                    shown.version,
+                    shown.lang.to_owned(),
+                    shown.sha256.clone(),
+                    meta.legal_basis.to_owned(),
+                    meta.retention.to_owned(),
+                );
+                let (consent_id, text_id, text_version, lang, text_sha256, legal_basis, retention) =
+                    fields;
+                if granted {
+                    let kind = EventKind::ConsentGranted {
+                        consent: consent_id,
+                        text_id,
+                        text_version,
+                        lang,
+                        text_sha256,
+                        legal_basis,
+                        retention,
+                        recording_offset_ms: offset,
+                    };
+                    let mut effects = vec![Effect::Persist { kind, reply_to }];
+                    if consent == "recording" {
+                        self.recording_since = Some(now);
+                        effects.push(Effect::StartRecording);
+                    }
+                    Ok(effects)
+                } else {
+                    let kind = EventKind::ConsentRefused {
+                        consent: consent_id,
+                        text_id,
+                        text_version,
+                        lang,
+                        text_sha256,
+                        legal_basis,
+                        retention,
+                        recording_offset_ms: offset,
+                    };
+                    Ok(vec![Effect::Persist { kind, reply_to }])
+                }
+            }
+            RoomInput::WithdrawConsent { consent } => {
+                need(from, Applicant)?;
+                let state = self
+                    .consents
+                    .get_mut(&consent)
+                    .filter(|s| s.answer == Answer::Granted)
+                    .ok_or(RoomError::NotGranted(consent.clone()))?;
+                state.answer = Answer::Withdrawn;
+                state.at = Some(now);
+                let text_sha256 = state.text.shown.sha256.clone();
+                let offset = self.offset(now);
+                let mut effects = Vec::new();
+                if consent == "recording" {
+                    // Stop first: not one more packet is written after the withdrawal.
+                    effects.extend(self.stop_recording(now, "recording consent withdrawn"));
+                }
+                effects.insert(
+                    usize::from(consent == "recording"),
                     Effect::Persist {
-                        kind: EventKind::ConsentRequested {
-                            consent: text.consent.into(),
-                            text_id: text.text_id.clone(),
-                            text_version: text.version,
-                            lang: text.lang.into(),
-                            text_sha256: text.sha256.clone(),
+                        kind: EventKind::ConsentWithdrawn {
+                            consent,
+                            text_sha256,
+                            recording_offset_ms: offset,
                         },
-                        reply_to: None,
+                        reply_to: Some(Applicant),
+                    },
+                );
+                Ok(effects)
+            }
+            RoomInput::MyConsents => {
+                need(from, Applicant)?;
+                let items = self
+                    .consents
+                    .iter()
+                    .map(|(id, c)| ConsentRecord {
+                        consent: id.clone(),
+                        text_id: c.text.shown.id.into(),
+                        text_version: c.text.shown.version,
+                        lang: c.text.shown.lang.into(),
+                        text: c.text.shown.text.into(),
+                        text_sha256: c.text.shown.sha256.clone(),
+                        answer: match c.answer {
+                            Answer::Pending => "pending",
+                            Answer::Granted => "granted",
+                            Answer::Refused => "refused",
+                            Answer::Withdrawn => "withdrawn",
+                        }
+                        .into(),
+                        at: c.at.map(|t| t.to_rfc3339()),
+                        legal_basis: c.text.meta.legal_basis.into(),
+                        retention: c.text.meta.retention.into(),
+                        recipient: c.text.meta.recipient.map(Into::into),
+                    })
+                    .collect();
+                Ok(vec![Effect::Send {
+                    to: Applicant,
+                    msg: ServerMsg::Consents { items },
+                }])
+            }
+            RoomInput::IdentityCheck {
+                document,
+                attestation,
+                face_match,
+            } => {
+                need(from, Officer)?;
+                if attestation.trim().is_empty() || attestation.len() > 2000 {
+                    return Err(RoomError::Invalid(
+                        "attestation must be 1 to 2000 bytes".into(),
+                    ));
+                }
+                Ok(vec![persist(EventKind::IdentityCheckRecorded {
+                    document_type: document.document_type,
+                    document_number_masked: document.masked,
+                    document_number_hmac: document.hmac,
+                    expiry: document.expiry,
+                    renewal: document.renewal,
+                    summary: document.summary,
+                    attestation,
+                    outcome: if face_match { "match" } else { "mismatch" }.into(),
+                    recording_offset_ms: self.offset(now),
+                })])
+            }
+            RoomInput::LivenessPrompt {
+                prompt_id,
+                lang,
+                text,
+                officer_text,
+            } => {
+                need(from, Officer)?;
+                self.liveness = Some((prompt_id.clone(), false));
+                Ok(vec![
+                    persist(EventKind::LivenessPrompted {
+                        prompt_id: prompt_id.clone(),
+                        lang,
+                        text_sha256: crate::evidence::sha256_hex(text.as_bytes()),
+                        recording_offset_ms: self.offset(now),
+                    }),
+                    Effect::Send {
+                        to: Officer,
+                        msg: ServerMsg::LivenessPrompt {
+                            prompt_id: prompt_id.clone(),
+                            text: officer_text,
+                        },
                     },
                     Effect::Send {
-                        to: ParticipantRole::Applicant,
-                        msg: ServerMsg::ConsentRequested {
-                            consent: text.consent.into(),
-                            text_id: text.text_id,
-                            text_version: text.version,
+                        to: Applicant,
+                        msg: ServerMsg::LivenessPrompt { prompt_id, text },
+                    },
+                ])
+            }
+            RoomInput::LivenessDone => {
+                need(from, Applicant)?;
+                let (prompt_id, answered) = self
+                    .liveness
+                    .as_mut()
+                    .ok_or(RoomError::NotRequested("liveness"))?;
+                if *answered {
+                    return Err(RoomError::NotRequested("liveness"));
+                }
+                *answered = true;
+                let prompt_id = prompt_id.clone();
+                Ok(vec![Effect::Persist {
+                    kind: EventKind::LivenessResponded {
+                        prompt_id,
+                        recording_offset_ms: self.offset(now),
+                    },
+                    reply_to: Some(Applicant),
+                }])
+            }
+            RoomInput::LivenessResult { passed } => {
+                need(from, Officer)?;
+                let (prompt_id, _) = self
+                    .liveness
+                    .take()
+                    .ok_or(RoomError::NotRequested("liveness"))?;
+                Ok(vec![persist(EventKind::LivenessAttested {
+                    prompt_id,
+                    passed,
+                    recording_offset_ms: self.offset(now),
+                })])
+            }
+            RoomInput::DocumentAdded(doc) => {
+                need(from, Officer)?;
+                Ok(vec![persist(EventKind::DocumentAdded {
+                    category: doc.category,
+                    document: doc.kind,
+                    media_type: doc.media_type,
+                    sha256: doc.sha256,
+                    size: doc.size,
+                    file: doc.file,
+                    recording_offset_ms: self.offset(now),
+                })])
+            }
+            RoomInput::RequestDeclaration { declaration } => {
+                need(from, Officer)?;
+                let text = consent::declaration(&declaration, &self.applicant_lang)
+                    .ok_or(RoomError::UnknownDeclaration(declaration))?;
+                self.declaration = Some(text.clone());
+                Ok(vec![
+                    persist(EventKind::DeclarationRequested {
+                        declaration: text.id.into(),
+                        version: text.version,
+                        lang: text.lang.into(),
+                        text_sha256: text.sha256.clone(),
+                    }),
+                    Effect::Send {
+                        to: Applicant,
+                        msg: ServerMsg::DeclarationRequested {
+                            declaration: text.id.into(),
+                            version: text.version,
                             lang: text.lang.into(),
                             text: text.text.into(),
                             text_sha256: text.sha256,
@@ -248,86 +612,43 @@ impl Room {
                     },
                 ])
             }
-            RoomInput::ConsentAnswer { consent, granted } => {
-                if from != ParticipantRole::Applicant {
-                    return Err(RoomError::WrongRole("applicant"));
-                }
-                if consent != "recording" {
-                    return Err(RoomError::UnknownConsent(consent));
-                }
-                let ConsentState::Requested { text_sha256 } = self.consent.clone() else {
-                    return Err(RoomError::NotRequested);
-                };
-                let reply_to = Some(ParticipantRole::Applicant);
-                if granted {
-                    self.consent = ConsentState::Granted;
-                    self.recording = true;
-                    Ok(vec![
-                        Effect::Persist {
-                            kind: EventKind::ConsentGranted {
-                                consent,
-                                text_sha256,
-                            },
-                            reply_to,
-                        },
-                        Effect::StartRecording,
-                    ])
-                } else {
-                    self.consent = ConsentState::Refused;
-                    Ok(vec![Effect::Persist {
-                        kind: EventKind::ConsentRefused {
-                            consent,
-                            text_sha256,
-                        },
-                        reply_to,
-                    }])
-                }
-            }
-            RoomInput::IdentityCheck {
-                document_type,
-                document_number_masked,
-                document_number_hmac,
-                attestation,
-                outcome,
+            RoomInput::ConfirmDeclaration {
+                declaration,
+                text_sha256,
             } => {
-                officer_only()?;
-                if !DOCUMENT_TYPES.contains(&document_type.as_str()) {
-                    return Err(RoomError::Invalid(format!(
-                        "document_type must be one of {DOCUMENT_TYPES:?}"
-                    )));
+                need(from, Applicant)?;
+                let shown = self
+                    .declaration
+                    .as_ref()
+                    .filter(|d| d.id == declaration)
+                    .ok_or(RoomError::NotRequested("declaration"))?;
+                if shown.sha256 != text_sha256 {
+                    return Err(RoomError::TextMismatch);
                 }
-                if !OUTCOMES.contains(&outcome.as_str()) {
-                    return Err(RoomError::Invalid(format!(
-                        "outcome must be one of {OUTCOMES:?}"
-                    )));
-                }
-                if attestation.trim().is_empty() || attestation.len() > 2000 {
-                    return Err(RoomError::Invalid(
-                        "attestation must be 1 to 2000 bytes".into(),
-                    ));
-                }
+                let kind = EventKind::DeclarationConfirmed {
+                    declaration,
+                    version: shown.version,
+                    lang: shown.lang.into(),
+                    text_sha256,
+                    recording_offset_ms: self.offset(now),
+                };
+                self.declaration = None;
                 Ok(vec![Effect::Persist {
-                    kind: EventKind::IdentityCheckRecorded {
-                        document_type,
-                        document_number_masked,
-                        document_number_hmac,
-                        attestation,
-                        outcome,
-                    },
-                    reply_to: None,
+                    kind,
+                    reply_to: Some(Applicant),
                 }])
             }
             RoomInput::Close => {
-                officer_only()?;
-                let mut effects = self.stop_recording("session closed");
-                effects.push(Effect::Persist {
-                    kind: EventKind::SessionClosed {
-                        outcome: "completed".into(),
-                    },
-                    reply_to: None,
-                });
+                need(from, Officer)?;
+                let mut effects = self.stop_recording(now, "session closed");
+                let outcome = self.checklist.outcome();
+                effects.push(persist(EventKind::SessionClosed {
+                    outcome: outcome.outcome.into(),
+                    reason: outcome.reason.clone(),
+                }));
                 effects.push(Effect::Seal {
-                    outcome: "completed".into(),
+                    outcome: outcome.outcome.into(),
+                    reason: outcome.reason,
                 });
                 self.ended = true;
                 Ok(effects)
@@ -335,16 +656,17 @@ impl Room {
         }
     }
 
-    fn stop_recording(&mut self, reason: &str) -> Vec<Effect> {
-        if !self.recording {
+    fn stop_recording(&mut self, now: DateTime<Utc>, reason: &str) -> Vec<Effect> {
+        let Some(offset) = self.offset(now) else {
             return Vec::new();
-        }
-        self.recording = false;
+        };
+        self.recording_since = None;
         vec![
             Effect::StopRecording,
             Effect::Persist {
                 kind: EventKind::RecordingStopped {
                     reason: reason.into(),
+                    recording_offset_ms: Some(offset),
                 },
                 reply_to: None,
             },
@@ -353,210 +675,4 @@ impl Room {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ParticipantRole::{Applicant, Officer};
-
-    fn kinds(effects: &[Effect]) -> Vec<String> {
-        effects
-            .iter()
-            .map(|e| match e {
-                Effect::Persist { kind, .. } => kind.name().to_owned(),
-                Effect::Send { msg, .. } => {
-                    format!("send:{}", crate::signal::protocol::encode(msg).len().min(1))
-                }
-                Effect::StartRecording => "start".into(),
-                Effect::StopRecording => "stop".into(),
-                Effect::Seal { .. } => "seal".into(),
-                Effect::Interrupt { .. } => "interrupt".into(),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn recording_starts_only_after_granted_consent_is_persisted() {
-        let mut room = Room::new("pt".into());
-        assert_eq!(
-            room.handle(
-                Applicant,
-                RoomInput::ConsentAnswer {
-                    consent: "recording".into(),
-                    granted: true
-                }
-            ),
-            Err(RoomError::NotRequested)
-        );
-        let fx = room
-            .handle(
-                Officer,
-                RoomInput::RequestConsent {
-                    consent: "recording".into(),
-                },
-            )
-            .unwrap();
-        let Effect::Send {
-            to: Applicant,
-            msg: ServerMsg::ConsentRequested { lang, .. },
-        } = &fx[1]
-        else {
-            panic!("expected consent text for the applicant: {fx:?}");
-        };
-        assert_eq!(lang, "pt");
-        assert!(!room.is_recording());
-        let fx = room
-            .handle(
-                Applicant,
-                RoomInput::ConsentAnswer {
-                    consent: "recording".into(),
-                    granted: true,
-                },
-            )
-            .unwrap();
-        assert_eq!(kinds(&fx), ["consent_granted", "start"]);
-        assert!(room.is_recording());
-        let fx = room.handle(Officer, RoomInput::Close).unwrap();
-        assert_eq!(
-            kinds(&fx),
-            ["stop", "recording_stopped", "session_closed", "seal"]
-        );
-        assert_eq!(
-            room.handle(Officer, RoomInput::Close),
-            Err(RoomError::Closed)
-        );
-    }
-
-    #[test]
-    fn refusal_never_starts_the_recorder() {
-        let mut room = Room::new("en".into());
-        room.handle(
-            Officer,
-            RoomInput::RequestConsent {
-                consent: "recording".into(),
-            },
-        )
-        .unwrap();
-        let fx = room
-            .handle(
-                Applicant,
-                RoomInput::ConsentAnswer {
-                    consent: "recording".into(),
-                    granted: false,
-                },
-            )
-            .unwrap();
-        assert_eq!(kinds(&fx), ["consent_refused"]);
-        assert!(!room.is_recording());
-        assert_eq!(
-            kinds(&room.handle(Officer, RoomInput::Close).unwrap()),
-            ["session_closed", "seal"]
-        );
-    }
-
-    #[test]
-    fn roles_are_enforced() {
-        let mut room = Room::new("en".into());
-        assert_eq!(
-            room.handle(
-                Applicant,
-                RoomInput::RequestConsent {
-                    consent: "recording".into()
-                }
-            ),
-            Err(RoomError::WrongRole("officer"))
-        );
-        assert_eq!(
-            room.handle(Applicant, RoomInput::Close),
-            Err(RoomError::WrongRole("officer"))
-        );
-        room.handle(
-            Officer,
-            RoomInput::RequestConsent {
-                consent: "recording".into(),
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            room.handle(
-                Officer,
-                RoomInput::ConsentAnswer {
-                    consent: "recording".into(),
-                    granted: true
-                }
-            ),
-            Err(RoomError::WrongRole("applicant"))
-        );
-        assert!(matches!(
-            room.handle(
-                Officer,
-                RoomInput::RequestConsent {
-                    consent: "x".into()
-                }
-            ),
-            Err(RoomError::UnknownConsent(_))
-        ));
-    }
-
-    #[test]
-    fn identity_check_fields_are_validated() {
-        let mut room = Room::new("en".into());
-        let check = |t: &str, o: &str| RoomInput::IdentityCheck {
-            document_type: t.into(),
-            document_number_masked: "L8*****C3".into(),
-            document_number_hmac: "h".into(),
-            attestation: "match".into(),
-            outcome: o.into(),
-        };
-        assert!(matches!(
-            room.handle(Officer, check("library-card", "match")),
-            Err(RoomError::Invalid(_))
-        ));
-        assert!(matches!(
-            room.handle(Officer, check("passport", "maybe")),
-            Err(RoomError::Invalid(_))
-        ));
-        assert_eq!(
-            kinds(&room.handle(Officer, check("passport", "match")).unwrap()),
-            ["identity_check_recorded"]
-        );
-    }
-
-    #[test]
-    fn officer_leaving_interrupts_and_stops_recording() {
-        let mut room = Room::new("en".into());
-        room.handle(
-            Officer,
-            RoomInput::RequestConsent {
-                consent: "recording".into(),
-            },
-        )
-        .unwrap();
-        room.handle(
-            Applicant,
-            RoomInput::ConsentAnswer {
-                consent: "recording".into(),
-                granted: true,
-            },
-        )
-        .unwrap();
-        let fx = room
-            .handle(
-                Officer,
-                RoomInput::Left {
-                    role: Officer,
-                    reason: "socket closed".into(),
-                },
-            )
-            .unwrap();
-        assert_eq!(
-            kinds(&fx),
-            [
-                "participant_left",
-                "stop",
-                "recording_stopped",
-                "session_interrupted",
-                "interrupt"
-            ]
-        );
-        assert!(room.is_ended());
-    }
-}
+mod tests;

@@ -23,6 +23,7 @@ pub const OFFICE_TZ: &str = "Asia/Shanghai";
 
 /// Messages a connection receives from the desk or its session.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // messages are few and short-lived; boxing buys nothing
 pub enum Outbound {
     Msg(ServerMsg),
     /// The connection is now a participant of this session.
@@ -33,7 +34,10 @@ pub enum Outbound {
 
 pub type ConnTx = mpsc::UnboundedSender<Outbound>;
 
-/// What participants send to their session.
+/// The committed event a command produced: `(seq, hash)`, or why nothing was recorded.
+pub type Committed = Result<Option<(u64, String)>, String>;
+
+/// What participants (and HTTP handlers) send to their session.
 #[derive(Debug)]
 pub enum SessionCmd {
     Input {
@@ -45,6 +49,13 @@ pub enum SessionCmd {
         role: ParticipantRole,
         sdp: String,
         reference: Option<u64>,
+    },
+    /// The officer asks for a liveness prompt; the session picks one at random.
+    Liveness { reference: Option<u64> },
+    /// A document stored by the upload handler, which waits for the event to commit.
+    Document {
+        doc: crate::room::StoredDocument,
+        reply: tokio::sync::oneshot::Sender<Committed>,
     },
 }
 
@@ -101,13 +112,25 @@ pub async fn open(
     };
     hub.store.create_session(&record).await?;
     let (tx, rx) = mpsc::channel(64);
+    let checklist = hub
+        .catalogue
+        .service(&case.service)
+        .map(|s| s.checklist.clone())
+        .unwrap_or_else(|| crate::catalogue::Checklist {
+            consents: vec![],
+            identity: vec![],
+            liveness: false,
+            stills: vec![],
+            documents: vec![],
+            declarations: vec![],
+        });
     let (media, media_rx) = MediaSession::new(
         hub.media.clone(),
         hub.paths.recordings.join(record.id.to_string()),
     );
     let mut driver = Driver {
         hub: hub.clone(),
-        room: Room::new(case.applicant_lang.clone()),
+        room: Room::new(case.applicant_lang.clone(), &checklist),
         chain: ChainBuilder::new(record.id),
         media,
         record: record.clone(),
@@ -161,10 +184,14 @@ pub async fn open(
         (ParticipantRole::Applicant, case.applicant_tz.clone()),
         (ParticipantRole::Officer, OFFICE_TZ.to_owned()),
     ] {
-        driver
+        let _ = driver
             .apply(role, RoomInput::Joined { role, tz }, None)
             .await;
     }
+    hub.sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(record.id, tx.clone());
     drop(tx);
     tokio::spawn(driver.run(rx, media_rx));
     Ok(record.id)
@@ -208,7 +235,25 @@ impl Driver {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(SessionCmd::Input { role, input, reference }) => {
-                        self.apply(role, input, reference).await;
+                        let _ = self.apply(role, input, reference).await;
+                    }
+                    Some(SessionCmd::Liveness { reference }) => {
+                        let prompts = crate::consent::liveness_prompts();
+                        let pick = prompts.get(rand::random::<usize>() % prompts.len().max(1));
+                        let Some(prompt) = pick else { continue };
+                        let lang = self.case.applicant_lang.clone();
+                        let text = prompt.text.get(&lang).or_else(|| prompt.text.get("en"))
+                            .cloned().unwrap_or_default();
+                        let officer_text = ["zh-Hans", "en"].iter()
+                            .filter_map(|l| prompt.text.get(*l).cloned())
+                            .collect::<Vec<_>>().join(" / ");
+                        let input = RoomInput::LivenessPrompt {
+                            prompt_id: prompt.id.clone(), lang, text, officer_text };
+                        let _ = self.apply(ParticipantRole::Officer, input, reference).await;
+                    }
+                    Some(SessionCmd::Document { doc, reply }) => {
+                        let result = self.apply(ParticipantRole::Officer, RoomInput::DocumentAdded(doc), None).await;
+                        let _ = reply.send(result);
                     }
                     Some(SessionCmd::Offer { role, sdp, reference }) => {
                         match self.media.answer(role, sdp).await {
@@ -223,7 +268,7 @@ impl Driver {
                     None => {
                         // Every participant connection is gone without a close.
                         let reason = "all participants disconnected".to_owned();
-                        self.apply(ParticipantRole::Officer, RoomInput::Left {
+                        let _ = self.apply(ParticipantRole::Officer, RoomInput::Left {
                             role: ParticipantRole::Officer, reason }, None).await;
                         break;
                     }
@@ -242,11 +287,23 @@ impl Driver {
                 },
             }
         }
+        self.hub
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.record.id);
         self.media.close().await;
     }
 
-    async fn apply(&mut self, role: ParticipantRole, input: RoomInput, reference: Option<u64>) {
-        let effects = match self.room.handle(role, input) {
+    /// Run an input through the room and carry out its effects. Returns the last committed
+    /// event, or the reason nothing (more) was recorded.
+    async fn apply(
+        &mut self,
+        role: ParticipantRole,
+        input: RoomInput,
+        reference: Option<u64>,
+    ) -> Committed {
+        let effects = match self.room.handle(self.hub.clock.now(), role, input) {
             Ok(effects) => effects,
             Err(e) => {
                 self.send(
@@ -257,23 +314,30 @@ impl Driver {
                         message: e.to_string(),
                     },
                 );
-                return;
+                return Err(e.to_string());
             }
         };
+        let mut last = None;
         for effect in effects {
-            if let Err(e) = self.effect(role, effect, reference).await {
-                tracing::error!(session = %self.record.id, "session effect failed: {e}");
-                self.send(
-                    role,
-                    ServerMsg::Error {
-                        reference,
-                        code: "internal".into(),
-                        message: "the hub could not store this step; it was not recorded".into(),
-                    },
-                );
-                return;
+            match self.effect(role, effect, reference).await {
+                Ok(Some(committed)) => last = Some(committed),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(session = %self.record.id, "session effect failed: {e}");
+                    self.send(
+                        role,
+                        ServerMsg::Error {
+                            reference,
+                            code: "internal".into(),
+                            message: "the hub could not store this step; it was not recorded"
+                                .into(),
+                        },
+                    );
+                    return Err("the hub could not store this step".into());
+                }
             }
         }
+        Ok(last)
     }
 
     async fn persist(
@@ -281,10 +345,15 @@ impl Driver {
         kind: EventKind,
         reply_to: Option<ParticipantRole>,
         reference: Option<u64>,
-    ) -> Result<(), SessionError> {
+    ) -> Result<(u64, String), SessionError> {
         let event = self.chain.next(self.hub.clock.now(), kind)?;
         self.hub.store.append_event(&event).await?;
         self.chain.commit(&event);
+        for effect in self.room.committed(event.event.seq, &event.event.kind) {
+            if let Effect::Send { to, msg } = effect {
+                self.send(to, msg);
+            }
+        }
         let ack = |reference| ServerMsg::Ack {
             reference,
             seq: event.event.seq,
@@ -300,7 +369,7 @@ impl Driver {
         if reply_to == Some(ParticipantRole::Applicant) {
             self.send(ParticipantRole::Applicant, ack(reference));
         }
-        Ok(())
+        Ok((event.event.seq, event.hash))
     }
 
     async fn effect(
@@ -308,11 +377,11 @@ impl Driver {
         from: ParticipantRole,
         effect: Effect,
         reference: Option<u64>,
-    ) -> Result<(), SessionError> {
+    ) -> Result<Option<(u64, String)>, SessionError> {
         match effect {
             Effect::Persist { kind, reply_to } => {
                 let reply_to = reply_to.or(Some(from));
-                self.persist(kind, reply_to, reference).await?;
+                return self.persist(kind, reply_to, reference).await.map(Some);
             }
             Effect::Send { to, msg } => self.send(to, msg),
             Effect::StartRecording => {
@@ -331,26 +400,39 @@ impl Driver {
                 self.media.stop_recording().await;
                 self.both(ServerMsg::Recording { active: false });
             }
-            Effect::Seal { outcome } => self.finish(SessionStatus::Closed, outcome).await?,
+            Effect::Seal { outcome, reason } => {
+                self.finish(SessionStatus::Closed, outcome, reason).await?;
+            }
             Effect::Interrupt { reason } => {
                 tracing::info!(session = %self.record.id, %reason, "session interrupted");
-                self.finish(SessionStatus::Interrupted, "interrupted".into())
-                    .await?;
+                self.finish(
+                    SessionStatus::Interrupted,
+                    "interrupted".into(),
+                    Some(reason),
+                )
+                .await?;
             }
         }
-        Ok(())
+        Ok(None)
     }
 
-    async fn finish(&mut self, status: SessionStatus, outcome: String) -> Result<(), SessionError> {
+    async fn finish(
+        &mut self,
+        status: SessionStatus,
+        outcome: String,
+        reason: Option<String>,
+    ) -> Result<(), SessionError> {
         self.done = true;
         self.media.close().await;
         let recordings = self.media.recordings();
+        let (hub, record, case) = (&self.hub, &self.record, &self.case);
         let sealed = seal_session(
-            &self.hub,
-            &self.record,
-            &self.case,
+            hub,
+            record,
+            case,
             status,
             &outcome,
+            reason.clone(),
             recordings,
         )
         .await;
@@ -363,6 +445,7 @@ impl Driver {
             artefact_id,
             manifest_sha256,
             outcome,
+            reason,
         });
         for conn in &self.conns {
             let _ = conn.send(Outbound::Detach);
@@ -393,11 +476,35 @@ pub async fn seal_session(
     case: &CaseRecord,
     status: SessionStatus,
     outcome: &str,
+    reason: Option<String>,
     recordings: Vec<(String, PathBuf)>,
 ) -> Result<ArtefactRecord, SessionError> {
     let now = hub.clock.now();
     let events = hub.store.events(session.id).await?;
     let jsonl = to_jsonl(events.iter().map(|e| e.body.as_str()));
+    // The checklist in the manifest is recomputed from the chain itself.
+    let mut checklist = match hub.catalogue.service(&case.service) {
+        Some(s) => crate::checklist::ChecklistState::new(&s.checklist),
+        None => crate::checklist::ChecklistState::new(&crate::catalogue::Checklist {
+            consents: vec![],
+            identity: vec![],
+            liveness: false,
+            stills: vec![],
+            documents: vec![],
+            declarations: vec![],
+        }),
+    };
+    for stored in &events {
+        if let Ok(event) = serde_json::from_str::<crate::evidence::Event>(&stored.body) {
+            checklist.observe(stored.seq, &event.kind);
+        }
+    }
+    let documents = crate::documents::load_all(
+        &hub.vault,
+        &crate::documents::session_dir(&hub.paths.data, session.id),
+        case.id,
+    )
+    .map_err(|e| SessionError::Seal(format!("documents: {e}")))?;
     let artefact_id = ArtefactId::random();
     let file_name = format!("{artefact_id}.zip");
     let out = hub.paths.artefacts.join(&file_name);
@@ -412,6 +519,7 @@ pub async fn seal_session(
             started_at: session.started_at,
             ended_at: now,
             outcome: outcome.to_owned(),
+            reason,
         },
         participants: vec![
             ManifestParticipant {
@@ -425,6 +533,8 @@ pub async fn seal_session(
         ],
         events_jsonl: jsonl.into_bytes(),
         recordings,
+        documents,
+        checklist: checklist.items(),
         sealed_at: now,
     };
     let identity = hub.identity.clone();
@@ -475,6 +585,7 @@ pub async fn recover_interrupted(hub: &AppState) -> Result<usize, SessionError> 
             &case,
             SessionStatus::Interrupted,
             "interrupted",
+            Some("the hub stopped during the session".to_owned()),
             recordings_on_disk(&dir),
         )
         .await?;

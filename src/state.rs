@@ -2,19 +2,22 @@
 //! the store, the development PKI, the hub secret, first-start accounts and crash recovery.
 
 use crate::auth::{Tickets, hash_password, random_password};
+use crate::catalogue::Catalogue;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::ids::SessionId;
 use crate::ids::UserId;
 use crate::media::{MediaConfig, PortPool};
 use crate::pairing::DeskHandle;
 use crate::seal::pki::{HubIdentity, ensure_dev_pki};
+use crate::session::SessionCmd;
 use crate::store::{Role, Store, StoreError, UserRecord};
-use ring::hmac;
-use std::io::Write;
+use crate::vault::Vault;
+use std::collections::HashMap;
 use std::ops::Deref;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
 
 /// Directories under the data dir.
 #[derive(Clone, Debug)]
@@ -45,8 +48,11 @@ pub struct Hub {
     pub identity: Arc<HubIdentity>,
     /// Trust anchors for verifying our own artefacts (the office CA).
     pub trust: Vec<Vec<u8>>,
-    /// Keys the HMAC of identity numbers, so the chain can match documents without storing them.
-    pub secret: hmac::Key,
+    /// The hub secret: keyed hashes of identity numbers, per-case document encryption.
+    pub vault: Vault,
+    pub catalogue: Catalogue,
+    /// Sessions open on this hub, for HTTP handlers that add to them (uploads).
+    pub sessions: Mutex<HashMap<SessionId, mpsc::Sender<SessionCmd>>>,
     pub tickets: Tickets,
     pub media: MediaConfig,
     pub paths: Paths,
@@ -80,6 +86,10 @@ pub enum StartError {
     Accounts(String),
     #[error("recovering interrupted sessions: {0}")]
     Recover(String),
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+    #[error(transparent)]
+    Catalogue(#[from] crate::catalogue::CatalogueError),
 }
 
 /// Credentials of the development accounts created on first start. Shown once.
@@ -94,25 +104,6 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StartError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// Read the hub secret, creating it (32 random bytes, mode 0600) on first start.
-fn hub_secret(path: &Path) -> Result<hmac::Key, StartError> {
-    if !path.exists() {
-        let mut bytes = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(io_err(path))?;
-        f.write_all(&bytes)
-            .and_then(|_| f.sync_all())
-            .map_err(io_err(path))?;
-    }
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
-    Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
 }
 
 /// Create the officer and auditor development accounts if the database has no account yet.
@@ -173,7 +164,8 @@ pub async fn start(
     let (identity, pki_created) =
         ensure_dev_pki(&paths.pki, clock.now()).map_err(|e| StartError::Pki(e.to_string()))?;
     let trust = vec![identity.ca_der().to_vec()];
-    let secret = hub_secret(&paths.data.join("hub-secret"))?;
+    let vault = Vault::open_or_create(&paths.data.join("hub-secret"))?;
+    let catalogue = Catalogue::load(settings.config.catalogue.as_deref())?;
     let dev_accounts = ensure_dev_accounts(store.as_ref(), clock.as_ref()).await?;
     let runtime = webrtc::runtime::default_runtime()
         .ok_or_else(|| StartError::Pki("no async runtime for media".into()))?;
@@ -190,7 +182,9 @@ pub async fn start(
         clock,
         identity: Arc::new(identity),
         trust,
-        secret,
+        vault,
+        catalogue,
+        sessions: Mutex::new(HashMap::new()),
         tickets: Tickets::default(),
         media,
         paths,

@@ -120,11 +120,13 @@ async fn sigkill_mid_session_loses_no_acknowledged_event() {
     applicant
         .send(json!({"id": 2, "type": "consent_answer", "consent": "recording", "granted": true}))
         .await;
-    let granted = applicant.expect("ack").await;
+    let granted = applicant.answer(2).await;
+    assert_eq!(granted["event"], "consent_granted");
     officer
         .send(
             json!({"id": 3, "type": "identity_check", "document_type": "id-card",
-            "document_number": "11010519491231002X", "attestation": "match", "outcome": "match"}),
+            "document_number": "11010519491231002X", "valid_until": "2036-01-01",
+            "attestation": "match", "outcome": "match"}),
         )
         .await;
     let mut acked: Vec<(u64, String)> = Vec::new();

@@ -161,7 +161,7 @@ async fn an_unparsable_offer_is_refused_and_the_session_goes_on() {
 
     officer.send(json!({"type": "close_session"})).await;
     let closed = applicant.expect("session_closed").await;
-    assert_eq!(closed["outcome"], "completed");
+    assert_eq!(closed["outcome"], "incomplete");
     assert!(closed["artefact_id"].is_string());
 }
 

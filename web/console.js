@@ -1,5 +1,6 @@
 // Officer console: sign-in, clocks, new cases with invite links, the case list, and the live
-// desk (queue → take next → video call → consent, identity check → close and seal).
+// desk (queue → take next → video call → consents, identity check, liveness, still, supporting
+// documents, declarations, checklist → close and seal).
 
 import {
   $,
@@ -19,6 +20,7 @@ import {
   setStatus,
   shortHash,
   shortTimeText,
+  sizeText,
   stopStream,
 } from './common.js';
 import { setupAuth } from './auth.js';
@@ -44,18 +46,47 @@ const els = {
   localVideo: $('#local-video'),
   enableSound: $('#enable-sound'),
   recordingIndicator: $('#recording-indicator'),
-  consentStatus: $('#consent-status'),
-  requestConsent: $('#request-consent'),
+  consentList: $('#consent-list'),
   idForm: $('#id-form'),
   idDocType: $('#id-doc-type'),
-  idDocNumber: $('#id-doc-number'),
+  idCardModeBox: $('#id-card-mode-box'),
+  idCardMode: $('#id-card-mode'),
+  idNeeds: $('#id-needs'),
+  idMrzBox: $('#id-mrz-box'),
+  idMrz: $('#id-mrz'),
+  idMrzHint: $('#id-mrz-hint'),
+  idNumberBox: $('#id-number-box'),
+  idNumberLabel: $('#id-number-label'),
+  idNumber: $('#id-number'),
+  idDatesBox: $('#id-dates-box'),
+  idValidFromBox: $('#id-valid-from-box'),
+  idValidFrom: $('#id-valid-from'),
+  idValidUntil: $('#id-valid-until'),
+  idLongTerm: $('#id-long-term'),
   idAttestation: $('#id-attestation'),
   idOutcome: $('#id-outcome'),
   idStatus: $('#id-status'),
   idSubmit: $('#id-submit'),
+  livenessStatus: $('#liveness-status'),
+  livenessPrompt: $('#liveness-prompt'),
+  livenessPassed: $('#liveness-passed'),
+  livenessFailed: $('#liveness-failed'),
+  stillKind: $('#still-kind'),
+  captureStill: $('#capture-still'),
+  stillCanvas: $('#still-canvas'),
+  stillStatus: $('#still-status'),
+  docsEmpty: $('#docs-empty'),
+  docList: $('#doc-list'),
+  declarationsEmpty: $('#declarations-empty'),
+  declarationList: $('#declaration-list'),
+  checklistPanel: $('#checklist-panel'),
+  checklistSummary: $('#checklist-summary'),
+  checklistEmpty: $('#checklist-empty'),
+  checklist: $('#checklist'),
   closeSession: $('#close-session'),
   sessionResult: $('#session-result'),
   sessionOutcome: $('#session-outcome'),
+  sessionReason: $('#session-reason'),
   sessionResultSealed: $('#session-result-sealed'),
   sessionArtefact: $('#session-artefact'),
   sessionManifest: $('#session-manifest'),
@@ -81,7 +112,69 @@ const els = {
   caseDetail: $('#case-detail'),
 };
 
-const DEFAULT_ATTESTATION = 'Face compared with the document held to the camera: match';
+const DEFAULT_ATTESTATION =
+  'Document held to the camera and examined; the face on the video compared with the document photo.';
+
+/** Largest upload the hub accepts (docs/api.md). */
+const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+
+const CONSENT_LABELS = {
+  recording: 'Recording of the session',
+  'personal-information': 'Processing of personal information',
+  'cross-border-transfer': 'Cross-border transfer of personal information',
+  'e-signature': 'Electronic signature',
+};
+const DOCUMENT_TYPE_LABELS = { 'id-card': 'ID card', passport: 'passport', 'driving-licence': 'driving licence' };
+const KIND_LABELS = {
+  'identity-document': 'Identity document',
+  'death-certificate': 'Death certificate',
+  'kinship-proof': 'Proof of kinship',
+  'medical-certificate': 'Medical certificate',
+};
+const DECLARATION_LABELS = {
+  inheritance: "Heir's declaration (inheritance)",
+  'driving-licence-renewal': 'Declaration for the driving-licence renewal',
+  'id-card-renewal': 'Declaration for the ID-card renewal',
+};
+const OUTCOME_LABELS = {
+  completed: 'completed',
+  incomplete: 'incomplete (checklist not satisfied)',
+  refused: 'refused (a required consent was refused or withdrawn)',
+  interrupted: 'interrupted',
+};
+
+/** "death-certificate" → "Death certificate" for ids without a label. */
+function slugLabel(id) {
+  const s = String(id || '').replace(/[-_]+/g, ' ').trim();
+  return s ? s[0].toUpperCase() + s.slice(1) : '';
+}
+const consentLabel = (c) => CONSENT_LABELS[c] || slugLabel(c);
+const kindLabel = (k) => KIND_LABELS[k] || slugLabel(k);
+const declarationLabel = (d) => DECLARATION_LABELS[d] || slugLabel(d);
+const documentTypeLabel = (t) => DOCUMENT_TYPE_LABELS[t] || slugLabel(t).toLowerCase();
+
+/** A checklist item id (`consent:recording`, `identity:passport|id-card`, …) in words. */
+function itemLabel(item) {
+  const i = item.indexOf(':');
+  const type = i < 0 ? item : item.slice(0, i);
+  const rest = i < 0 ? '' : item.slice(i + 1);
+  switch (type) {
+    case 'consent':
+      return `Consent: ${consentLabel(rest)}`;
+    case 'identity':
+      return `Identity check: ${rest.split('|').map(documentTypeLabel).join(' or ')} (face match)`;
+    case 'liveness':
+      return 'Liveness check passed';
+    case 'still':
+      return `Still: ${kindLabel(rest).toLowerCase()}`;
+    case 'document':
+      return `Document: ${kindLabel(rest).toLowerCase()}`;
+    case 'declaration':
+      return `Declaration: ${declarationLabel(rest)}`;
+    default:
+      return slugLabel(item);
+  }
+}
 
 const state = {
   me: null,
@@ -89,16 +182,32 @@ const state = {
   conn: null,
   connecting: false,
   queue: [],
-  /** `{id, caseId, peer:{role,name,tz}}` while a session is open. */
+  /** `{id, caseId, peer:{role,name,tz}, service}` while a session is open. */
   session: null,
   peer: null,
   localStream: null,
-  /** frame id → what it was, to route `ack`/`error` with a `ref`. */
+  /** frame id → `{what, …}`, to route `ack`/`error` with a `ref`. */
   pending: new Map(),
   resumeSound: null,
   selectedCase: null,
+  /** The checklist of the current (or last) session as the hub last sent it. */
+  checklist: [],
+  /** Items that the last `checklist` message un-satisfied (a withdrawn consent). */
+  lostItems: [],
+  /** What the session's service needs: `{consents, identity, liveness, stills, documents, declarations}`. */
+  tools: null,
+  /** Whether `tools` came from the catalogue (else derived from the checklist items). */
+  toolsFromCatalogue: false,
+  /** consent → `{state, seq, text}`; state none|requesting|requested|granted|refused|withdrawn|error. */
+  consents: new Map(),
+  /** Consents requested and not yet answered, oldest first (the applicant answers in order). */
+  awaitingConsent: [],
+  /** none|requesting|prompted|responded|attesting|passed|failed|error. */
+  liveness: 'none',
+  /** declaration → `{state, seq, text}`. */
+  declarations: new Map(),
+  lastDeclaration: null,
 };
-
 // ---------------------------------------------------------------- clocks
 
 function tick() {
@@ -305,13 +414,19 @@ async function connectDesk() {
   });
 }
 
+/**
+ * Send a frame; `what` (`{what: 'identity_check', …}`) is kept under the frame id so the
+ * matching `ack`s and `error` (which carry it as `ref`) can be routed. One frame may cause
+ * several acks (`request_consent` → `notice_shown` + `consent_requested`), so entries stay
+ * until the session ends.
+ */
 function send(msg, what) {
   if (!state.conn) {
     deskStatus('Not connected to the desk.', 'error');
     return null;
   }
   const id = state.conn.send(msg);
-  if (id != null && what) state.pending.set(id, what);
+  if (id != null && what) state.pending.set(id, typeof what === 'string' ? { what } : what);
   return id;
 }
 
@@ -331,6 +446,15 @@ function handleMessage(msg) {
       break;
     case 'answer':
       onAnswer(msg);
+      break;
+    case 'checklist':
+      onChecklist(msg);
+      break;
+    case 'liveness_prompt':
+      state.livenessText = typeof msg.text === 'string' ? msg.text : '';
+      if (state.liveness === 'prompted') {
+        setLiveness('prompted', `The applicant is asked: “${state.livenessText}”. Watch the video; waiting for them to say done…`);
+      }
       break;
     case 'ack':
       onAck(msg);
@@ -383,9 +507,13 @@ function updateTakeNext() {
  */
 async function takeNext() {
   els.takeNext.disabled = true;
-  // A new session's log starts here: the hub acks `session_opened` before it sends `paired`.
+  // A new session's log and checklist start here: the hub acks `session_opened` (and sends
+  // the first checklist) before it sends `paired`.
   els.evidenceLog.replaceChildren();
   els.evidenceEmpty.hidden = false;
+  state.checklist = [];
+  state.lostItems = [];
+  renderChecklist();
   if (!state.localStream) {
     deskStatus('Starting your camera and microphone…', '', 'connected');
     try {
@@ -405,7 +533,13 @@ async function takeNext() {
 }
 
 async function onPaired(msg) {
-  state.session = { id: msg.session_id, caseId: msg.case_id, peer: msg.peer || { role: 'applicant', name: '', tz: '' } };
+  const queued = state.queue.find((e) => e.case_id === msg.case_id);
+  state.session = {
+    id: msg.session_id,
+    caseId: msg.case_id,
+    peer: msg.peer || { role: 'applicant', name: '', tz: '' },
+    service: queued ? queued.service : null,
+  };
   els.sessionResult.hidden = true;
   els.queuePanel.hidden = true;
   els.callPanel.hidden = false;
@@ -414,6 +548,7 @@ async function onPaired(msg) {
   els.callTitle.textContent = `In session with ${p.name || 'the applicant'}`;
   els.callStatus.textContent = 'Starting the camera…';
   resetCallControls();
+  setupTools();
   tick();
 
   if (!state.localStream) {
@@ -464,94 +599,679 @@ async function onAnswer(msg) {
 function resetCallControls() {
   els.recordingIndicator.hidden = true;
   els.callPanel.dataset.recording = 'false';
-  els.consentStatus.textContent = 'Not requested yet.';
-  els.consentStatus.dataset.state = 'none';
-  els.requestConsent.disabled = false;
+  state.consents.clear();
+  state.awaitingConsent = [];
+  state.declarations.clear();
+  state.lastDeclaration = null;
+  state.tools = null;
+  state.toolsFromCatalogue = false;
   els.idForm.reset();
   els.idAttestation.value = DEFAULT_ATTESTATION;
+  updateIdFields();
   setStatus(els.idStatus, '');
   delete els.idStatus.dataset.state;
+  delete els.idStatus.dataset.code;
   els.idSubmit.disabled = false;
+  setLiveness('none');
+  els.stillCanvas.hidden = true;
+  setStatus(els.stillStatus, '');
+  delete els.stillStatus.dataset.state;
+  els.captureStill.disabled = false;
+  els.consentList.replaceChildren();
+  els.docList.replaceChildren();
+  els.declarationList.replaceChildren();
   els.closeSession.disabled = false;
   els.enableSound.hidden = true;
 }
 
-function requestConsent() {
-  els.requestConsent.disabled = true;
-  els.consentStatus.textContent = 'Asking the applicant…';
-  els.consentStatus.dataset.state = 'requesting';
-  send({ type: 'request_consent', consent: 'recording' }, 'request_consent');
+// ---------------------------------------------------------------- what the service needs
+
+function emptyTools() {
+  return { consents: [], identity: [], liveness: false, stills: [], documents: [], declarations: [] };
+}
+
+/** The requirements named by the checklist items, when the catalogue is not at hand. */
+function toolsFromItems(items) {
+  const t = emptyTools();
+  for (const { item } of items) {
+    const i = item.indexOf(':');
+    const type = i < 0 ? item : item.slice(0, i);
+    const rest = i < 0 ? '' : item.slice(i + 1);
+    if (type === 'consent') t.consents.push(rest);
+    else if (type === 'identity') t.identity.push(rest.split('|'));
+    else if (type === 'liveness') t.liveness = true;
+    else if (type === 'still') t.stills.push(rest);
+    else if (type === 'document') t.documents.push(rest);
+    else if (type === 'declaration') t.declarations.push(rest);
+  }
+  return t;
+}
+
+function catalogueChecklist(service) {
+  const entry = state.services && state.services.list.find((s) => s.code === service);
+  if (!entry || !entry.checklist) return null;
+  return { ...emptyTools(), ...entry.checklist };
+}
+
+/**
+ * Build the consent, document and declaration controls from the service's checklist
+ * (GET /api/services). The service comes from the queue entry or, failing that, the case.
+ * Until it is known, the checklist items the hub already sent stand in for it.
+ */
+async function setupTools() {
+  const session = state.session;
+  if (session.service) {
+    applyTools(catalogueChecklist(session.service), true);
+  }
+  if (!state.toolsFromCatalogue) {
+    if (state.checklist.length) applyTools(toolsFromItems(state.checklist), false);
+    try {
+      const detail = await fetchJson(`/api/cases/${encodeURIComponent(session.caseId)}`);
+      if (state.session !== session) return;
+      session.service = detail && detail.case ? detail.case.service : null;
+      const tools = catalogueChecklist(session.service);
+      if (tools) applyTools(tools, true);
+    } catch (err) {
+      if (state.session === session && !state.tools) {
+        els.callStatus.textContent = `Could not load the case's checklist: ${err.message}`;
+      }
+    }
+  }
+}
+
+function applyTools(tools, fromCatalogue) {
+  if (!tools) return;
+  const same = state.tools && JSON.stringify(state.tools) === JSON.stringify(tools);
+  state.toolsFromCatalogue = state.toolsFromCatalogue || fromCatalogue;
+  if (same) return;
+  state.tools = tools;
+  els.callPanel.dataset.service = (state.session && state.session.service) || '';
+  renderConsentRows();
+  renderIdNeeds();
+  renderStillKinds();
+  renderDocumentRows();
+  renderDeclarationRows();
+  if (!tools.liveness) {
+    if (state.liveness === 'none') {
+      setStatus(els.livenessStatus, "This service's checklist does not require a liveness check.");
+    }
+  } else if (state.liveness === 'none') {
+    setStatus(els.livenessStatus, '');
+  }
+}
+
+// ---------------------------------------------------------------- consents
+
+const CONSENT_STATE_TEXT = {
+  none: 'Not requested yet.',
+  requesting: 'Asking the applicant…',
+  requested: 'Shown to the applicant; waiting for the answer.',
+  granted: 'Granted',
+  refused: 'Refused. You may ask again.',
+  withdrawn: 'Withdrawn by the applicant.',
+  error: 'Could not be requested',
+};
+
+function consentState(consent) {
+  return state.consents.get(consent) || { state: 'none' };
+}
+
+function setConsent(consent, next) {
+  state.consents.set(consent, { ...consentState(consent), ...next });
+  updateConsentRow(consent);
+}
+
+function renderConsentRows() {
+  const list = (state.tools && state.tools.consents) || [];
+  els.consentList.replaceChildren(
+    ...list.map((consent) => {
+      const button = h(
+        'button',
+        { type: 'button', class: 'btn secondary small', dataset: { testid: 'consent-request', consent } },
+        'Request',
+      );
+      button.addEventListener('click', () => requestConsent(consent));
+      return h(
+        'li',
+        { class: 'tool-row', dataset: { testid: 'consent-row', consent } },
+        h('span', { class: 'tool-name' }, consentLabel(consent)),
+        h('span', { class: 'tool-state', role: 'status', dataset: { testid: 'consent-state', consent } }),
+        button,
+      );
+    }),
+  );
+  for (const consent of list) updateConsentRow(consent);
+}
+
+function updateConsentRow(consent) {
+  const row = els.consentList.querySelector(`li[data-consent="${CSS.escape(consent)}"]`);
+  if (!row) return;
+  const s = consentState(consent);
+  row.dataset.state = s.state;
+  const out = row.querySelector('.tool-state');
+  let text = CONSENT_STATE_TEXT[s.state] || s.state;
+  if (s.state === 'granted' && s.seq != null) text = `✔ Granted (evidence #${s.seq})`;
+  else if (s.state === 'refused') text = `✘ Refused${s.seq != null ? ` (evidence #${s.seq})` : ''}. You may ask again.`;
+  else if (s.state === 'withdrawn') {
+    text = `✘ Withdrawn by the applicant${s.seq != null ? ` (evidence #${s.seq})` : ''}` +
+      (consent === 'recording' ? '; recording stopped for good.' : '.');
+  } else if (s.state === 'error') text = `Could not be requested: ${s.text}`;
+  out.textContent = text;
+  out.className = 'tool-state' + ({ granted: ' ok', refused: ' bad', withdrawn: ' bad', error: ' bad' }[s.state] || '');
+  const button = row.querySelector('button');
+  const finalRecording = consent === 'recording' && s.state === 'withdrawn';
+  // A request still unanswered may be shown again (the applicant's page keeps one copy).
+  button.disabled = ['requesting', 'granted'].includes(s.state) || finalRecording;
+  button.textContent = ['requested', 'refused', 'withdrawn', 'error'].includes(s.state) ? 'Ask again' : 'Request';
+}
+
+function requestConsent(consent) {
+  setConsent(consent, { state: 'requesting', text: '' });
+  send({ type: 'request_consent', consent }, { what: 'request_consent', consent });
+}
+
+/** The consent whose checklist item this event satisfied (the checklist precedes the ack). */
+function consentSatisfiedBy(seq) {
+  const hit = state.checklist.find((i) => i.item.startsWith('consent:') && i.satisfied_by === seq);
+  return hit ? hit.item.slice('consent:'.length) : null;
+}
+
+function dropAwaiting(consent) {
+  state.awaitingConsent = state.awaitingConsent.filter((c) => c !== consent);
+}
+
+function onConsentAck(event, msg, pending) {
+  if (event === 'consent_requested') {
+    const consent = pending && pending.consent;
+    if (!consent) return;
+    dropAwaiting(consent);
+    state.awaitingConsent.push(consent);
+    setConsent(consent, { state: 'requested', seq: msg.seq });
+  } else if (event === 'consent_granted') {
+    const consent = consentSatisfiedBy(msg.seq) || state.awaitingConsent[0];
+    if (!consent) return;
+    dropAwaiting(consent);
+    setConsent(consent, { state: 'granted', seq: msg.seq });
+  } else if (event === 'consent_refused') {
+    // Refusals do not move the checklist; the applicant's page answers requests in order.
+    const consent = state.awaitingConsent[0];
+    if (!consent) return;
+    dropAwaiting(consent);
+    setConsent(consent, { state: 'refused', seq: msg.seq });
+  } else if (event === 'consent_withdrawn') {
+    const lost = state.lostItems.find((i) => i.startsWith('consent:'));
+    const consent = lost
+      ? lost.slice('consent:'.length)
+      : [...state.consents.keys()].find((c) => consentState(c).state === 'granted' && !state.checklist.some(
+          (i) => i.item === `consent:${c}` && i.satisfied_by != null,
+        ));
+    if (!consent) {
+      els.callStatus.textContent = 'The applicant withdrew a consent.';
+      return;
+    }
+    setConsent(consent, { state: 'withdrawn', seq: msg.seq });
+    els.callStatus.textContent = `The applicant withdrew: ${consentLabel(consent).toLowerCase()}.`;
+  }
+}
+
+// ---------------------------------------------------------------- identity check
+
+const ID_NEEDS = {
+  passport: 'Passport: copy the two lines of the machine-readable zone (TD3, 44 characters each). ' +
+    'The hub checks every check digit and the expiry date.',
+  'id-card-resident': 'Chinese resident identity card: the 18-digit number (15-digit numbers are upgraded), ' +
+    'and the expiry date or long-term. The hub checks the check character, birth date and region.',
+  'id-card-td1': 'Foreign identity card: copy the three lines of the machine-readable zone (TD1, 30 characters each).',
+  'driving-licence': "Driving licence: the licence number (the holder's resident ID number), the validity " +
+    'start and the expiry date or long-term.',
+};
+
+function idUsesMrz() {
+  const type = els.idDocType.value;
+  return type === 'passport' || (type === 'id-card' && els.idCardMode.value === 'td1');
+}
+
+/** Show the fields the chosen document type needs. */
+function updateIdFields() {
+  const type = els.idDocType.value;
+  const mrz = idUsesMrz();
+  els.idCardModeBox.hidden = type !== 'id-card';
+  els.idMrzBox.hidden = !mrz;
+  els.idMrz.rows = type === 'passport' ? 2 : 3;
+  els.idNumberBox.hidden = mrz;
+  els.idDatesBox.hidden = mrz;
+  els.idValidFromBox.hidden = type !== 'driving-licence';
+  els.idNumberLabel.textContent =
+    type === 'driving-licence' ? "Licence number (the holder's resident ID number)" : 'Resident ID number';
+  els.idValidUntil.disabled = els.idLongTerm.checked;
+  els.idForm.dataset.fields = mrz ? 'mrz' : type === 'driving-licence' ? 'licence' : 'number';
+  renderIdNeeds();
+  updateMrzHint();
+}
+
+function renderIdNeeds() {
+  const type = els.idDocType.value;
+  const key = type === 'id-card' ? `id-card-${els.idCardMode.value}` : type;
+  let text = ID_NEEDS[key] || '';
+  const reqs = (state.tools && state.tools.identity) || [];
+  if (reqs.length) {
+    text += ` This service needs: ${reqs.map((alts) => alts.map(documentTypeLabel).join(' or ')).join('; and ')}.`;
+  }
+  els.idNeeds.textContent = text;
+}
+
+/**
+ * The MRZ as typed, upper case, without spaces or empty lines. A zone pasted as one line
+ * (88 characters for TD3, 90 for TD1) is split into its lines.
+ */
+function mrzLines() {
+  const lines = els.idMrz.value
+    .toUpperCase()
+    .split(/\r?\n/)
+    .map((l) => l.replace(/\s+/g, ''))
+    .filter(Boolean);
+  if (lines.length === 1) {
+    const [l] = lines;
+    if (l.length === 88) return [l.slice(0, 44), l.slice(44)];
+    if (l.length === 90) return [l.slice(0, 30), l.slice(30, 60), l.slice(60)];
+  }
+  return lines;
+}
+
+function updateMrzHint() {
+  const passport = els.idDocType.value === 'passport';
+  const want = passport ? { lines: 2, len: 44, name: 'TD3' } : { lines: 3, len: 30, name: 'TD1' };
+  const lines = mrzLines();
+  const lengths = lines.length ? ` Now: ${lines.map((l) => l.length).join(' · ')}.` : '';
+  els.idMrzHint.textContent = `${want.lines} lines of ${want.len} characters (${want.name}); use < for fillers.${lengths}`;
+}
+
+function idError(text, field) {
+  setStatus(els.idStatus, text, 'error');
+  els.idStatus.dataset.state = 'invalid';
+  if (field) field.focus();
 }
 
 function submitIdentity(ev) {
   ev.preventDefault();
-  const number = els.idDocNumber.value.trim();
-  if (!number) {
-    setStatus(els.idStatus, 'Enter the document number.', 'error');
-    els.idDocNumber.focus();
-    return;
-  }
+  const type = els.idDocType.value;
   const attestation = els.idAttestation.value.trim();
-  if (!attestation) {
-    setStatus(els.idStatus, 'Enter the attestation.', 'error');
-    els.idAttestation.focus();
+  const msg = { type: 'identity_check', document_type: type };
+  if (idUsesMrz()) {
+    const lines = mrzLines();
+    if (!lines.length) return idError('Enter the machine-readable zone.', els.idMrz);
+    msg.mrz = lines.join('\n');
+  } else {
+    const number = els.idNumber.value.replace(/\s+/g, '').toUpperCase();
+    if (!number) return idError('Enter the document number.', els.idNumber);
+    msg.number = number;
+    if (type === 'driving-licence' && els.idValidFrom.value) msg.valid_from = els.idValidFrom.value;
+    if (els.idLongTerm.checked) msg.long_term = true;
+    else if (els.idValidUntil.value) msg.valid_until = els.idValidUntil.value;
+  }
+  if (!attestation) return idError('Enter the attestation.', els.idAttestation);
+  msg.attestation = attestation;
+  msg.outcome = els.idOutcome.value;
+  els.idSubmit.disabled = true;
+  setStatus(els.idStatus, 'Checking the document and recording…');
+  els.idStatus.dataset.state = 'pending';
+  delete els.idStatus.dataset.code;
+  send(msg, { what: 'identity_check', documentType: type });
+}
+
+// ---------------------------------------------------------------- liveness
+
+function setLiveness(next, text = '', kind = '') {
+  state.liveness = next;
+  els.livenessStatus.dataset.state = next;
+  setStatus(els.livenessStatus, text, kind);
+  const busy = next === 'requesting' || next === 'attesting';
+  const waiting = next === 'prompted' || next === 'responded';
+  els.livenessPrompt.disabled = busy || waiting;
+  els.livenessPrompt.textContent = ['passed', 'failed', 'error'].includes(next) ? 'New liveness prompt' : 'Liveness prompt';
+  els.livenessPassed.hidden = next !== 'responded';
+  els.livenessFailed.hidden = !waiting;
+  els.livenessPassed.disabled = busy;
+  els.livenessFailed.disabled = busy;
+}
+
+function livenessPrompt() {
+  setLiveness('requesting', 'Asking the hub for a prompt…');
+  send({ type: 'liveness_prompt' }, { what: 'liveness_prompt' });
+}
+
+function livenessResult(passed) {
+  setLiveness('attesting', 'Recording your attestation…');
+  send({ type: 'liveness_result', passed }, { what: 'liveness_result', passed });
+}
+
+function onLivenessAck(event, msg, pending) {
+  if (event === 'liveness_prompted') {
+    setLiveness(
+      'prompted',
+      `A random gesture is shown to the applicant (evidence #${msg.seq}). Watch the video; waiting for them to say done…`,
+    );
+  } else if (event === 'liveness_responded') {
+    const asked = state.livenessText ? ` (“${state.livenessText}”)` : '';
+    setLiveness(
+      'responded',
+      `The applicant says done (evidence #${msg.seq}). Did they perform the gesture${asked} live on camera?`,
+      'warn',
+    );
+  } else if (event === 'liveness_attested') {
+    const passed = pending && pending.what === 'liveness_result' ? pending.passed : state.liveness !== 'failed';
+    setLiveness(
+      passed ? 'passed' : 'failed',
+      passed ? `Liveness passed (evidence #${msg.seq}).` : `Liveness failed (evidence #${msg.seq}). You may prompt again.`,
+      passed ? 'ok' : 'error',
+    );
+  }
+}
+
+// ---------------------------------------------------------------- still and documents
+
+function renderStillKinds() {
+  const kinds = (state.tools && state.tools.stills) || [];
+  const list = kinds.length ? kinds : ['identity-document'];
+  els.stillKind.replaceChildren(...list.map((k) => h('option', { value: k }, kindLabel(k))));
+  els.stillKind.hidden = list.length < 2;
+}
+
+/** POST a file to the session; resolves to the hub's `{file, sha256, size, seq, hash}`. */
+function uploadToSession(category, kind, body, type) {
+  const id = encodeURIComponent(state.session.id);
+  const q = `category=${encodeURIComponent(category)}&kind=${encodeURIComponent(kind)}`;
+  return fetchJson(`/api/sessions/${id}/documents?${q}`, {
+    method: 'POST',
+    body,
+    headers: { 'Content-Type': type },
+  });
+}
+
+const UPLOAD_ERROR_PREFIX = {
+  413: 'Too large',
+  415: 'Type not accepted',
+  400: 'Refused',
+  409: 'Not added',
+};
+
+function uploadErrorText(err) {
+  const prefix = UPLOAD_ERROR_PREFIX[err.status] || 'Upload failed';
+  return `${prefix}: ${err.message}${err.code ? ` [${err.code}]` : ''}`;
+}
+
+function showUploaded(el, res, what) {
+  setStatus(
+    el,
+    `${what} added (evidence #${res.seq}): SHA-256 ${res.sha256}, ${sizeText(res.size)}, stored as ${res.file}.`,
+    'ok',
+  );
+  el.dataset.state = 'uploaded';
+  el.dataset.seq = String(res.seq);
+  el.dataset.sha256 = res.sha256 || '';
+  delete el.dataset.code;
+}
+
+function showUploadError(el, err) {
+  setStatus(el, uploadErrorText(err), 'error');
+  el.dataset.state = 'error';
+  el.dataset.code = err.code || '';
+  el.dataset.status = String(err.status || '');
+}
+
+async function captureStill() {
+  const video = els.remoteVideo;
+  if (!state.session) return;
+  if (!video.videoWidth || !video.videoHeight) {
+    setStatus(els.stillStatus, "There is no picture from the applicant's camera yet.", 'error');
+    els.stillStatus.dataset.state = 'error';
     return;
   }
-  els.idSubmit.disabled = true;
-  setStatus(els.idStatus, 'Recording…');
-  els.idStatus.dataset.state = 'pending';
-  send(
-    {
-      type: 'identity_check',
-      document_type: els.idDocType.value,
-      document_number: number,
-      attestation,
-      outcome: els.idOutcome.value,
-    },
-    'identity_check',
+  const kind = els.stillKind.value || 'identity-document';
+  const canvas = els.stillCanvas;
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext('2d').drawImage(video, 0, 0, canvas.width, canvas.height);
+  canvas.hidden = false;
+  els.captureStill.disabled = true;
+  setStatus(els.stillStatus, `Uploading the still (${canvas.width}×${canvas.height})…`);
+  els.stillStatus.dataset.state = 'pending';
+  try {
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.9));
+    if (!blob) throw new Error('the browser could not encode the frame as JPEG');
+    const res = await uploadToSession('still', kind, blob, 'image/jpeg');
+    showUploaded(els.stillStatus, res, `Still of the ${kindLabel(kind).toLowerCase()}`);
+  } catch (err) {
+    showUploadError(els.stillStatus, err);
+  } finally {
+    els.captureStill.disabled = false;
+  }
+}
+
+/** The declared type: the browser's, else from the extension (the hub checks the content). */
+function fileType(file) {
+  if (file.type) return file.type;
+  const ext = (file.name.split('.').pop() || '').toLowerCase();
+  return { pdf: 'application/pdf', jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png' }[ext] || 'application/octet-stream';
+}
+
+function renderDocumentRows() {
+  const kinds = (state.tools && state.tools.documents) || [];
+  els.docsEmpty.hidden = kinds.length > 0;
+  els.docList.replaceChildren(
+    ...kinds.map((kind) => {
+      const inputId = `doc-file-${kind}`;
+      const input = h('input', {
+        type: 'file',
+        id: inputId,
+        accept: '.pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png',
+        dataset: { testid: 'doc-file', document: kind },
+      });
+      const button = h(
+        'button',
+        { type: 'button', class: 'btn secondary small', disabled: true, dataset: { testid: 'doc-upload', document: kind } },
+        'Upload',
+      );
+      const out = h('p', { class: 'status', role: 'status', 'aria-live': 'polite', dataset: { testid: 'doc-status', document: kind } });
+      input.addEventListener('change', () => {
+        button.disabled = !input.files || input.files.length === 0;
+        setStatus(out, '');
+        delete out.dataset.state;
+      });
+      button.addEventListener('click', () => uploadDocument(kind, input, button, out));
+      return h(
+        'li',
+        { class: 'tool-row doc-row', dataset: { testid: 'doc-row', document: kind } },
+        h('label', { for: inputId, class: 'tool-name' }, kindLabel(kind)),
+        input,
+        button,
+        out,
+      );
+    }),
   );
 }
 
+async function uploadDocument(kind, input, button, out) {
+  const file = input.files && input.files[0];
+  if (!file || !state.session) return;
+  if (file.size > MAX_UPLOAD_BYTES) {
+    showUploadError(out, {
+      status: 413,
+      code: 'too_large',
+      message: `the file is ${sizeText(file.size)}; the limit is ${sizeText(MAX_UPLOAD_BYTES)}`,
+    });
+    return;
+  }
+  button.disabled = true;
+  setStatus(out, `Uploading ${file.name} (${sizeText(file.size)})…`);
+  out.dataset.state = 'pending';
+  try {
+    const res = await uploadToSession('document', kind, file, fileType(file));
+    showUploaded(out, res, `${kindLabel(kind)} (${file.name})`);
+    input.value = '';
+  } catch (err) {
+    showUploadError(out, err);
+    button.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------- declarations
+
+function declarationState(d) {
+  return state.declarations.get(d) || { state: 'none' };
+}
+
+function renderDeclarationRows() {
+  const list = (state.tools && state.tools.declarations) || [];
+  els.declarationsEmpty.hidden = list.length > 0;
+  els.declarationList.replaceChildren(
+    ...list.map((declaration) => {
+      const button = h(
+        'button',
+        { type: 'button', class: 'btn secondary small', dataset: { testid: 'declaration-request', declaration } },
+        'Request',
+      );
+      button.addEventListener('click', () => requestDeclaration(declaration));
+      return h(
+        'li',
+        { class: 'tool-row', dataset: { testid: 'declaration-row', declaration } },
+        h('span', { class: 'tool-name' }, declarationLabel(declaration)),
+        h('span', { class: 'tool-state', role: 'status', dataset: { testid: 'declaration-status', declaration } }),
+        button,
+      );
+    }),
+  );
+  for (const d of list) updateDeclarationRow(d);
+}
+
+function updateDeclarationRow(declaration) {
+  const row = els.declarationList.querySelector(`li[data-declaration="${CSS.escape(declaration)}"]`);
+  if (!row) return;
+  const s = declarationState(declaration);
+  row.dataset.state = s.state;
+  const out = row.querySelector('.tool-state');
+  out.dataset.state = s.state;
+  out.textContent = {
+    none: 'Not requested yet.',
+    requesting: 'Showing it to the applicant…',
+    requested: `Shown to the applicant (evidence #${s.seq}); waiting for them to read it aloud and confirm.`,
+    confirmed: `✔ Confirmed by the applicant (evidence #${s.seq}).`,
+    error: `Could not be requested: ${s.text}`,
+  }[s.state] || s.state;
+  out.className = 'tool-state' + ({ confirmed: ' ok', error: ' bad' }[s.state] || '');
+  const button = row.querySelector('button');
+  button.disabled = ['requesting', 'requested', 'confirmed'].includes(s.state);
+  button.textContent = s.state === 'error' ? 'Ask again' : 'Request';
+}
+
+function setDeclaration(declaration, next) {
+  state.declarations.set(declaration, { ...declarationState(declaration), ...next });
+  updateDeclarationRow(declaration);
+}
+
+function requestDeclaration(declaration) {
+  // The hub keeps one declaration pending at a time: a new request replaces the old one.
+  for (const [d, s] of state.declarations) {
+    if (d !== declaration && s.state === 'requested') setDeclaration(d, { state: 'none' });
+  }
+  setDeclaration(declaration, { state: 'requesting' });
+  send({ type: 'request_declaration', declaration }, { what: 'request_declaration', declaration });
+}
+
+function onDeclarationAck(event, msg, pending) {
+  if (event === 'declaration_requested') {
+    const d = pending && pending.declaration;
+    if (!d) return;
+    state.lastDeclaration = d;
+    setDeclaration(d, { state: 'requested', seq: msg.seq });
+  } else if (event === 'declaration_confirmed') {
+    const hit = state.checklist.find((i) => i.item.startsWith('declaration:') && i.satisfied_by === msg.seq);
+    const d = hit ? hit.item.slice('declaration:'.length) : state.lastDeclaration;
+    if (!d) return;
+    state.lastDeclaration = null;
+    setDeclaration(d, { state: 'confirmed', seq: msg.seq });
+  }
+}
+
+// ---------------------------------------------------------------- checklist
+
+function onChecklist(msg) {
+  const items = Array.isArray(msg.items) ? msg.items.filter((i) => i && typeof i.item === 'string') : [];
+  const before = new Map(state.checklist.map((i) => [i.item, i.satisfied_by]));
+  state.lostItems = items.filter((i) => i.satisfied_by == null && before.get(i.item) != null).map((i) => i.item);
+  state.checklist = items;
+  renderChecklist();
+  if (state.session && !state.tools && items.length) applyTools(toolsFromItems(items), false);
+}
+
+function renderChecklist() {
+  const items = state.checklist;
+  els.checklistPanel.hidden = items.length === 0 && !state.session;
+  els.checklistEmpty.hidden = items.length > 0;
+  els.checklist.replaceChildren(
+    ...items.map((i) => {
+      const ok = i.satisfied_by != null;
+      return h(
+        'li',
+        { dataset: { testid: 'checklist-item', item: i.item, satisfied: String(ok), seq: ok ? String(i.satisfied_by) : '' } },
+        h('span', { class: 'mark ' + (ok ? 'ok' : 'bad'), 'aria-hidden': 'true' }, ok ? '✔' : '✘'),
+        h('span', { class: 'visually-hidden' }, ok ? 'done: ' : 'missing: '),
+        itemLabel(i.item),
+        h('span', { class: 'muted small' }, ok ? ` — evidence #${i.satisfied_by}` : ' — missing'),
+      );
+    }),
+  );
+  const done = items.filter((i) => i.satisfied_by != null).length;
+  els.checklistSummary.textContent = items.length ? `${done}/${items.length}` : '';
+  els.checklistSummary.className = 'badge' + (items.length && done === items.length ? ' ok' : '');
+  els.checklist.dataset.complete = String(items.length > 0 && done === items.length);
+  els.checklist.dataset.done = String(done);
+  els.checklist.dataset.total = String(items.length);
+}
+
+// ---------------------------------------------------------------- acks, errors, close
+
 function closeSession() {
+  const missing = state.checklist.filter((i) => i.satisfied_by == null).length;
   els.closeSession.disabled = true;
-  els.callStatus.textContent = 'Closing and sealing the session…';
+  els.callStatus.textContent = missing
+    ? `Closing and sealing the session (${missing} checklist item${missing === 1 ? '' : 's'} missing: it will close as incomplete or refused)…`
+    : 'Closing and sealing the session…';
   send({ type: 'close_session' }, 'close_session');
 }
 
 /** Every committed evidence event, whoever caused it. */
 function onAck(msg) {
-  const what = msg.ref != null ? state.pending.get(msg.ref) : undefined;
-  if (msg.ref != null) state.pending.delete(msg.ref);
-  if (msg.event) {
+  const pending = msg.ref != null ? state.pending.get(msg.ref) : undefined;
+  const event = msg.event || '';
+  if (event) {
     els.evidenceEmpty.hidden = true;
     els.evidenceLog.append(
       h(
         'li',
-        { dataset: { testid: 'evidence-entry', event: msg.event, seq: String(msg.seq) }, title: msg.hash || '' },
-        `#${msg.seq} ${msg.event} ${shortHash(msg.hash)}`,
+        { dataset: { testid: 'evidence-entry', event, seq: String(msg.seq) }, title: msg.hash || '' },
+        `#${msg.seq} ${event} ${shortHash(msg.hash)}`,
       ),
     );
     els.evidenceLog.scrollTop = els.evidenceLog.scrollHeight;
   }
-  const event = msg.event || '';
-  if (what === 'identity_check' || event.startsWith('identity_check')) {
-    setStatus(els.idStatus, `Identity check recorded (evidence #${msg.seq}).`, 'ok');
+  if (event === 'identity_check_recorded' || (pending && pending.what === 'identity_check')) {
+    const type = (pending && pending.documentType) || els.idDocType.value;
+    setStatus(
+      els.idStatus,
+      `Identity check recorded: ${documentTypeLabel(type)}, face ${els.idOutcome.value} (evidence #${msg.seq}).`,
+      'ok',
+    );
     els.idStatus.dataset.state = 'recorded';
+    els.idStatus.dataset.seq = String(msg.seq);
     els.idSubmit.disabled = false;
-    els.idDocNumber.value = '';
+    els.idNumber.value = '';
+    els.idMrz.value = '';
+    updateMrzHint();
   }
-  if (event === 'consent_requested') {
-    els.consentStatus.textContent = 'Requested; waiting for the applicant to answer.';
-    els.consentStatus.dataset.state = 'requested';
-  } else if (event === 'consent_granted') {
-    els.consentStatus.textContent = 'The applicant consented to recording.';
-    els.consentStatus.dataset.state = 'granted';
-    els.requestConsent.disabled = true;
-  } else if (event === 'consent_refused') {
-    els.consentStatus.textContent = 'The applicant refused recording. You may ask again.';
-    els.consentStatus.dataset.state = 'refused';
-    els.requestConsent.disabled = false;
-  }
+  if (event.startsWith('consent_')) onConsentAck(event, msg, pending);
+  else if (event.startsWith('liveness_')) onLivenessAck(event, msg, pending);
+  else if (event.startsWith('declaration_')) onDeclarationAck(event, msg, pending);
 }
 
 function onRecording(msg) {
@@ -575,32 +1295,48 @@ function onPeerState(msg) {
 
 function onSessionClosed(msg) {
   endCall();
-  els.sessionOutcome.textContent = msg.outcome ? `Outcome: ${msg.outcome}.` : '';
+  const outcome = msg.outcome || '';
+  els.sessionOutcome.textContent = outcome ? `Outcome: ${OUTCOME_LABELS[outcome] || outcome}.` : '';
+  els.sessionOutcome.dataset.outcome = outcome;
+  els.sessionReason.textContent = msg.reason ? `Reason: ${msg.reason}.` : '';
   els.sessionArtefact.textContent = msg.artefact_id || '';
   els.sessionManifest.textContent = msg.manifest_sha256 || '';
   els.sessionResultSealed.hidden = !msg.artefact_id;
   els.sessionResult.dataset.artefactId = msg.artefact_id || '';
+  els.sessionResult.dataset.outcome = outcome;
+  const kind = { completed: 'ok', refused: 'error' }[outcome] || 'warn';
+  els.sessionResult.classList.toggle('is-ok', kind === 'ok');
+  els.sessionResult.classList.toggle('is-error', kind === 'error');
+  els.sessionResult.classList.toggle('is-warn', kind === 'warn');
   els.sessionResult.hidden = false;
   loadCases();
 }
 
 function onError(msg) {
-  const what = msg.ref != null ? state.pending.get(msg.ref) : undefined;
+  const pending = msg.ref != null ? state.pending.get(msg.ref) : undefined;
   if (msg.ref != null) state.pending.delete(msg.ref);
+  const what = pending ? pending.what : undefined;
   const text = `${msg.message || msg.code}${msg.code ? ` [${msg.code}]` : ''}`;
   if (msg.code) {
     els.evidenceLog.append(h('li', { class: 'is-error', dataset: { testid: 'evidence-error' } }, `error: ${text}`));
   }
   switch (what) {
     case 'identity_check':
-      setStatus(els.idStatus, `Not recorded: ${text}`, 'error');
+      setStatus(els.idStatus, `Not recorded — ${text}`, 'error');
       els.idStatus.dataset.state = 'error';
+      els.idStatus.dataset.code = msg.code || '';
       els.idSubmit.disabled = false;
       break;
     case 'request_consent':
-      els.consentStatus.textContent = `Could not request consent: ${text}`;
-      els.consentStatus.dataset.state = 'error';
-      els.requestConsent.disabled = false;
+      dropAwaiting(pending.consent);
+      setConsent(pending.consent, { state: 'error', text });
+      break;
+    case 'liveness_prompt':
+    case 'liveness_result':
+      setLiveness('error', `Liveness: ${text}`, 'error');
+      break;
+    case 'request_declaration':
+      setDeclaration(pending.declaration, { state: 'error', text });
       break;
     case 'close_session':
       els.callStatus.textContent = `Could not close the session: ${text}`;
@@ -637,6 +1373,7 @@ function endCall() {
   els.callPanel.hidden = true;
   els.recordingIndicator.hidden = true;
   els.queuePanel.hidden = false;
+  renderChecklist();
   updateTakeNext();
   tick();
 }
@@ -671,13 +1408,21 @@ function main() {
   els.casesRefresh.addEventListener('click', loadCases);
   els.takeNext.addEventListener('click', takeNext);
   els.deskReconnect.addEventListener('click', connectDesk);
-  els.requestConsent.addEventListener('click', requestConsent);
   els.idForm.addEventListener('submit', submitIdentity);
+  els.idDocType.addEventListener('change', updateIdFields);
+  els.idCardMode.addEventListener('change', updateIdFields);
+  els.idLongTerm.addEventListener('change', updateIdFields);
+  els.idMrz.addEventListener('input', updateMrzHint);
+  els.livenessPrompt.addEventListener('click', livenessPrompt);
+  els.livenessPassed.addEventListener('click', () => livenessResult(true));
+  els.livenessFailed.addEventListener('click', () => livenessResult(false));
+  els.captureStill.addEventListener('click', captureStill);
   els.closeSession.addEventListener('click', closeSession);
   els.enableSound.addEventListener('click', () => {
     if (state.resumeSound) state.resumeSound().catch(() => {});
     els.enableSound.hidden = true;
   });
+  updateIdFields();
   setupAuth({
     roles: ['officer'],
     wrongRoleText: (role) =>

@@ -1,6 +1,7 @@
 // Applicant page (/join#t=TOKEN): device check → signalling auth with the invite → queue →
-// video call with the hub → consent → receipt. The token stays in the URL fragment, which the
-// browser never sends to the server.
+// video call with the hub → consents (with the "kept anyway" notice), liveness prompt,
+// declaration read aloud, "My consents" (download, withdraw) → receipt. The token stays in the
+// URL fragment, which the browser never sends to the server.
 
 import {
   $,
@@ -8,6 +9,7 @@ import {
   createPeer,
   downloadText,
   fetchJson,
+  h,
   mediaErrorKind,
   openCamera,
   playStream,
@@ -65,10 +67,41 @@ const els = {
   receiptClosed: $('#receipt-closed'),
   receiptSave: $('#receipt-save'),
   receiptSaved: $('#receipt-saved'),
+  receiptRowReason: $('#receipt-row-reason'),
+  receiptReason: $('#receipt-reason'),
+  consentStatus: $('#consent-status'),
   consentDialog: $('#consent-dialog'),
+  consentTitle: $('#consent-title'),
+  consentProgress: $('#consent-progress'),
+  consentNoticeBox: $('#consent-notice-box'),
+  consentNotice: $('#consent-notice'),
   consentText: $('#consent-text'),
+  consentLegalBasis: $('#consent-legal-basis'),
+  consentRetention: $('#consent-retention'),
+  consentRecipientRow: $('#consent-recipient-row'),
+  consentRecipient: $('#consent-recipient'),
   consentAccept: $('#consent-accept'),
   consentDecline: $('#consent-decline'),
+  livenessPanel: $('#liveness-panel'),
+  livenessHeading: $('#h-liveness'),
+  livenessText: $('#liveness-text'),
+  livenessDone: $('#liveness-done'),
+  livenessStatus: $('#liveness-status'),
+  declarationPanel: $('#declaration-panel'),
+  declarationHeading: $('#h-declaration'),
+  declarationIntro: $('#declaration-intro'),
+  declarationText: $('#declaration-text'),
+  declarationConfirm: $('#declaration-confirm'),
+  declarationStatus: $('#declaration-status'),
+  myConsentsShow: $('#my-consents-show'),
+  myConsentsDownload: $('#my-consents-download'),
+  myConsentsStatus: $('#my-consents-status'),
+  myConsentsList: $('#my-consents-list'),
+  withdrawDialog: $('#withdraw-dialog'),
+  withdrawQuestion: $('#withdraw-question'),
+  withdrawEffect: $('#withdraw-effect'),
+  withdrawConfirm: $('#withdraw-confirm'),
+  withdrawCancel: $('#withdraw-cancel'),
 };
 
 /** Everything the page knows; one object so the flow is easy to follow. */
@@ -90,7 +123,25 @@ const state = {
   meter: null,
   peer: null,
   peerName: '',
+  /** The session we are in (sent back with every consent answer). */
+  sessionId: null,
+  /** The consent request shown in the dialog, and the ones waiting behind it. */
   pendingConsent: null,
+  consentQueue: [],
+  /** Position of the shown request in the current run of requests (1-based). */
+  consentIndex: 0,
+  /** The "kept whatever you answer" notice, once the hub sent it. */
+  notice: null,
+  /** The last consent answer or withdrawal, for the status line: `{key, consent}`. */
+  lastConsent: null,
+  /** Items of the last `consents` message, or null before the applicant asked. */
+  myConsents: null,
+  withdrawTarget: null,
+  /** The liveness prompt and declaration currently shown. */
+  liveness: null,
+  declaration: null,
+  /** frame id → `{what, …}` for the frames whose ack or error we route. */
+  refs: new Map(),
   /** id of our join_queue frame, to re-enable the button if the hub refuses it. */
   joinId: null,
   receipt: null,
@@ -144,6 +195,9 @@ function renderDynamic() {
     setI18n(els.serviceLine, 'serviceLine', { service: serviceName(state.service, state.catalogue) });
   }
   if (state.receipt) renderReceipt();
+  renderConsentStatus();
+  renderConsentProgress();
+  renderMyConsents();
   tickOfficeTime();
 }
 
@@ -308,9 +362,12 @@ function handleClose() {
   document.body.dataset.state = 'disconnected';
 }
 
-function send(msg) {
+/** Send a frame; `ref` (`{what, …}`) routes the ack or error the hub answers it with. */
+function send(msg, ref) {
   if (!state.conn) return null;
-  return state.conn.send(msg);
+  const id = state.conn.send(msg);
+  if (id != null && ref) state.refs.set(id, ref);
+  return id;
 }
 
 function handleMessage(msg) {
@@ -330,6 +387,15 @@ function handleMessage(msg) {
     case 'consent_requested':
       onConsentRequested(msg);
       break;
+    case 'consents':
+      onConsents(msg);
+      break;
+    case 'liveness_prompt':
+      onLivenessPrompt(msg);
+      break;
+    case 'declaration_requested':
+      onDeclarationRequested(msg);
+      break;
     case 'recording':
       onRecording(msg);
       break;
@@ -340,8 +406,7 @@ function handleMessage(msg) {
       onSessionClosed(msg);
       break;
     case 'ack':
-      // The applicant's own evidence events (consent answers); nothing to show beyond the
-      // status already set when the answer was sent.
+      onAck(msg);
       break;
     case 'error':
       onError(msg);
@@ -413,6 +478,7 @@ function onQueuePosition(msg) {
 
 async function onPaired(msg) {
   state.peerName = (msg.peer && msg.peer.name) || '';
+  state.sessionId = msg.session_id || null;
   show(els.stepCall);
   els.stepCall.dataset.sessionId = msg.session_id || '';
   setI18n(els.callStatus, 'callConnecting');
@@ -473,30 +539,422 @@ function endCall() {
   els.localVideo.srcObject = null;
   els.recordingIndicator.hidden = true;
   els.enableSound.hidden = true;
-  if (els.consentDialog.open) els.consentDialog.close();
-  els.consentReopen.hidden = true;
   state.pendingConsent = null;
+  state.consentQueue = [];
+  state.consentIndex = 0;
+  if (els.consentDialog.open) els.consentDialog.close();
+  if (els.withdrawDialog.open) els.withdrawDialog.close();
+  els.consentReopen.hidden = true;
+  els.livenessPanel.hidden = true;
+  els.declarationPanel.hidden = true;
+  state.liveness = null;
+  state.declaration = null;
 }
 
-// ---------------------------------------------------------------- consent
+// ---------------------------------------------------------------- consents
 
+/** i18n key of a consent's name: `personal-information` → `consent_personal_information`. */
+function consentKey(consent) {
+  return 'consent_' + String(consent || '').replace(/[^a-z0-9]+/gi, '_');
+}
+
+function consentName(consent, lang = currentLanguage()) {
+  const key = consentKey(consent);
+  const table = MESSAGES[lang] || MESSAGES.en;
+  return table[key] || MESSAGES.en[key] || consent;
+}
+
+/** A label in `lang` (English when missing). */
+function label(key, lang = currentLanguage()) {
+  return (MESSAGES[lang] && MESSAGES[lang][key]) || MESSAGES.en[key] || key;
+}
+
+/**
+ * The officer asks for a consent. Requests are queued: the dialog shows one at a time, in the
+ * order they arrived (the officer's console relies on that order for refusals).
+ */
 function onConsentRequested(msg) {
-  state.pendingConsent = msg;
-  els.consentText.textContent = msg.text || '';
-  if (msg.lang) els.consentText.lang = msg.lang;
-  els.consentDialog.dataset.consent = msg.consent || '';
+  if (!msg || !msg.consent) return;
+  if (msg.notice && msg.notice.text) state.notice = msg.notice;
+  // A request asked again replaces the earlier one that was not answered yet.
+  state.consentQueue = state.consentQueue.filter((r) => r.consent !== msg.consent);
+  if (state.pendingConsent && state.pendingConsent.consent === msg.consent) {
+    // Keep a notice that was attached to the first copy.
+    if (!msg.notice && state.pendingConsent.notice) msg.notice = state.pendingConsent.notice;
+    state.pendingConsent = msg;
+    renderConsentDialog();
+    return;
+  }
+  state.consentQueue.push(msg);
+  if (state.pendingConsent) {
+    renderConsentProgress();
+    return;
+  }
+  showNextConsent();
+}
+
+function showNextConsent() {
+  if (state.pendingConsent || state.consentQueue.length === 0) return;
+  state.pendingConsent = state.consentQueue.shift();
+  state.consentIndex += 1;
+  renderConsentDialog();
   els.consentReopen.hidden = true;
-  if (!els.consentDialog.open) els.consentDialog.showModal();
+  if (!els.consentDialog.open) {
+    els.consentDialog.showModal();
+  } else {
+    // The next request replaces the answered one inside the open dialog: guard against a
+    // double tap answering it unread.
+    els.consentAccept.disabled = true;
+    els.consentDecline.disabled = true;
+    setTimeout(() => {
+      els.consentAccept.disabled = false;
+      els.consentDecline.disabled = false;
+    }, 800);
+  }
+  els.consentDialog.scrollTop = 0;
+  els.consentText.scrollTop = 0;
+  els.consentNotice.scrollTop = 0;
+  els.consentTitle.focus();
+}
+
+function renderConsentDialog() {
+  const req = state.pendingConsent;
+  if (!req) return;
+  const key = consentKey(req.consent);
+  if (MESSAGES.en[key]) setI18n(els.consentTitle, key);
+  else {
+    setI18n(els.consentTitle, null);
+    els.consentTitle.textContent = req.consent;
+  }
+  els.consentDialog.dataset.consent = req.consent;
+  els.consentDialog.dataset.notice = String(!!(req.notice && req.notice.text));
+  els.consentNoticeBox.hidden = !(req.notice && req.notice.text);
+  els.consentNotice.textContent = req.notice && req.notice.text ? req.notice.text : '';
+  els.consentText.textContent = req.text || '';
+  for (const el of [els.consentText, els.consentNotice]) {
+    if (req.lang) el.lang = req.lang;
+    else el.removeAttribute('lang');
+  }
+  els.consentLegalBasis.textContent = req.legal_basis || '—';
+  els.consentRetention.textContent = req.retention || '—';
+  els.consentRecipientRow.hidden = !req.recipient;
+  els.consentRecipient.textContent = req.recipient || '';
+  renderConsentProgress();
+}
+
+function renderConsentProgress() {
+  const total = state.consentIndex + state.consentQueue.length;
+  if (!state.pendingConsent || total < 2) {
+    setI18n(els.consentProgress, null);
+    return;
+  }
+  setI18n(els.consentProgress, 'consentProgress', { index: state.consentIndex, total });
 }
 
 function answerConsent(granted) {
   const req = state.pendingConsent;
   if (!req) return;
   state.pendingConsent = null;
-  send({ type: 'consent_answer', consent: req.consent, granted });
-  els.consentDialog.close();
-  els.consentReopen.hidden = true;
-  setI18n(els.recordingStatus, granted ? 'consentGiven' : 'consentRefused');
+  const msg = { type: 'consent_answer', consent: req.consent, granted };
+  if (state.sessionId) msg.session_id = state.sessionId;
+  send(msg, { what: 'consent_answer', consent: req.consent, granted });
+  state.lastConsent = { key: granted ? 'consentGiven' : 'consentRefused', consent: req.consent };
+  renderConsentStatus();
+  if (state.consentQueue.length) {
+    showNextConsent();
+  } else {
+    state.consentIndex = 0;
+    els.consentDialog.close();
+    els.consentReopen.hidden = true;
+  }
+}
+
+function renderConsentStatus() {
+  const last = state.lastConsent;
+  if (!last) {
+    setI18n(els.consentStatus, null);
+    return;
+  }
+  setI18n(els.consentStatus, last.key, { consent: consentName(last.consent) });
+  els.consentStatus.dataset.consent = last.consent;
+  els.consentStatus.dataset.state = last.key;
+}
+
+// ---------------------------------------------------------------- my consents
+
+function requestMyConsents() {
+  if (!state.conn) return;
+  if (!state.myConsents) setI18n(els.myConsentsStatus, 'myConsentsLoading');
+  send({ type: 'my_consents' }, { what: 'my_consents' });
+}
+
+/** The hub lists consents by id; show them in the order they were answered, unanswered last. */
+function onConsents(msg) {
+  const items = Array.isArray(msg.items) ? msg.items.slice() : [];
+  const when = (c) => (c.at ? Date.parse(c.at) || 0 : Number.MAX_SAFE_INTEGER);
+  items.sort((a, b) => when(a) - when(b));
+  state.myConsents = items;
+  renderMyConsents();
+}
+
+/** An RFC 3339 instant in the applicant's language and zone, naming the zone. */
+function instantText(iso, lang = currentLanguage()) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return new Intl.DateTimeFormat(lang, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZoneName: 'short',
+  }).format(d);
+}
+
+function answerText(answer, lang = currentLanguage()) {
+  const key = `answer_${answer}`;
+  return MESSAGES.en[key] ? label(key, lang) : answer;
+}
+
+function renderMyConsents() {
+  const items = state.myConsents;
+  if (!items) return;
+  els.myConsentsDownload.hidden = items.length === 0;
+  setI18n(els.myConsentsShow, 'myConsentsRefresh');
+  setI18n(els.myConsentsStatus, items.length ? null : 'myConsentsNone');
+  els.myConsentsList.replaceChildren(
+    ...items.map((c) => {
+      const answer = c.answer || 'pending';
+      const badge = { granted: ' ok', refused: ' bad', withdrawn: ' bad' }[answer] || '';
+      const details = h(
+        'details',
+        { class: 'consent-details' },
+        h('summary', {}, t('showText')),
+        h('div', { class: 'consent-text', lang: c.lang || null, tabindex: '0', dataset: { testid: 'my-consent-text' } }, c.text || ''),
+        h(
+          'dl',
+          { class: 'consent-meta' },
+          metaRow(t('legalBasis'), c.legal_basis, 'en'),
+          metaRow(t('retention'), c.retention, 'en'),
+          c.recipient ? metaRow(t('recipient'), c.recipient, 'en') : null,
+          metaRow(t('textVersion'), `${c.text_id || c.consent} v${c.text_version} (${c.lang})`),
+          metaRow(t('fingerprint'), c.text_sha256, null, 'mono break'),
+        ),
+      );
+      let withdraw = null;
+      if (answer === 'granted') {
+        withdraw = h(
+          'button',
+          { type: 'button', class: 'btn secondary small', dataset: { testid: 'consent-withdraw', consent: c.consent } },
+          t('withdraw'),
+        );
+        withdraw.addEventListener('click', () => askWithdraw(c.consent));
+      }
+      return h(
+        'li',
+        { class: 'consent-item', dataset: { testid: 'my-consent', consent: c.consent, answer } },
+        h(
+          'p',
+          { class: 'consent-item-head' },
+          h('strong', {}, consentName(c.consent)),
+          ' ',
+          h('span', { class: 'badge' + badge, dataset: { testid: 'my-consent-answer' } }, answerText(answer)),
+        ),
+        c.at ? h('p', { class: 'small muted' }, t('answeredAt', { time: instantText(c.at) })) : null,
+        details,
+        withdraw ? h('div', { class: 'form-actions' }, withdraw) : null,
+      );
+    }),
+  );
+}
+
+function metaRow(term, value, lang = null, cls = null) {
+  return h('div', {}, h('dt', {}, term), h('dd', { lang: lang || null, class: cls || null }, value || '—'));
+}
+
+/** Every consent text with its fingerprint, answer and time, as a text file. */
+function downloadMyConsents() {
+  const items = state.myConsents || [];
+  const lang = currentLanguage();
+  const m = (key) => label(key, lang);
+  const lines = [
+    m('consentsFileTitle'),
+    '',
+    `${m('receiptName')}: ${state.name}`,
+    `${m('receiptService')}: ${serviceName(state.service, state.catalogue, lang)}`,
+    `${m('receiptSession')}: ${state.sessionId || ''}`,
+    `${m('downloadedAt')}: ${instantText(new Date().toISOString(), lang)} (${new Date().toISOString()})`,
+  ];
+  if (state.notice) {
+    lines.push('', '========================================', m('noticeTitle'), '');
+    lines.push(`${m('fingerprint')}: ${state.notice.text_sha256}`, '', state.notice.text.trim());
+  }
+  items.forEach((c, i) => {
+    lines.push(
+      '',
+      '========================================',
+      `${i + 1}. ${consentName(c.consent, lang)} (${c.consent})`,
+      '',
+      `${m('answerLabel')}: ${answerText(c.answer, lang)} (${c.answer})`,
+      `${m('timeLabel')}: ${c.at ? `${instantText(c.at, lang)} (${c.at})` : '—'}`,
+      `${m('textVersion')}: ${c.text_id || c.consent} v${c.text_version} (${c.lang})`,
+      `${m('fingerprint')}: ${c.text_sha256}`,
+      `${m('legalBasis')}: ${c.legal_basis || '—'}`,
+      `${m('retention')}: ${c.retention || '—'}`,
+    );
+    if (c.recipient) lines.push(`${m('recipient')}: ${c.recipient}`);
+    lines.push('', String(c.text || '').trim());
+  });
+  const name = `globallink-consents-${state.sessionId || 'session'}.txt`;
+  downloadText(name, lines.join('\n') + '\n');
+  setI18n(els.myConsentsStatus, 'consentsFileSaved');
+}
+
+function askWithdraw(consent) {
+  state.withdrawTarget = consent;
+  els.withdrawDialog.dataset.consent = consent;
+  setI18n(els.withdrawQuestion, 'withdrawQuestion', { consent: consentName(consent) });
+  setI18n(els.withdrawEffect, consent === 'recording' ? 'withdrawRecording' : 'withdrawOther');
+  if (!els.withdrawDialog.open) els.withdrawDialog.showModal();
+  els.withdrawCancel.focus();
+}
+
+function confirmWithdraw() {
+  const consent = state.withdrawTarget;
+  state.withdrawTarget = null;
+  els.withdrawDialog.close();
+  if (!consent) return;
+  send({ type: 'withdraw_consent', consent }, { what: 'withdraw_consent', consent });
+}
+
+// ---------------------------------------------------------------- liveness and declaration
+
+/** Fold a finished prompt panel away after a moment, so the video moves back up. */
+const foldTimers = new Map();
+function foldLater(panel) {
+  clearTimeout(foldTimers.get(panel));
+  foldTimers.set(panel, setTimeout(() => {
+    panel.hidden = true;
+  }, 6000));
+}
+function cancelFold(panel) {
+  clearTimeout(foldTimers.get(panel));
+  foldTimers.delete(panel);
+}
+
+function onLivenessPrompt(msg) {
+  cancelFold(els.livenessPanel);
+  state.liveness = msg;
+  els.livenessPanel.dataset.promptId = msg.prompt_id || '';
+  els.livenessPanel.dataset.state = 'prompted';
+  els.livenessText.textContent = msg.text || '';
+  els.livenessDone.hidden = false;
+  els.livenessDone.disabled = false;
+  setI18n(els.livenessStatus, null);
+  els.livenessStatus.className = 'status';
+  els.livenessPanel.hidden = false;
+  els.livenessPanel.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  els.livenessHeading.focus({ preventScroll: true });
+}
+
+function livenessDone() {
+  if (!state.liveness) return;
+  els.livenessDone.disabled = true;
+  setI18n(els.livenessStatus, 'sending');
+  send({ type: 'liveness_done' }, { what: 'liveness_done' });
+}
+
+function onDeclarationRequested(msg) {
+  cancelFold(els.declarationPanel);
+  state.declaration = msg;
+  els.declarationPanel.dataset.declaration = msg.declaration || '';
+  els.declarationPanel.dataset.state = 'requested';
+  els.declarationText.textContent = msg.text || '';
+  if (msg.lang) els.declarationText.lang = msg.lang;
+  els.declarationIntro.hidden = false;
+  els.declarationText.hidden = false;
+  els.declarationConfirm.hidden = false;
+  els.declarationConfirm.disabled = false;
+  setI18n(els.declarationStatus, null);
+  els.declarationStatus.className = 'status';
+  els.declarationPanel.hidden = false;
+  els.declarationText.scrollTop = 0;
+  els.declarationPanel.scrollIntoView({ block: 'start', behavior: 'smooth' });
+  els.declarationHeading.focus({ preventScroll: true });
+}
+
+function confirmDeclaration() {
+  const d = state.declaration;
+  if (!d) return;
+  els.declarationConfirm.disabled = true;
+  setI18n(els.declarationStatus, 'sending');
+  send(
+    { type: 'confirm_declaration', declaration: d.declaration, text_sha256: d.text_sha256 },
+    { what: 'confirm_declaration', declaration: d.declaration },
+  );
+}
+
+// ---------------------------------------------------------------- acks and errors of our frames
+
+/** The hub committed an event this page caused. */
+function onAck(msg) {
+  const ref = msg.ref != null ? state.refs.get(msg.ref) : undefined;
+  if (msg.ref != null) state.refs.delete(msg.ref);
+  const what = ref ? ref.what : '';
+  if (what === 'consent_answer') {
+    if (state.myConsents) requestMyConsents();
+  } else if (what === 'withdraw_consent' || msg.event === 'consent_withdrawn') {
+    if (ref && ref.consent) state.lastConsent = { key: 'consentWithdrawnStatus', consent: ref.consent };
+    renderConsentStatus();
+    requestMyConsents();
+  } else if (what === 'liveness_done' || msg.event === 'liveness_responded') {
+    els.livenessPanel.dataset.state = 'done';
+    els.livenessDone.hidden = true;
+    setI18n(els.livenessStatus, 'livenessSent');
+    els.livenessStatus.className = 'status is-ok';
+    state.liveness = null;
+    foldLater(els.livenessPanel);
+  } else if (what === 'confirm_declaration' || msg.event === 'declaration_confirmed') {
+    els.declarationPanel.dataset.state = 'confirmed';
+    els.declarationConfirm.hidden = true;
+    els.declarationIntro.hidden = true;
+    els.declarationText.hidden = true;
+    setI18n(els.declarationStatus, 'declarationConfirmed');
+    els.declarationStatus.className = 'status is-ok';
+    state.declaration = null;
+    foldLater(els.declarationPanel);
+  }
+}
+
+/** Show a refused frame's error next to what it was about; false if it has no place. */
+function errorShownNear(ref, text) {
+  const what = ref ? ref.what : '';
+  const put = (el) => {
+    setI18n(el, 'errorMessage', { message: text });
+    el.className = 'status is-error';
+  };
+  if (what === 'liveness_done') {
+    put(els.livenessStatus);
+    els.livenessDone.disabled = false;
+    return true;
+  }
+  if (what === 'confirm_declaration') {
+    put(els.declarationStatus);
+    els.declarationConfirm.disabled = false;
+    return true;
+  }
+  if (what === 'my_consents' || what === 'withdraw_consent') {
+    setI18n(els.myConsentsStatus, 'errorMessage', { message: text });
+    return true;
+  }
+  if (what === 'consent_answer') {
+    setI18n(els.consentStatus, 'errorMessage', { message: text });
+    els.consentStatus.dataset.state = 'error';
+    return true;
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------- receipt
@@ -508,6 +966,7 @@ function onSessionClosed(msg) {
     artefactId: msg.artefact_id || '',
     manifest: msg.manifest_sha256 || '',
     outcome: msg.outcome || '',
+    reason: msg.reason || '',
     closedAt: new Date(),
   };
   endCall();
@@ -538,13 +997,21 @@ function renderReceipt() {
   els.receiptHash.textContent = r.manifest;
   els.receiptSession.textContent = r.sessionId;
   els.receiptOutcome.textContent = outcomeText(r.outcome, currentLanguage());
+  els.receiptOutcome.dataset.outcome = r.outcome;
+  els.receiptRowReason.hidden = !r.reason;
+  els.receiptReason.textContent = r.reason;
   els.receiptClosed.textContent = closedAtText(currentLanguage());
   els.receiptSave.hidden = !sealed;
 }
 
 /** "completed" → "Concluída"; unknown outcomes are shown as sent. */
 function outcomeText(outcome, lang) {
-  const key = { completed: 'outcomeCompleted', interrupted: 'outcomeInterrupted' }[outcome];
+  const key = {
+    completed: 'outcomeCompleted',
+    incomplete: 'outcomeIncomplete',
+    refused: 'outcomeRefused',
+    interrupted: 'outcomeInterrupted',
+  }[outcome];
   if (!key) return outcome;
   return (MESSAGES[lang] && MESSAGES[lang][key]) || MESSAGES.en[key];
 }
@@ -563,6 +1030,7 @@ function receiptLines(lang) {
     `${m('receiptArtefact')}: ${r.artefactId}`,
     `${m('receiptHash')}: ${r.manifest}`,
     `${m('receiptOutcome')}: ${outcomeText(r.outcome, lang)}`,
+    ...(r.reason ? [`${m('receiptReason')}: ${r.reason}`] : []),
     `${m('receiptClosedAt')}: ${closedAtText(lang)}`,
     '',
     m('receiptFileNote'),
@@ -599,7 +1067,10 @@ function onError(msg) {
     els.joinQueue.disabled = false;
     setI18n(els.queuePosition, null);
   }
-  status('errorMessage', { message: text }, 'error');
+  const ref = msg.ref != null ? state.refs.get(msg.ref) : undefined;
+  if (msg.ref != null) state.refs.delete(msg.ref);
+  const shown = errorShownNear(ref, text);
+  if (!shown) status('errorMessage', { message: text }, 'error');
 }
 
 // ---------------------------------------------------------------- start
@@ -621,6 +1092,12 @@ function main() {
   els.leaveQueue.addEventListener('click', leaveQueue);
   els.consentAccept.addEventListener('click', () => answerConsent(true));
   els.consentDecline.addEventListener('click', () => answerConsent(false));
+  els.livenessDone.addEventListener('click', livenessDone);
+  els.declarationConfirm.addEventListener('click', confirmDeclaration);
+  els.myConsentsShow.addEventListener('click', requestMyConsents);
+  els.myConsentsDownload.addEventListener('click', downloadMyConsents);
+  els.withdrawConfirm.addEventListener('click', confirmWithdraw);
+  els.withdrawCancel.addEventListener('click', () => els.withdrawDialog.close());
   // Escape must not silently drop a consent request: keep the dialog, or offer to reopen it.
   els.consentDialog.addEventListener('cancel', (ev) => ev.preventDefault());
   els.consentDialog.addEventListener('close', () => {
@@ -630,6 +1107,7 @@ function main() {
     if (state.pendingConsent && !els.consentDialog.open) {
       els.consentReopen.hidden = true;
       els.consentDialog.showModal();
+      els.consentTitle.focus();
     }
   });
   els.enableSound.addEventListener('click', () => {

@@ -213,6 +213,25 @@ impl Forwarder {
         }
     }
 
+    /// A receiver asked for a keyframe: pass the request on to the video it is watching.
+    pub(super) async fn request_keyframe_for(&self, receiver: ParticipantRole) {
+        let source = other(receiver);
+        let remote = self
+            .remotes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|r| r.role == source && r.kind == RtpCodecKind::Video)
+            .cloned();
+        if let Some(remote) = remote {
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: remote.ssrc,
+            };
+            let _ = remote.track.write_rtcp(vec![Box::new(pli)]).await;
+        }
+    }
+
     /// Read `track` until it ends, forwarding and recording each packet. Keep this loop tight:
     /// the track's event queue drops packets when it overflows.
     pub(super) async fn pump(

@@ -8,6 +8,7 @@
 //! webrtc-rs 0.21 has no UDP mux, so each peer connection takes one port from [`PortPool`].
 
 mod forward;
+mod keyframes;
 mod ports;
 mod record;
 
@@ -27,8 +28,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
@@ -241,8 +242,12 @@ impl MediaSession {
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
         let port = self.config.ports.lease().ok_or(MediaError::NoPort)?;
         let mut engine = media_engine()?;
-        let registry =
-            register_default_interceptors(Registry::new(), &mut engine).map_err(webrtc_err)?;
+        let registry = register_default_interceptors(Registry::new(), &mut engine)
+            .map_err(webrtc_err)?
+            .with(
+                rtc::interceptor::Slot::from(keyframes::SLOT),
+                keyframes::KeyframeRequests::default(),
+            );
         let mut settings = SettingEngineBuilder::new();
         if let Some(public) = self.config.public_ip {
             settings =
@@ -316,6 +321,23 @@ impl MediaSession {
                 .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
                 .await
                 .map_err(webrtc_err)?;
+            if kind == RtpCodecKind::Video {
+                // Keyframe requests from this receiver go to whoever it is watching.
+                let (forwarder, track) = (Arc::clone(&self.forwarder), Arc::clone(&track));
+                self.config.runtime.spawn(Box::pin(async move {
+                    while let Some(event) = track.poll().await {
+                        let TrackLocalEvent::OnRtcpPacket(packets) = event else {
+                            continue;
+                        };
+                        if packets
+                            .iter()
+                            .any(|p| keyframes::is_keyframe_request(p.as_ref()))
+                        {
+                            forwarder.request_keyframe_for(role).await;
+                        }
+                    }
+                }));
+            }
             senders.push((kind, track, ssrc, sender));
         }
         pc.set_remote_description(offer)

@@ -35,6 +35,8 @@ pub const MANIFEST_JWS: &str = "manifest.jws";
 pub const EVENTS_JSONL: &str = "events.jsonl";
 /// Prefix of recording entries.
 pub const RECORDINGS_PREFIX: &str = "recordings/";
+/// Prefix of document and still entries.
+pub const DOCUMENTS_PREFIX: &str = "documents/";
 /// Largest entry a bundle may hold. The verifier enforces the same limit, so [`seal`] refuses
 /// anything larger rather than produce a bundle that cannot be verified.
 pub const MAX_ENTRY_SIZE: u64 = 2 << 30;
@@ -48,7 +50,9 @@ pub struct Manifest {
     pub session: ManifestSession,
     pub participants: Vec<ManifestParticipant>,
     pub chain: ManifestChain,
-    /// `events.jsonl` first, then the recordings sorted by path.
+    /// Every item of the service's checklist with the event that satisfied it.
+    pub checklist: Vec<crate::checklist::ItemStatus>,
+    /// `events.jsonl` first, then the recordings, then the documents, each sorted by path.
     pub files: Vec<ManifestFile>,
     pub sealed_at: DateTime<Utc>,
 }
@@ -64,7 +68,10 @@ pub struct ManifestSession {
     pub id: SessionId,
     pub started_at: DateTime<Utc>,
     pub ended_at: DateTime<Utc>,
+    /// `completed`, `incomplete`, `refused` or `interrupted`.
     pub outcome: String,
+    /// Why the session did not complete.
+    pub reason: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +109,9 @@ pub struct SealInput {
     pub events_jsonl: Vec<u8>,
     /// `(name inside recordings/, file on disk)`. Names must be plain file names.
     pub recordings: Vec<(String, PathBuf)>,
+    /// `(name inside documents/, content)`: stills and uploads, decrypted.
+    pub documents: Vec<(String, Vec<u8>)>,
+    pub checklist: Vec<crate::checklist::ItemStatus>,
     pub sealed_at: DateTime<Utc>,
 }
 
@@ -196,12 +206,34 @@ pub fn seal(input: SealInput, id: &HubIdentity, out: &Path) -> Result<Sealed, Bu
         sha256: evidence::sha256_hex(&input.events_jsonl),
         size: input.events_jsonl.len() as u64,
     }];
+    let mut documents = input.documents;
+    documents.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut seen_docs = BTreeSet::new();
+    for (name, bytes) in &documents {
+        if !is_plain_file_name(name) {
+            return Err(BundleError::RecordingName(name.clone()));
+        }
+        if !seen_docs.insert(name.as_str()) {
+            return Err(BundleError::DuplicateRecording(name.clone()));
+        }
+        if bytes.len() as u64 > MAX_ENTRY_SIZE {
+            return Err(BundleError::RecordingName(name.clone()));
+        }
+    }
     for (name, path) in &recordings {
         let (sha256, size) = hash_file(path)?;
         files.push(ManifestFile {
             path: format!("{RECORDINGS_PREFIX}{name}"),
             sha256,
             size,
+        });
+    }
+
+    for (name, bytes) in &documents {
+        files.push(ManifestFile {
+            path: format!("{DOCUMENTS_PREFIX}{name}"),
+            sha256: evidence::sha256_hex(bytes),
+            size: bytes.len() as u64,
         });
     }
 
@@ -215,6 +247,7 @@ pub fn seal(input: SealInput, id: &HubIdentity, out: &Path) -> Result<Sealed, Bu
             events: chain.events,
             head: chain.head,
         },
+        checklist: input.checklist,
         files,
         sealed_at: input.sealed_at,
     };
@@ -227,6 +260,7 @@ pub fn seal(input: SealInput, id: &HubIdentity, out: &Path) -> Result<Sealed, Bu
         manifest_jws: manifest_jws.as_bytes(),
         events_jsonl: &input.events_jsonl,
         recordings: &recordings,
+        documents: &documents,
         files: &manifest.files,
         sealed_at: manifest.sealed_at,
     };
@@ -329,6 +363,7 @@ struct Contents<'a> {
     manifest_jws: &'a [u8],
     events_jsonl: &'a [u8],
     recordings: &'a [(String, PathBuf)],
+    documents: &'a [(String, Vec<u8>)],
     /// The manifest's file list, to check each recording again as it is copied.
     files: &'a [ManifestFile],
     sealed_at: DateTime<Utc>,
@@ -371,6 +406,14 @@ fn write_zip(file: fs::File, contents: &Contents<'_>) -> Result<fs::File, Bundle
         if !unchanged {
             return Err(BundleError::Changed { path: path.clone() });
         }
+    }
+    for (name, bytes) in contents.documents {
+        let entry = format!("{DOCUMENTS_PREFIX}{name}");
+        zip.start_file(entry.as_str(), media)?;
+        zip.write_all(bytes).map_err(|source| BundleError::Io {
+            path: entry.into(),
+            source,
+        })?;
     }
     let writer = zip.finish()?;
     writer.into_inner().map_err(|e| BundleError::Io {
@@ -480,9 +523,11 @@ pub(crate) mod tests {
             },
             EventKind::RecordingStopped {
                 reason: "session_closed".into(),
+                recording_offset_ms: None,
             },
             EventKind::SessionClosed {
                 outcome: "completed".into(),
+                reason: None,
             },
         ];
         let mut lines = Vec::new();
@@ -513,6 +558,7 @@ pub(crate) mod tests {
                 started_at: now(),
                 ended_at: now() + chrono::TimeDelta::minutes(12),
                 outcome: "completed".into(),
+                reason: None,
             },
             participants: vec![
                 ManifestParticipant {
@@ -525,6 +571,8 @@ pub(crate) mod tests {
                 },
             ],
             events_jsonl: events_for(session),
+            documents: vec![],
+            checklist: vec![],
             recordings: vec![
                 ("applicant-video.ivf".into(), video),
                 ("applicant-audio.ogg".into(), audio),

@@ -16,8 +16,8 @@
 //! metadata no content depends on (version-made-by, file attributes).
 
 use super::bundle::{
-    EVENTS_JSONL, HashingReader, MANIFEST_FORMAT, MANIFEST_JSON, MANIFEST_JWS, MAX_ENTRY_SIZE,
-    Manifest, RECORDINGS_PREFIX, is_plain_file_name,
+    DOCUMENTS_PREFIX, EVENTS_JSONL, HashingReader, MANIFEST_FORMAT, MANIFEST_JSON, MANIFEST_JWS,
+    MAX_ENTRY_SIZE, Manifest, RECORDINGS_PREFIX, is_plain_file_name,
 };
 use super::jws;
 use crate::evidence;
@@ -526,6 +526,7 @@ fn check_files(entries: &Entries, manifest: &Manifest) -> Result<String, String>
         let allowed = path == EVENTS_JSONL
             || path
                 .strip_prefix(RECORDINGS_PREFIX)
+                .or_else(|| path.strip_prefix(DOCUMENTS_PREFIX))
                 .is_some_and(is_plain_file_name);
         if !allowed {
             return Err(format!(

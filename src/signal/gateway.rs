@@ -10,9 +10,9 @@
 use super::protocol::{self, ClientMsg, DecodeError, PROTOCOL_VERSION, ServerMsg};
 use crate::auth::token_hash;
 use crate::evidence::ParticipantRole;
+use crate::identity::{self, DocumentInput, DocumentType};
 use crate::pairing::{ConnId, DeskCmd, Principal};
-use crate::pii::mask_document_number;
-use crate::room::RoomInput;
+use crate::room::{CheckedIdentity, RoomInput};
 use crate::session::{Outbound, SessionCmd, SessionHandle};
 use crate::state::AppState;
 use crate::store::Role;
@@ -276,6 +276,7 @@ where
     }
 }
 
+#[allow(clippy::large_enum_variant)] // one per frame, consumed at once
 enum Reply {
     Msg(ServerMsg),
     Pong(Vec<u8>),
@@ -291,6 +292,8 @@ struct Connection {
     strikes: u32,
 }
 
+// Refusals are `error` frames, built where they are detected; they are rare and small enough.
+#[allow(clippy::result_large_err)]
 impl Connection {
     fn role(&self) -> ParticipantRole {
         match self.principal {
@@ -420,35 +423,126 @@ impl Connection {
                 self.input(RoomInput::RequestConsent { consent }, reference)
                     .await
             }
-            ClientMsg::ConsentAnswer { consent, granted } => {
+            ClientMsg::ConsentAnswer {
+                consent,
+                granted,
+                session_id,
+            } => {
                 need(ParticipantRole::Applicant, "consent_answer")?;
+                if let (Some(claimed), Some(current)) = (session_id, &self.session)
+                    && claimed != current.id
+                {
+                    return Err(err(
+                        reference,
+                        "wrong_session",
+                        "that answer is for another session",
+                    ));
+                }
                 self.input(RoomInput::ConsentAnswer { consent, granted }, reference)
                     .await
             }
+            ClientMsg::WithdrawConsent { consent } => {
+                need(ParticipantRole::Applicant, "withdraw_consent")?;
+                self.input(RoomInput::WithdrawConsent { consent }, reference)
+                    .await
+            }
+            ClientMsg::MyConsents => {
+                need(ParticipantRole::Applicant, "my_consents")?;
+                self.input(RoomInput::MyConsents, reference).await
+            }
             ClientMsg::IdentityCheck {
                 document_type,
-                document_number,
+                mrz,
+                number,
+                valid_from,
+                valid_until,
+                long_term,
                 attestation,
                 outcome,
             } => {
                 need(ParticipantRole::Officer, "identity_check")?;
-                let number = document_number.trim().to_uppercase();
-                if number.is_empty() || number.len() > 64 {
-                    return Err(err(
+                let face_match = match outcome.as_str() {
+                    "match" => true,
+                    "mismatch" => false,
+                    _ => {
+                        return Err(err(
+                            reference,
+                            "invalid",
+                            "outcome must be \"match\" or \"mismatch\"",
+                        ));
+                    }
+                };
+                let doc_type: DocumentType = document_type.parse().map_err(|_| {
+                    err(
                         reference,
                         "invalid",
-                        "document_number must be 1 to 64 characters",
-                    ));
+                        "document_type must be id-card, passport or driving-licence",
+                    )
+                })?;
+                let too_long = |v: &Option<String>| v.as_ref().is_some_and(|t| t.len() > 200);
+                if too_long(&mrz) || too_long(&number) {
+                    return Err(err(reference, "invalid", "document fields are too long"));
                 }
-                let mac = ring::hmac::sign(&self.hub.secret, number.as_bytes());
-                let input = RoomInput::IdentityCheck {
-                    document_type,
-                    document_number_masked: mask_document_number(&number),
-                    document_number_hmac: hex::encode(mac.as_ref()),
-                    attestation,
-                    outcome,
+                let input = DocumentInput {
+                    mrz,
+                    number,
+                    valid_from,
+                    valid_until,
+                    long_term,
                 };
-                self.input(input, reference).await
+                let on = identity::office_date(self.hub.clock.now());
+                let checked = identity::check(doc_type, &input, on)
+                    .map_err(|e| err(reference, e.code(), e.to_string()))?;
+                let document = CheckedIdentity {
+                    document_type,
+                    hmac: self.hub.vault.identity_hmac(&checked.number),
+                    masked: checked.masked.clone(),
+                    expiry: checked.expiry.map(|d| d.to_string()),
+                    renewal: checked.renewal.map(|r| format!("{r:?}")),
+                    summary: checked.summary.clone(),
+                };
+                self.input(
+                    RoomInput::IdentityCheck {
+                        document,
+                        attestation,
+                        face_match,
+                    },
+                    reference,
+                )
+                .await
+            }
+            ClientMsg::LivenessPrompt => {
+                need(ParticipantRole::Officer, "liveness_prompt")?;
+                self.forward(SessionCmd::Liveness { reference }, reference)
+                    .await
+            }
+            ClientMsg::LivenessDone => {
+                need(ParticipantRole::Applicant, "liveness_done")?;
+                self.input(RoomInput::LivenessDone, reference).await
+            }
+            ClientMsg::LivenessResult { passed } => {
+                need(ParticipantRole::Officer, "liveness_result")?;
+                self.input(RoomInput::LivenessResult { passed }, reference)
+                    .await
+            }
+            ClientMsg::RequestDeclaration { declaration } => {
+                need(ParticipantRole::Officer, "request_declaration")?;
+                self.input(RoomInput::RequestDeclaration { declaration }, reference)
+                    .await
+            }
+            ClientMsg::ConfirmDeclaration {
+                declaration,
+                text_sha256,
+            } => {
+                need(ParticipantRole::Applicant, "confirm_declaration")?;
+                self.input(
+                    RoomInput::ConfirmDeclaration {
+                        declaration,
+                        text_sha256,
+                    },
+                    reference,
+                )
+                .await
             }
             ClientMsg::CloseSession => {
                 need(ParticipantRole::Officer, "close_session")?;

@@ -51,16 +51,50 @@ pub enum ClientMsg {
     /// Participant in a session: an SDP offer for the peer connection with the hub. The hub
     /// answers with `answer`.
     Offer { sdp: String },
-    /// Officer: ask the applicant for a consent (only `recording` in protocol v1).
+    /// Officer: ask the applicant for a consent (`recording`, `personal-information`,
+    /// `cross-border-transfer`, `e-signature`).
     RequestConsent { consent: String },
-    /// Applicant: answer a consent request.
-    ConsentAnswer { consent: String, granted: bool },
-    /// Officer: record an identity check.
+    /// Applicant: answer a consent request. `session_id`, when sent, must be this session.
+    ConsentAnswer {
+        consent: String,
+        granted: bool,
+        #[serde(default)]
+        session_id: Option<SessionId>,
+    },
+    /// Applicant: withdraw a consent given earlier. Recording stops at once.
+    WithdrawConsent { consent: String },
+    /// Applicant: list the consents of this session with their texts.
+    MyConsents,
+    /// Officer: record an identity check. The hub checks the document (MRZ check digits,
+    /// resident-ID check character, validity) before anything is recorded.
     IdentityCheck {
         document_type: String,
-        document_number: String,
+        #[serde(default)]
+        mrz: Option<String>,
+        #[serde(default, alias = "document_number")]
+        number: Option<String>,
+        #[serde(default)]
+        valid_from: Option<chrono::NaiveDate>,
+        #[serde(default)]
+        valid_until: Option<chrono::NaiveDate>,
+        #[serde(default)]
+        long_term: Option<bool>,
         attestation: String,
+        /// `match` or `mismatch`: the officer's face-to-document comparison.
         outcome: String,
+    },
+    /// Officer: show the applicant a random liveness prompt.
+    LivenessPrompt,
+    /// Applicant: the prompt has been performed.
+    LivenessDone,
+    /// Officer: whether the applicant performed the prompt live.
+    LivenessResult { passed: bool },
+    /// Officer: show the applicant a declaration to read aloud and confirm.
+    RequestDeclaration { declaration: String },
+    /// Applicant: confirm the declaration shown, by its hash.
+    ConfirmDeclaration {
+        declaration: String,
+        text_sha256: String,
     },
     /// Officer: close the session and seal its artefact.
     CloseSession,
@@ -78,7 +112,14 @@ impl ClientMsg {
             ClientMsg::Offer { .. } => "offer",
             ClientMsg::RequestConsent { .. } => "request_consent",
             ClientMsg::ConsentAnswer { .. } => "consent_answer",
+            ClientMsg::WithdrawConsent { .. } => "withdraw_consent",
+            ClientMsg::MyConsents => "my_consents",
             ClientMsg::IdentityCheck { .. } => "identity_check",
+            ClientMsg::LivenessPrompt => "liveness_prompt",
+            ClientMsg::LivenessDone => "liveness_done",
+            ClientMsg::LivenessResult { .. } => "liveness_result",
+            ClientMsg::RequestDeclaration { .. } => "request_declaration",
+            ClientMsg::ConfirmDeclaration { .. } => "confirm_declaration",
             ClientMsg::CloseSession => "close_session",
             ClientMsg::Ping => "ping",
         }
@@ -95,6 +136,31 @@ pub struct QueueEntry {
     pub lang: String,
     /// RFC 3339, UTC.
     pub waiting_since: String,
+}
+
+/// The notice of what is kept whatever the applicant answers.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct NoticeText {
+    pub text: String,
+    pub text_sha256: String,
+}
+
+/// One consent of the session as the applicant sees it.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct ConsentRecord {
+    pub consent: String,
+    pub text_id: String,
+    pub text_version: u32,
+    pub lang: String,
+    pub text: String,
+    pub text_sha256: String,
+    /// `pending`, `granted`, `refused` or `withdrawn`.
+    pub answer: String,
+    /// RFC 3339, UTC, of the answer.
+    pub at: Option<String>,
+    pub legal_basis: String,
+    pub retention: String,
+    pub recipient: Option<String>,
 }
 
 /// Who is on the other end of a session.
@@ -137,7 +203,8 @@ pub enum ServerMsg {
     Answer {
         sdp: String,
     },
-    /// Applicant: the officer asks for a consent; show `text` and answer.
+    /// Applicant: the officer asks for a consent; show `notice` (first time only), then
+    /// `text`, and answer.
     ConsentRequested {
         consent: String,
         text_id: String,
@@ -145,6 +212,31 @@ pub enum ServerMsg {
         lang: String,
         text: String,
         text_sha256: String,
+        legal_basis: String,
+        retention: String,
+        recipient: Option<String>,
+        notice: Option<NoticeText>,
+    },
+    /// Applicant: the consents of this session (answer to `my_consents`).
+    Consents {
+        items: Vec<ConsentRecord>,
+    },
+    /// Applicant: perform this on camera, then send `liveness_done`.
+    LivenessPrompt {
+        prompt_id: String,
+        text: String,
+    },
+    /// Applicant: read this aloud, then confirm it by its hash.
+    DeclarationRequested {
+        declaration: String,
+        version: u32,
+        lang: String,
+        text: String,
+        text_sha256: String,
+    },
+    /// Officer: checklist progress, sent on every committed event.
+    Checklist {
+        items: Vec<crate::checklist::ItemStatus>,
     },
     /// An evidence event was committed to disk. Sent to the client whose message caused it
     /// (with `ref`) and to the officer for every event.
@@ -169,7 +261,9 @@ pub enum ServerMsg {
         session_id: SessionId,
         artefact_id: Option<ArtefactId>,
         manifest_sha256: Option<String>,
+        /// `completed`, `incomplete`, `refused` or `interrupted`.
         outcome: String,
+        reason: Option<String>,
     },
     Error {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
@@ -260,7 +354,8 @@ mod tests {
                 .msg,
             ClientMsg::ConsentAnswer {
                 consent: "recording".into(),
-                granted: true
+                granted: true,
+                session_id: None
             }
         );
     }

@@ -432,6 +432,7 @@ mod tests {
                 now,
                 EventKind::SessionClosed {
                     outcome: "a".into(),
+                    reason: None,
                 },
             )
             .unwrap();
@@ -442,6 +443,7 @@ mod tests {
                 now,
                 EventKind::SessionClosed {
                     outcome: "b".into(),
+                    reason: None,
                 },
             )
             .unwrap();
@@ -454,6 +456,7 @@ mod tests {
                 now,
                 EventKind::SessionClosed {
                     outcome: "fork".into(),
+                    reason: None,
                 },
             )
             .unwrap();

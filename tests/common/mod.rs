@@ -189,10 +189,12 @@ impl Ws {
         self.stream.send(m).await.expect("ws send");
     }
 
-    /// Next JSON message, or None when the socket closes. Panics after 20 s of silence.
+    /// Next JSON message, or None when the socket closes. Panics after 20 s without one
+    /// (keepalive pings do not count).
     pub async fn next(&mut self) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let msg = tokio::time::timeout(Duration::from_secs(20), self.stream.next())
+            let msg = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("a message within 20 s")?;
             match msg {
@@ -208,6 +210,9 @@ impl Ws {
     /// Wait for a message of `type`, keeping the others in `seen`. Fails on an unexpected
     /// `error`.
     pub async fn expect(&mut self, typ: &str) -> Value {
+        if let Some(i) = self.seen.iter().position(|m| m["type"] == typ) {
+            return self.seen.remove(i);
+        }
         loop {
             let msg = self
                 .next()
@@ -218,6 +223,23 @@ impl Ws {
             }
             if msg["type"] == "error" && typ != "error" {
                 panic!("error while waiting for {typ}: {msg}");
+            }
+            self.seen.push(msg);
+        }
+    }
+
+    /// Wait for the `ack` or `error` answering the frame with this `id`, keeping the others.
+    pub async fn answer(&mut self, id: u64) -> Value {
+        if let Some(i) = self.seen.iter().position(|m| m["ref"] == id) {
+            return self.seen.remove(i);
+        }
+        loop {
+            let msg = self
+                .next()
+                .await
+                .unwrap_or_else(|| panic!("socket closed waiting for ref {id}"));
+            if msg["ref"] == id {
+                return msg;
             }
             self.seen.push(msg);
         }

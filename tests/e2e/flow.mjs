@@ -2,18 +2,22 @@
 //
 //   node tests/e2e/flow.mjs BASE_URL OFFICER_USER OFFICER_PASS AUDITOR_USER AUDITOR_PASS
 //
-// Officer creates a case, applicant opens the invite on a phone-sized page, passes the device
-// check and queues; the officer takes them; both see each other's video actually playing;
-// recording consent, an identity check, close; the applicant gets a receipt; an auditor
-// verifies the artefact. Exits 0 on success, 1 with a clear message on any failure.
+// Officer creates an inheritance case, applicant opens the invite on a phone-sized page,
+// passes the device check and queues; the officer takes them; both see each other's video
+// actually playing; four consents (the first with the "kept whatever you answer" notice), an
+// identity check (a refused one first), liveness, a still from the applicant's video, two
+// supporting PDFs (a mismatched one refused first), the heir's declaration; the checklist is
+// complete; "My consents" lists four grants; close with outcome `completed`; the applicant gets
+// a receipt; an auditor verifies the artefact. Exits 0 on success, 1 with a clear message on
+// any failure.
 // Run by tests/browser.rs (cargo test --test browser -- --ignored).
 
 import { chromium } from 'playwright-core';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const HARD_TIMEOUT_MS = 120_000;
+const HARD_TIMEOUT_MS = 170_000;
 const STEP_TIMEOUT_MS = 20_000;
 const VIDEO_TIMEOUT_MS = 30_000;
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -202,14 +206,14 @@ async function rtpStats(page) {
       stats.forEach((r) => {
         if (r.type === 'inbound-rtp') {
           out.push(
-            `in ${r.kind}: packets ${r.packetsReceived} lost ${r.packetsLost} bytes ${r.bytesReceived}` +
+            `in ${r.kind}: ssrc ${r.ssrc} mid ${r.mid ?? '?'} packets ${r.packetsReceived} lost ${r.packetsLost} bytes ${r.bytesReceived}` +
               (r.kind === 'video'
                 ? ` frames recv ${r.framesReceived} decoded ${r.framesDecoded} key ${r.keyFramesDecoded} pli-sent ${r.pliCount} nack-sent ${r.nackCount} codec ${r.codecId}`
                 : ''),
           );
         } else if (r.type === 'outbound-rtp') {
           out.push(
-            `out ${r.kind}: packets ${r.packetsSent} bytes ${r.bytesSent}` +
+            `out ${r.kind}: ssrc ${r.ssrc} packets ${r.packetsSent} bytes ${r.bytesSent}` +
               (r.kind === 'video' ? ` frames ${r.framesEncoded} key ${r.keyFramesEncoded} pli-recv ${r.pliCount} nack-recv ${r.nackCount}` : ''),
           );
         }
@@ -271,9 +275,47 @@ async function login(page, user, pass) {
   }
 }
 
+/** A small but well-formed one-page PDF (header, objects, xref with real offsets, trailer). */
+function makePdf(title) {
+  const text = `BT /F1 18 Tf 72 720 Td (${title.replace(/[()\\]/g, '')}) Tj ET`;
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Length ${Buffer.byteLength(text, 'latin1')} >>\nstream\n${text}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ];
+  let out = '%PDF-1.4\n';
+  const offsets = [];
+  objects.forEach((body, i) => {
+    offsets.push(Buffer.byteLength(out, 'latin1'));
+    out += `${i + 1} 0 obj\n${body}\nendobj\n`;
+  });
+  const xref = Buffer.byteLength(out, 'latin1');
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const o of offsets) out += `${String(o).padStart(10, '0')} 00000 n \n`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, 'latin1');
+}
+
+const CONSENTS = ['recording', 'personal-information', 'cross-border-transfer', 'e-signature'];
+const ID_NUMBER = '11010519491231002X';
+const ID_NUMBER_BAD_CHECK = '110105194912310021';
+const ID_VALID_UNTIL = '2036-01-01';
+/** The ICAO 9303 TD3 specimen: every check digit right, expired in 2012. */
+const PASSPORT_MRZ_EXPIRED = 'P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10';
+
+/** Wait until `selector` has one of the `data-state` values; returns the state. */
+async function stateOf(page, testid, states, extra = '') {
+  const sel = states.map((s) => `${tid(testid)}${extra}[data-state="${s}"]`).join(', ');
+  await page.waitForSelector(sel, { state: 'attached' });
+  return page.locator(`${tid(testid)}${extra}`).first().getAttribute('data-state');
+}
+
 async function main() {
   log(`hub ${BASE}, chromium ${CHROMIUM}`);
   if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), 'globallink-e2e-files-'));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -310,9 +352,9 @@ async function main() {
     await officer.waitForSelector(`${tid('desk-status')}[data-state="connected"]`);
   });
 
-  const inviteUrl = await step('officer creates an id-card-renewal case', async () => {
-    await officer.waitForSelector(`${tid('case-service')} option[value="id-card-renewal"]`, { state: 'attached' });
-    await officer.locator(tid('case-service')).selectOption('id-card-renewal');
+  const inviteUrl = await step('officer creates an inheritance case', async () => {
+    await officer.waitForSelector(`${tid('case-service')} option[value="inheritance"]`, { state: 'attached' });
+    await officer.locator(tid('case-service')).selectOption('inheritance');
     await officer.locator(tid('case-name')).fill('Maria Silva');
     await officer.locator(tid('case-tz')).fill('Europe/Lisbon');
     await officer.locator(tid('case-lang')).selectOption('pt');
@@ -355,54 +397,219 @@ async function main() {
     await applicant.waitForSelector(`${tid('step-call')}:visible`);
   });
 
-  await step('both see the other side\'s video playing', async () => {
+  await step("both see the other side's video playing", async () => {
     await Promise.all([waitForRemoteVideo(officer, 'officer'), waitForRemoteVideo(applicant, 'applicant')]);
     await shot(applicant, 'applicant-call');
   });
 
-  await step('officer requests recording consent and the applicant accepts', async () => {
-    await officer.locator(tid('request-consent')).click();
-    await applicant.waitForSelector(`${tid('consent-dialog')}[open]`);
-    const text = await visibleText(applicant, 'consent-text');
-    if (!text) throw new Error('consent dialog shows no text');
-    log(`consent text (${text.length} chars): ${text.slice(0, 80)}…`);
-    await shot(applicant, 'applicant-consent-dialog');
-    await applicant.locator(tid('consent-accept')).click();
+  await step('officer requests the four consents; the applicant accepts each (notice first)', async () => {
+    for (const c of CONSENTS) await officer.waitForSelector(`${tid('consent-request')}[data-consent="${c}"]:enabled`);
+    for (const c of CONSENTS) await officer.locator(`${tid('consent-request')}[data-consent="${c}"]`).click();
+    for (const [i, c] of CONSENTS.entries()) {
+      await applicant.waitForSelector(`${tid('consent-dialog')}[open][data-consent="${c}"]`);
+      const text = await visibleText(applicant, 'consent-text');
+      if (!text) throw new Error(`consent dialog for ${c} shows no text`);
+      const basis = await visibleText(applicant, 'consent-legal-basis');
+      const notice = await applicant.locator(tid('consent-notice-box')).isVisible();
+      if (i === 0) {
+        if (!notice) throw new Error('the first consent request does not show the "kept whatever you answer" notice');
+        const n = await visibleText(applicant, 'consent-notice');
+        log(`notice (${n.length} chars): ${n.slice(0, 70)}…`);
+        await shot(applicant, 'applicant-consent-notice');
+      } else if (notice) {
+        throw new Error(`the notice is shown again with consent ${c}`);
+      }
+      if (c === 'cross-border-transfer') {
+        const recipient = await visibleText(applicant, 'consent-recipient');
+        if (!recipient) throw new Error('the cross-border consent names no recipient');
+      }
+      log(`consent ${c}: ${text.length} chars, legal basis "${basis}"`);
+      await applicant.locator(tid('consent-accept')).click();
+    }
     await applicant.waitForSelector(`${tid('consent-dialog')}:not([open])`, { state: 'attached' });
   });
 
-  await step('officer sees recording on and the consent acknowledged', async () => {
+  await step('officer sees every consent granted and recording on', async () => {
+    for (const c of CONSENTS) {
+      await officer.waitForSelector(`${tid('consent-row')}[data-consent="${c}"][data-state="granted"]`);
+    }
     await officer.locator(tid('recording-indicator')).waitFor({ state: 'visible' });
-    await officer.waitForSelector(`${tid('consent-status')}[data-state="granted"]`);
     await applicant.locator(tid('recording-indicator')).waitFor({ state: 'visible' });
-    const entries = await officer.locator(tid('evidence-entry')).allTextContents();
-    log(`evidence so far: ${entries.join(' | ')}`);
-    await shot(officer, 'officer-recording');
+    const states = await officer.locator(tid('consent-state')).allTextContents();
+    log(`officer consent states: ${states.join(' | ')}`);
+    await shot(officer, 'officer-consents');
   });
 
-  await step('officer records an identity check (passport L898902C3)', async () => {
+  await step('an expired passport (ICAO 9303 specimen MRZ) is refused with the hub\'s reason', async () => {
     await officer.locator(tid('id-doc-type')).selectOption('passport');
-    await officer.locator(tid('id-doc-number')).fill('L898902C3');
-    const att = await officer.locator(tid('id-attestation')).inputValue();
-    if (!att.includes('match')) throw new Error(`unexpected default attestation: ${att}`);
+    await officer.locator(tid('id-mrz')).waitFor({ state: 'visible' });
+    if (await officer.locator(tid('id-number')).isVisible()) throw new Error('a passport form shows the number field');
+    await officer.locator(tid('id-mrz')).fill(PASSPORT_MRZ_EXPIRED);
+    await officer.locator(tid('id-submit')).click();
+    const s = await stateOf(officer, 'id-status', ['error', 'recorded']);
+    const text = await visibleText(officer, 'id-status');
+    if (s !== 'error') throw new Error(`an expired passport was recorded: ${text}`);
+    const code = await officer.locator(tid('id-status')).getAttribute('data-code');
+    if (!/expir/i.test(`${code} ${text}`)) throw new Error(`expected an expiry refusal (the MRZ digits are right): [${code}] ${text}`);
+    log(`hub refused it: [${code}] ${text}`);
+  });
+
+  await step('a wrong check character is refused and shown next to the form', async () => {
+    await officer.locator(tid('id-doc-type')).selectOption('id-card');
+    await officer.locator(tid('id-card-mode')).selectOption('resident');
+    await officer.locator(tid('id-number')).fill(ID_NUMBER_BAD_CHECK);
+    await officer.locator(tid('id-valid-until')).fill(ID_VALID_UNTIL);
     await officer.locator(tid('id-outcome')).selectOption('match');
     await officer.locator(tid('id-submit')).click();
-    await officer.waitForSelector(`${tid('id-status')}[data-state="recorded"]`);
+    const s = await stateOf(officer, 'id-status', ['error', 'recorded']);
+    const text = await visibleText(officer, 'id-status');
+    if (s !== 'error') throw new Error(`an ID number with a wrong check character was recorded: ${text}`);
+    const code = await officer.locator(tid('id-status')).getAttribute('data-code');
+    log(`hub refused it: [${code}] ${text}`);
   });
 
-  const { artefactId, manifest } = await step('officer closes; both see the sealed result', async () => {
+  await step(`officer records the identity check (id-card ${ID_NUMBER}, valid until ${ID_VALID_UNTIL}, match)`, async () => {
+    await officer.locator(tid('id-number')).fill(ID_NUMBER);
+    await officer.locator(tid('id-valid-until')).fill(ID_VALID_UNTIL);
+    const att = await officer.locator(tid('id-attestation')).inputValue();
+    if (!att.trim()) throw new Error('the attestation has no default text');
+    await officer.locator(tid('id-submit')).click();
+    const s = await stateOf(officer, 'id-status', ['error', 'recorded']);
+    const text = await visibleText(officer, 'id-status');
+    if (s !== 'recorded') throw new Error(`identity check not recorded: ${text}`);
+    log(text);
+  });
+
+  await step('liveness: prompt → applicant Done → officer Passed', async () => {
+    await officer.locator(tid('liveness-prompt')).click();
+    await stateOf(officer, 'liveness-status', ['prompted', 'responded']);
+    await applicant.locator(tid('liveness-panel')).waitFor({ state: 'visible' });
+    const prompt = await visibleText(applicant, 'liveness-text');
+    if (!prompt) throw new Error('the applicant sees no liveness prompt text');
+    log(`applicant is asked: "${prompt}"`);
+    await shot(applicant, 'applicant-liveness');
+    await applicant.locator(tid('liveness-done')).click();
+    await officer.waitForSelector(`${tid('liveness-status')}[data-state="responded"]`, { state: 'attached' });
+    await officer.locator(tid('liveness-passed')).click();
+    const s = await stateOf(officer, 'liveness-status', ['passed', 'error']);
+    if (s !== 'passed') throw new Error(`liveness not attested: ${await visibleText(officer, 'liveness-status')}`);
+  });
+
+  await step("officer captures a still of the document from the applicant's video", async () => {
+    await officer.locator(tid('capture-still')).click();
+    const s = await stateOf(officer, 'still-status', ['uploaded', 'error']);
+    const text = await visibleText(officer, 'still-status');
+    if (s !== 'uploaded') throw new Error(`still not added: ${text}`);
+    const size = await officer.locator(tid('still-preview')).evaluate((c) => `${c.width}x${c.height}`);
+    const seq = await officer.locator(tid('still-status')).getAttribute('data-seq');
+    const sha = await officer.locator(tid('still-status')).getAttribute('data-sha256');
+    if (!/^[0-9a-f]{64}$/.test(sha || '')) throw new Error(`still upload shows no SHA-256: ${text}`);
+    log(`still ${size}, evidence #${seq}, sha256 ${sha.slice(0, 16)}…`);
+  });
+
+  await step('a file whose content does not match its type is refused (415)', async () => {
+    const fake = join(work, 'not-really.pdf');
+    // PNG signature in a file named .pdf: the browser declares application/pdf.
+    writeFileSync(fake, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]));
+    const kind = 'death-certificate';
+    await officer.locator(`${tid('doc-file')}[data-document="${kind}"]`).setInputFiles(fake);
+    await officer.locator(`${tid('doc-upload')}[data-document="${kind}"]`).click();
+    const s = await stateOf(officer, 'doc-status', ['uploaded', 'error'], `[data-document="${kind}"]`);
+    const out = officer.locator(`${tid('doc-status')}[data-document="${kind}"]`);
+    const text = (await out.textContent()).trim();
+    if (s !== 'error') throw new Error(`a PNG declared as PDF was accepted: ${text}`);
+    const status = await out.getAttribute('data-status');
+    if (status !== '415') throw new Error(`expected HTTP 415, got ${status}: ${text}`);
+    log(`refused: ${text}`);
+  });
+
+  await step('officer uploads the death certificate and the proof of kinship (PDF)', async () => {
+    for (const kind of ['death-certificate', 'kinship-proof']) {
+      const file = join(work, `${kind}.pdf`);
+      writeFileSync(file, makePdf(`GlobalLink e2e ${kind}`));
+      await officer.locator(`${tid('doc-file')}[data-document="${kind}"]`).setInputFiles(file);
+      await officer.locator(`${tid('doc-upload')}[data-document="${kind}"]:enabled`).click();
+      const s = await stateOf(officer, 'doc-status', ['uploaded', 'error'], `[data-document="${kind}"]`);
+      const out = officer.locator(`${tid('doc-status')}[data-document="${kind}"]`);
+      const text = (await out.textContent()).trim();
+      if (s !== 'uploaded') throw new Error(`${kind} not added: ${text}`);
+      log(`${kind}: evidence #${await out.getAttribute('data-seq')}`);
+    }
+  });
+
+  await step('officer requests the inheritance declaration; the applicant confirms it', async () => {
+    const sel = `${tid('declaration-request')}[data-declaration="inheritance"]`;
+    await officer.locator(sel).click();
+    await applicant.locator(tid('declaration-panel')).waitFor({ state: 'visible' });
+    const text = await visibleText(applicant, 'declaration-text');
+    if (!text) throw new Error('the applicant sees no declaration text');
+    log(`declaration (${text.length} chars): ${text.slice(0, 70)}…`);
+    await shot(applicant, 'applicant-declaration');
+    await applicant.locator(tid('declaration-confirm')).click();
+    await applicant.waitForSelector(`${tid('declaration-panel')}[data-state="confirmed"]`, { state: 'attached' });
+    const s = await stateOf(officer, 'declaration-status', ['confirmed', 'error'], '[data-declaration="inheritance"]');
+    if (s !== 'confirmed') throw new Error('the declaration was not confirmed on the officer side');
+  });
+
+  await step('the checklist panel shows every item satisfied', async () => {
+    await officer.waitForSelector(`${tid('checklist')}[data-complete="true"]`, { state: 'attached' });
+    const items = await officer
+      .locator(tid('checklist-item'))
+      .evaluateAll((els) => els.map((e) => ({ item: e.dataset.item, ok: e.dataset.satisfied === 'true', seq: e.dataset.seq })));
+    const missing = items.filter((i) => !i.ok);
+    if (items.length !== 10 || missing.length) {
+      throw new Error(`checklist not complete: ${JSON.stringify(items)}`);
+    }
+    log(`checklist: ${items.map((i) => `${i.item}#${i.seq}`).join(', ')}`);
+    await shot(officer, 'officer-checklist-complete');
+  });
+
+  await step('applicant opens "My consents": four granted, downloadable, withdraw asks first', async () => {
+    await applicant.locator(tid('my-consents')).click();
+    await until('four granted consents in "My consents"', async () => {
+      const answers = await applicant
+        .locator(tid('my-consent'))
+        .evaluateAll((els) => els.map((e) => `${e.dataset.consent}:${e.dataset.answer}`));
+      return { ok: answers.length === 4 && answers.every((a) => a.endsWith(':granted')), answers };
+    });
+    const [download] = await Promise.all([
+      applicant.waitForEvent('download'),
+      applicant.locator(tid('my-consents-download')).click(),
+    ]);
+    const text = readFileSync(await download.path(), 'utf8');
+    const hashes = text.match(/\b[0-9a-f]{64}\b/g) || [];
+    if (hashes.length < 5) throw new Error(`consents file lacks the notice and consent fingerprints:\n${text.slice(0, 600)}`);
+    log(`consents file ${download.suggestedFilename()}: ${text.length} bytes, ${hashes.length} fingerprints`);
+    await applicant.locator(`${tid('consent-withdraw')}[data-consent="recording"]`).click();
+    await applicant.waitForSelector(`${tid('withdraw-dialog')}[open]`);
+    const effect = await visibleText(applicant, 'withdraw-effect');
+    if (!effect) throw new Error('the withdraw confirmation explains nothing');
+    await shot(applicant, 'applicant-withdraw-confirm');
+    await applicant.locator(tid('withdraw-cancel')).click();
+    await applicant.waitForSelector(`${tid('withdraw-dialog')}:not([open])`, { state: 'attached' });
+    const still = await applicant.locator(`${tid('my-consent')}[data-consent="recording"]`).getAttribute('data-answer');
+    if (still !== 'granted') throw new Error(`cancelling the withdrawal changed the consent to ${still}`);
+    await shot(applicant, 'applicant-my-consents');
+  });
+
+  const { artefactId, manifest } = await step('officer closes; outcome completed on both sides', async () => {
     await officer.locator(tid('close-session')).click();
     await officer.locator(tid('session-result')).waitFor({ state: 'visible' });
+    const outcome = await officer.locator(tid('session-outcome')).getAttribute('data-outcome');
+    const reason = (await officer.locator(tid('session-reason')).textContent()).trim();
+    if (outcome !== 'completed') throw new Error(`session outcome is ${outcome} (${reason})`);
     const officerArtefact = await visibleText(officer, 'session-artefact');
     await applicant.locator(tid('receipt')).waitFor({ state: 'visible' });
     const artefact = await visibleText(applicant, 'receipt-artefact');
     const hash = await visibleText(applicant, 'receipt-hash');
+    const applicantOutcome = await applicant.locator(tid('receipt-outcome')).getAttribute('data-outcome');
+    if (applicantOutcome !== 'completed') throw new Error(`the receipt says ${applicantOutcome}`);
     if (!/^[0-9a-f]{64}$/.test(hash)) throw new Error(`receipt manifest hash is not 64 hex digits: "${hash}"`);
     if (!artefact) throw new Error('receipt has no artefact id');
     if (officerArtefact !== artefact) {
       throw new Error(`officer and applicant disagree on the artefact: ${officerArtefact} vs ${artefact}`);
     }
-    log(`artefact ${artefact}, manifest ${hash}`);
+    log(`artefact ${artefact}, manifest ${hash}, receipt outcome "${await visibleText(applicant, 'receipt-outcome')}"`);
     await shot(applicant, 'applicant-receipt');
     await shot(officer, 'officer-closed');
     return { artefactId: artefact, manifest: hash };
@@ -421,7 +628,7 @@ async function main() {
     log(`receipt file ${download.suggestedFilename()} (${text.length} bytes)`);
   });
 
-  await step('auditor signs in, verifies the artefact and downloads the bundle', async () => {
+  await step('auditor signs in, verifies the artefact (every check ✔) and downloads the bundle', async () => {
     const auditorCtx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
     const auditor = watch(await auditorCtx.newPage(), 'auditor');
     await auditor.goto(`${BASE}/audit`);
@@ -440,8 +647,9 @@ async function main() {
     if (ok !== 'true') throw new Error(`verification did not pass:\n${report}`);
     const checks = await result
       .locator(tid('verify-check'))
-      .evaluateAll((els) => els.map((e) => `${e.dataset.name}=${e.dataset.ok === 'true' ? 'ok' : 'FAILED'}`));
-    log(`verify checks: ${checks.join(', ')}`);
+      .evaluateAll((els) => els.map((e) => ({ name: e.dataset.name, ok: e.dataset.ok === 'true' })));
+    if (!checks.length || checks.some((c) => !c.ok)) throw new Error(`not every check passed:\n${report}`);
+    log(`verify checks: ${checks.map((c) => `${c.name} ✔`).join(', ')}`);
     const href = await auditor
       .locator(`${tid('artefact-download')}[data-artefact-id="${artefactId}"]`)
       .first()

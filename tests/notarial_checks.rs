@@ -565,3 +565,60 @@ async fn bad_documents_and_answers_are_refused_with_reasons() {
         .expect("withdrawal");
     assert_eq!(kinds[w + 1], "recording_stopped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driving_licence_is_checked_for_its_period_and_renewal() {
+    let hub = start_hub().await;
+    let base = hub.url("");
+    let officer_http = login(&base, &hub.accounts.officer).await;
+    let (mut p, _) = pair(&hub, &officer_http, "driving-licence-renewal").await;
+    // Seven years is not a licence period.
+    p.officer
+        .send(
+            json!({"id": 1, "type": "identity_check", "document_type": "driving-licence",
+            "number": "11010519491231002X", "valid_from": "2014-03-01", "valid_until": "2021-03-01",
+            "attestation": "x", "outcome": "match"}),
+        )
+        .await;
+    assert_eq!(error_for(&mut p.officer, 1).await["code"], "licence_period");
+    // An expired licence is what renewal is for: recorded, with its renewal status.
+    p.officer
+        .send(
+            json!({"id": 2, "type": "identity_check", "document_type": "driving-licence",
+            "number": "11010519491231002X", "valid_from": "2014-03-01", "valid_until": "2020-03-01",
+            "attestation": "Face matches", "outcome": "match"}),
+        )
+        .await;
+    ack(&mut p.officer, 2).await;
+    p.officer.send(json!({"type": "close_session"})).await;
+    let closed = p.officer.expect("session_closed").await;
+    let artefact = closed["artefact_id"].as_str().expect("artefact");
+    let bundle = officer_http
+        .get(format!("{base}/api/artefacts/{artefact}/bundle"))
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("bytes");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bundle.to_vec())).expect("zip");
+    let mut events = String::new();
+    zip.by_name("events.jsonl")
+        .expect("events")
+        .read_to_string(&mut events)
+        .expect("read");
+    let check: Value = events
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .find(|e| e["kind"] == "identity_check_recorded")
+        .expect("identity event");
+    assert_eq!(check["document_type"], "driving-licence");
+    assert_eq!(check["expiry"], "2020-03-01");
+    assert!(
+        check["renewal"]
+            .as_str()
+            .is_some_and(|r| r.contains("Lapsed") || r.contains("Overdue")),
+        "{check}"
+    );
+    assert_eq!(check["document_number_masked"], "110105********002X");
+}

@@ -153,15 +153,53 @@ async fn applicant_and_officer_complete_a_recorded_session_that_verifies() {
         .await;
     assert_eq!(officer.answer(12).await["event"], "identity_check_recorded");
 
+    // Withdrawing recording consent stops the recorder at once: the files stop growing while
+    // media keeps flowing.
+    applicant
+        .send(json!({"id": 13, "type": "withdraw_consent", "consent": "recording"}))
+        .await;
+    assert_eq!(applicant.answer(13).await["event"], "consent_withdrawn");
+    assert_eq!(applicant.expect("recording").await["active"], false);
+    let sizes = |dir: &std::path::Path| -> Vec<(String, u64)> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .expect("recordings dir")
+            .flatten()
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    e.metadata().map(|m| m.len()).unwrap_or(0),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let at_withdrawal = sizes(&rec_dir);
+    assert_eq!(
+        at_withdrawal.len(),
+        4,
+        "one file per participant and kind: {at_withdrawal:?}"
+    );
+    let video_then = co.video.load(Ordering::SeqCst);
+    wait_for(20, "media after withdrawal", || {
+        co.video.load(Ordering::SeqCst) > video_then + 60
+    })
+    .await;
+    assert_eq!(
+        sizes(&rec_dir),
+        at_withdrawal,
+        "nothing written after the withdrawal"
+    );
+
     officer.send(json!({"type": "close_session"})).await;
     let closed_o = officer.expect("session_closed").await;
     let receipt = applicant.expect("session_closed").await;
-    // Only recording consent and an identity check were done: the checklist is not complete.
-    assert_eq!(closed_o["outcome"], "incomplete");
+    // Recording consent was withdrawn: the session cannot complete.
+    assert_eq!(closed_o["outcome"], "refused");
     assert!(
         closed_o["reason"]
             .as_str()
-            .is_some_and(|r| r.contains("consent:personal-information"))
+            .is_some_and(|r| r.contains("recording"))
     );
     let manifest_sha = receipt["manifest_sha256"]
         .as_str()
@@ -269,6 +307,8 @@ async fn applicant_and_officer_complete_a_recorded_session_that_verifies() {
     assert!(at("consent_requested") < at("consent_granted"));
     assert!(at("consent_granted") < at("recording_started"));
     assert!(at("identity_check_recorded") < at("session_closed"));
+    // The gap in the recording is in the chain: the withdrawal, then the recorder stopping.
+    assert_eq!(kinds[at("consent_withdrawn") + 1], "recording_stopped");
     assert_eq!(kinds.last().map(String::as_str), Some("session_closed"));
     assert!(
         events.contains("110105********002X") && !events.contains("11010519491231002X"),

@@ -284,6 +284,8 @@ async fn create_case(
         applicant_name: name.to_owned(),
         applicant_tz: body.applicant_tz,
         applicant_lang: body.applicant_lang,
+        applicant_earliest: "08:00".into(),
+        applicant_latest: "21:00".into(),
         created_by: officer.id,
         created_at: now,
         invite_expires_at: now + Duration::hours(i64::from(state.settings.config.invite_ttl_hours)),

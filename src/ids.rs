@@ -49,3 +49,7 @@ id_type!(
     /// A sealed artefact bundle.
     ArtefactId
 );
+id_type!(
+    /// A booked appointment.
+    BookingId
+);

@@ -9,7 +9,7 @@
 pub mod sqlite;
 
 use crate::evidence::ChainedEvent;
-use crate::ids::{ArtefactId, CaseId, SessionId, UserId};
+use crate::ids::{ArtefactId, BookingId, CaseId, SessionId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -56,6 +56,9 @@ pub struct CaseRecord {
     pub applicant_name: String,
     pub applicant_tz: String,
     pub applicant_lang: String,
+    /// The applicant's acceptable local hours, `HH:MM` in `applicant_tz`.
+    pub applicant_earliest: String,
+    pub applicant_latest: String,
     #[serde(skip)]
     pub created_by: UserId,
     pub created_at: DateTime<Utc>,
@@ -112,6 +115,24 @@ pub struct ArtefactRecord {
     pub file_name: String,
     pub manifest_sha256: String,
     pub size: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BookingStatus {
+    Booked,
+    Cancelled,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BookingRecord {
+    pub id: BookingId,
+    pub case_id: CaseId,
+    pub officer_id: UserId,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: BookingStatus,
     pub created_at: DateTime<Utc>,
 }
 
@@ -179,6 +200,44 @@ pub trait Store: Send + Sync + 'static {
     /// Commit one evidence event. Fails with [`StoreError::Conflict`] if its `seq` is taken.
     async fn append_event(&self, event: &ChainedEvent) -> Result<(), StoreError>;
     async fn events(&self, session: SessionId) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// An officer's profile (skills, languages, schedule) as JSON.
+    async fn officer_profile(&self, user: UserId) -> Result<Option<String>, StoreError>;
+    async fn set_officer_profile(
+        &self,
+        user: UserId,
+        json: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn officer_profiles(&self) -> Result<Vec<(UserId, String)>, StoreError>;
+    /// The applicant's zone, acceptable hours and language for their case.
+    async fn set_applicant_preferences(
+        &self,
+        case: CaseId,
+        tz: &str,
+        earliest: &str,
+        latest: &str,
+        lang: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Book atomically: fails with [`StoreError::Conflict`] if the officer already has
+    /// `max_sessions` live bookings overlapping it, or the case has a live booking. With
+    /// `replacing`, that booking is cancelled in the same transaction (a reschedule).
+    async fn book(
+        &self,
+        booking: &BookingRecord,
+        max_sessions: u32,
+        replacing: Option<BookingId>,
+    ) -> Result<(), StoreError>;
+    async fn cancel_booking(&self, id: BookingId) -> Result<bool, StoreError>;
+    async fn booking(&self, id: BookingId) -> Result<Option<BookingRecord>, StoreError>;
+    async fn bookings_for_case(&self, case: CaseId) -> Result<Vec<BookingRecord>, StoreError>;
+    /// Live bookings overlapping `[from, to)`.
+    async fn bookings_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<BookingRecord>, StoreError>;
 
     async fn create_artefact(&self, artefact: &ArtefactRecord) -> Result<(), StoreError>;
     async fn artefact(&self, id: ArtefactId) -> Result<Option<ArtefactRecord>, StoreError>;

@@ -65,6 +65,8 @@ fn case_row(row: &SqliteRow) -> Result<CaseRecord, StoreError> {
         applicant_name: row.try_get("applicant_name")?,
         applicant_tz: row.try_get("applicant_tz")?,
         applicant_lang: row.try_get("applicant_lang")?,
+        applicant_earliest: row.try_get("applicant_earliest")?,
+        applicant_latest: row.try_get("applicant_latest")?,
         created_by: id(row, "created_by")?,
         created_at: time(row, "created_at")?,
         invite_expires_at: time(row, "invite_expires_at")?,
@@ -94,6 +96,23 @@ fn artefact_row(row: &SqliteRow) -> Result<ArtefactRecord, StoreError> {
         file_name: row.try_get("file_name")?,
         manifest_sha256: row.try_get("manifest_sha256")?,
         size: u64::try_from(size).map_err(|_| corrupt("size", &size.to_string()))?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+fn booking_row(row: &SqliteRow) -> Result<BookingRecord, StoreError> {
+    let status: String = row.try_get("status")?;
+    Ok(BookingRecord {
+        id: id(row, "id")?,
+        case_id: id(row, "case_id")?,
+        officer_id: id(row, "officer_id")?,
+        starts_at: time(row, "starts_at")?,
+        ends_at: time(row, "ends_at")?,
+        status: match status.as_str() {
+            "booked" => BookingStatus::Booked,
+            "cancelled" => BookingStatus::Cancelled,
+            _ => return Err(corrupt("status", &status)),
+        },
         created_at: time(row, "created_at")?,
     })
 }
@@ -338,6 +357,172 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn officer_profile(&self, user: UserId) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT profile FROM officer_profiles WHERE user_id = ?")
+                .bind(user.to_string())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn set_officer_profile(
+        &self,
+        user: UserId,
+        json: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO officer_profiles (user_id, profile, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT(user_id) DO UPDATE SET profile = excluded.profile, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(user.to_string())
+        .bind(json)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn officer_profiles(&self) -> Result<Vec<(UserId, String)>, StoreError> {
+        sqlx::query("SELECT user_id, profile FROM officer_profiles ORDER BY user_id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| Ok((id(row, "user_id")?, row.try_get("profile")?)))
+            .collect()
+    }
+
+    async fn set_applicant_preferences(
+        &self,
+        case: CaseId,
+        tz: &str,
+        earliest: &str,
+        latest: &str,
+        lang: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE cases SET applicant_tz = ?, applicant_earliest = ?, applicant_latest = ?, \
+             applicant_lang = ? WHERE id = ?",
+        )
+        .bind(tz)
+        .bind(earliest)
+        .bind(latest)
+        .bind(lang)
+        .bind(case.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn book(
+        &self,
+        b: &BookingRecord,
+        max_sessions: u32,
+        replacing: Option<BookingId>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        // IMMEDIATE takes the write lock first, so two bookings never both see a free slot.
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let result: Result<(), StoreError> = async {
+            if let Some(old) = replacing {
+                sqlx::query(
+                    "UPDATE bookings SET status = 'cancelled' WHERE id = ? AND case_id = ?",
+                )
+                .bind(old.to_string())
+                .bind(b.case_id.to_string())
+                .execute(&mut *conn)
+                .await?;
+            }
+            let overlapping: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM bookings WHERE officer_id = ? AND status = 'booked' \
+                 AND starts_at < ? AND ends_at > ?",
+            )
+            .bind(b.officer_id.to_string())
+            .bind(b.ends_at)
+            .bind(b.starts_at)
+            .fetch_one(&mut *conn)
+            .await?;
+            if overlapping >= i64::from(max_sessions) {
+                return Err(StoreError::Conflict(
+                    "the officer is already booked then".into(),
+                ));
+            }
+            let inserted = sqlx::query(
+                "INSERT INTO bookings (id, case_id, officer_id, starts_at, ends_at, status, \
+                 created_at) VALUES (?, ?, ?, ?, ?, 'booked', ?)",
+            )
+            .bind(b.id.to_string())
+            .bind(b.case_id.to_string())
+            .bind(b.officer_id.to_string())
+            .bind(b.starts_at)
+            .bind(b.ends_at)
+            .bind(b.created_at)
+            .execute(&mut *conn)
+            .await;
+            match inserted {
+                Ok(_) => Ok(()),
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(
+                    StoreError::Conflict("this case already has a booking".into()),
+                ),
+                Err(e) => Err(e.into()),
+            }
+        }
+        .await;
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        sqlx::query(end).execute(&mut *conn).await?;
+        result
+    }
+
+    async fn cancel_booking(&self, id: BookingId) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE bookings SET status = 'cancelled' WHERE id = ? AND status = 'booked'",
+        )
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn booking(&self, id: BookingId) -> Result<Option<BookingRecord>, StoreError> {
+        sqlx::query("SELECT * FROM bookings WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(booking_row)
+            .transpose()
+    }
+
+    async fn bookings_for_case(&self, case: CaseId) -> Result<Vec<BookingRecord>, StoreError> {
+        sqlx::query("SELECT * FROM bookings WHERE case_id = ? ORDER BY starts_at")
+            .bind(case.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(booking_row)
+            .collect()
+    }
+
+    async fn bookings_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<BookingRecord>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM bookings WHERE status = 'booked' AND starts_at < ? AND ends_at > ? \
+             ORDER BY starts_at",
+        )
+        .bind(to)
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(booking_row)
+        .collect()
+    }
+
     async fn create_artefact(&self, a: &ArtefactRecord) -> Result<(), StoreError> {
         let size = i64::try_from(a.size).map_err(|_| corrupt("size", &a.size.to_string()))?;
         sqlx::query(
@@ -411,6 +596,8 @@ mod tests {
             applicant_name: "Chen".into(),
             applicant_tz: "Europe/Lisbon".into(),
             applicant_lang: "pt".into(),
+            applicant_earliest: "08:00".into(),
+            applicant_latest: "21:00".into(),
             created_by: u.id,
             created_at: now,
             invite_expires_at: now,
@@ -468,6 +655,124 @@ mod tests {
         assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(events[1].hash, b.hash);
         assert_eq!(store.session(session.id).await.unwrap().unwrap().events, 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_bookings_never_double_book() {
+        let (_dir, store) = store().await;
+        let u = user();
+        store.create_user(&u).await.unwrap();
+        let now = Utc::now();
+        let start = now + chrono::Duration::days(1);
+        let mut cases = Vec::new();
+        for i in 0..12 {
+            let case = CaseRecord {
+                id: CaseId::random(),
+                service: "id-card-renewal".into(),
+                applicant_name: format!("a{i}"),
+                applicant_tz: "Europe/Lisbon".into(),
+                applicant_lang: "pt".into(),
+                applicant_earliest: "08:00".into(),
+                applicant_latest: "21:00".into(),
+                created_by: u.id,
+                created_at: now,
+                invite_expires_at: now,
+            };
+            store.create_case(&case, &format!("h{i}")).await.unwrap();
+            cases.push(case.id);
+        }
+        let store = std::sync::Arc::new(store);
+        let mut tasks = Vec::new();
+        for (i, case) in cases.iter().enumerate() {
+            let store = std::sync::Arc::clone(&store);
+            // Twelve applicants race for the same officer; half of them for 10:00, the rest
+            // for 10:15 (overlapping a 30-minute 10:00 booking).
+            let offset = if i % 2 == 0 { 0 } else { 15 };
+            let b = BookingRecord {
+                id: BookingId::random(),
+                case_id: *case,
+                officer_id: u.id,
+                starts_at: start + chrono::Duration::minutes(offset),
+                ends_at: start + chrono::Duration::minutes(offset + 30),
+                status: BookingStatus::Booked,
+                created_at: now,
+            };
+            tasks.push(tokio::spawn(async move { store.book(&b, 1, None).await }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert_eq!(ok, 1, "exactly one booking wins the officer");
+        let live = store
+            .bookings_between(
+                start - chrono::Duration::hours(1),
+                start + chrono::Duration::hours(2),
+            )
+            .await
+            .unwrap();
+        assert_eq!(live.len(), 1);
+        // With two sessions at once allowed, a second overlapping booking fits, a third does not.
+        let second = BookingRecord {
+            id: BookingId::random(),
+            case_id: cases[1],
+            officer_id: u.id,
+            starts_at: start,
+            ends_at: start + chrono::Duration::minutes(30),
+            status: BookingStatus::Booked,
+            created_at: now,
+        };
+        let winner = live[0].case_id;
+        let second = BookingRecord {
+            case_id: if winner == cases[1] {
+                cases[2]
+            } else {
+                cases[1]
+            },
+            ..second
+        };
+        store.book(&second, 2, None).await.expect("second seat");
+        let third = BookingRecord {
+            id: BookingId::random(),
+            case_id: cases[3],
+            ..second.clone()
+        };
+        let third = BookingRecord {
+            case_id: if [winner, second.case_id].contains(&cases[3]) {
+                cases[4]
+            } else {
+                cases[3]
+            },
+            ..third
+        };
+        assert!(matches!(
+            store.book(&third, 2, None).await,
+            Err(StoreError::Conflict(_))
+        ));
+        // Reschedule moves a booking atomically; cancel frees it.
+        let moved = BookingRecord {
+            id: BookingId::random(),
+            starts_at: start + chrono::Duration::hours(3),
+            ends_at: start + chrono::Duration::hours(3) + chrono::Duration::minutes(30),
+            ..second.clone()
+        };
+        store
+            .book(&moved, 1, Some(second.id))
+            .await
+            .expect("reschedule");
+        assert_eq!(
+            store.booking(second.id).await.unwrap().map(|b| b.status),
+            Some(BookingStatus::Cancelled)
+        );
+        assert!(store.cancel_booking(moved.id).await.unwrap());
+        assert!(
+            !store.cancel_booking(moved.id).await.unwrap(),
+            "already cancelled"
+        );
     }
 
     #[tokio::test]

@@ -1,10 +1,12 @@
-//! The walk-in desk: one FIFO queue per service type, and pairing of the applicant at the head
-//! with the officer who asks. Pure: fed a clock reading, it never touches a socket.
+//! The walk-in desk: one FIFO queue per service type, and pairing of a waiting applicant with
+//! the officer who asks. Pure: fed a clock reading, it never touches a socket.
 //!
-//! Shifts, skills and languages (the time-zone issue) will narrow [`Desk::take_next`]; the
-//! queue keeps each applicant's zone and language already so they can.
+//! [`Desk::take_for`] picks, among the applicants whose service needs a skill the officer has:
+//! first an applicant booked with this officer whose slot has come, then one who speaks a
+//! language the officer speaks, oldest first — unless someone has waited past
+//! [`STARVATION_BOUND`], who then goes first whatever the language, so nobody starves.
 
-use crate::ids::CaseId;
+use crate::ids::{CaseId, UserId};
 use crate::signal::protocol::QueueEntry;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, VecDeque};
@@ -17,7 +19,44 @@ pub struct Waiting {
     pub service: String,
     pub tz: String,
     pub lang: String,
+    /// The officer skill the service needs.
+    pub skill: String,
+    /// A booking with this officer starting at this time, if the applicant booked.
+    pub booked_with: Option<(UserId, DateTime<Utc>)>,
     pub since: DateTime<Utc>,
+}
+
+/// What an officer can take.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OfficerCaps {
+    pub officer: Option<UserId>,
+    /// Skills; empty means any.
+    pub skills: Vec<String>,
+    /// Languages; empty means any.
+    pub languages: Vec<String>,
+}
+
+/// After this long in the queue, an applicant is taken before better language matches.
+pub const STARVATION_BOUND: chrono::Duration = chrono::Duration::minutes(15);
+/// A booked applicant is served ahead of walk-ins from this long before their slot.
+pub const BOOKING_EARLY: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Expected wait for someone with `ahead` applicants before them, served by `officers`
+/// officers whose recent sessions took `recent` (or `typical` when there is no history).
+pub fn estimated_wait(
+    ahead: usize,
+    officers: usize,
+    recent: &[chrono::Duration],
+    typical: chrono::Duration,
+) -> chrono::Duration {
+    let mean = if recent.is_empty() {
+        typical
+    } else {
+        let total: i64 = recent.iter().map(|d| d.num_seconds().max(0)).sum();
+        chrono::Duration::seconds(total / recent.len() as i64)
+    };
+    let rounds = ahead.div_ceil(officers.max(1)) as i32;
+    mean * rounds
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -55,18 +94,40 @@ impl Desk {
         false
     }
 
-    /// Pop the head of `service`'s queue, or, with no service, whoever has waited longest.
-    pub fn take_next(&mut self, service: Option<&str>) -> Option<Waiting> {
-        let key = match service {
-            Some(s) => s.to_owned(),
-            None => self
-                .queues
-                .iter()
-                .filter_map(|(k, q)| q.front().map(|w| (w.since, k)))
-                .min()
-                .map(|(_, k)| k.clone())?,
+    /// Take the applicant this officer should serve next (see the module header), limited to
+    /// `service` when given.
+    pub fn take_for(
+        &mut self,
+        caps: &OfficerCaps,
+        service: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Option<Waiting> {
+        let eligible = |w: &Waiting| {
+            service.is_none_or(|s| s == w.service)
+                && (caps.skills.is_empty() || caps.skills.contains(&w.skill))
         };
-        self.queues.get_mut(&key)?.pop_front()
+        let speaks = |w: &Waiting| caps.languages.is_empty() || caps.languages.contains(&w.lang);
+        let mine = |w: &Waiting| {
+            matches!((caps.officer, w.booked_with), (Some(me), Some((o, at)))
+                if me == o && at - BOOKING_EARLY <= now)
+        };
+        // Rank: booked with me and due, starving, language match; then oldest first.
+        let best = self
+            .queues
+            .values()
+            .flatten()
+            .filter(|w| eligible(w))
+            .min_by_key(|w| {
+                let starving = now - w.since >= STARVATION_BOUND;
+                (!mine(w), !starving, !speaks(w), w.since)
+            })?
+            .case_id;
+        let queue = self
+            .queues
+            .values_mut()
+            .find(|q| q.iter().any(|w| w.case_id == best))?;
+        let i = queue.iter().position(|w| w.case_id == best)?;
+        queue.remove(i)
     }
 
     /// `(position, length)` of a case in its service's queue, 1-based.
@@ -119,11 +180,89 @@ mod tests {
             service: service.into(),
             tz: "Europe/Lisbon".into(),
             lang: "pt".into(),
+            skill: service.into(),
+            booked_with: None,
             since: Utc
                 .with_ymd_and_hms(2026, 11, 27, 9, minute, 0)
                 .single()
                 .expect("valid"),
         }
+    }
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 9, minute, 0)
+            .single()
+            .expect("valid")
+    }
+
+    fn any() -> OfficerCaps {
+        OfficerCaps::default()
+    }
+
+    #[test]
+    fn skill_then_booking_then_language_then_age_and_nobody_starves() {
+        let officer = UserId::random();
+        let caps = OfficerCaps {
+            officer: Some(officer),
+            skills: vec!["id-card-renewal".into(), "inheritance".into()],
+            languages: vec!["zh-Hans".into(), "it".into()],
+        };
+        let mut desk = Desk::default();
+        let licence = waiting("driving-licence-renewal", 0); // no skill for it
+        let pt_old = waiting("id-card-renewal", 1);
+        let it_new = Waiting {
+            lang: "it".into(),
+            ..waiting("inheritance", 5)
+        };
+        let booked = Waiting {
+            booked_with: Some((officer, at(12))),
+            ..waiting("id-card-renewal", 8)
+        };
+        for w in [&licence, &pt_old, &it_new, &booked] {
+            desk.join(w.clone()).unwrap();
+        }
+        // At 09:06 the booking (09:12, served from 09:02) is due: it goes first.
+        let first = desk.take_for(&caps, None, at(6)).map(|w| w.case_id);
+        assert_eq!(first, Some(booked.case_id));
+        // Then the Italian speaker, although the Portuguese speaker waited longer.
+        assert_eq!(
+            desk.take_for(&caps, None, at(9)).map(|w| w.case_id),
+            Some(it_new.case_id)
+        );
+        // Past the starvation bound the oldest goes first whatever the language.
+        let it_late = Waiting {
+            lang: "it".into(),
+            ..waiting("id-card-renewal", 10)
+        };
+        desk.join(it_late.clone()).unwrap();
+        let later = at(1) + STARVATION_BOUND;
+        assert_eq!(
+            desk.take_for(&caps, None, later).map(|w| w.case_id),
+            Some(pt_old.case_id)
+        );
+        // The licence applicant is never given to an officer without the skill.
+        assert_eq!(
+            desk.take_for(&caps, None, later).map(|w| w.case_id),
+            Some(it_late.case_id)
+        );
+        assert_eq!(desk.take_for(&caps, None, later), None);
+        assert_eq!(
+            desk.take_for(&any(), None, later).map(|w| w.case_id),
+            Some(licence.case_id)
+        );
+    }
+
+    #[test]
+    fn estimated_wait_uses_recent_sessions() {
+        let m = chrono::Duration::minutes;
+        assert_eq!(estimated_wait(0, 1, &[m(20)], m(30)), m(0));
+        assert_eq!(estimated_wait(3, 1, &[m(10), m(20)], m(30)), m(45));
+        assert_eq!(estimated_wait(3, 2, &[], m(30)), m(60));
+        assert_eq!(
+            estimated_wait(2, 0, &[m(10)], m(30)),
+            m(20),
+            "no officer counts as one"
+        );
     }
 
     #[test]
@@ -139,17 +278,22 @@ mod tests {
         }
         assert_eq!(desk.join(a.clone()), Err(DeskError::AlreadyQueued));
         assert_eq!(desk.position(b.case_id), Some((2, 2)));
+        let now = at(30);
         assert_eq!(
-            desk.take_next(Some("id-card-renewal")).map(|w| w.case_id),
+            desk.take_for(&any(), Some("id-card-renewal"), now)
+                .map(|w| w.case_id),
             Some(a.case_id)
         );
         assert_eq!(desk.position(b.case_id), Some((1, 1)));
         // Without a service, the longest wait goes first.
-        assert_eq!(desk.take_next(None).map(|w| w.case_id), Some(c.case_id));
+        assert_eq!(
+            desk.take_for(&any(), None, now).map(|w| w.case_id),
+            Some(c.case_id)
+        );
         assert!(desk.leave(b.case_id));
         assert!(!desk.leave(b.case_id));
-        assert_eq!(desk.take_next(None), None);
-        assert_eq!(desk.take_next(Some("nope")), None);
+        assert_eq!(desk.take_for(&any(), None, now), None);
+        assert_eq!(desk.take_for(&any(), Some("nope"), now), None);
     }
 
     #[test]

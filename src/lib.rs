@@ -12,6 +12,7 @@ pub mod consent;
 pub mod desk;
 pub mod documents;
 pub mod evidence;
+pub mod ics;
 pub mod identity;
 pub mod ids;
 pub mod media;

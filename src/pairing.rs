@@ -77,6 +77,22 @@ struct Driver {
     hub: AppState,
     desk: Desk,
     conns: HashMap<ConnId, Conn>,
+    /// When each officer connection's current session started.
+    started: HashMap<ConnId, chrono::DateTime<chrono::Utc>>,
+    /// Durations of the last sessions, for wait estimates.
+    recent: std::collections::VecDeque<chrono::Duration>,
+}
+
+/// How many finished sessions the wait estimate looks at.
+const RECENT_SESSIONS: usize = 20;
+
+/// The skills and languages part of an officer's stored profile.
+#[derive(serde::Deserialize, Default)]
+struct Caps {
+    #[serde(default)]
+    skills: Vec<String>,
+    #[serde(default)]
+    languages: Vec<String>,
 }
 
 fn error(reference: Option<u64>, code: &str, message: &str) -> Outbound {
@@ -102,11 +118,31 @@ impl Driver {
     }
 
     fn broadcast(&self) {
+        let officers = self
+            .conns
+            .values()
+            .filter(|c| matches!(c.principal, Principal::Officer(_)))
+            .count();
+        let recent: Vec<chrono::Duration> = self.recent.iter().copied().collect();
         for (case, position, length) in self.desk.positions() {
             if let Some(conn) = self.applicant_conn(case) {
+                let typical = self
+                    .conns
+                    .get(&conn)
+                    .and_then(|c| match &c.principal {
+                        Principal::Applicant(r) => self.hub.catalogue.service(&r.service),
+                        Principal::Officer(_) => None,
+                    })
+                    .map(|s| chrono::Duration::minutes(i64::from(s.typical_minutes)))
+                    .unwrap_or(chrono::Duration::minutes(30));
+                let wait = crate::desk::estimated_wait(position - 1, officers, &recent, typical);
                 self.send(
                     conn,
-                    Outbound::Msg(ServerMsg::QueuePosition { position, length }),
+                    Outbound::Msg(ServerMsg::QueuePosition {
+                        position,
+                        length,
+                        estimated_wait_minutes: Some(wait.num_minutes()),
+                    }),
                 );
             }
         }
@@ -160,6 +196,12 @@ impl Driver {
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.in_session = false;
                 }
+                if let Some(start) = self.started.remove(&conn) {
+                    self.recent.push_back(self.hub.clock.now() - start);
+                    while self.recent.len() > RECENT_SESSIONS {
+                        self.recent.pop_front();
+                    }
+                }
             }
             DeskCmd::JoinQueue { conn, reference } => {
                 let Some(c) = self.conns.get(&conn) else {
@@ -171,13 +213,38 @@ impl Driver {
                 if c.in_session {
                     return self.send(conn, error(reference, "conflict", "already in a session"));
                 }
+                let case = case.clone();
+                let now = self.hub.clock.now();
+                // A live booking near now puts the applicant ahead of walk-ins for its officer.
+                let booked_with = match self.hub.store.bookings_for_case(case.id).await {
+                    Ok(bookings) => bookings
+                        .iter()
+                        .find(|b| {
+                            b.status == crate::store::BookingStatus::Booked
+                                && b.ends_at > now
+                                && b.starts_at < now + chrono::Duration::hours(1)
+                        })
+                        .map(|b| (b.officer_id, b.starts_at)),
+                    Err(e) => {
+                        tracing::warn!("bookings unavailable for queueing: {e}");
+                        None
+                    }
+                };
+                let skill = self
+                    .hub
+                    .catalogue
+                    .service(&case.service)
+                    .map(|s| s.skill.clone())
+                    .unwrap_or_else(|| case.service.clone());
                 let waiting = Waiting {
                     case_id: case.id,
                     applicant_name: case.applicant_name.clone(),
                     service: case.service.clone(),
                     tz: case.applicant_tz.clone(),
                     lang: case.applicant_lang.clone(),
-                    since: self.hub.clock.now(),
+                    skill,
+                    booked_with,
+                    since: now,
                 };
                 match self.desk.join(waiting) {
                     Ok(()) => self.broadcast(),
@@ -222,7 +289,21 @@ impl Driver {
             );
         }
         let officer_tx = c.tx.clone();
-        let Some(waiting) = self.desk.take_next(service.as_deref()) else {
+        let caps = match self.hub.store.officer_profile(officer.id).await {
+            Ok(Some(json)) => serde_json::from_str::<Caps>(&json).unwrap_or_default(),
+            Ok(None) => Caps::default(),
+            Err(e) => {
+                tracing::warn!("officer profile unavailable: {e}");
+                Caps::default()
+            }
+        };
+        let caps = crate::desk::OfficerCaps {
+            officer: Some(officer.id),
+            skills: caps.skills,
+            languages: caps.languages,
+        };
+        let now = self.hub.clock.now();
+        let Some(waiting) = self.desk.take_for(&caps, service.as_deref(), now) else {
             return self.send(conn, error(reference, "queue_empty", "nobody is waiting"));
         };
         let Some(applicant) = self.applicant_conn(waiting.case_id) else {
@@ -249,6 +330,7 @@ impl Driver {
                         c.in_session = true;
                     }
                 }
+                self.started.insert(conn, now);
             }
             Err(e) => {
                 tracing::error!("cannot open session: {e}");
@@ -270,6 +352,8 @@ pub async fn run(hub: AppState, mut rx: mpsc::UnboundedReceiver<DeskCmd>) {
         hub,
         desk: Desk::default(),
         conns: HashMap::new(),
+        started: HashMap::new(),
+        recent: std::collections::VecDeque::new(),
     };
     while let Some(cmd) = rx.recv().await {
         driver.handle(cmd).await;

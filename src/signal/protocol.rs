@@ -188,6 +188,8 @@ pub enum ServerMsg {
     QueuePosition {
         position: usize,
         length: usize,
+        /// Expected wait, estimated from recent sessions.
+        estimated_wait_minutes: Option<i64>,
     },
     /// Officer: the whole queue, sent on every change.
     Queue {
@@ -414,10 +416,11 @@ mod tests {
         let p = ServerMsg::QueuePosition {
             position: 2,
             length: 5,
+            estimated_wait_minutes: Some(20),
         };
         assert_eq!(
             encode(&p),
-            r#"{"type":"queue_position","position":2,"length":5}"#
+            r#"{"type":"queue_position","position":2,"length":5,"estimated_wait_minutes":20}"#
         );
     }
 }

@@ -23,6 +23,8 @@ pub struct Config {
     pub web_dir: Option<PathBuf>,
     /// A service catalogue file (default: the built-in `catalogue/services.toml`).
     pub catalogue: Option<PathBuf>,
+    /// A public-holiday calendar file (default: the built-in mainland China calendar).
+    pub calendar: Option<PathBuf>,
     /// `sqlite://…` (default: `<data_dir>/globallink.db`).
     pub database_url: Option<String>,
     /// Local address the media peers bind their UDP sockets to.
@@ -54,6 +56,7 @@ impl Default for Config {
             data_dir: PathBuf::from("globallink-data"),
             web_dir: None,
             catalogue: None,
+            calendar: None,
             database_url: None,
             media_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             public_ip: None,

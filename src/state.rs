@@ -51,6 +51,8 @@ pub struct Hub {
     /// The hub secret: keyed hashes of identity numbers, per-case document encryption.
     pub vault: Vault,
     pub catalogue: Catalogue,
+    /// Office-wide public holidays.
+    pub calendar: crate::schedule::Calendar,
     /// Sessions open on this hub, for HTTP handlers that add to them (uploads).
     pub sessions: Mutex<HashMap<SessionId, mpsc::Sender<SessionCmd>>>,
     pub tickets: Tickets,
@@ -90,6 +92,8 @@ pub enum StartError {
     Vault(#[from] crate::vault::VaultError),
     #[error(transparent)]
     Catalogue(#[from] crate::catalogue::CatalogueError),
+    #[error("holiday calendar: {0}")]
+    Calendar(String),
 }
 
 /// Credentials of the development accounts created on first start. Shown once.
@@ -110,6 +114,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StartError + '_ {
 pub async fn ensure_dev_accounts(
     store: &dyn Store,
     clock: &dyn Clock,
+    catalogue: &Catalogue,
 ) -> Result<Option<DevAccounts>, StartError> {
     if store.count_users().await? > 0 {
         return Ok(None);
@@ -130,6 +135,15 @@ pub async fn ensure_dev_accounts(
             created_at: clock.now(),
         };
         store.create_user(&user).await?;
+        if role == Role::Officer {
+            let skills = catalogue
+                .services()
+                .iter()
+                .map(|s| s.skill.clone())
+                .collect();
+            crate::officers::save(store, clock, user.id, &crate::officers::dev_profile(skills))
+                .await?;
+        }
         created.push((username.to_owned(), password));
     }
     let auditor = created
@@ -166,7 +180,13 @@ pub async fn start(
     let trust = vec![identity.ca_der().to_vec()];
     let vault = Vault::open_or_create(&paths.data.join("hub-secret"))?;
     let catalogue = Catalogue::load(settings.config.catalogue.as_deref())?;
-    let dev_accounts = ensure_dev_accounts(store.as_ref(), clock.as_ref()).await?;
+    let dev_accounts = ensure_dev_accounts(store.as_ref(), clock.as_ref(), &catalogue).await?;
+    let calendar = match &settings.config.calendar {
+        Some(path) => std::fs::read_to_string(path).map_err(io_err(path))?,
+        None => crate::schedule::DEFAULT_CALENDAR_TOML.to_owned(),
+    };
+    let calendar = crate::schedule::Calendar::parse_toml(&calendar)
+        .map_err(|e| StartError::Calendar(e.to_string()))?;
     let runtime = webrtc::runtime::default_runtime()
         .ok_or_else(|| StartError::Pki("no async runtime for media".into()))?;
     let media = MediaConfig {
@@ -184,6 +204,7 @@ pub async fn start(
         trust,
         vault,
         catalogue,
+        calendar,
         sessions: Mutex::new(HashMap::new()),
         tickets: Tickets::default(),
         media,

@@ -2,6 +2,8 @@
 //! login, cases, artefacts and the signalling upgrade. Every route checks the caller's role
 //! here, at the edge; auditors only ever reach read-only handlers.
 
+mod booking;
+
 use crate::auth::{hash_password, random_token, token_hash, verify_password};
 use crate::consent::LANGUAGES;
 use crate::ids::{ArtefactId, CaseId, SessionId};
@@ -60,7 +62,7 @@ impl ApiError {
             format!("no such {what}"),
         )
     }
-    fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid", message)
     }
 }
@@ -617,6 +619,7 @@ pub fn app(state: AppState) -> Router {
             )),
         )
         .route("/ws", get(ws))
+        .merge(booking::routes())
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state);
     api.route_service("/", ServeFile::new(web.join("index.html")))

@@ -1,0 +1,482 @@
+//! Booking across time zones, over HTTP. Applicants authenticate with their invite token in
+//! an `Authorization: Invite <token>` header (never in a URL) and reach only their own case:
+//! their zone, acceptable hours and language, the slots open to them, their bookings (book,
+//! cancel, reschedule) and each booking's `.ics` invitation. Officers and auditors list the
+//! bookings of a period for the console.
+
+use super::{ApiError, Staff};
+use crate::auth::token_hash;
+use crate::ids::BookingId;
+use crate::schedule::{self, ApplicantWindow, ShownTime, SlotQuery};
+use crate::state::AppState;
+use crate::store::{BookingRecord, BookingStatus, CaseRecord, StoreError};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// Slots start at least this long from now.
+const LEAD_TIME: Duration = Duration::hours(1);
+/// Slot starts are this far apart within a shift.
+const STEP: Duration = Duration::minutes(30);
+
+/// The applicant of one case, by invite token.
+pub struct Applicant(pub CaseRecord);
+
+impl FromRequestParts<AppState> for Applicant {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Invite "))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "send your invite token",
+                )
+            })?;
+        let case = state
+            .store
+            .case_by_invite(&token_hash(token.trim()))
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "unknown invite",
+                )
+            })?;
+        if case.invite_expires_at <= state.clock.now() {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "expired",
+                "this invite link has expired; ask the office for a new one",
+            ));
+        }
+        Ok(Applicant(case))
+    }
+}
+
+fn zone(case: &CaseRecord) -> Tz {
+    case.applicant_tz.parse().unwrap_or(chrono_tz::UTC)
+}
+
+fn hhmm(text: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(text, "%H:%M").ok()
+}
+
+fn window(case: &CaseRecord) -> ApplicantWindow {
+    let mut w = ApplicantWindow::new(zone(case));
+    if let (Some(e), Some(l)) = (hhmm(&case.applicant_earliest), hhmm(&case.applicant_latest)) {
+        w.earliest = e;
+        w.latest = l;
+    }
+    w
+}
+
+#[derive(Serialize)]
+struct TimePair {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    applicant: ShownTime,
+    office: ShownTime,
+}
+
+fn pair(start: DateTime<Utc>, end: DateTime<Utc>, case: &CaseRecord) -> TimePair {
+    TimePair {
+        start,
+        end,
+        applicant: schedule::show(start, zone(case)),
+        office: schedule::show(start, chrono_tz::Asia::Shanghai),
+    }
+}
+
+#[derive(Serialize)]
+struct BookingView {
+    #[serde(flatten)]
+    booking: BookingRecord,
+    time: TimePair,
+}
+
+fn view(b: BookingRecord, case: &CaseRecord) -> BookingView {
+    let time = pair(b.starts_at, b.ends_at, case);
+    BookingView { booking: b, time }
+}
+
+/// Bookable slots with officers of this case's skill, one per start time.
+async fn slots_for(
+    state: &AppState,
+    case: &CaseRecord,
+    days: u32,
+) -> Result<Vec<schedule::Slot>, ApiError> {
+    let service = state
+        .catalogue
+        .service(&case.service)
+        .ok_or_else(|| ApiError::invalid("this case's service is no longer offered"))?;
+    let officers: Vec<(String, schedule::OfficerSchedule)> =
+        crate::officers::all(state.store.as_ref())
+            .await?
+            .into_iter()
+            .filter(|(_, p)| p.skills.contains(&service.skill))
+            .map(|(id, p)| (id.to_string(), p.schedule))
+            .collect();
+    let from = state.clock.now() + LEAD_TIME;
+    let busy: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = state
+        .store
+        .bookings_between(from, from + Duration::days(i64::from(days) + 1))
+        .await?
+        .into_iter()
+        .map(|b| (b.officer_id.to_string(), b.starts_at, b.ends_at))
+        .collect();
+    let applicant = window(case);
+    let query = SlotQuery {
+        officers: &officers,
+        calendar: &state.calendar,
+        applicant: &applicant,
+        duration: Duration::minutes(i64::from(service.typical_minutes)),
+        step: STEP,
+        from,
+        days,
+        busy: &busy,
+    };
+    schedule::find_slots(&query).map_err(|e| ApiError::invalid(e.to_string()))
+}
+
+#[derive(Deserialize)]
+struct SlotParams {
+    days: Option<u32>,
+}
+
+async fn slots(
+    State(state): State<AppState>,
+    Applicant(case): Applicant,
+    Query(p): Query<SlotParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let days = p.days.unwrap_or(14).clamp(1, 60);
+    let all = slots_for(&state, &case, days).await?;
+    let shown: Vec<TimePair> = schedule::distinct_times(&all)
+        .into_iter()
+        .map(|s| pair(s.start, s.end, &case))
+        .collect();
+    Ok(Json(json!({
+        "applicant_zone": case.applicant_tz,
+        "office_zone": "Asia/Shanghai",
+        "earliest": case.applicant_earliest,
+        "latest": case.applicant_latest,
+        "slots": shown,
+    })))
+}
+
+#[derive(Deserialize)]
+struct BookBody {
+    start: DateTime<Utc>,
+}
+
+/// Book the first officer free at `start`, replacing `replacing` in the same transaction.
+async fn book_at(
+    state: &AppState,
+    case: &CaseRecord,
+    start: DateTime<Utc>,
+    replacing: Option<BookingId>,
+) -> Result<BookingRecord, ApiError> {
+    let slots = slots_for(state, case, 60).await?;
+    let profiles = crate::officers::all(state.store.as_ref()).await?;
+    let candidates: Vec<&schedule::Slot> = slots.iter().filter(|s| s.start == start).collect();
+    if candidates.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "slot_unavailable",
+            "that time is not open any more; pick another slot",
+        ));
+    }
+    for slot in candidates {
+        let Ok(officer) = slot.officer.parse() else {
+            continue;
+        };
+        let max = profiles
+            .iter()
+            .find(|(id, _)| *id == officer)
+            .map(|(_, p)| p.schedule.max_sessions)
+            .unwrap_or(1);
+        let booking = BookingRecord {
+            id: BookingId::random(),
+            case_id: case.id,
+            officer_id: officer,
+            starts_at: slot.start,
+            ends_at: slot.end,
+            status: BookingStatus::Booked,
+            created_at: state.clock.now(),
+        };
+        match state.store.book(&booking, max, replacing).await {
+            Ok(()) => return Ok(booking),
+            Err(StoreError::Conflict(reason)) if reason.contains("case") => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "already_booked",
+                    reason,
+                ));
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "slot_unavailable",
+        "someone booked that time a moment ago; pick another slot",
+    ))
+}
+
+async fn book(
+    State(state): State<AppState>,
+    Applicant(case): Applicant,
+    Json(body): Json<BookBody>,
+) -> Result<(StatusCode, Json<BookingView>), ApiError> {
+    let booking = book_at(&state, &case, body.start, None).await?;
+    Ok((StatusCode::CREATED, Json(view(booking, &case))))
+}
+
+async fn own_booking(
+    state: &AppState,
+    case: &CaseRecord,
+    id: &str,
+) -> Result<BookingRecord, ApiError> {
+    let id: BookingId = id
+        .parse()
+        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such booking"))?;
+    state
+        .store
+        .booking(id)
+        .await?
+        .filter(|b| b.case_id == case.id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such booking"))
+}
+
+async fn reschedule(
+    State(state): State<AppState>,
+    Applicant(case): Applicant,
+    Path(id): Path<String>,
+    Json(body): Json<BookBody>,
+) -> Result<(StatusCode, Json<BookingView>), ApiError> {
+    let old = own_booking(&state, &case, &id).await?;
+    if old.status != BookingStatus::Booked {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "cancelled",
+            "that booking was cancelled",
+        ));
+    }
+    let booking = book_at(&state, &case, body.start, Some(old.id)).await?;
+    Ok((StatusCode::CREATED, Json(view(booking, &case))))
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    Applicant(case): Applicant,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let b = own_booking(&state, &case, &id).await?;
+    if state.store.cancel_booking(b.id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "cancelled",
+            "that booking was already cancelled",
+        ))
+    }
+}
+
+async fn invite_ics(
+    State(state): State<AppState>,
+    Applicant(case): Applicant,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let b = own_booking(&state, &case, &id).await?;
+    let office = schedule::show(b.starts_at, chrono_tz::Asia::Shanghai);
+    let name = state
+        .catalogue
+        .service(&case.service)
+        .and_then(|s| {
+            s.name
+                .get(&case.applicant_lang)
+                .or_else(|| s.name.get("en"))
+                .cloned()
+        })
+        .unwrap_or_else(|| case.service.clone());
+    let description = format!(
+        "Video appointment with the office. Beijing time: {} ({}). Open your invite link a few \
+         minutes before.",
+        office.local, office.utc_offset
+    );
+    let url = format!("{}/join", state.settings.public_url);
+    let text = crate::ics::render(&crate::ics::Invite {
+        uid: format!("{}@globallink", b.id),
+        start: b.starts_at,
+        end: b.ends_at,
+        zone: zone(&case),
+        summary: &format!("globallink: {name}"),
+        description: &description,
+        url: &url,
+        stamp: b.created_at,
+    });
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/calendar; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"globallink-appointment.ics\""),
+            ),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+async fn my_case(
+    State(state): State<AppState>,
+    Applicant(case): Applicant,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let bookings: Vec<BookingView> = state
+        .store
+        .bookings_for_case(case.id)
+        .await?
+        .into_iter()
+        .map(|b| view(b, &case))
+        .collect();
+    Ok(Json(json!({ "case": case, "bookings": bookings })))
+}
+
+#[derive(Deserialize)]
+struct Preferences {
+    tz: String,
+    earliest: String,
+    latest: String,
+    lang: String,
+}
+
+async fn preferences(
+    State(state): State<AppState>,
+    Applicant(case): Applicant,
+    Json(p): Json<Preferences>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if p.tz.parse::<Tz>().is_err() {
+        return Err(ApiError::invalid(format!(
+            "{:?} is not an IANA time zone",
+            p.tz
+        )));
+    }
+    let (Some(e), Some(l)) = (hhmm(&p.earliest), hhmm(&p.latest)) else {
+        return Err(ApiError::invalid(
+            "earliest and latest must look like 08:00",
+        ));
+    };
+    if e >= l {
+        return Err(ApiError::invalid("earliest must be before latest"));
+    }
+    if !crate::consent::LANGUAGES.contains(&p.lang.as_str()) {
+        return Err(ApiError::invalid(format!(
+            "lang must be one of {:?}",
+            crate::consent::LANGUAGES
+        )));
+    }
+    state
+        .store
+        .set_applicant_preferences(case.id, &p.tz, &p.earliest, &p.latest, &p.lang)
+        .await?;
+    Ok(Json(
+        json!({ "tz": p.tz, "earliest": p.earliest, "latest": p.latest, "lang": p.lang }),
+    ))
+}
+
+/// Whether the desk is open, and if not when it opens, in the applicant's and Beijing time.
+async fn desk_status(
+    State(state): State<AppState>,
+    Applicant(case): Applicant,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = state.clock.now();
+    let skill = state
+        .catalogue
+        .service(&case.service)
+        .map(|s| s.skill.clone());
+    let schedules: Vec<schedule::OfficerSchedule> = crate::officers::all(state.store.as_ref())
+        .await?
+        .into_iter()
+        .filter(|(_, p)| skill.as_ref().is_none_or(|s| p.skills.contains(s)))
+        .map(|(_, p)| p.schedule)
+        .collect();
+    let next = schedule::next_opening(&schedules, &state.calendar, now);
+    let open = next.is_some_and(|t| t <= now);
+    Ok(Json(json!({
+        "open": open,
+        "next_opening": next.filter(|_| !open).map(|t| json!({
+            "utc": t,
+            "applicant": schedule::show(t, zone(&case)),
+            "office": schedule::show(t, chrono_tz::Asia::Shanghai),
+        })),
+    })))
+}
+
+#[derive(Deserialize)]
+struct Period {
+    from: Option<DateTime<Utc>>,
+    days: Option<u32>,
+}
+
+/// Bookings of a period, for the console: applicant name, zone and both local times.
+async fn list(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    Query(p): Query<Period>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let from = p
+        .from
+        .unwrap_or_else(|| state.clock.now() - Duration::hours(12));
+    let to = from + Duration::days(i64::from(p.days.unwrap_or(2).clamp(1, 60)));
+    let mut rows = Vec::new();
+    for b in state.store.bookings_between(from, to).await? {
+        let Some(case) = state.store.case(b.case_id).await? else {
+            continue;
+        };
+        rows.push(json!({
+            "id": b.id,
+            "case_id": case.id,
+            "applicant_name": case.applicant_name,
+            "service": case.service,
+            "tz": case.applicant_tz,
+            "time": pair(b.starts_at, b.ends_at, &case),
+        }));
+    }
+    Ok(Json(json!(rows)))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/applicant/case", get(my_case))
+        .route(
+            "/api/applicant/preferences",
+            axum::routing::put(preferences),
+        )
+        .route("/api/applicant/slots", get(slots))
+        .route("/api/applicant/desk", get(desk_status))
+        .route("/api/applicant/bookings", post(book))
+        .route(
+            "/api/applicant/bookings/{id}",
+            axum::routing::delete(cancel),
+        )
+        .route("/api/applicant/bookings/{id}/reschedule", post(reschedule))
+        .route("/api/applicant/bookings/{id}/invite.ics", get(invite_ics))
+        .route("/api/bookings", get(list))
+}

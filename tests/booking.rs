@@ -1,0 +1,291 @@
+//! Booking across time zones through the running hub: slots shown in both zones, transactional
+//! booking under concurrency, reschedule, cancel, the `.ics` invitation, applicant preferences,
+//! the closed-desk notice and who may do what.
+
+mod common;
+
+use chrono::TimeZone;
+use common::{create_case, login, start_hub_with_clock};
+use globallink::clock::ManualClock;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+struct Applicant {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Applicant {
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header("authorization", format!("Invite {}", self.token))
+    }
+
+    async fn slots(&self) -> Value {
+        let r = self
+            .req(reqwest::Method::GET, "/api/applicant/slots?days=3")
+            .send()
+            .await
+            .expect("slots");
+        assert_eq!(r.status(), 200);
+        r.json().await.expect("json")
+    }
+
+    async fn book(&self, start: &Value) -> reqwest::Response {
+        self.req(reqwest::Method::POST, "/api/applicant/bookings")
+            .json(&json!({"start": start}))
+            .send()
+            .await
+            .expect("book")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applicants_book_in_their_own_zone_without_double_booking() {
+    // Monday 2026-11-30, 08:00 in Shanghai, midnight in Lisbon.
+    let now = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 30, 0, 0, 0)
+        .single()
+        .expect("valid");
+    let clock = Arc::new(ManualClock::new(now));
+    let hub = start_hub_with_clock(clock.clone()).await;
+    let base = hub.url("");
+    let officer = login(&base, &hub.accounts.officer).await;
+    let client = reqwest::Client::new();
+    let mut applicants = Vec::new();
+    for _ in 0..3 {
+        let (_, token) = create_case(&base, &officer, "id-card-renewal").await;
+        applicants.push(Applicant {
+            client: client.clone(),
+            base: base.clone(),
+            token,
+        });
+    }
+    let a = &applicants[0];
+
+    // The desk opens at 09:00 Beijing time, which is 01:00 in Lisbon.
+    let desk: Value = a
+        .req(reqwest::Method::GET, "/api/applicant/desk")
+        .send()
+        .await
+        .expect("desk")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(desk["open"], false);
+    assert_eq!(desk["next_opening"]["office"]["local"], "2026-11-30 09:00");
+    assert_eq!(
+        desk["next_opening"]["applicant"]["local"],
+        "2026-11-30 01:00"
+    );
+    assert_eq!(desk["next_opening"]["applicant"]["city"], "Lisbon");
+
+    // Slots: only the Shanghai afternoon and evening fit Lisbon's 08:00–21:00.
+    let slots = a.slots().await;
+    let list = slots["slots"].as_array().expect("slots");
+    assert!(!list.is_empty());
+    let first = &list[0];
+    assert_eq!(first["office"]["local"], "2026-11-30 16:00");
+    assert_eq!(first["office"]["utc_offset"], "+08:00");
+    assert_eq!(first["applicant"]["local"], "2026-11-30 08:00");
+    assert_eq!(first["applicant"]["utc_offset"], "+00:00");
+    for s in list {
+        let local = s["applicant"]["local"].as_str().expect("local");
+        let hour: u32 = local[11..13].parse().expect("hour");
+        assert!((8..21).contains(&hour), "{local} inside Lisbon hours");
+    }
+
+    // Two applicants race for the same time: exactly one gets it.
+    let start = list[1]["start"].clone();
+    let (r1, r2) = tokio::join!(applicants[1].book(&start), applicants[2].book(&start));
+    let mut codes = [r1.status().as_u16(), r2.status().as_u16()];
+    codes.sort();
+    assert_eq!(codes, [201, 409]);
+
+    // The first applicant books the first slot; it disappears from the list.
+    let r = a.book(&first["start"]).await;
+    assert_eq!(r.status(), 201);
+    let booking: Value = r.json().await.expect("json");
+    assert_eq!(booking["status"], "booked");
+    assert_eq!(booking["time"]["applicant"]["local"], "2026-11-30 08:00");
+    let again = a.slots().await;
+    assert!(
+        again["slots"]
+            .as_array()
+            .expect("slots")
+            .iter()
+            .all(|s| s["start"] != first["start"])
+    );
+    assert_eq!(
+        a.book(&list[5]["start"]).await.status(),
+        409,
+        "one live booking per case"
+    );
+
+    // The calendar invitation opens at 08:00 in Lisbon.
+    let id = booking["id"].as_str().expect("id");
+    let ics = a
+        .req(
+            reqwest::Method::GET,
+            &format!("/api/applicant/bookings/{id}/invite.ics"),
+        )
+        .send()
+        .await
+        .expect("ics");
+    assert_eq!(
+        ics.headers()["content-type"],
+        "text/calendar; charset=utf-8"
+    );
+    let ics = ics.text().await.expect("text");
+    assert!(
+        ics.contains("DTSTART;TZID=Europe/Lisbon:20261130T080000"),
+        "{ics}"
+    );
+    // Long lines are folded (RFC 5545 §3.1); unfold before reading the description.
+    let unfolded = ics.replace("\r\n ", "").replace("\n ", "");
+    assert!(unfolded.contains("Beijing time: 2026-11-30 16:00"), "{ics}");
+
+    // Reschedule, then cancel.
+    let r = a
+        .req(
+            reqwest::Method::POST,
+            &format!("/api/applicant/bookings/{id}/reschedule"),
+        )
+        .json(&json!({"start": list[4]["start"]}))
+        .send()
+        .await
+        .expect("reschedule");
+    assert_eq!(r.status(), 201);
+    let moved: Value = r.json().await.expect("json");
+    let mine: Value = a
+        .req(reqwest::Method::GET, "/api/applicant/case")
+        .send()
+        .await
+        .expect("case")
+        .json()
+        .await
+        .expect("json");
+    let statuses: Vec<&str> = mine["bookings"]
+        .as_array()
+        .expect("bookings")
+        .iter()
+        .map(|b| b["status"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "booked").count(), 1);
+    assert!(statuses.contains(&"cancelled"));
+    let moved_id = moved["id"].as_str().expect("id");
+    let path = format!("/api/applicant/bookings/{moved_id}");
+    assert_eq!(
+        a.req(reqwest::Method::DELETE, &path)
+            .send()
+            .await
+            .expect("cancel")
+            .status(),
+        204
+    );
+    assert_eq!(
+        a.req(reqwest::Method::DELETE, &path)
+            .send()
+            .await
+            .expect("cancel")
+            .status(),
+        409
+    );
+    // Another applicant cannot touch it.
+    let other = applicants[1]
+        .req(reqwest::Method::DELETE, &path)
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(other.status(), 404);
+
+    // The console lists the day's bookings with the applicant's zone.
+    let listed: Value = officer
+        .get(format!("{base}/api/bookings"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        listed
+            .as_array()
+            .expect("rows")
+            .iter()
+            .any(|b| b["tz"] == "Europe/Lisbon")
+    );
+}
+
+#[tokio::test]
+async fn preferences_are_validated_and_change_the_slots() {
+    let now = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 30, 0, 0, 0)
+        .single()
+        .expect("valid");
+    let hub = start_hub_with_clock(Arc::new(ManualClock::new(now))).await;
+    let base = hub.url("");
+    let officer = login(&base, &hub.accounts.officer).await;
+    let (_, token) = create_case(&base, &officer, "inheritance").await;
+    let a = Applicant {
+        client: reqwest::Client::new(),
+        base: base.clone(),
+        token,
+    };
+    for body in [
+        json!({"tz": "Mars/Olympus", "earliest": "08:00", "latest": "21:00", "lang": "pt"}),
+        json!({"tz": "America/New_York", "earliest": "21:00", "latest": "08:00", "lang": "pt"}),
+        json!({"tz": "America/New_York", "earliest": "8am", "latest": "21:00", "lang": "pt"}),
+        json!({"tz": "America/New_York", "earliest": "08:00", "latest": "21:00", "lang": "fr"}),
+    ] {
+        let r = a
+            .req(reqwest::Method::PUT, "/api/applicant/preferences")
+            .json(&body)
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(r.status(), 400, "{body}");
+    }
+    let r = a
+        .req(reqwest::Method::PUT, "/api/applicant/preferences")
+        .json(&json!({"tz": "America/New_York", "earliest": "18:00", "latest": "23:00", "lang": "en"}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 200);
+    let slots = a.slots().await;
+    assert_eq!(slots["applicant_zone"], "America/New_York");
+    let list = slots["slots"].as_array().expect("slots");
+    assert!(!list.is_empty());
+    for s in list {
+        // Evening in New York, morning or evening desk in Shanghai, one day apart.
+        assert_eq!(s["applicant"]["utc_offset"], "-05:00");
+        let hour: u32 = s["applicant"]["local"].as_str().expect("local")[11..13]
+            .parse()
+            .expect("hour");
+        assert!((18..23).contains(&hour), "{s}");
+    }
+    // No invite, a wrong one: refused.
+    let r = reqwest::Client::new()
+        .get(format!("{base}/api/applicant/slots"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 401);
+    let r = reqwest::Client::new()
+        .get(format!("{base}/api/applicant/slots"))
+        .header("authorization", "Invite nope")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 401);
+    // Staff bookings list is not for applicants.
+    let r = a
+        .req(reqwest::Method::GET, "/api/bookings")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 401);
+}

@@ -45,6 +45,8 @@ pub enum DeskCmd {
         service: Option<String>,
         reference: Option<u64>,
     },
+    /// A booking was made, moved or cancelled: refresh the consoles' lists.
+    BookingsChanged,
     /// The connection's session ended; it may queue or take again.
     SessionEnded {
         conn: ConnId,
@@ -156,8 +158,48 @@ impl Driver {
         }
     }
 
+    /// Send the bookings around now to every officer console.
+    async fn push_bookings(&self) {
+        let now = self.hub.clock.now();
+        let bookings = match self
+            .hub
+            .store
+            .bookings_between(
+                now - chrono::Duration::hours(12),
+                now + chrono::Duration::hours(36),
+            )
+            .await
+        {
+            Ok(b) => b,
+            Err(e) => return tracing::warn!("bookings unavailable for the console: {e}"),
+        };
+        let mut entries = Vec::new();
+        for b in bookings {
+            if let Ok(Some(case)) = self.hub.store.case(b.case_id).await {
+                entries.push(crate::signal::protocol::BookingEntry {
+                    id: b.id,
+                    case_id: case.id,
+                    applicant_name: case.applicant_name,
+                    service: case.service,
+                    tz: case.applicant_tz,
+                    start: b.starts_at.to_rfc3339(),
+                    end: b.ends_at.to_rfc3339(),
+                });
+            }
+        }
+        for c in self.conns.values() {
+            if matches!(c.principal, Principal::Officer(_)) {
+                let msg = ServerMsg::Bookings {
+                    entries: entries.clone(),
+                };
+                let _ = c.tx.send(Outbound::Msg(msg));
+            }
+        }
+    }
+
     async fn handle(&mut self, cmd: DeskCmd) {
         match cmd {
+            DeskCmd::BookingsChanged => self.push_bookings().await,
             DeskCmd::Register {
                 conn,
                 principal,
@@ -179,6 +221,7 @@ impl Driver {
                             entries: self.desk.entries(),
                         }),
                     );
+                    self.push_bookings().await;
                 }
             }
             DeskCmd::Unregister { conn } => {

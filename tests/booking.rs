@@ -97,6 +97,15 @@ async fn applicants_book_in_their_own_zone_without_double_booking() {
         assert!((8..21).contains(&hour), "{local} inside Lisbon hours");
     }
 
+    // The console learns of bookings live over its socket.
+    let mut console = common::Ws::auth(
+        hub.addr,
+        json!({"ticket": common::ticket(&base, &officer).await}),
+    )
+    .await;
+    let initial = console.expect("bookings").await;
+    assert_eq!(initial["entries"], json!([]));
+
     // Two applicants race for the same time: exactly one gets it.
     let start = list[1]["start"].clone();
     let (r1, r2) = tokio::join!(applicants[1].book(&start), applicants[2].book(&start));
@@ -110,6 +119,19 @@ async fn applicants_book_in_their_own_zone_without_double_booking() {
     let booking: Value = r.json().await.expect("json");
     assert_eq!(booking["status"], "booked");
     assert_eq!(booking["time"]["applicant"]["local"], "2026-11-30 08:00");
+    loop {
+        let update = console.expect("bookings").await;
+        if update["entries"].as_array().is_some_and(|e| e.len() == 2) {
+            assert!(
+                update["entries"]
+                    .as_array()
+                    .expect("entries")
+                    .iter()
+                    .all(|e| e["tz"] == "Europe/Lisbon")
+            );
+            break;
+        }
+    }
     let again = a.slots().await;
     assert!(
         again["slots"]

@@ -242,6 +242,7 @@ async fn book(
     Json(body): Json<BookBody>,
 ) -> Result<(StatusCode, Json<BookingView>), ApiError> {
     let booking = book_at(&state, &case, body.start, None).await?;
+    state.desk.send(crate::pairing::DeskCmd::BookingsChanged);
     Ok((StatusCode::CREATED, Json(view(booking, &case))))
 }
 
@@ -276,6 +277,7 @@ async fn reschedule(
         ));
     }
     let booking = book_at(&state, &case, body.start, Some(old.id)).await?;
+    state.desk.send(crate::pairing::DeskCmd::BookingsChanged);
     Ok((StatusCode::CREATED, Json(view(booking, &case))))
 }
 
@@ -286,6 +288,7 @@ async fn cancel(
 ) -> Result<StatusCode, ApiError> {
     let b = own_booking(&state, &case, &id).await?;
     if state.store.cancel_booking(b.id).await? {
+        state.desk.send(crate::pairing::DeskCmd::BookingsChanged);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(

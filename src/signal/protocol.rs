@@ -163,6 +163,20 @@ pub struct ConsentRecord {
     pub recipient: Option<String>,
 }
 
+/// One booking as the console lists it.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct BookingEntry {
+    pub id: crate::ids::BookingId,
+    pub case_id: CaseId,
+    pub applicant_name: String,
+    pub service: String,
+    /// The applicant's IANA zone.
+    pub tz: String,
+    /// RFC 3339, UTC.
+    pub start: String,
+    pub end: String,
+}
+
 /// Who is on the other end of a session.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub struct PeerInfo {
@@ -190,6 +204,11 @@ pub enum ServerMsg {
         length: usize,
         /// Expected wait, estimated from recent sessions.
         estimated_wait_minutes: Option<i64>,
+    },
+    /// Officer: bookings from 12 hours ago to 36 hours ahead, sent on connect and on every
+    /// change.
+    Bookings {
+        entries: Vec<BookingEntry>,
     },
     /// Officer: the whole queue, sent on every change.
     Queue {

@@ -311,3 +311,57 @@ async fn preferences_are_validated_and_change_the_slots() {
         .expect("get");
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn duty_status_follows_the_rota_unless_overridden() {
+    // Monday 2026-11-30 08:00 in Shanghai: an hour before the first shift.
+    let now = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 30, 0, 0, 0)
+        .single()
+        .expect("valid");
+    let clock = Arc::new(ManualClock::new(now));
+    let hub = start_hub_with_clock(clock.clone()).await;
+    let base = hub.url("");
+    let officer = login(&base, &hub.accounts.officer).await;
+    let auditor = login(&base, &hub.accounts.auditor).await;
+    let list = |c: reqwest::Client| {
+        let url = format!("{base}/api/officers");
+        async move {
+            c.get(url)
+                .send()
+                .await
+                .expect("get")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let officers = list(auditor.clone()).await;
+    assert_eq!(officers[0]["duty"]["status"], "off_duty");
+    assert_eq!(officers[0]["duty"]["next_start"], "2026-11-30T01:00:00Z");
+    assert!(
+        officers[0]["languages"]
+            .as_array()
+            .expect("languages")
+            .iter()
+            .any(|l| l == "qingtian")
+    );
+    clock.advance(chrono::Duration::hours(2));
+    assert_eq!(list(auditor.clone()).await[0]["duty"]["status"], "on_duty");
+    // The officer steps away: the override wins over the rota.
+    let r = officer
+        .put(format!("{base}/api/officers/me/override"))
+        .json(&json!({"status": "off_duty"}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 200);
+    assert_eq!(list(auditor.clone()).await[0]["duty"]["status"], "off_duty");
+    let r = auditor
+        .put(format!("{base}/api/officers/me/override"))
+        .json(&json!({"status": null}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 403, "auditors only read");
+}

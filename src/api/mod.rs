@@ -3,6 +3,7 @@
 //! here, at the edge; auditors only ever reach read-only handlers.
 
 mod booking;
+mod officers;
 
 use crate::auth::{hash_password, random_token, token_hash, verify_password};
 use crate::consent::LANGUAGES;
@@ -620,6 +621,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/ws", get(ws))
         .merge(booking::routes())
+        .merge(officers::routes())
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state);
     api.route_service("/", ServeFile::new(web.join("index.html")))

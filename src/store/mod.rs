@@ -163,6 +163,7 @@ pub trait Store: Send + Sync + 'static {
     async fn count_users(&self) -> Result<u64, StoreError>;
     async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError>;
     async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
+    async fn user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError>;
 
     async fn create_login(
         &self,

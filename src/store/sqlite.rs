@@ -155,6 +155,16 @@ impl Store for SqliteStore {
             .transpose()
     }
 
+    async fn user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+        sqlx::query("SELECT * FROM users WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_row)
+            .transpose()
+    }
+
     async fn create_login(
         &self,
         token_hash: &str,

@@ -1,0 +1,93 @@
+//! Officers' profiles over HTTP: skills, languages, schedule and the on-duty status computed
+//! from the rota, holidays, leave and the officer's manual override.
+
+use super::{ApiError, Officer, Staff};
+use crate::officers::OfficerProfile;
+use crate::schedule::{self, DutyOverride, DutyStatus};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+#[derive(Serialize)]
+struct OfficerView {
+    id: String,
+    name: String,
+    skills: Vec<String>,
+    languages: Vec<String>,
+    max_sessions: u32,
+    override_status: Option<DutyOverride>,
+    duty: DutyStatus,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+) -> Result<Json<Vec<OfficerView>>, ApiError> {
+    let now = state.clock.now();
+    let mut out = Vec::new();
+    for (id, profile) in crate::officers::all(state.store.as_ref()).await? {
+        let name = state
+            .store
+            .user(id)
+            .await?
+            .map(|u| u.display_name)
+            .unwrap_or_default();
+        out.push(OfficerView {
+            id: id.to_string(),
+            name,
+            duty: schedule::on_duty(&profile.schedule, &state.calendar, now),
+            skills: profile.skills,
+            languages: profile.languages,
+            max_sessions: profile.schedule.max_sessions,
+            override_status: profile.schedule.override_status,
+        });
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+struct OverrideBody {
+    /// `on_duty`, `off_duty`, or null to follow the rota.
+    status: Option<DutyOverride>,
+}
+
+async fn set_override(
+    State(state): State<AppState>,
+    Officer(officer): Officer,
+    Json(body): Json<OverrideBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let json = state
+        .store
+        .officer_profile(officer.id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "you have no profile"))?;
+    let mut profile: OfficerProfile = serde_json::from_str(&json).map_err(|_| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "your profile is unreadable",
+        )
+    })?;
+    profile.schedule.override_status = body.status;
+    crate::officers::save(
+        state.store.as_ref(),
+        state.clock.as_ref(),
+        officer.id,
+        &profile,
+    )
+    .await?;
+    let duty = schedule::on_duty(&profile.schedule, &state.calendar, state.clock.now());
+    Ok(Json(
+        json!({ "override_status": body.status, "duty": duty }),
+    ))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/officers", get(list))
+        .route("/api/officers/me/override", put(set_override))
+}

@@ -365,3 +365,53 @@ async fn duty_status_follows_the_rota_unless_overridden() {
         .expect("put");
     assert_eq!(r.status(), 403, "auditors only read");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booked_applicant_goes_ahead_of_walk_ins_and_the_queue_shows_a_wait() {
+    let now = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 30, 0, 0, 0)
+        .single()
+        .expect("valid");
+    let clock = Arc::new(ManualClock::new(now));
+    let hub = start_hub_with_clock(clock.clone()).await;
+    let base = hub.url("");
+    let officer = login(&base, &hub.accounts.officer).await;
+    let (_, walk_in) = create_case(&base, &officer, "id-card-renewal").await;
+    let (booked_case, booked_token) = create_case(&base, &officer, "id-card-renewal").await;
+    let booked = Applicant {
+        client: reqwest::Client::new(),
+        base: base.clone(),
+        token: booked_token.clone(),
+    };
+    let slots = booked.slots().await;
+    let first = slots["slots"][0]["start"].clone();
+    assert_eq!(booked.book(&first).await.status(), 201);
+    // Five minutes before the slot.
+    let start: chrono::DateTime<chrono::Utc> = serde_json::from_value(first).expect("time");
+    clock.advance(start - now - chrono::Duration::minutes(5));
+
+    let mut console = common::Ws::auth(
+        hub.addr,
+        json!({"ticket": common::ticket(&base, &officer).await}),
+    )
+    .await;
+    let mut w = common::Ws::auth(hub.addr, json!({"invite": walk_in})).await;
+    w.send(json!({"type": "join_queue"})).await;
+    let pos = w.expect("queue_position").await;
+    assert_eq!(pos["position"], 1);
+    assert_eq!(pos["estimated_wait_minutes"], 0, "next in line");
+    let mut b = common::Ws::auth(hub.addr, json!({"invite": booked_token})).await;
+    b.send(json!({"type": "join_queue"})).await;
+    let pos = b.expect("queue_position").await;
+    assert_eq!(pos["position"], 2);
+    // One officer online, no history yet: the service's typical 20 minutes per applicant ahead.
+    assert_eq!(pos["estimated_wait_minutes"], 20);
+    console.send(json!({"type": "take_next"})).await;
+    let paired = console.expect("paired").await;
+    assert_eq!(
+        paired["case_id"],
+        booked_case.as_str(),
+        "the booked applicant first"
+    );
+    b.expect("paired").await;
+}

@@ -40,6 +40,33 @@ enum Command {
         #[command(subcommand)]
         command: PkiCommand,
     },
+    /// Manage officer and auditor accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; prints its random password once.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// `officer` or `auditor`.
+        #[arg(long, value_parser = ["officer", "auditor"])]
+        role: String,
+        /// The name shown to applicants and in the console.
+        #[arg(long)]
+        name: String,
+    },
+    /// Set an officer's skills, languages and schedule from a JSON file (see README).
+    Profile {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -103,6 +130,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(cli.config, args).await,
         Command::Verify { bundle, trust } => verify(bundle, trust),
+        Command::User { command } => user(cli.config, command).await,
         Command::Pki {
             command: PkiCommand::Init { dir },
         } => {
@@ -120,6 +148,53 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn user(config_file: Option<PathBuf>, command: UserCommand) -> anyhow::Result<()> {
+    use globallink::store::{Role, Store, UserRecord};
+    let settings = Config::load(config_file.as_deref(), &Overrides::default())?.validate()?;
+    std::fs::create_dir_all(&settings.config.data_dir)?;
+    let store = SqliteStore::open(&settings.database_url)
+        .await
+        .context("opening the database")?;
+    let clock = SystemClock;
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            name,
+        } => {
+            anyhow::ensure!(
+                store.user_by_name(&username).await?.is_none(),
+                "{username} exists"
+            );
+            let password = globallink::auth::random_password();
+            let user = UserRecord {
+                id: globallink::ids::UserId::random(),
+                username: username.clone(),
+                display_name: name,
+                role: Role::parse(&role).context("role must be officer or auditor")?,
+                password_hash: globallink::auth::hash_password(&password)?,
+                created_at: clock.now(),
+            };
+            store.create_user(&user).await?;
+            println!("created {role} {username} with password {password} (shown only now)");
+        }
+        UserCommand::Profile { username, file } => {
+            let user = store
+                .user_by_name(&username)
+                .await?
+                .context("no such user")?;
+            anyhow::ensure!(user.role == Role::Officer, "{username} is not an officer");
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let profile: globallink::officers::OfficerProfile = serde_json::from_str(&text)
+                .context("the profile JSON does not match the format")?;
+            globallink::officers::save(&store, &clock, user.id, &profile).await?;
+            println!("profile of {username} saved");
+        }
+    }
+    Ok(())
 }
 
 fn verify(bundle: PathBuf, trust: PathBuf) -> anyhow::Result<()> {

@@ -353,6 +353,54 @@ export function durationText(ms) {
   return `${h} h ${String(m % 60).padStart(2, '0')} min`;
 }
 
+/**
+ * The wall-clock fields of an instant in a zone, as numbers (24-hour clock):
+ * `{year, month, day, hour, minute, second}`, plus `date` ("2026-11-30").
+ */
+export function zonedParts(date, tz) {
+  const f = formatter('en-US', {
+    timeZone: tz,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+  const out = {};
+  for (const p of f.formatToParts(date)) {
+    if (p.type !== 'literal') out[p.type] = Number(p.value);
+  }
+  if (out.hour === 24) out.hour = 0; // engines that still render midnight as 24
+  const pad = (n) => String(n).padStart(2, '0');
+  out.date = `${out.year}-${pad(out.month)}-${pad(out.day)}`;
+  out.hhmm = `${pad(out.hour)}:${pad(out.minute)}`;
+  out.hhmmss = `${out.hhmm}:${pad(out.second)}`;
+  return out;
+}
+
+/** The zone's offset from UTC at that instant, as the hub writes it: "UTC+08:00", "UTC-03:00". */
+export function utcOffsetText(date, tz) {
+  const p = zonedParts(date, tz);
+  const wall = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+  const minutes = Math.round((wall - Math.floor(date.getTime() / 1000) * 1000) / 60000);
+  const sign = minutes < 0 ? '-' : '+';
+  const abs = Math.abs(minutes);
+  return `UTC${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+/** Night in that zone: before 07:00 or from 20:00 local time (the hub's rule too). */
+export function isNightIn(date, tz) {
+  const { hour } = zonedParts(date, tz);
+  return hour < 7 || hour >= 20;
+}
+
+/** Format an instant in a zone with the given Intl options (cached formatters). */
+export function formatIn(date, tz, locale, options) {
+  return formatter(locale, { ...options, timeZone: tz }).format(date);
+}
+
 /** The viewer's own IANA zone. */
 export function viewerZone() {
   try {
@@ -411,7 +459,11 @@ export function setStatus(el, text, kind = '') {
 
 /** Offer a text file for download (used for the applicant's receipt). */
 export function downloadText(filename, text) {
-  const blob = new Blob([text], { type: 'text/plain;charset=utf-8' });
+  downloadBlob(filename, new Blob([text], { type: 'text/plain;charset=utf-8' }));
+}
+
+/** Offer a Blob for download under `filename` (no navigation, no URL carrying a credential). */
+export function downloadBlob(filename, blob) {
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;

@@ -56,6 +56,7 @@ pub struct Hub {
     /// Sessions open on this hub, for HTTP handlers that add to them (uploads).
     pub sessions: Mutex<HashMap<SessionId, mpsc::Sender<SessionCmd>>>,
     pub tickets: Tickets,
+    pub login_limits: crate::api::guard::LoginLimits,
     pub media: MediaConfig,
     pub paths: Paths,
     pub desk: DeskHandle,
@@ -207,6 +208,7 @@ pub async fn start(
         calendar,
         sessions: Mutex::new(HashMap::new()),
         tickets: Tickets::default(),
+        login_limits: crate::api::guard::LoginLimits::default(),
         media,
         paths,
         desk,

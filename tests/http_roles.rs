@@ -274,3 +274,69 @@ async fn pages_carry_security_headers() {
         .expect("page");
     assert_eq!(res.status(), StatusCode::OK, "the applicant page is served");
 }
+
+#[tokio::test]
+async fn guessing_passwords_is_throttled_and_cross_site_writes_are_refused() {
+    let (state, accounts, _dir) = common::state_only().await;
+    let mut codes = Vec::new();
+    for _ in 0..7 {
+        let (status, _, body) = call(
+            &state,
+            req(
+                "POST",
+                "/api/login",
+                None,
+                Some(json!({"username": accounts.officer.0, "password": "guess"})),
+            ),
+        )
+        .await;
+        codes.push((
+            status.as_u16(),
+            body["code"].as_str().unwrap_or("").to_owned(),
+        ));
+    }
+    assert_eq!(codes[0], (401, "bad_credentials".to_owned()));
+    assert_eq!(codes[6], (429, "rate_limited".to_owned()), "{codes:?}");
+    // Even the right password waits out the throttle.
+    let (status, _, _) = call(
+        &state,
+        req(
+            "POST",
+            "/api/login",
+            None,
+            Some(json!({"username": accounts.officer.0, "password": accounts.officer.1})),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+    let auditor = login(&state, &accounts.auditor).await;
+    let mut forged = req("POST", "/api/logout", Some(&auditor), None);
+    forged.headers_mut().insert(
+        header::ORIGIN,
+        "https://evil.example".parse().expect("header"),
+    );
+    forged
+        .headers_mut()
+        .insert(header::HOST, "hub.test".parse().expect("header"));
+    let (status, _, body) = call(&state, forged).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("cross_site"))
+    );
+    let mut fetch = req("POST", "/api/logout", Some(&auditor), None);
+    fetch
+        .headers_mut()
+        .insert("sec-fetch-site", "cross-site".parse().expect("header"));
+    assert_eq!(call(&state, fetch).await.0, StatusCode::FORBIDDEN);
+    let mut same = req("POST", "/api/logout", Some(&auditor), None);
+    same.headers_mut()
+        .insert(header::ORIGIN, "http://hub.test".parse().expect("header"));
+    same.headers_mut()
+        .insert(header::HOST, "hub.test".parse().expect("header"));
+    assert_eq!(
+        call(&state, same).await.0,
+        StatusCode::NO_CONTENT,
+        "same-origin writes pass"
+    );
+}

@@ -6,12 +6,12 @@ import {
   $,
   OFFICE_TZ,
   cityOfZone,
-  clockText,
   connectSignal,
   copyText,
   createPeer,
   durationText,
   fetchJson,
+  formatIn,
   formatInstant,
   h,
   isValidZone,
@@ -22,15 +22,19 @@ import {
   shortTimeText,
   sizeText,
   stopStream,
+  utcOffsetText,
+  zonedParts,
 } from './common.js';
 import { setupAuth } from './auth.js';
 import { LANGUAGE_NAMES, loadServices, renderCaseDetail, serviceLabel } from './cases.js';
 
 const els = {
-  clockBeijing: $('#clock-beijing'),
-  clockApplicantBox: $('#clock-applicant-box'),
-  clockApplicantCity: $('#clock-applicant-city'),
-  clockApplicant: $('#clock-applicant'),
+  clocks: $('#clocks'),
+  bookingsPanel: $('#bookings-panel'),
+  bookingsBody: $('#bookings-body'),
+  bookingsCount: $('#bookings-count'),
+  bookingsEmpty: $('#bookings-empty'),
+  bookingsWaiting: $('#bookings-waiting'),
   deskStatus: $('#desk-status'),
   deskReconnect: $('#desk-reconnect'),
   queuePanel: $('#queue-panel'),
@@ -207,22 +211,141 @@ const state = {
   /** declaration → `{state, seq, text}`. */
   declarations: new Map(),
   lastDeclaration: null,
+  /** The desk's last `bookings` message: `[{id, case_id, applicant_name, service, tz, start, end}]`. */
+  bookings: [],
+  /** How many `bookings` messages arrived (shown as data-updates on the panel). */
+  bookingUpdates: 0,
+  /** The clock set last rendered, to rebuild the header only when it changes. */
+  clockKey: '',
 };
 // ---------------------------------------------------------------- clocks
+// Beijing first, then the applicant in session, then the zones of today's applicants (queue
+// and bookings, most common first), padded to four. Rebuilt when the queue, the bookings or
+// the session change; the text is updated every second from the browser's clock (Intl), never
+// by asking the hub.
+
+/** Shown after Beijing when fewer than four zones are in play today. */
+const PAD_ZONES = ['Europe/Lisbon', 'Europe/Rome', 'America/New_York'];
+const MIN_CLOCKS = 4;
+const MAX_CLOCKS = 8;
+const DAY_MS = 24 * 3600 * 1000;
+
+const zoneChecks = new Map();
+/** A zone this browser knows (cached: the clocks ask every second). */
+function zoneOk(tz) {
+  if (typeof tz !== 'string' || tz === '') return false;
+  if (!zoneChecks.has(tz)) zoneChecks.set(tz, isValidZone(tz));
+  return zoneChecks.get(tz);
+}
+const dayNightCue = (night) => (night ? '☾' : '☀');
+const shortDay = (date, tz) => formatIn(date, tz, 'en-GB', { weekday: 'short', day: 'numeric', month: 'short' });
+
+/** Bookings that are "today" for the desk: on Beijing's date, or not over and starting within 24 h. */
+function todaysBookings(now) {
+  const today = zonedParts(now, OFFICE_TZ).date;
+  return state.bookings.filter((b) => {
+    const start = new Date(b.start);
+    const end = new Date(b.end || b.start);
+    if (zonedParts(start, OFFICE_TZ).date === today) return true;
+    return end > now && start - now < DAY_MS;
+  });
+}
+
+function clockZones(now) {
+  const tally = new Map();
+  const count = (tz, kind) => {
+    if (!zoneOk(tz) || tz === OFFICE_TZ) return;
+    const c = tally.get(tz) || { n: 0, waiting: 0, booked: 0, order: tally.size };
+    c.n += 1;
+    c[kind] += 1;
+    tally.set(tz, c);
+  };
+  for (const e of state.queue) count(e.tz, 'waiting');
+  for (const b of todaysBookings(now)) count(b.tz, 'booked');
+  const ranked = [...tally.entries()].sort((a, b) => b[1].n - a[1].n || a[1].order - b[1].order).map(([tz]) => tz);
+  const clocks = [{ tz: OFFICE_TZ, role: 'office' }];
+  const has = (tz) => clocks.some((c) => c.tz === tz);
+  const sessionTz = state.session && state.session.peer && state.session.peer.tz;
+  if (zoneOk(sessionTz) && sessionTz !== OFFICE_TZ) clocks.push({ tz: sessionTz, role: 'session' });
+  for (const tz of ranked) if (!has(tz) && clocks.length < MAX_CLOCKS) clocks.push({ tz, role: 'applicants' });
+  for (const tz of PAD_ZONES) if (!has(tz) && clocks.length < MIN_CLOCKS) clocks.push({ tz, role: 'default' });
+  for (const c of clocks) c.tally = tally.get(c.tz) || null;
+  return clocks;
+}
+
+function clockTitle(c) {
+  const parts = [c.tz];
+  if (c.role === 'office') parts.push('the office');
+  if (c.role === 'session') parts.push('applicant in session');
+  if (c.tally) {
+    if (c.tally.waiting) parts.push(`${c.tally.waiting} waiting`);
+    if (c.tally.booked) parts.push(`${c.tally.booked} booked today`);
+  }
+  return parts.join(' · ');
+}
+
+/** Rebuild the set of clocks if it changed (queue, bookings or session), then tick them. */
+function renderClocks(now = new Date()) {
+  const clocks = clockZones(now);
+  const key = clocks.map((c) => `${c.tz}:${c.role}:${clockTitle(c)}`).join('|');
+  if (key !== state.clockKey) {
+    state.clockKey = key;
+    els.clocks.replaceChildren(
+      ...clocks.map((c) =>
+        h(
+          'li',
+          {
+            class: `clock${c.role === 'office' ? ' is-office' : ''}${c.role === 'session' ? ' is-session' : ''}`,
+            title: clockTitle(c),
+            dataset: { testid: 'clock', zone: c.tz, role: c.role },
+          },
+          h(
+            'span',
+            { class: 'city', dataset: { part: 'city' } },
+            c.role === 'session' ? `${cityOfZone(c.tz)} · in session` : cityOfZone(c.tz),
+          ),
+          h('time', { class: 'clock-time', dataset: { part: 'time' } }),
+          h(
+            'span',
+            { class: 'clock-meta' },
+            h('span', { class: 'daynight', 'aria-hidden': 'true', dataset: { part: 'cue' } }),
+            h('span', { class: 'visually-hidden', dataset: { part: 'cue-text' } }),
+            h('span', { dataset: { part: 'offset' } }),
+            h('span', { dataset: { part: 'date' } }),
+          ),
+        ),
+      ),
+    );
+  }
+  tickClocks(now);
+}
+
+function tickClocks(now) {
+  const beijingDate = zonedParts(now, OFFICE_TZ).date;
+  for (const li of els.clocks.children) {
+    const tz = li.dataset.zone;
+    const p = zonedParts(now, tz);
+    const night = p.hour < 7 || p.hour >= 20;
+    const part = (name) => li.querySelector(`[data-part="${name}"]`);
+    const time = part('time');
+    time.textContent = p.hhmmss;
+    time.dateTime = now.toISOString();
+    part('offset').textContent = utcOffsetText(now, tz);
+    const date = part('date');
+    date.textContent = p.date !== beijingDate ? shortDay(now, tz) : '';
+    date.hidden = p.date === beijingDate;
+    part('cue').textContent = dayNightCue(night);
+    part('cue-text').textContent = night ? 'night' : 'day';
+    li.classList.toggle('is-night', night);
+    li.classList.toggle('is-day', !night);
+    li.dataset.night = String(night);
+    li.dataset.date = p.date;
+  }
+}
 
 function tick() {
   const now = new Date();
-  els.clockBeijing.textContent = clockText(now, OFFICE_TZ);
-  els.clockBeijing.dateTime = now.toISOString();
-  const tz = state.session && state.session.peer && state.session.peer.tz;
-  if (tz && isValidZone(tz)) {
-    els.clockApplicantBox.hidden = false;
-    els.clockApplicantCity.textContent = `${cityOfZone(tz)} (${tz}) · applicant`;
-    els.clockApplicant.textContent = clockText(now, tz);
-    els.clockApplicant.dateTime = now.toISOString();
-  } else {
-    els.clockApplicantBox.hidden = true;
-  }
+  renderClocks(now);
   // Queue rows: applicant's local time and how long they have waited.
   for (const row of els.queueBody.querySelectorAll('tr')) {
     const local = row.querySelector('[data-col="local"]');
@@ -230,17 +353,101 @@ function tick() {
     if (local && row.dataset.tz) local.textContent = applicantLocalText(row.dataset.tz, now);
     if (since && row.dataset.since) since.textContent = waitingText(row.dataset.since, now);
   }
+  tickBookings(now);
 }
 
+/** "Sat 10:05 ☀ · Lisbon (UTC+00:00)": the weekday only when it is another day than in Beijing. */
 function applicantLocalText(tz, now) {
-  if (!isValidZone(tz)) return `unknown zone ${tz}`;
-  return `${shortTimeText(now, tz)} · ${cityOfZone(tz)}`;
+  if (!zoneOk(tz)) return `unknown zone ${tz}`;
+  const p = zonedParts(now, tz);
+  const night = p.hour < 7 || p.hour >= 20;
+  const day = p.date !== zonedParts(now, OFFICE_TZ).date ? `${formatIn(now, tz, 'en-GB', { weekday: 'short' })} ` : '';
+  return `${day}${p.hhmm} ${dayNightCue(night)} · ${cityOfZone(tz)} (${utcOffsetText(now, tz)})`;
 }
 
 function waitingText(iso, now) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   return `${shortTimeText(d, undefined)} (${durationText(now - d)})`;
+}
+
+// ---------------------------------------------------------------- bookings (live, from the desk)
+
+function onBookings(msg) {
+  state.bookings = (Array.isArray(msg.entries) ? msg.entries : [])
+    .filter((b) => b && typeof b.start === 'string' && !Number.isNaN(new Date(b.start).getTime()))
+    .sort((a, b) => new Date(a.start) - new Date(b.start));
+  state.bookingUpdates += 1;
+  els.bookingsPanel.dataset.updates = String(state.bookingUpdates);
+  els.bookingsPanel.dataset.receivedAt = new Date().toISOString();
+  renderBookings();
+  renderClocks();
+}
+
+/** "Sat 28 Nov 09:00–09:20" in Beijing. */
+function officeStartText(start, end) {
+  const from = zonedParts(start, OFFICE_TZ).hhmm;
+  const to = Number.isNaN(end.getTime()) ? '' : `–${zonedParts(end, OFFICE_TZ).hhmm}`;
+  return `${shortDay(start, OFFICE_TZ)} ${from}${to}`;
+}
+
+/** "Sat 28 Nov 01:00 ☾ · Lisbon (UTC+00:00)". */
+function localStartText(start, tz) {
+  const p = zonedParts(start, tz);
+  const night = p.hour < 7 || p.hour >= 20;
+  return `${shortDay(start, tz)} ${p.hhmm} ${dayNightCue(night)} · ${cityOfZone(tz)} (${utcOffsetText(start, tz)})`;
+}
+
+function renderBookings() {
+  els.bookingsWaiting.hidden = true;
+  els.bookingsBody.replaceChildren(
+    ...state.bookings.map((b) => {
+      const start = new Date(b.start);
+      const end = new Date(b.end);
+      return h(
+        'tr',
+        {
+          title: zoneOk(b.tz) ? b.tz : '',
+          dataset: { testid: 'booking-row', bookingId: b.id, caseId: b.case_id, start: b.start, end: b.end || '', tz: b.tz || '' },
+        },
+        h('td', { dataset: { col: 'office', testid: 'booking-office' } }, officeStartText(start, end)),
+        h(
+          'td',
+          { dataset: { col: 'local', testid: 'booking-local' } },
+          zoneOk(b.tz) ? localStartText(start, b.tz) : `unknown zone ${b.tz}`,
+        ),
+        h('td', { dataset: { testid: 'booking-name' } }, b.applicant_name || ''),
+        h('td', {}, serviceLabel(state.services, b.service)),
+        h('td', { dataset: { col: 'when', testid: 'booking-when' } }),
+      );
+    }),
+  );
+  els.bookingsCount.textContent = String(state.bookings.length);
+  els.bookingsEmpty.hidden = state.bookings.length > 0;
+  tickBookings(new Date());
+}
+
+/** Each booking's "in 2 h 05 min" / "now" / "ended", and its row class. */
+function tickBookings(now) {
+  for (const row of els.bookingsBody.querySelectorAll('tr')) {
+    const start = new Date(row.dataset.start);
+    const end = row.dataset.end ? new Date(row.dataset.end) : start;
+    const when = row.querySelector('[data-col="when"]');
+    let phase;
+    if (now < start) {
+      phase = 'upcoming';
+      when.textContent = `in ${durationText(start - now)}`;
+    } else if (now < end) {
+      phase = 'now';
+      when.textContent = 'now';
+    } else {
+      phase = 'past';
+      when.textContent = `ended ${durationText(now - end)} ago`;
+    }
+    row.dataset.phase = phase;
+    row.classList.toggle('is-now', phase === 'now');
+    row.classList.toggle('is-past', phase === 'past');
+  }
 }
 
 // ---------------------------------------------------------------- services, cases
@@ -440,6 +647,10 @@ function handleMessage(msg) {
     case 'queue':
       state.queue = Array.isArray(msg.entries) ? msg.entries : [];
       renderQueue();
+      renderClocks();
+      break;
+    case 'bookings':
+      onBookings(msg);
       break;
     case 'paired':
       onPaired(msg);
@@ -487,7 +698,7 @@ function renderQueue() {
         h('td', {}, e.applicant_name),
         h('td', {}, serviceLabel(state.services, e.service)),
         h('td', {}, LANGUAGE_NAMES[e.lang] || e.lang || ''),
-        h('td', { dataset: { col: 'local' } }, applicantLocalText(e.tz, now)),
+        h('td', { dataset: { col: 'local', testid: 'queue-local' } }, applicantLocalText(e.tz, now)),
         h('td', { dataset: { col: 'since' } }, waitingText(e.waiting_since, now)),
       ),
     );

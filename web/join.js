@@ -2,18 +2,29 @@
 // video call with the hub → consents (with the "kept anyway" notice), liveness prompt,
 // declaration read aloud, "My consents" (download, withdraw) → receipt. The token stays in the
 // URL fragment, which the browser never sends to the server.
+//
+// Beside the walk-in queue: the desk's opening hours, the applicant's zone, hours and language
+// ("My time and hours"), and booking a fixed time (slots in both zones, book, reschedule,
+// cancel, .ics). Those are HTTP calls with `Authorization: Invite <token>`, never a URL.
 
 import {
   $,
+  ApiError,
+  cityOfZone,
   connectSignal,
   createPeer,
+  downloadBlob,
   downloadText,
   fetchJson,
+  formatIn,
   h,
+  isValidZone,
   mediaErrorKind,
   openCamera,
   playStream,
   stopStream,
+  utcOffsetText,
+  viewerZone,
   OFFICE_TZ,
 } from './common.js';
 import {
@@ -102,6 +113,45 @@ const els = {
   withdrawEffect: $('#withdraw-effect'),
   withdrawConfirm: $('#withdraw-confirm'),
   withdrawCancel: $('#withdraw-cancel'),
+  queueWait: $('#queue-wait'),
+  deskStatus: $('#desk-status'),
+  tzOffer: $('#tz-offer'),
+  tzOfferText: $('#tz-offer-text'),
+  tzOfferUse: $('#tz-offer-use'),
+  tzOfferKeep: $('#tz-offer-keep'),
+  booking: $('#booking'),
+  bookingStatus: $('#booking-status'),
+  bookingCurrent: $('#booking-current'),
+  bookingCurrentHeading: $('#h-booking-current'),
+  bookingWhen: $('#booking-when'),
+  bookingWhenOffice: $('#booking-when-office'),
+  bookingIcs: $('#booking-ics'),
+  bookingReschedule: $('#booking-reschedule'),
+  bookingCancel: $('#booking-cancel'),
+  slotsBox: $('#slots-box'),
+  slotsHeading: $('#slots-heading'),
+  slotsNote: $('#slots-note'),
+  slotList: $('#slot-list'),
+  slotChoice: $('#slot-choice'),
+  slotChoiceText: $('#slot-choice-text'),
+  slotConfirm: $('#slot-confirm'),
+  rescheduleKeep: $('#reschedule-keep'),
+  prefs: $('#prefs'),
+  prefsDetails: $('#prefs-details'),
+  prefsSummary: $('#prefs-summary'),
+  prefsForm: $('#prefs-form'),
+  prefTz: $('#pref-tz'),
+  tzOptions: $('#tz-options'),
+  prefTzHint: $('#pref-tz-hint'),
+  prefEarliest: $('#pref-earliest'),
+  prefLatest: $('#pref-latest'),
+  prefLang: $('#pref-lang'),
+  prefStatus: $('#pref-status'),
+  prefSave: $('#pref-save'),
+  cancelDialog: $('#cancel-dialog'),
+  cancelQuestion: $('#cancel-question'),
+  cancelConfirm: $('#cancel-confirm'),
+  cancelKeep: $('#cancel-keep'),
 };
 
 /** Everything the page knows; one object so the flow is easy to follow. */
@@ -175,11 +225,8 @@ async function keepAwake(on) {
 
 function setupLanguage() {
   for (const { code, label } of LANGUAGES) {
-    const opt = document.createElement('option');
-    opt.value = code;
-    opt.textContent = label;
-    opt.lang = code;
-    els.langSelect.append(opt);
+    els.langSelect.append(h('option', { value: code, lang: code }, label));
+    els.prefLang.append(h('option', { value: code, lang: code }, label));
   }
   const lang = setLanguage(initialLanguage());
   els.langSelect.value = lang;
@@ -199,6 +246,7 @@ function renderDynamic() {
   renderConsentProgress();
   renderMyConsents();
   tickOfficeTime();
+  renderPlanning();
 }
 
 function tickOfficeTime() {
@@ -250,11 +298,13 @@ function fatal(key, vars) {
   stopStream(state.localStream);
   state.localStream = null;
   document.body.dataset.state = 'invite-error';
+  renderPlanning();
 }
 
 function show(step) {
   for (const s of [els.stepDevices, els.stepQueue, els.stepCall, els.stepReceipt]) s.hidden = s !== step;
   document.body.dataset.state = step.id.replace('step-', '');
+  renderPlanning();
 }
 
 // ---------------------------------------------------------------- 1. device check
@@ -456,6 +506,7 @@ function leaveQueue() {
   delete els.queuePosition.dataset.position;
   delete els.queuePosition.dataset.length;
   setI18n(els.queuePosition, 'queueLeft');
+  renderQueueWait(null);
   keepAwake(false);
   els.joinQueue.focus();
 }
@@ -466,12 +517,27 @@ function onQueuePosition(msg) {
   els.queuePosition.dataset.position = String(position);
   els.queuePosition.dataset.length = String(length);
   setI18n(els.queuePosition, 'queuePosition', { position, length });
+  renderQueueWait(msg.estimated_wait_minutes);
   els.queueKeepOpen.hidden = false;
   els.joinQueue.hidden = true;
   const hadFocus = document.activeElement === els.joinQueue;
   els.leaveQueue.hidden = false;
   els.leaveQueue.disabled = false;
   if (hadFocus) els.leaveQueue.focus();
+}
+
+/** "about N minutes" under the position; hidden when the hub gives no estimate. */
+function renderQueueWait(minutes) {
+  if (typeof minutes !== 'number' || !Number.isFinite(minutes)) {
+    els.queueWait.hidden = true;
+    delete els.queueWait.dataset.minutes;
+    setI18n(els.queueWait, null);
+    return;
+  }
+  const m = Math.max(0, Math.round(minutes));
+  els.queueWait.dataset.minutes = String(m);
+  setI18n(els.queueWait, m === 0 ? 'queueWaitSoon' : m === 1 ? 'queueWaitOne' : 'queueWait', { minutes: m });
+  els.queueWait.hidden = false;
 }
 
 // ---------------------------------------------------------------- the call
@@ -1073,6 +1139,685 @@ function onError(msg) {
   if (!shown) status('errorMessage', { message: text }, 'error');
 }
 
+// ---------------------------------------------------------------- desk hours, zone, booking
+// Everything here is HTTP with the invite token in the Authorization header. Times come from
+// the hub as pairs: the applicant's wall clock in their zone and Beijing's, each with its UTC
+// offset ("2026-11-30 08:00", "+00:00"), so what the page shows is what the hub will keep.
+
+const DEFAULT_EARLIEST = '08:00';
+const DEFAULT_LATEST = '21:00';
+/** Offered in the zone field (any IANA zone may be typed; the hub validates it). */
+const COMMON_ZONES = [
+  'Europe/Lisbon',
+  'Europe/London',
+  'Europe/Madrid',
+  'Europe/Paris',
+  'Europe/Rome',
+  'America/New_York',
+  'America/Sao_Paulo',
+  'Africa/Johannesburg',
+  'Asia/Dubai',
+  'Australia/Sydney',
+  'Asia/Shanghai',
+];
+
+const plan = {
+  /** The case as `GET /api/applicant/case` gave it; null until loaded (or if unavailable). */
+  case: null,
+  /** Live bookings of the case (status booked, not yet over), earliest first. */
+  bookings: [],
+  /** The last `GET /api/applicant/slots` answer. */
+  slots: null,
+  /** idle | loading | ready | empty | error. */
+  slotsState: 'idle',
+  slotsError: '',
+  slotsGen: 0,
+  /** The slot (TimePair) picked and not yet confirmed. */
+  chosen: null,
+  rescheduling: false,
+  busy: false,
+  desk: null,
+  deskTimer: null,
+  /** Days (applicant's local date) the applicant unfolded; null = none touched yet. */
+  openDays: null,
+};
+
+function applicantApi(path, opts = {}) {
+  return fetchJson(path, {
+    ...opts,
+    headers: { Authorization: `Invite ${state.token}`, ...(opts.headers || {}) },
+  });
+}
+
+const hhmm = (shown) => String((shown && shown.local) || '').slice(11, 16);
+const localDate = (shown) => String((shown && shown.local) || '').slice(0, 10);
+const offsetText = (shown) => `UTC${(shown && shown.utc_offset) || ''}`;
+const cityOf = (shown) => (shown && (shown.city || cityOfZone(shown.zone))) || '';
+
+function longDate(iso, tz) {
+  return formatIn(new Date(iso), tz, currentLanguage(), { weekday: 'long', day: 'numeric', month: 'long' });
+}
+
+function shortDate(iso, tz) {
+  return formatIn(new Date(iso), tz, currentLanguage(), { weekday: 'short', day: 'numeric', month: 'short' });
+}
+
+/** "Monday 30 November, 08:00" in the page's language. */
+function whenText(iso, tz) {
+  return formatIn(new Date(iso), tz, currentLanguage(), {
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  });
+}
+
+/** "08:00 (UTC+00:00)" */
+function slotLocalText(pair) {
+  return `${hhmm(pair.applicant)} (${offsetText(pair.applicant)})`;
+}
+
+/** "16:00 (UTC+08:00)", with the date when Beijing is on another day than the applicant. */
+function officeTimeText(pair) {
+  const day = localDate(pair.office) !== localDate(pair.applicant) ? `${shortDate(pair.start, pair.office.zone)} ` : '';
+  return `${day}${hhmm(pair.office)} (${offsetText(pair.office)})`;
+}
+
+/** "Beijing 16:00 (UTC+08:00)" in the page's language. */
+function slotOfficeText(pair) {
+  return t('slotOffice', { time: officeTimeText(pair) });
+}
+
+function isPair(p) {
+  return !!(p && typeof p.start === 'string' && p.applicant && p.office && p.applicant.local && p.office.local);
+}
+
+function liveBookings(list) {
+  const now = Date.now();
+  return (Array.isArray(list) ? list : [])
+    .filter((b) => b && b.status === 'booked' && isPair(b.time) && new Date(b.ends_at).getTime() > now)
+    .sort((a, b) => new Date(a.starts_at) - new Date(b.starts_at));
+}
+
+function currentBooking() {
+  return plan.bookings[0] || null;
+}
+
+function caseZone() {
+  const tz = plan.case && plan.case.applicant_tz;
+  return tz && isValidZone(tz) ? tz : viewerZone();
+}
+
+function caseHours() {
+  const ok = (v) => typeof v === 'string' && /^\d\d:\d\d$/.test(v);
+  const c = plan.case || {};
+  return {
+    earliest: ok(c.applicant_earliest) ? c.applicant_earliest : DEFAULT_EARLIEST,
+    latest: ok(c.applicant_latest) ? c.applicant_latest : DEFAULT_LATEST,
+  };
+}
+
+/** The booking part shows while the applicant is not in a call and the case was loaded. */
+function planningVisible() {
+  return !!plan.case && !state.fatal && els.stepCall.hidden && els.stepReceipt.hidden;
+}
+
+function statusLine(el, key, vars, kind, stateName, code) {
+  setI18n(el, key, vars);
+  el.className = 'status' + (kind ? ` is-${kind}` : '');
+  el.dataset.kind = kind || 'info';
+  if (stateName) el.dataset.state = stateName;
+  else delete el.dataset.state;
+  if (code) el.dataset.code = code;
+  else delete el.dataset.code;
+}
+
+function bookingStatus(key, vars = {}, kind = '', stateName = '', code = '') {
+  statusLine(els.bookingStatus, key, vars, kind, stateName, code);
+}
+
+function prefStatus(key, vars = {}, kind = '', stateName = '', code = '') {
+  statusLine(els.prefStatus, key, vars, kind, stateName, code);
+}
+
+async function loadCase() {
+  const res = await applicantApi('/api/applicant/case');
+  plan.case = (res && res.case) || null;
+  plan.bookings = liveBookings(res && res.bookings);
+}
+
+/** Reload the case and its bookings; a failure keeps what is shown. */
+async function refreshCase() {
+  try {
+    await loadCase();
+  } catch (err) {
+    bookingStatus('errorMessage', { message: err.message }, 'error', 'error', err.code);
+  }
+}
+
+async function startPlanning() {
+  try {
+    await loadCase();
+  } catch {
+    // 401: the signalling socket reports the invite problem; 404 or network: the page still
+    // works as a walk-in queue, without booking.
+    return;
+  }
+  fillPrefsForm();
+  renderPlanning();
+  loadDesk();
+  if (!currentBooking()) loadSlots();
+}
+
+function renderPlanning() {
+  const visible = planningVisible();
+  els.booking.hidden = !visible;
+  els.prefs.hidden = !visible;
+  renderDesk();
+  renderTzOffer();
+  if (!visible) return;
+  renderPrefsSummary();
+  renderCurrentBooking();
+  renderSlots();
+}
+
+// ---- desk hours
+
+async function loadDesk() {
+  clearTimeout(plan.deskTimer);
+  try {
+    plan.desk = await applicantApi('/api/applicant/desk');
+  } catch {
+    plan.desk = null;
+  }
+  renderDesk();
+  // Look again once, just after the announced opening (no polling in between).
+  const next = plan.desk && !plan.desk.open && plan.desk.next_opening;
+  if (next && next.utc) {
+    const ms = new Date(next.utc).getTime() - Date.now() + 5000;
+    if (ms > 0 && ms < 2 ** 31 - 1) plan.deskTimer = setTimeout(loadDesk, ms);
+  }
+}
+
+function renderDesk() {
+  const d = plan.desk;
+  const el = els.deskStatus;
+  if (!d || !planningVisible()) {
+    el.hidden = true;
+    return;
+  }
+  el.hidden = false;
+  const n = d.next_opening;
+  if (d.open) {
+    statusLine(el, 'deskOpen', {}, 'ok', 'open');
+    delete el.dataset.opens;
+  } else if (n && n.utc && n.applicant && n.office) {
+    statusLine(
+      el,
+      'deskClosed',
+      {
+        applicant: whenText(n.utc, n.applicant.zone),
+        office: whenText(n.utc, n.office.zone || OFFICE_TZ),
+        city: cityOf(n.applicant),
+      },
+      'warn',
+      'closed',
+    );
+    el.dataset.opens = n.utc;
+  } else {
+    statusLine(el, 'deskClosedUnknown', {}, 'warn', 'closed');
+    delete el.dataset.opens;
+  }
+}
+
+// ---- the device's zone against the case's
+
+function tzKeepKey() {
+  return `globallink.tzKeep.${plan.case ? plan.case.id : ''}`;
+}
+
+function tzKept() {
+  try {
+    return sessionStorage.getItem(tzKeepKey()) === plan.case.applicant_tz;
+  } catch {
+    return false;
+  }
+}
+
+function renderTzOffer() {
+  const c = plan.case;
+  const device = viewerZone();
+  const offer =
+    planningVisible() && isValidZone(device) && c && device !== c.applicant_tz && !tzKept() && !plan.busy;
+  els.tzOffer.hidden = !offer;
+  if (!offer) return;
+  els.tzOffer.dataset.deviceZone = device;
+  els.tzOffer.dataset.caseZone = c.applicant_tz;
+  setI18n(els.tzOfferText, 'tzMismatch', {
+    deviceCity: cityOfZone(device),
+    deviceZone: device,
+    caseCity: cityOfZone(c.applicant_tz),
+    caseZone: c.applicant_tz,
+  });
+  setI18n(els.tzOfferUse, 'tzUse', { city: cityOfZone(device) });
+  setI18n(els.tzOfferKeep, 'tzKeep', { city: cityOfZone(c.applicant_tz) });
+}
+
+function useDeviceZone() {
+  if (!plan.case) return;
+  const { earliest, latest } = caseHours();
+  savePreferences(
+    { tz: viewerZone(), earliest, latest, lang: plan.case.applicant_lang || currentLanguage() },
+    { fromOffer: true },
+  );
+}
+
+function keepCaseZone() {
+  try {
+    sessionStorage.setItem(tzKeepKey(), plan.case.applicant_tz);
+  } catch {
+    /* storage blocked: hidden for this page view only */
+  }
+  els.tzOffer.hidden = true;
+}
+
+// ---- "My time and hours"
+
+function fillPrefsForm() {
+  const c = plan.case;
+  if (!c) return;
+  const { earliest, latest } = caseHours();
+  els.prefTz.value = c.applicant_tz || viewerZone();
+  els.prefEarliest.value = earliest;
+  els.prefLatest.value = latest;
+  els.prefLang.value = LANGUAGES.some((l) => l.code === c.applicant_lang) ? c.applicant_lang : currentLanguage();
+}
+
+function fillZoneOptions() {
+  const zones = [...new Set([viewerZone(), ...COMMON_ZONES])].filter(isValidZone);
+  const now = new Date();
+  els.tzOptions.replaceChildren(
+    ...zones.map((tz) => h('option', { value: tz, label: `${cityOfZone(tz)} (${utcOffsetText(now, tz)})` })),
+  );
+}
+
+function renderPrefsSummary() {
+  const tz = caseZone();
+  const { earliest, latest } = caseHours();
+  setI18n(els.prefsSummary, 'prefsSummary', {
+    city: cityOfZone(tz),
+    offset: utcOffsetText(new Date(), tz),
+    earliest,
+    latest,
+  });
+  setI18n(els.prefTzHint, 'prefsZoneHint', { zone: viewerZone() });
+}
+
+/** `<input type=time>` may carry seconds; the hub wants HH:MM. */
+function timeValue(input) {
+  const v = input.value.trim();
+  return /^\d\d:\d\d/.test(v) ? v.slice(0, 5) : v;
+}
+
+function submitPrefs(ev) {
+  ev.preventDefault();
+  savePreferences({
+    tz: els.prefTz.value.trim(),
+    earliest: timeValue(els.prefEarliest),
+    latest: timeValue(els.prefLatest),
+    lang: els.prefLang.value,
+  });
+}
+
+/** PUT the preferences; the hub validates them and its message is shown as is on 400. */
+async function savePreferences(body, { fromOffer = false } = {}) {
+  els.prefSave.disabled = true;
+  els.tzOfferUse.disabled = true;
+  prefStatus('prefsSaving', {}, '', 'saving');
+  try {
+    await applicantApi('/api/applicant/preferences', { method: 'PUT', json: body });
+  } catch (err) {
+    prefStatus('prefsError', { message: err.message }, 'error', 'error', err.code);
+    if (fromOffer) bookingStatus('prefsError', { message: err.message }, 'error', 'error', err.code);
+    return false;
+  } finally {
+    els.prefSave.disabled = false;
+    els.tzOfferUse.disabled = false;
+  }
+  const previousLang = plan.case ? plan.case.applicant_lang : null;
+  await refreshCase();
+  fillPrefsForm();
+  prefStatus('prefsSaved', { city: cityOfZone(body.tz), earliest: body.earliest, latest: body.latest }, 'ok', 'saved');
+  if (fromOffer) bookingStatus('tzUpdated', { zone: body.tz }, 'ok', 'zone');
+  if (previousLang && body.lang !== previousLang && body.lang !== currentLanguage()) {
+    // The applicant chose another language for the appointment: show the page in it too.
+    els.langSelect.value = setLanguage(body.lang, { remember: true });
+  }
+  plan.chosen = null;
+  renderDynamic();
+  loadDesk();
+  loadSlots();
+  return true;
+}
+
+// ---- bookings
+
+function renderCurrentBooking() {
+  const b = currentBooking();
+  els.bookingCurrent.hidden = !b;
+  if (!b) {
+    delete els.bookingCurrent.dataset.bookingId;
+    delete els.bookingCurrent.dataset.start;
+    return;
+  }
+  const a = b.time.applicant;
+  const o = b.time.office;
+  els.bookingCurrent.dataset.bookingId = b.id;
+  els.bookingCurrent.dataset.start = b.starts_at;
+  setI18n(els.bookingWhen, 'bookingWhen', {
+    date: longDate(b.starts_at, a.zone),
+    time: hhmm(a),
+    offset: offsetText(a),
+    city: cityOf(a),
+  });
+  setI18n(els.bookingWhenOffice, 'bookingWhenOffice', {
+    date: longDate(b.starts_at, o.zone || OFFICE_TZ),
+    time: hhmm(o),
+    offset: offsetText(o),
+  });
+  els.bookingIcs.disabled = plan.busy;
+  els.bookingReschedule.disabled = plan.busy || plan.rescheduling;
+  els.bookingCancel.disabled = plan.busy;
+}
+
+function renderSlots() {
+  const booked = !!currentBooking();
+  const showList = !booked || plan.rescheduling;
+  els.slotsBox.hidden = !showList;
+  els.rescheduleKeep.hidden = !(booked && plan.rescheduling);
+  els.rescheduleKeep.disabled = plan.busy;
+  if (!showList) return;
+  const zone = (plan.slots && plan.slots.applicant_zone) || caseZone();
+  setI18n(els.slotsHeading, 'slotsHeading', { city: cityOfZone(zone) });
+  const { earliest, latest } = caseHours();
+  els.slotList.dataset.state = plan.slotsState;
+  els.slotList.setAttribute('aria-busy', String(plan.slotsState === 'loading'));
+  switch (plan.slotsState) {
+    case 'loading':
+      setI18n(els.slotsNote, 'slotsLoading');
+      break;
+    case 'error':
+      setI18n(els.slotsNote, 'slotsError', { message: plan.slotsError });
+      break;
+    case 'empty':
+      setI18n(els.slotsNote, 'slotsNone', { earliest, latest });
+      break;
+    default:
+      setI18n(els.slotsNote, 'slotsNote', { earliest, latest });
+  }
+  const list = plan.slots && plan.slotsState !== 'error' && plan.slotsState !== 'empty' ? plan.slots.slots : [];
+  const days = new Map();
+  for (const p of list) {
+    const d = localDate(p.applicant);
+    if (!days.has(d)) days.set(d, []);
+    days.get(d).push(p);
+  }
+  const chosenDay = plan.chosen ? localDate(plan.chosen.applicant) : null;
+  let first = true;
+  const groups = [];
+  for (const [date, pairs] of days) {
+    const open = (plan.openDays ? plan.openDays.has(date) : first) || date === chosenDay;
+    first = false;
+    const group = h(
+      'details',
+      { class: 'slot-day', open, dataset: { testid: 'slot-day', date } },
+      h(
+        'summary',
+        {},
+        h('span', { class: 'slot-day-name' }, longDate(pairs[0].start, pairs[0].applicant.zone)),
+        ' ',
+        h('span', { class: 'badge' }, t('slotsCount', { count: pairs.length })),
+      ),
+      h('ul', { class: 'slot-grid' }, pairs.map((p) => h('li', {}, slotButton(p)))),
+    );
+    group.addEventListener('toggle', () => {
+      if (!plan.openDays) plan.openDays = new Set();
+      if (group.open) plan.openDays.add(date);
+      else plan.openDays.delete(date);
+    });
+    groups.push(group);
+  }
+  els.slotList.replaceChildren(...groups);
+  els.slotList.dataset.count = String(list.length);
+  renderChoice();
+}
+
+function slotButton(pair) {
+  const chosen = !!plan.chosen && plan.chosen.start === pair.start;
+  const button = h(
+    'button',
+    {
+      type: 'button',
+      class: 'slot',
+      'aria-pressed': String(chosen),
+      disabled: plan.busy || plan.slotsState === 'loading',
+      dataset: { testid: 'slot', start: pair.start, local: pair.applicant.local, office: pair.office.local },
+    },
+    h('span', { class: 'slot-local' }, slotLocalText(pair)),
+    h('span', { class: 'slot-sep', 'aria-hidden': 'true' }, ' · '),
+    h('span', { class: 'slot-office' }, slotOfficeText(pair)),
+  );
+  button.addEventListener('click', () => chooseSlot(pair));
+  return button;
+}
+
+function chooseSlot(pair) {
+  plan.chosen = pair;
+  for (const b of els.slotList.querySelectorAll('button.slot')) {
+    b.setAttribute('aria-pressed', String(b.dataset.start === pair.start));
+  }
+  renderChoice();
+}
+
+function renderChoice() {
+  const p = plan.chosen;
+  els.slotChoice.hidden = !p;
+  if (!p) {
+    delete els.slotChoice.dataset.start;
+    return;
+  }
+  els.slotChoice.dataset.start = p.start;
+  setI18n(els.slotChoiceText, 'slotChosen', {
+    date: longDate(p.start, p.applicant.zone),
+    time: slotLocalText(p),
+    city: cityOf(p.applicant),
+    office: officeTimeText(p),
+  });
+  setI18n(els.slotConfirm, plan.rescheduling && currentBooking() ? 'rescheduleConfirm' : 'bookConfirm');
+  els.slotConfirm.disabled = plan.busy;
+}
+
+async function loadSlots() {
+  const gen = ++plan.slotsGen;
+  plan.slotsState = 'loading';
+  renderSlots();
+  try {
+    const res = await applicantApi('/api/applicant/slots?days=14');
+    if (gen !== plan.slotsGen) return;
+    const slots = res && Array.isArray(res.slots) ? res.slots.filter(isPair) : [];
+    plan.slots = { ...res, slots };
+    plan.slotsState = slots.length ? 'ready' : 'empty';
+    if (plan.chosen && !slots.some((p) => p.start === plan.chosen.start)) plan.chosen = null;
+  } catch (err) {
+    if (gen !== plan.slotsGen) return;
+    plan.slotsState = 'error';
+    plan.slotsError = err.message;
+  }
+  els.slotList.dataset.loaded = String(gen);
+  renderSlots();
+}
+
+function setBusy(busy) {
+  plan.busy = busy;
+  renderCurrentBooking();
+  for (const b of els.slotList.querySelectorAll('button.slot')) b.disabled = busy;
+  els.slotConfirm.disabled = busy;
+  els.rescheduleKeep.disabled = busy;
+}
+
+async function confirmSlot() {
+  const pair = plan.chosen;
+  if (!pair || plan.busy) return;
+  const old = plan.rescheduling ? currentBooking() : null;
+  setBusy(true);
+  bookingStatus('bookingWorking', {}, '', 'working');
+  let booking;
+  try {
+    booking = old
+      ? await applicantApi(`/api/applicant/bookings/${encodeURIComponent(old.id)}/reschedule`, { json: { start: pair.start } })
+      : await applicantApi('/api/applicant/bookings', { json: { start: pair.start } });
+  } catch (err) {
+    setBusy(false);
+    await onBookingError(err);
+    return;
+  }
+  plan.bookings = liveBookings([booking]);
+  plan.rescheduling = false;
+  plan.chosen = null;
+  setBusy(false);
+  bookingStatus(old ? 'bookingMoved' : 'bookingDone', {}, 'ok', old ? 'moved' : 'booked');
+  renderPlanning();
+  els.bookingCurrent.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  els.bookingCurrentHeading.focus({ preventScroll: true });
+}
+
+/** 409s are expected under concurrency: say so kindly and show what is true now. */
+async function onBookingError(err) {
+  plan.chosen = null;
+  if (err.status === 409 && err.code === 'slot_unavailable') {
+    bookingStatus('slotTaken', {}, 'warn', 'conflict', err.code);
+    await loadSlots();
+  } else if (err.status === 409 && err.code === 'already_booked') {
+    plan.rescheduling = false;
+    bookingStatus('alreadyBooked', {}, 'warn', 'conflict', err.code);
+    await refreshCase();
+    renderPlanning();
+  } else if (err.status === 409 || err.status === 404) {
+    plan.rescheduling = false;
+    bookingStatus('bookingGone', {}, 'warn', 'conflict', err.code);
+    await refreshCase();
+    renderPlanning();
+    if (!currentBooking()) await loadSlots();
+  } else {
+    bookingStatus('errorMessage', { message: err.message }, 'error', 'error', err.code);
+    renderPlanning();
+  }
+}
+
+function startReschedule() {
+  if (!currentBooking()) return;
+  plan.rescheduling = true;
+  plan.chosen = null;
+  bookingStatus('bookingRescheduleIntro', {}, '', 'rescheduling');
+  renderPlanning();
+  loadSlots();
+  els.slotsHeading.focus({ preventScroll: true });
+  els.slotsBox.scrollIntoView({ block: 'start', behavior: 'smooth' });
+}
+
+function keepCurrentTime() {
+  plan.rescheduling = false;
+  plan.chosen = null;
+  bookingStatus(null);
+  renderPlanning();
+  els.bookingCurrentHeading.focus();
+}
+
+function askCancel() {
+  const b = currentBooking();
+  if (!b) return;
+  const a = b.time.applicant;
+  els.cancelDialog.dataset.bookingId = b.id;
+  setI18n(els.cancelQuestion, 'cancelQuestion', {
+    time: `${longDate(b.starts_at, a.zone)}, ${hhmm(a)} (${cityOf(a)})`,
+  });
+  if (!els.cancelDialog.open) els.cancelDialog.showModal();
+  els.cancelKeep.focus();
+}
+
+async function confirmCancel() {
+  const id = els.cancelDialog.dataset.bookingId;
+  els.cancelDialog.close();
+  if (!id || plan.busy) return;
+  setBusy(true);
+  bookingStatus('sending', {}, '', 'working');
+  try {
+    await applicantApi(`/api/applicant/bookings/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  } catch (err) {
+    setBusy(false);
+    await onBookingError(err);
+    return;
+  }
+  plan.bookings = plan.bookings.filter((b) => b.id !== id);
+  plan.rescheduling = false;
+  setBusy(false);
+  bookingStatus('bookingCancelled', {}, 'ok', 'cancelled');
+  renderPlanning();
+  loadSlots();
+}
+
+/** Fetch the .ics with the token in the header, then save the blob (no URL carries the token). */
+async function downloadIcs() {
+  const b = currentBooking();
+  if (!b) return;
+  els.bookingIcs.disabled = true;
+  try {
+    let res;
+    try {
+      res = await fetch(`/api/applicant/bookings/${encodeURIComponent(b.id)}/invite.ics`, {
+        credentials: 'same-origin',
+        headers: { Authorization: `Invite ${state.token}`, Accept: 'text/calendar' },
+      });
+    } catch (e) {
+      throw new ApiError(0, 'network', e && e.message ? e.message : String(e));
+    }
+    if (!res.ok) {
+      let body = null;
+      try {
+        body = await res.json();
+      } catch {
+        body = null;
+      }
+      throw new ApiError(res.status, body && body.code, (body && body.message) || `${res.status} ${res.statusText}`);
+    }
+    const data = await res.blob();
+    downloadBlob('globallink-appointment.ics', new Blob([data], { type: 'text/calendar;charset=utf-8' }));
+    bookingStatus('bookingIcsSaved', {}, 'ok', 'ics');
+  } catch (err) {
+    if (err.status === 404 || err.status === 409) await onBookingError(err);
+    else bookingStatus('errorMessage', { message: err.message }, 'error', 'error', err.code);
+  } finally {
+    els.bookingIcs.disabled = plan.busy;
+  }
+}
+
+function setupPlanning() {
+  fillZoneOptions();
+  els.slotsHeading.tabIndex = -1;
+  els.prefsForm.addEventListener('submit', submitPrefs);
+  els.tzOfferUse.addEventListener('click', useDeviceZone);
+  els.tzOfferKeep.addEventListener('click', keepCaseZone);
+  els.slotConfirm.addEventListener('click', confirmSlot);
+  els.bookingIcs.addEventListener('click', downloadIcs);
+  els.bookingReschedule.addEventListener('click', startReschedule);
+  els.rescheduleKeep.addEventListener('click', keepCurrentTime);
+  els.bookingCancel.addEventListener('click', askCancel);
+  els.cancelConfirm.addEventListener('click', confirmCancel);
+  els.cancelKeep.addEventListener('click', () => els.cancelDialog.close());
+}
+
 // ---------------------------------------------------------------- start
 
 function readToken() {
@@ -1115,7 +1860,20 @@ function main() {
     els.enableSound.hidden = true;
   });
   els.receiptSave.addEventListener('click', saveReceipt);
-  window.addEventListener('hashchange', () => location.reload());
+  // A new invite pasted into the address bar reloads the page; an in-page anchor (the skip
+  // link) must neither reload nor drop the token from the address.
+  window.addEventListener('hashchange', () => {
+    const token = readToken();
+    if (token && token !== state.token) location.reload();
+  });
+  const skip = document.querySelector('.skip-link');
+  if (skip) {
+    skip.addEventListener('click', (ev) => {
+      ev.preventDefault();
+      $('#main').focus();
+    });
+  }
+  setupPlanning();
   // The lock is dropped whenever the page is hidden; take it again when it comes back.
   document.addEventListener('visibilitychange', () => {
     if (state.wantWake && document.visibilityState === 'visible') keepAwake(true);
@@ -1132,6 +1890,7 @@ function main() {
   document.body.dataset.state = 'devices';
   applyTranslations();
   connect();
+  startPlanning();
 }
 
 main();

@@ -3,6 +3,7 @@
 //! here, at the edge; auditors only ever reach read-only handlers.
 
 mod booking;
+pub mod guard;
 mod officers;
 
 use crate::auth::{hash_password, random_token, token_hash, verify_password};
@@ -39,6 +40,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -152,12 +158,16 @@ static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 async fn login(
     State(state): State<AppState>,
+    extensions: axum::http::Extensions,
     jar: CookieJar,
     Json(body): Json<LoginBody>,
 ) -> Result<(CookieJar, Json<Me>), ApiError> {
     if body.username.len() > 128 || body.password.len() > 1024 {
         return Err(ApiError::invalid("username or password too long"));
     }
+    state
+        .login_limits
+        .check(&body.username, guard::client_ip(&extensions))?;
     let user = state.store.user_by_name(&body.username).await?;
     let phc = match &user {
         Some(u) => u.password_hash.clone(),
@@ -623,6 +633,7 @@ pub fn app(state: AppState) -> Router {
         .merge(booking::routes())
         .merge(officers::routes())
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn(guard::same_site_writes))
         .with_state(state);
     api.route_service("/", ServeFile::new(web.join("index.html")))
         .route_service("/join", ServeFile::new(web.join("join.html")))

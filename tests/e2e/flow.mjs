@@ -8,8 +8,17 @@
 // identity check (a refused one first), liveness, a still from the applicant's video, two
 // supporting PDFs (a mismatched one refused first), the heir's declaration; the checklist is
 // complete; "My consents" lists four grants; close with outcome `completed`; the applicant gets
-// a receipt; an auditor verifies the artefact. Exits 0 on success, 1 with a clear message on
-// any failure.
+// a receipt; an auditor verifies the artefact.
+//
+// Then a second scenario, booking across time zones: the officer creates a case for a Lisbon
+// applicant (phone, Europe/Lisbon); the console header shows at least four clocks (Beijing
+// first, Lisbon among them); the applicant widens their hours to 00:00–23:59 (after an unknown
+// zone is refused with the hub's message) so slots exist whatever the weekday, sees slots by
+// Lisbon date with both Lisbon and Beijing times, books one, downloads the .ics
+// (TZID=Europe/Lisbon), reschedules (a slot taken meanwhile by another applicant gives a kind
+// 409 and a refreshed list), cancels; the console's bookings panel follows each change live.
+//
+// Exits 0 on success, 1 with a clear message on any failure.
 // Run by tests/browser.rs (cargo test --test browser -- --ignored).
 
 import { chromium } from 'playwright-core';
@@ -46,7 +55,10 @@ let failing = false;
 
 function watch(page, name) {
   const logs = [];
-  watched.set(name, { page, logs });
+  /** Every URL the page requested (to check that no invite token ever travels in one). */
+  const urls = [];
+  watched.set(name, { page, logs, urls });
+  page.on('request', (r) => urls.push(r.url()));
   const push = (line) => {
     logs.push(line);
     if (logs.length > 200) logs.shift();
@@ -312,6 +324,452 @@ async function stateOf(page, testid, states, extra = '') {
   return page.locator(`${tid(testid)}${extra}`).first().getAttribute('data-state');
 }
 
+// ---------------------------------------------------------------- scenario 2: booking across zones
+
+/** The desk pushes bookings from 12 h ago to 36 h ahead to the console (docs/protocol.md). */
+const CONSOLE_AHEAD_MS = 36 * 3600 * 1000;
+const HOUR_MS = 3600 * 1000;
+
+/** Wall clock of an instant in a zone as Node's ICU sees it: an independent check of the pages. */
+function wall(iso, tz) {
+  const d = new Date(iso);
+  const p = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    })
+      .formatToParts(d)
+      .filter((x) => x.type !== 'literal')
+      .map((x) => [x.type, x.value]),
+  );
+  const hour = p.hour === '24' ? '00' : p.hour;
+  const asUtc = Date.UTC(+p.year, +p.month - 1, +p.day, +hour, +p.minute, +p.second);
+  const minutes = Math.round((asUtc - Math.floor(d.getTime() / 1000) * 1000) / 60000);
+  const abs = Math.abs(minutes);
+  const offset = `UTC${minutes < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  return {
+    date: `${p.year}-${p.month}-${p.day}`,
+    hhmm: `${hour}:${p.minute}`,
+    hhmmss: `${hour}:${p.minute}:${p.second}`,
+    hour: +hour,
+    offset,
+    ics: `${p.year}${p.month}${p.day}T${hour}${p.minute}${p.second}`,
+  };
+}
+
+const sameInstant = (a, b) => new Date(a).getTime() === new Date(b).getTime();
+
+/** What the console header shows, clock by clock. */
+async function readClocks(page) {
+  return page.locator(tid('clock')).evaluateAll((els) =>
+    els.map((e) => {
+      const part = (n) => e.querySelector(`[data-part="${n}"]`);
+      return {
+        zone: e.dataset.zone,
+        role: e.dataset.role,
+        night: e.dataset.night,
+        nightClass: e.classList.contains('is-night'),
+        city: part('city').textContent.trim(),
+        time: part('time').textContent.trim(),
+        offset: part('offset').textContent.trim(),
+        date: part('date').hidden ? '' : part('date').textContent.trim(),
+        cue: part('cue').textContent.trim(),
+      };
+    }),
+  );
+}
+
+/** Check every clock against Node's own reading of the same zone. */
+function checkClocks(clocks, when) {
+  if (clocks.length < 4) throw new Error(`only ${clocks.length} clocks: ${JSON.stringify(clocks)}`);
+  if (clocks[0].zone !== 'Asia/Shanghai' || clocks[0].city !== 'Beijing') {
+    throw new Error(`the first clock is not Beijing: ${JSON.stringify(clocks[0])}`);
+  }
+  const zones = clocks.map((c) => c.zone);
+  if (new Set(zones).size !== zones.length) throw new Error(`a zone appears twice: ${zones.join(', ')}`);
+  const beijingDate = wall(when, 'Asia/Shanghai').date;
+  for (const c of clocks) {
+    const w = wall(when, c.zone);
+    const earlier = wall(new Date(new Date(when).getTime() - 2000).toISOString(), c.zone);
+    if (!/^\d\d:\d\d:\d\d$/.test(c.time)) throw new Error(`${c.zone}: time "${c.time}" is not HH:MM:SS`);
+    if (c.time.slice(0, 5) !== w.hhmm && c.time.slice(0, 5) !== earlier.hhmm) {
+      throw new Error(`${c.zone}: shows ${c.time}, expected about ${w.hhmmss}`);
+    }
+    if (c.offset !== w.offset) throw new Error(`${c.zone}: offset ${c.offset}, expected ${w.offset}`);
+    const night = w.hour < 7 || w.hour >= 20;
+    const nightEarlier = earlier.hour < 7 || earlier.hour >= 20;
+    if (c.night !== String(night) && c.night !== String(nightEarlier)) {
+      throw new Error(`${c.zone}: night=${c.night} at ${c.time}`);
+    }
+    if (c.nightClass !== (c.night === 'true') || c.cue !== (c.night === 'true' ? '☾' : '☀')) {
+      throw new Error(`${c.zone}: the day/night cue does not match: ${JSON.stringify(c)}`);
+    }
+    if ((w.date !== beijingDate) !== (c.date !== '') && (earlier.date !== beijingDate) !== (c.date !== '')) {
+      throw new Error(`${c.zone}: date "${c.date}" shown wrongly (local ${w.date}, Beijing ${beijingDate})`);
+    }
+  }
+}
+
+/** Rows of the console's bookings panel. */
+async function consoleBookings(page) {
+  return page.locator(tid('booking-row')).evaluateAll((rows) =>
+    rows.map((r) => ({
+      id: r.dataset.bookingId,
+      caseId: r.dataset.caseId,
+      start: r.dataset.start,
+      tz: r.dataset.tz,
+      office: r.querySelector('[data-testid="booking-office"]').textContent.trim(),
+      local: r.querySelector('[data-testid="booking-local"]').textContent.trim(),
+      name: r.querySelector('[data-testid="booking-name"]').textContent.trim(),
+    })),
+  );
+}
+
+async function bookingUpdates(page) {
+  return Number(await page.locator(tid('bookings-panel')).getAttribute('data-updates'));
+}
+
+/**
+ * After a booking change: the console's panel got a live `bookings` message, and (when `start`
+ * is inside the window the desk pushes) shows the case's booking at `start` with both times,
+ * or (start null) no longer shows the case.
+ */
+async function expectConsoleBooking(page, before, caseId, start, tz) {
+  await until('a live bookings update on the console', async () => {
+    const n = await bookingUpdates(page);
+    return { ok: n > before, updates: n };
+  });
+  if (start && new Date(start).getTime() - Date.now() > CONSOLE_AHEAD_MS) {
+    log(`booking at ${start} is beyond the 36 h the desk pushes: the console got the update but does not list it`);
+    return null;
+  }
+  const row = await until(`the console's bookings panel to show case ${caseId} at ${start}`, async () => {
+    const rows = (await consoleBookings(page)).filter((r) => r.caseId === caseId);
+    if (!start) return { ok: rows.length === 0, rows };
+    return { ok: rows.length === 1 && sameInstant(rows[0].start, start), rows, row: rows[0] };
+  });
+  if (!start) return null;
+  const r = row.row;
+  const office = wall(start, 'Asia/Shanghai');
+  const local = wall(start, tz);
+  if (!r.office.includes(office.hhmm)) throw new Error(`Beijing start "${r.office}" lacks ${office.hhmm}`);
+  if (!r.local.includes(local.hhmm) || !r.local.includes(tz.split('/').pop().replace(/_/g, ' '))) {
+    throw new Error(`local start "${r.local}" lacks ${local.hhmm} or the city of ${tz}`);
+  }
+  log(`console row: ${r.name} · Beijing ${r.office} · local ${r.local}`);
+  return r;
+}
+
+async function bookingScenario(officer, officerCtx, tokens) {
+  const applicantCtx = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    locale: 'pt-PT',
+    timezoneId: 'Europe/Lisbon',
+    acceptDownloads: true,
+  });
+  const applicant = watch(await applicantCtx.newPage(), 'booking-applicant');
+  const ZONE = 'Europe/Lisbon';
+  const NAME = 'João Pereira';
+
+  const { inviteUrl, caseId, token } = await step('[booking] officer creates an id-card-renewal case for a Lisbon applicant', async () => {
+    const previous = await officer.locator(tid('invite-url')).inputValue();
+    await officer.locator(tid('case-service')).selectOption('id-card-renewal');
+    await officer.locator(tid('case-name')).fill(NAME);
+    await officer.locator(tid('case-tz')).fill(ZONE);
+    await officer.locator(tid('case-lang')).selectOption('pt');
+    await officer.locator(tid('case-create')).click();
+    await officer.waitForFunction(
+      (prev) => {
+        const v = document.querySelector('[data-testid="invite-url"]')?.value;
+        return v && v !== prev;
+      },
+      previous,
+    );
+    const url = await officer.locator(tid('invite-url')).inputValue();
+    const id = await officer.locator(tid('invite-url')).getAttribute('data-case-id');
+    const t = decodeURIComponent(new URL(url).hash.replace(/^#t=/, ''));
+    if (!id || !t) throw new Error(`no case id or token from ${url.replace(/#t=.*/, '#t=…')}`);
+    tokens.push(t);
+    return { inviteUrl: url, caseId: id, token: t };
+  });
+
+  await step('[booking] console header: ≥ 4 clocks, Beijing first, Lisbon among them, ticking', async () => {
+    const first = await readClocks(officer);
+    checkClocks(first, new Date().toISOString());
+    if (!first.some((c) => c.zone === ZONE)) throw new Error(`no Lisbon clock: ${first.map((c) => c.zone).join(', ')}`);
+    await sleep(1100);
+    const second = await readClocks(officer);
+    if (second[0].time === first[0].time) throw new Error(`the Beijing clock does not tick (${first[0].time})`);
+    log(`clocks: ${second.map((c) => `${c.city} ${c.time} ${c.offset}${c.date ? ` ${c.date}` : ''} ${c.cue}`).join(' | ')}`);
+    await shot(officer, 'officer-clocks');
+  });
+
+  await step('[booking] applicant opens the invite: desk hours in both zones, no zone mismatch offered', async () => {
+    await applicant.goto(inviteUrl);
+    await applicant.locator(tid('booking-panel')).waitFor({ state: 'visible' });
+    await applicant.waitForSelector(`${tid('desk-status')}[data-state]`);
+    const desk = await applicant.locator(tid('desk-status')).getAttribute('data-state');
+    const text = await visibleText(applicant, 'desk-status');
+    if (desk === 'closed') {
+      const opens = await applicant.locator(tid('desk-status')).getAttribute('data-opens');
+      if (opens) {
+        const l = wall(opens, ZONE);
+        const b = wall(opens, 'Asia/Shanghai');
+        if (!text.includes(l.hhmm) || !text.includes(b.hhmm) || !text.includes('Lisbon')) {
+          throw new Error(`closed-desk notice lacks ${l.hhmm} Lisbon or ${b.hhmm} Beijing: "${text}"`);
+        }
+      }
+    }
+    log(`desk ${desk}: "${text}"`);
+    if (await applicant.locator(tid('tz-offer')).isVisible()) throw new Error('a zone change is offered although the device is in Lisbon too');
+  });
+
+  await step('[booking] "My time and hours": an unknown zone is refused with the hub\'s message, then 00:00–23:59 is saved', async () => {
+    await applicant.locator(tid('prefs-toggle')).click();
+    await applicant.locator(tid('pref-tz')).waitFor({ state: 'visible' });
+    const tz = await applicant.locator(tid('pref-tz')).inputValue();
+    const earliest = await applicant.locator(tid('pref-earliest')).inputValue();
+    const latest = await applicant.locator(tid('pref-latest')).inputValue();
+    if (tz !== ZONE) throw new Error(`the zone field shows ${tz}`);
+    log(`preferences before: ${tz} ${earliest}–${latest}`);
+    await applicant.locator(tid('pref-tz')).fill('Mars/Olympus_Mons');
+    await applicant.locator(tid('pref-save')).click();
+    await applicant.waitForSelector(`${tid('pref-status')}[data-state="error"]`);
+    const err = await visibleText(applicant, 'pref-status');
+    if (!err.includes('Mars/Olympus_Mons') || !/IANA/.test(err)) throw new Error(`the hub's message is not shown: "${err}"`);
+    log(`refused: "${err}"`);
+    const loadedBefore = await applicant.locator(tid('slot-list')).getAttribute('data-loaded');
+    await applicant.locator(tid('pref-tz')).fill(ZONE);
+    await applicant.locator(tid('pref-earliest')).fill('00:00');
+    await applicant.locator(tid('pref-latest')).fill('23:59');
+    await applicant.locator(tid('pref-save')).click();
+    await applicant.waitForSelector(`${tid('pref-status')}[data-state="saved"]`);
+    const summary = await applicant.locator(tid('prefs-summary')).textContent();
+    if (!summary.includes('00:00') || !summary.includes('23:59')) throw new Error(`summary not updated: "${summary}"`);
+    await applicant.waitForFunction(
+      (before) => {
+        const l = document.querySelector('[data-testid="slot-list"]');
+        return l && l.dataset.loaded !== before && l.dataset.state !== 'loading';
+      },
+      loadedBefore,
+    );
+  });
+
+  const slots = await step('[booking] slots are grouped by Lisbon date, each with Lisbon and Beijing times and offsets', async () => {
+    const listState = await applicant.locator(tid('slot-list')).getAttribute('data-state');
+    if (listState !== 'ready') {
+      throw new Error(`no slots (${listState}): "${await applicant.locator(tid('slots-note')).textContent()}"`);
+    }
+    const found = await applicant.locator(tid('slot')).evaluateAll((els) =>
+      els.map((e) => ({
+        start: e.dataset.start,
+        text: e.textContent.replace(/\s+/g, ' ').trim(),
+        day: e.closest('[data-testid="slot-day"]').dataset.date,
+      })),
+    );
+    const soonest = Date.now() + HOUR_MS - 5 * 60 * 1000;
+    let lastStart = 0;
+    for (const s of found) {
+      const l = wall(s.start, ZONE);
+      const b = wall(s.start, 'Asia/Shanghai');
+      if (!s.text.includes(`${l.hhmm} (${l.offset})`)) throw new Error(`slot ${s.start} "${s.text}" lacks Lisbon ${l.hhmm} (${l.offset})`);
+      if (!s.text.includes(`${b.hhmm} (UTC+08:00)`)) throw new Error(`slot ${s.start} "${s.text}" lacks Beijing ${b.hhmm} (UTC+08:00)`);
+      if (s.day !== l.date) throw new Error(`slot ${s.start} is under ${s.day}, but it is ${l.date} in Lisbon`);
+      const t = new Date(s.start).getTime();
+      if (t < soonest) throw new Error(`slot ${s.start} starts less than an hour from now`);
+      if (t <= lastStart) throw new Error('slots are not in time order');
+      lastStart = t;
+    }
+    if (found.length < 3) throw new Error(`only ${found.length} slots with hours 00:00–23:59 over 14 days`);
+    const days = await applicant.locator(tid('slot-day')).count();
+    log(`${found.length} slots on ${days} Lisbon days; first "${found[0].text}"`);
+    await shot(applicant, 'applicant-slots');
+    return found;
+  });
+
+  // Prefer slots the console's live window covers (it depends on the weekday and the hour).
+  const inWindow = slots.filter((s) => new Date(s.start).getTime() - Date.now() < CONSOLE_AHEAD_MS - 2 * HOUR_MS);
+  const [s1, s2, s3] = inWindow.length >= 3 ? inWindow : slots;
+
+  async function pickSlot(start) {
+    const day = applicant.locator(`${tid('slot-day')}:has(${tid('slot')}[data-start="${start}"])`);
+    if (!(await day.evaluate((d) => d.open))) await day.locator('summary').click();
+    await applicant.locator(`${tid('slot')}[data-start="${start}"]:enabled`).click();
+    await applicant.waitForSelector(`${tid('slot-choice')}[data-start="${start}"]`);
+    const text = await visibleText(applicant, 'slot-choice-text');
+    const l = wall(start, ZONE);
+    const b = wall(start, 'Asia/Shanghai');
+    if (!text.includes(l.hhmm) || !text.includes(b.hhmm)) throw new Error(`the choice "${text}" lacks ${l.hhmm} or ${b.hhmm}`);
+  }
+
+  async function expectCurrent(start) {
+    await applicant.locator(tid('booking-current')).waitFor({ state: 'visible' });
+    const shown = await applicant.locator(tid('booking-current')).getAttribute('data-start');
+    if (!sameInstant(shown, start)) throw new Error(`the page shows the booking at ${shown}, expected ${start}`);
+    const when = await visibleText(applicant, 'booking-when');
+    const office = await visibleText(applicant, 'booking-when-office');
+    const l = wall(start, ZONE);
+    const b = wall(start, 'Asia/Shanghai');
+    if (!when.includes(`${l.hhmm} (${l.offset})`) || !when.includes('Lisbon')) throw new Error(`"${when}" lacks ${l.hhmm} (${l.offset}) Lisbon`);
+    if (!office.includes(`${b.hhmm} (UTC+08:00)`)) throw new Error(`"${office}" lacks Beijing ${b.hhmm} (UTC+08:00)`);
+    log(`applicant sees: "${when}" / "${office}"`);
+    return applicant.locator(tid('booking-current')).getAttribute('data-booking-id');
+  }
+
+  const firstId = await step('[booking] applicant books a slot; the confirmation shows both times; the console shows it live', async () => {
+    const before = await bookingUpdates(officer);
+    await pickSlot(s1.start);
+    await applicant.locator(tid('slot-confirm')).click();
+    await applicant.waitForSelector(`${tid('booking-status')}[data-state="booked"]`);
+    const id = await expectCurrent(s1.start);
+    if (await applicant.locator(tid('slots-box')).isVisible()) throw new Error('the slot list is still offered after booking');
+    await expectConsoleBooking(officer, before, caseId, s1.start, ZONE);
+    await shot(applicant, 'applicant-booked');
+    await shot(officer, 'officer-bookings');
+    return id;
+  });
+
+  await step('[booking] "Add to calendar" downloads globallink-appointment.ics with TZID=Europe/Lisbon', async () => {
+    const [download] = await Promise.all([applicant.waitForEvent('download'), applicant.locator(tid('booking-ics')).click()]);
+    if (download.suggestedFilename() !== 'globallink-appointment.ics') {
+      throw new Error(`downloaded as ${download.suggestedFilename()}`);
+    }
+    const text = readFileSync(await download.path(), 'utf8');
+    const l = wall(s1.start, ZONE);
+    if (!text.includes('BEGIN:VCALENDAR') || !text.includes('TZID=Europe/Lisbon')) {
+      throw new Error(`not a calendar for Europe/Lisbon:\n${text.slice(0, 400)}`);
+    }
+    if (!text.includes(`DTSTART;TZID=Europe/Lisbon:${l.ics}`)) throw new Error(`no DTSTART at ${l.ics} Lisbon time:\n${text}`);
+    await applicant.waitForSelector(`${tid('booking-status')}[data-state="ics"]`);
+    log(`.ics: ${text.length} bytes, DTSTART;TZID=Europe/Lisbon:${l.ics}`);
+  });
+
+  const other = await step('[booking] reschedule: a slot another applicant takes meanwhile is refused kindly (409) and the list refreshes', async () => {
+    const loaded = await applicant.locator(tid('slot-list')).getAttribute('data-loaded');
+    await applicant.locator(tid('booking-reschedule')).click();
+    await applicant.waitForFunction(
+      (before) => {
+        const l = document.querySelector('[data-testid="slot-list"]');
+        return l && l.dataset.loaded !== before && l.dataset.state === 'ready';
+      },
+      loaded,
+    );
+    await applicant.locator(`${tid('slot')}[data-start="${s2.start}"]`).waitFor({ state: 'attached' });
+    // Another applicant (São Paulo, any hour) takes s2 through the API while this page shows it.
+    const created = await officerCtx.request.post(`${BASE}/api/cases`, {
+      data: { service: 'id-card-renewal', applicant_name: 'Ana Costa', applicant_tz: 'America/Sao_Paulo', applicant_lang: 'pt' },
+    });
+    if (created.status() !== 201) throw new Error(`second case: ${created.status()} ${await created.text()}`);
+    const made = await created.json();
+    tokens.push(made.invite_token);
+    const auth = { Authorization: `Invite ${made.invite_token}` };
+    const prefs = await fetch(`${BASE}/api/applicant/preferences`, {
+      method: 'PUT',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ tz: 'America/Sao_Paulo', earliest: '00:00', latest: '23:59', lang: 'pt' }),
+    });
+    if (!prefs.ok) throw new Error(`second applicant's preferences: ${prefs.status} ${await prefs.text()}`);
+    const taken = await fetch(`${BASE}/api/applicant/bookings`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ start: s2.start }),
+    });
+    if (taken.status !== 201) throw new Error(`second applicant could not take ${s2.start}: ${taken.status} ${await taken.text()}`);
+    const otherBooking = await taken.json();
+    const again = await fetch(`${BASE}/api/applicant/bookings`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ start: s3.start }),
+    });
+    if (again.status !== 409) throw new Error(`a second live booking for one case answered ${again.status}`);
+
+    const loadedBefore = await applicant.locator(tid('slot-list')).getAttribute('data-loaded');
+    await pickSlot(s2.start);
+    await applicant.locator(tid('slot-confirm')).click();
+    await applicant.waitForSelector(`${tid('booking-status')}[data-code="slot_unavailable"]`);
+    log(`applicant is told: "${await visibleText(applicant, 'booking-status')}"`);
+    await applicant.waitForFunction(
+      (before) => {
+        const l = document.querySelector('[data-testid="slot-list"]');
+        return l && l.dataset.loaded !== before && l.dataset.state === 'ready';
+      },
+      loadedBefore,
+    );
+    if ((await applicant.locator(`${tid('slot')}[data-start="${s2.start}"]`).count()) !== 0) {
+      throw new Error(`the taken slot ${s2.start} is still offered after the refresh`);
+    }
+    await expectCurrent(s1.start);
+    await shot(applicant, 'applicant-slot-taken');
+    return { token: made.invite_token, bookingId: otherBooking.id, caseId: made.case.id, start: s2.start };
+  });
+
+  await step('[booking] applicant reschedules to another slot; the console follows live', async () => {
+    const before = await bookingUpdates(officer);
+    await pickSlot(s3.start);
+    await applicant.locator(tid('slot-confirm')).click();
+    await applicant.waitForSelector(`${tid('booking-status')}[data-state="moved"]`);
+    const id = await expectCurrent(s3.start);
+    if (id === firstId) throw new Error('rescheduling kept the old booking id');
+    await expectConsoleBooking(officer, before, caseId, s3.start, ZONE);
+    if (new Date(other.start).getTime() - Date.now() < CONSOLE_AHEAD_MS) {
+      const rows = await consoleBookings(officer);
+      const theirs = rows.find((r) => r.caseId === other.caseId);
+      if (!theirs || !theirs.local.includes('Sao Paulo')) throw new Error(`the São Paulo booking is not listed: ${JSON.stringify(rows)}`);
+    }
+    if (new Date(other.start).getTime() - Date.now() < 24 * HOUR_MS) {
+      await until('a São Paulo clock in the header', async () => {
+        const zones = (await readClocks(officer)).map((c) => c.zone);
+        return { ok: zones.includes('America/Sao_Paulo'), zones };
+      });
+    }
+    const clocks = await readClocks(officer);
+    checkClocks(clocks, new Date().toISOString());
+    if (!clocks.some((c) => c.zone === ZONE)) throw new Error('the Lisbon clock is gone');
+    log(`clocks now: ${clocks.map((c) => `${c.city}(${c.role})`).join(', ')}`);
+    await shot(officer, 'officer-bookings-rescheduled');
+  });
+
+  await step('[booking] cancel asks first, then the booking is gone on both sides', async () => {
+    await applicant.locator(tid('booking-cancel')).click();
+    await applicant.waitForSelector(`${tid('cancel-dialog')}[open]`);
+    const question = await visibleText(applicant, 'cancel-question');
+    if (!question.includes(wall(s3.start, ZONE).hhmm)) throw new Error(`the question does not name the time: "${question}"`);
+    await applicant.locator(tid('cancel-keep')).click();
+    await applicant.waitForSelector(`${tid('cancel-dialog')}:not([open])`, { state: 'attached' });
+    await expectCurrent(s3.start);
+    const before = await bookingUpdates(officer);
+    await applicant.locator(tid('booking-cancel')).click();
+    await applicant.locator(tid('cancel-confirm')).click();
+    await applicant.waitForSelector(`${tid('booking-status')}[data-state="cancelled"]`);
+    await applicant.locator(tid('booking-current')).waitFor({ state: 'hidden' });
+    await applicant.locator(tid('slots-box')).waitFor({ state: 'visible' });
+    await expectConsoleBooking(officer, before, caseId, null, ZONE);
+    // Leave the hub as found: the other applicant cancels too.
+    const gone = await fetch(`${BASE}/api/applicant/bookings/${other.bookingId}`, {
+      method: 'DELETE',
+      headers: { Authorization: `Invite ${other.token}` },
+    });
+    if (gone.status !== 204) throw new Error(`cancelling the other booking answered ${gone.status}`);
+  });
+
+  await step('[booking] the applicant page never put an invite token in a URL', async () => {
+    for (const [name, { urls }] of watched) {
+      for (const u of urls.map((x) => x.split('#')[0])) {
+        for (const t of tokens) {
+          if (t && u.includes(t)) throw new Error(`${name} requested a URL carrying an invite token: ${u.replace(t, '…')}`);
+        }
+      }
+    }
+  });
+  await applicantCtx.close();
+}
+
 async function main() {
   log(`hub ${BASE}, chromium ${CHROMIUM}`);
   if (SHOTS) mkdirSync(SHOTS, { recursive: true });
@@ -383,6 +841,10 @@ async function main() {
     await applicant.locator(tid('join-queue')).click();
     await applicant.waitForSelector(`${tid('queue-position')}[data-position="1"]`);
     log(`applicant sees: "${await visibleText(applicant, 'queue-position')}"`);
+    if (await applicant.locator(tid('queue-wait')).isVisible()) {
+      const minutes = await applicant.locator(tid('queue-wait')).getAttribute('data-minutes');
+      log(`estimated wait ${minutes} min: "${await visibleText(applicant, 'queue-wait')}"`);
+    }
     await shot(applicant, 'applicant-queued');
     await shot(officer, 'officer-queue');
   });
@@ -391,6 +853,14 @@ async function main() {
     await officer.waitForSelector(tid('queue-row'));
     const row = (await officer.locator(tid('queue-row')).first().textContent()).trim();
     if (!row.includes('Maria Silva')) throw new Error(`queue row does not show the applicant: ${row}`);
+    const local = (await officer.locator(tid('queue-local')).first().textContent()).trim();
+    const lisbon = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Lisbon', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    const now = new Date();
+    const near = [now, new Date(now.getTime() - 2000)].map((d) => lisbon.format(d));
+    if (!local.includes('Lisbon') || !near.some((t) => local.includes(t))) {
+      throw new Error(`queue row's local time "${local}" is not Lisbon's ${near[0]}`);
+    }
+    log(`queue row local time: ${local}`);
     await officer.waitForSelector(`${tid('take-next')}:enabled`);
     await officer.locator(tid('take-next')).click();
     await officer.waitForSelector(`${tid('call-panel')}:visible`);
@@ -661,12 +1131,14 @@ async function main() {
     log(`bundle ${href}: ${body.length} bytes`);
   });
 
+  await bookingScenario(officer, officerCtx, [decodeURIComponent(new URL(inviteUrl).hash.replace(/^#t=/, ''))]);
+
   if (problems.length) {
     throw new Error(`the pages reported errors or CSP violations:\n  ${problems.join('\n  ')}`);
   }
   clearTimeout(hardTimer);
   await Promise.race([browser.close(), sleep(5000)]);
-  log(`PASS: the whole flow worked in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log(`PASS: the whole flow and the booking scenario worked in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   process.exit(0);
 }
 

@@ -442,4 +442,20 @@ mod tests {
             r#"{"type":"queue_position","position":2,"length":5,"estimated_wait_minutes":20}"#
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_never_panics(text in ".{0,300}") {
+            let _ = decode(&text);
+        }
+
+        #[test]
+        fn truncated_valid_frames_are_errors_not_panics(cut in 0usize..80) {
+            let frame = r#"{"v":1,"id":9,"type":"consent_answer","consent":"recording","granted":true}"#;
+            let end = cut.min(frame.len());
+            if end < frame.len() {
+                proptest::prop_assert!(decode(&frame[..end]).is_err());
+            }
+        }
+    }
 }

@@ -158,7 +158,7 @@ impl Driver {
         }
     }
 
-    /// Send the bookings around now to every officer console.
+    /// Send the bookings from 12 hours ago to a week ahead to every officer console.
     async fn push_bookings(&self) {
         let now = self.hub.clock.now();
         let bookings = match self

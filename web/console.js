@@ -611,6 +611,9 @@ async function connectDesk() {
       endCall();
       els.takeNext.disabled = true;
       if (!state.me) return; // signed out on purpose
+      // No more live updates until the desk is back (it sends the bookings again on connect).
+      els.bookingsWaiting.textContent = 'Disconnected from the desk: these bookings may be out of date.';
+      els.bookingsWaiting.hidden = false;
       deskStatus(
         `Disconnected from the desk${ev.reason ? ` (${ev.reason})` : ''}. Reconnect to see the queue.`,
         'error',
@@ -1605,6 +1608,11 @@ function signedOut() {
   els.inviteBox.hidden = true;
   els.caseDetail.hidden = true;
   state.selectedCase = null;
+  state.bookings = [];
+  renderBookings();
+  els.bookingsEmpty.hidden = true;
+  els.bookingsWaiting.textContent = 'Waiting for the desk…';
+  els.bookingsWaiting.hidden = false;
 }
 
 function main() {

@@ -1565,10 +1565,13 @@ function renderSlots() {
     days.get(d).push(p);
   }
   const chosenDay = plan.chosen ? localDate(plan.chosen.applicant) : null;
+  const wanted = (date) => (plan.openDays && plan.openDays.has(date)) || date === chosenDay;
+  // The first day is unfolded unless one the applicant opened (or their choice) is still listed.
+  const firstOpen = ![...days.keys()].some(wanted);
   let first = true;
   const groups = [];
   for (const [date, pairs] of days) {
-    const open = (plan.openDays ? plan.openDays.has(date) : first) || date === chosenDay;
+    const open = wanted(date) || (first && firstOpen);
     first = false;
     const group = h(
       'details',

@@ -205,7 +205,7 @@ pub enum ServerMsg {
         /// Expected wait, estimated from recent sessions.
         estimated_wait_minutes: Option<i64>,
     },
-    /// Officer: bookings from 12 hours ago to 36 hours ahead, sent on connect and on every
+    /// Officer: bookings from 12 hours ago to 7 days ahead, sent on connect and on every
     /// change.
     Bookings {
         entries: Vec<BookingEntry>,

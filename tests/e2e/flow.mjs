@@ -706,7 +706,13 @@ async function bookingScenario(officer, officerCtx, tokens) {
     }
     await expectCurrent(s1.start);
     await shot(applicant, 'applicant-slot-taken');
-    return { token: made.invite_token, bookingId: otherBooking.id, caseId: made.case.id, start: s2.start };
+    return {
+      token: made.invite_token,
+      inviteUrl: new URL(made.invite_url, BASE).href,
+      bookingId: otherBooking.id,
+      caseId: made.case.id,
+      start: s2.start,
+    };
   });
 
   await step('[booking] applicant reschedules to another slot; the console follows live', async () => {
@@ -756,6 +762,40 @@ async function bookingScenario(officer, officerCtx, tokens) {
       headers: { Authorization: `Invite ${other.token}` },
     });
     if (gone.status !== 204) throw new Error(`cancelling the other booking answered ${gone.status}`);
+  });
+
+  await step('[booking] a device in another zone is offered the switch; the page follows a language change', async () => {
+    // The São Paulo applicant opens their link on a phone set to Rome time, in Italian.
+    const romeCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'it-IT', timezoneId: 'Europe/Rome' });
+    const rome = watch(await romeCtx.newPage(), 'rome-applicant');
+    await rome.goto(other.inviteUrl);
+    await rome.locator(tid('tz-offer')).waitFor({ state: 'visible' });
+    const offer = await visibleText(rome, 'tz-offer-text');
+    if (!offer.includes('Europe/Rome') || !offer.includes('America/Sao_Paulo')) throw new Error(`the offer does not name both zones: "${offer}"`);
+    log(`offer: "${offer}"`);
+    await shot(rome, 'applicant-zone-offer');
+    const loaded = await rome.locator(tid('slot-list')).getAttribute('data-loaded');
+    await rome.locator(tid('tz-offer-use')).click();
+    await rome.waitForSelector(`${tid('booking-status')}[data-state="zone"]`);
+    await rome.locator(tid('tz-offer')).waitFor({ state: 'hidden' });
+    await rome.waitForFunction(
+      (before) => {
+        const l = document.querySelector('[data-testid="slot-list"]');
+        return l && l.dataset.loaded !== before && l.dataset.state === 'ready';
+      },
+      loaded,
+    );
+    const first = await rome.locator(tid('slot')).first();
+    const start = await first.getAttribute('data-start');
+    const r = wall(start, 'Europe/Rome');
+    const text = (await first.textContent()).replace(/\s+/g, ' ');
+    if (!text.includes(`${r.hhmm} (${r.offset})`)) throw new Error(`after the switch the slot "${text}" is not in Rome time ${r.hhmm} (${r.offset})`);
+    await rome.locator(tid('lang-select')).selectOption('zh-Hans');
+    const zh = (await rome.locator(tid('slot')).first().textContent()).replace(/\s+/g, ' ');
+    if (!zh.includes('北京')) throw new Error(`the slot list did not follow the language change: "${zh}"`);
+    log(`Rome, then in Chinese: "${zh}"`);
+    await shot(rome, 'applicant-zh');
+    await romeCtx.close();
   });
 
   await step('[booking] the applicant page never put an invite token in a URL', async () => {

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Verify a globallink artefact bundle without globallink.
+
+Usage: python3 verify_bundle.py BUNDLE.zip OFFICE-CA.pem
+
+Needs only the Python standard library and the `cryptography` package
+(`pip install cryptography`). It checks, in order:
+
+1. the certificate chain in the signature's `x5c` header: each certificate issued by the next,
+   the last one issued by (or equal to) a certificate in OFFICE-CA.pem, all valid when the
+   bundle was sealed, and the signing certificate allowed to make digital signatures;
+2. the ES256 signature (JWS, detached payload) over `manifest.json`;
+3. every file the manifest lists: present, same size, same SHA-256; and no unlisted file;
+4. the evidence chain in `events.jsonl`: sequence numbers from 1, each `prev_hash` the SHA-256
+   of the previous line, and the count and head the manifest commits to.
+
+Prints one line per check and `VERIFIED`, or `FAILED: <reason>` and exits with status 1.
+"""
+
+import base64
+import datetime
+import hashlib
+import json
+import sys
+import zipfile
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+GENESIS = "0" * 64
+
+
+class Failed(Exception):
+    pass
+
+
+def b64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issued_by(child, parent):
+    try:
+        child.verify_directly_issued_by(parent)
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+
+
+def check_certificates(certs, anchors, at):
+    for child, parent in zip(certs, certs[1:]):
+        if not issued_by(child, parent):
+            raise Failed(f"certificate {child.subject.rfc4514_string()} is not issued by the next one")
+    last = certs[-1]
+    if not any(last == a or issued_by(last, a) for a in anchors):
+        raise Failed("the signing chain does not lead to the given office CA")
+    for cert in certs:
+        if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+            raise Failed(f"certificate {cert.subject.rfc4514_string()} was not valid at {at}")
+    usage = certs[0].extensions.get_extension_for_class(x509.KeyUsage).value
+    if not usage.digital_signature:
+        raise Failed("the signing certificate may not make digital signatures")
+    return certs[0].subject.rfc4514_string()
+
+
+def check_signature(jws, manifest_bytes, leaf):
+    parts = jws.split(".")
+    if len(parts) != 3 or parts[1] != "":
+        raise Failed("manifest.jws is not a detached JWS")
+    header = json.loads(b64url(parts[0]))
+    if header.get("alg") != "ES256":
+        raise Failed(f"unexpected algorithm {header.get('alg')!r}")
+    raw = b64url(parts[2])
+    if len(raw) != 64:
+        raise Failed("the signature is not 64 bytes")
+    signature = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    payload = base64.urlsafe_b64encode(manifest_bytes).rstrip(b"=").decode()
+    signing_input = f"{parts[0]}.{payload}".encode()
+    try:
+        leaf.public_key().verify(signature, signing_input, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise Failed("the signature does not match manifest.json") from None
+
+
+def check_chain(jsonl, session):
+    head, count = GENESIS, 0
+    for number, line in enumerate(jsonl.split("\n")[:-1], start=1):
+        event = json.loads(line)
+        if event.get("seq") != number:
+            raise Failed(f"events.jsonl line {number}: sequence number {event.get('seq')}")
+        if event.get("session") != session:
+            raise Failed(f"events.jsonl line {number}: belongs to another session")
+        if event.get("prev_hash") != head:
+            raise Failed(f"events.jsonl line {number}: prev_hash does not link to line {number - 1}")
+        head, count = hashlib.sha256(line.encode()).hexdigest(), number
+    return head, count
+
+
+def verify(bundle_path, ca_path):
+    with open(ca_path, "rb") as f:
+        anchors = x509.load_pem_x509_certificates(f.read())
+    with zipfile.ZipFile(bundle_path) as bundle:
+        names = set(bundle.namelist())
+        manifest_bytes = bundle.read("manifest.json")
+        manifest = json.loads(manifest_bytes)
+        jws = bundle.read("manifest.jws").decode()
+        header = json.loads(b64url(jws.split(".")[0]))
+        certs = [x509.load_der_x509_certificate(base64.b64decode(c)) for c in header["x5c"]]
+        sealed_at = datetime.datetime.fromisoformat(manifest["sealed_at"].replace("Z", "+00:00"))
+
+        signer = check_certificates(certs, anchors, sealed_at)
+        print(f"ok   certificates: signed by {signer}, chain to the office CA")
+        check_signature(jws, manifest_bytes, certs[0])
+        print("ok   signature: ES256 over manifest.json")
+
+        listed = {f["path"] for f in manifest["files"]}
+        for f in manifest["files"]:
+            if f["path"] not in names:
+                raise Failed(f"file {f['path']}: missing")
+            data = bundle.read(f["path"])
+            if len(data) != f["size"] or hashlib.sha256(data).hexdigest() != f["sha256"]:
+                raise Failed(f"file {f['path']}: size or sha256 mismatch")
+        extra = names - listed - {"manifest.json", "manifest.jws"}
+        if extra:
+            raise Failed(f"unlisted files: {sorted(extra)}")
+        print(f"ok   files: {len(listed)} files match the manifest")
+
+        head, count = check_chain(bundle.read("events.jsonl").decode(), manifest["session"]["id"])
+        if (count, head) != (manifest["chain"]["events"], manifest["chain"]["head"]):
+            raise Failed("events.jsonl does not end at the head the manifest commits to")
+        print(f"ok   chain: {count} events, head {head[:16]}…")
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    try:
+        verify(sys.argv[1], sys.argv[2])
+    except (Failed, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as e:
+        print(f"FAILED: {e}")
+        return 1
+    print("VERIFIED")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

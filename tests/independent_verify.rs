@@ -1,0 +1,103 @@
+//! A bundle verified without globallink: `docs/verify_bundle.py` (Python standard library plus
+//! `cryptography`) accepts a freshly sealed bundle and rejects a tampered one. This is the
+//! recipe `docs/verifying.md` gives auditors; if it breaks, this test fails.
+
+mod common;
+
+use common::{Ws, create_case, login, start_hub, ticket};
+use serde_json::json;
+use std::io::{Read, Write};
+use std::process::Command;
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/verify_bundle.py");
+
+fn python(bundle: &std::path::Path, ca: &std::path::Path) -> (bool, String) {
+    let out = Command::new("python3")
+        .arg(SCRIPT)
+        .arg(bundle)
+        .arg(ca)
+        .output()
+        .expect("python3 runs");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3 with the cryptography package (run by .ci/run)"]
+async fn the_python_recipe_verifies_a_sealed_bundle_and_catches_tampering() {
+    let hub = start_hub().await;
+    let base = hub.url("");
+    let officer_http = login(&base, &hub.accounts.officer).await;
+    let (_, invite) = create_case(&base, &officer_http, "id-card-renewal").await;
+    let mut officer = Ws::auth(
+        hub.addr,
+        json!({"ticket": ticket(&base, &officer_http).await}),
+    )
+    .await;
+    let mut applicant = Ws::auth(hub.addr, json!({"invite": invite})).await;
+    applicant.send(json!({"type": "join_queue"})).await;
+    applicant.expect("queue_position").await;
+    officer.send(json!({"type": "take_next"})).await;
+    officer.expect("paired").await;
+    applicant.expect("paired").await;
+    officer
+        .send(json!({"type": "request_consent", "consent": "personal-information"}))
+        .await;
+    applicant.expect("consent_requested").await;
+    applicant.send(json!({"id": 1, "type": "consent_answer", "consent": "personal-information", "granted": true})).await;
+    applicant.answer(1).await;
+    officer.send(json!({"type": "close_session"})).await;
+    let closed = officer.expect("session_closed").await;
+    let artefact = closed["artefact_id"].as_str().expect("artefact");
+    let bytes = officer_http
+        .get(format!("{base}/api/artefacts/{artefact}/bundle"))
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("bytes")
+        .to_vec();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("bundle.zip");
+    std::fs::write(&bundle, &bytes).expect("write");
+    let ca = hub.dir.path().join("pki").join("office-ca.pem");
+
+    let (ok, text) = python(&bundle, &ca);
+    assert!(ok && text.contains("VERIFIED"), "{text}");
+
+    // Change one byte of the chain, re-zip: the recipe names the failing file.
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).expect("entry");
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).expect("read");
+        if entry.name() == "events.jsonl" {
+            let pos = data.len() / 2;
+            data[pos] ^= 0x01;
+        }
+        out.start_file(entry.name(), zip::write::SimpleFileOptions::default())
+            .expect("start");
+        out.write_all(&data).expect("write");
+    }
+    let tampered = dir.path().join("tampered.zip");
+    std::fs::write(&tampered, out.finish().expect("finish").into_inner()).expect("write");
+    let (ok, text) = python(&tampered, &ca);
+    assert!(
+        !ok && text.contains("FAILED") && text.contains("events.jsonl"),
+        "{text}"
+    );
+
+    // A CA that did not sign it.
+    let other = tempfile::tempdir().expect("tempdir");
+    globallink::seal::pki::ensure_dev_pki(other.path(), chrono::Utc::now()).expect("pki");
+    let (ok, text) = python(&bundle, &other.path().join("office-ca.pem"));
+    assert!(!ok && text.contains("office CA"), "{text}");
+}

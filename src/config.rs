@@ -39,6 +39,8 @@ pub struct Config {
     pub invite_ttl_hours: u32,
     /// How long an officer or auditor stays signed in.
     pub login_ttl_hours: u32,
+    /// How long a session waits for a participant whose connection dropped.
+    pub reconnect_grace_secs: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +66,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             invite_ttl_hours: 72,
             login_ttl_hours: 12,
+            reconnect_grace_secs: 90,
         }
     }
 }
@@ -170,6 +173,7 @@ impl Config {
         for (field, value, max) in [
             ("invite_ttl_hours", self.invite_ttl_hours, 24 * 30),
             ("login_ttl_hours", self.login_ttl_hours, 24 * 7),
+            ("reconnect_grace_secs", self.reconnect_grace_secs, 3600),
         ] {
             if value == 0 || value > max {
                 return Err(ConfigError::Range { field, max, value });

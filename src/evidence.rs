@@ -43,6 +43,13 @@ pub enum EventKind {
         role: ParticipantRole,
         reason: String,
     },
+    /// The participant's connection dropped; they may come back within the grace period.
+    ParticipantDisconnected {
+        role: ParticipantRole,
+    },
+    ParticipantReconnected {
+        role: ParticipantRole,
+    },
     /// The notice of what is kept whatever the applicant answers, shown before any consent.
     NoticeShown {
         text_id: String,
@@ -163,6 +170,8 @@ impl EventKind {
         match self {
             EventKind::SessionOpened { .. } => "session_opened",
             EventKind::ParticipantJoined { .. } => "participant_joined",
+            EventKind::ParticipantDisconnected { .. } => "participant_disconnected",
+            EventKind::ParticipantReconnected { .. } => "participant_reconnected",
             EventKind::ParticipantLeft { .. } => "participant_left",
             EventKind::NoticeShown { .. } => "notice_shown",
             EventKind::ConsentRequested { .. } => "consent_requested",

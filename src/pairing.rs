@@ -365,7 +365,15 @@ impl Driver {
         let Some(applicant_tx) = applicant_tx else {
             return;
         };
-        match crate::session::open(&self.hub, case, officer, applicant_tx, officer_tx).await {
+        match crate::session::open(
+            &self.hub,
+            case,
+            officer,
+            (applicant, applicant_tx),
+            (conn, officer_tx),
+        )
+        .await
+        {
             Ok(session) => {
                 tracing::info!(%session, "session opened");
                 for id in [conn, applicant] {

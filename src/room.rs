@@ -93,6 +93,18 @@ pub enum RoomInput {
         role: ParticipantRole,
         reason: String,
     },
+    /// The participant's connection dropped; the driver starts the grace timer.
+    Disconnected {
+        role: ParticipantRole,
+    },
+    /// The participant came back within the grace period.
+    Reconnected {
+        role: ParticipantRole,
+    },
+    /// The grace period ran out while the participant was away.
+    GraceExpired {
+        role: ParticipantRole,
+    },
     RequestConsent {
         consent: String,
     },
@@ -154,6 +166,11 @@ pub enum Effect {
     Interrupt {
         reason: String,
     },
+    /// Start (true) or cancel (false) the reconnection grace timer of a participant.
+    Grace {
+        role: ParticipantRole,
+        running: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,6 +198,8 @@ pub struct Room {
     declaration: Option<ShownText>,
     checklist: ChecklistState,
     present: [bool; 2],
+    /// Dropped and not back yet.
+    away: [bool; 2],
     ended: bool,
 }
 
@@ -224,6 +243,7 @@ impl Room {
             declaration: None,
             checklist: ChecklistState::new(checklist),
             present: [false; 2],
+            away: [false; 2],
             ended: false,
         }
     }
@@ -284,6 +304,61 @@ impl Room {
                         },
                     },
                 ])
+            }
+            RoomInput::Disconnected { role } => {
+                if self.away[slot(role)] || !self.present[slot(role)] {
+                    return Ok(Vec::new());
+                }
+                self.away[slot(role)] = true;
+                Ok(vec![
+                    persist(EventKind::ParticipantDisconnected { role }),
+                    Effect::Send {
+                        to: other(role),
+                        msg: ServerMsg::PeerState {
+                            role: role_name(role).into(),
+                            state: "reconnecting".into(),
+                        },
+                    },
+                    Effect::Grace {
+                        role,
+                        running: true,
+                    },
+                ])
+            }
+            RoomInput::Reconnected { role } => {
+                if !self.away[slot(role)] {
+                    // A second window taking over a live connection: nothing dropped.
+                    return Ok(Vec::new());
+                }
+                self.away[slot(role)] = false;
+                Ok(vec![
+                    Effect::Grace {
+                        role,
+                        running: false,
+                    },
+                    persist(EventKind::ParticipantReconnected { role }),
+                    Effect::Send {
+                        to: other(role),
+                        msg: ServerMsg::PeerState {
+                            role: role_name(role).into(),
+                            state: "rejoined".into(),
+                        },
+                    },
+                ])
+            }
+            RoomInput::GraceExpired { role } => {
+                if !self.away[slot(role)] {
+                    return Ok(Vec::new());
+                }
+                self.away[slot(role)] = false;
+                self.handle(
+                    now,
+                    from,
+                    RoomInput::Left {
+                        role,
+                        reason: "did not reconnect in time".into(),
+                    },
+                )
             }
             RoomInput::Left { role, reason } => {
                 self.present[slot(role)] = false;

@@ -52,6 +52,17 @@ pub enum SessionCmd {
     },
     /// The officer asks for a liveness prompt; the session picks one at random.
     Liveness { reference: Option<u64> },
+    /// The participant's connection `conn` closed. Ignored if that connection was replaced.
+    Gone {
+        role: ParticipantRole,
+        conn: crate::pairing::ConnId,
+    },
+    /// The participant is back on a new connection (after a drop, or from another window).
+    Rejoin {
+        role: ParticipantRole,
+        conn: crate::pairing::ConnId,
+        tx: ConnTx,
+    },
     /// A document stored by the upload handler, which waits for the event to commit.
     Document {
         doc: crate::room::StoredDocument,
@@ -97,9 +108,10 @@ pub async fn open(
     hub: &AppState,
     case: CaseRecord,
     officer: UserRecord,
-    applicant_tx: ConnTx,
-    officer_tx: ConnTx,
+    applicant: (crate::pairing::ConnId, ConnTx),
+    officer_conn: (crate::pairing::ConnId, ConnTx),
 ) -> Result<SessionId, SessionError> {
+    let (applicant_tx, officer_tx) = (applicant.1.clone(), officer_conn.1.clone());
     let now = hub.clock.now();
     let record = SessionRecord {
         id: SessionId::random(),
@@ -135,7 +147,24 @@ pub async fn open(
         media,
         record: record.clone(),
         case: case.clone(),
-        conns: [applicant_tx.clone(), officer_tx.clone()],
+        conns: [applicant.clone(), officer_conn.clone()],
+        peers: [
+            PeerInfo {
+                role: "officer".into(),
+                name: officer.display_name.clone(),
+                tz: OFFICE_TZ.into(),
+            },
+            PeerInfo {
+                role: "applicant".into(),
+                name: case.applicant_name.clone(),
+                tz: case.applicant_tz.clone(),
+            },
+        ],
+        grace: [None, None],
+        grace_period: std::time::Duration::from_secs(u64::from(
+            hub.settings.config.reconnect_grace_secs,
+        )),
+        self_tx: tx.downgrade(),
         done: false,
     };
     driver
@@ -178,6 +207,7 @@ pub async fn open(
             session_id: record.id,
             case_id: case.id,
             peer,
+            resumed: false,
         }));
     }
     for (role, tz) in [
@@ -192,6 +222,11 @@ pub async fn open(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(record.id, tx.clone());
+    {
+        let mut live = hub.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.insert(crate::state::Participant::Applicant(case.id), record.id);
+        live.insert(crate::state::Participant::Officer(officer.id), record.id);
+    }
     drop(tx);
     tokio::spawn(driver.run(rx, media_rx));
     Ok(record.id)
@@ -204,16 +239,30 @@ struct Driver {
     media: MediaSession,
     record: SessionRecord,
     case: CaseRecord,
-    /// Indexed applicant, officer.
-    conns: [ConnTx; 2],
+    /// Indexed applicant, officer: the connection each is on now.
+    conns: [(crate::pairing::ConnId, ConnTx); 2],
+    /// Who each participant sees on the other end (indexed like `conns`).
+    peers: [PeerInfo; 2],
+    /// When each away participant's grace period ends.
+    grace: [Option<tokio::time::Instant>; 2],
+    grace_period: std::time::Duration,
+    /// To hand new connections a handle without keeping the channel open ourselves.
+    self_tx: mpsc::WeakSender<SessionCmd>,
     done: bool,
+}
+
+fn slot(role: ParticipantRole) -> usize {
+    match role {
+        ParticipantRole::Applicant => 0,
+        ParticipantRole::Officer => 1,
+    }
 }
 
 impl Driver {
     fn conn(&self, role: ParticipantRole) -> &ConnTx {
         match role {
-            ParticipantRole::Applicant => &self.conns[0],
-            ParticipantRole::Officer => &self.conns[1],
+            ParticipantRole::Applicant => &self.conns[0].1,
+            ParticipantRole::Officer => &self.conns[1].1,
         }
     }
 
@@ -232,11 +281,34 @@ impl Driver {
         mut media_rx: mpsc::UnboundedReceiver<MediaEvent>,
     ) {
         while !self.done {
+            let next_grace = self.grace.iter().flatten().min().copied();
             tokio::select! {
+                _ = async {
+                    match next_grace {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    let now = tokio::time::Instant::now();
+                    for role in [ParticipantRole::Applicant, ParticipantRole::Officer] {
+                        if self.grace[slot(role)].is_some_and(|at| at <= now) {
+                            self.grace[slot(role)] = None;
+                            let _ = self.apply(role, RoomInput::GraceExpired { role }, None).await;
+                        }
+                    }
+                }
                 cmd = rx.recv() => match cmd {
                     Some(SessionCmd::Input { role, input, reference }) => {
                         let _ = self.apply(role, input, reference).await;
                     }
+                    Some(SessionCmd::Gone { role, conn }) => {
+                        // A replaced connection closing says nothing about the participant.
+                        if self.conns[slot(role)].0 == conn {
+                            self.media.drop_participant(role).await;
+                            let _ = self.apply(role, RoomInput::Disconnected { role }, None).await;
+                        }
+                    }
+                    Some(SessionCmd::Rejoin { role, conn, tx }) => self.rejoin(role, conn, tx).await,
                     Some(SessionCmd::Liveness { reference }) => {
                         let prompts = crate::consent::liveness_prompts();
                         let pick = prompts.get(rand::random::<usize>() % prompts.len().max(1));
@@ -293,6 +365,45 @@ impl Driver {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.record.id);
         self.media.close().await;
+    }
+
+    /// Move `role` onto a new connection: the old one (if still open) is told the session moved,
+    /// the new one is attached and asked for a fresh offer, and the room records the return.
+    async fn rejoin(&mut self, role: ParticipantRole, conn: crate::pairing::ConnId, tx: ConnTx) {
+        let Some(self_tx) = self.self_tx.upgrade() else {
+            return;
+        };
+        let (old_id, old) = std::mem::replace(&mut self.conns[slot(role)], (conn, tx.clone()));
+        if old_id != conn {
+            let _ = old.send(Outbound::Msg(ServerMsg::Error {
+                reference: None,
+                code: "moved".into(),
+                message: "this session continues in another window".into(),
+            }));
+            let _ = old.send(Outbound::Detach);
+        }
+        self.media.drop_participant(role).await;
+        let handle = SessionHandle {
+            id: self.record.id,
+            role,
+            tx: self_tx,
+        };
+        let _ = tx.send(Outbound::Attach(handle));
+        let _ = tx.send(Outbound::Msg(ServerMsg::Paired {
+            session_id: self.record.id,
+            case_id: self.case.id,
+            peer: self.peers[slot(role)].clone(),
+            resumed: true,
+        }));
+        self.send(
+            role,
+            ServerMsg::Recording {
+                active: self.room.is_recording(),
+            },
+        );
+        let _ = self
+            .apply(role, RoomInput::Reconnected { role }, None)
+            .await;
     }
 
     /// Run an input through the room and carry out its effects. Returns the last committed
@@ -384,6 +495,10 @@ impl Driver {
                 return self.persist(kind, reply_to, reference).await.map(Some);
             }
             Effect::Send { to, msg } => self.send(to, msg),
+            Effect::Grace { role, running } => {
+                self.grace[slot(role)] =
+                    running.then(|| tokio::time::Instant::now() + self.grace_period);
+            }
             Effect::StartRecording => {
                 let tracks = match self.media.start_recording().await {
                     Ok(tracks) => tracks,
@@ -447,7 +562,7 @@ impl Driver {
             outcome,
             reason,
         });
-        for conn in &self.conns {
+        for (_, conn) in &self.conns {
             let _ = conn.send(Outbound::Detach);
         }
         sealed.map(|_| ())

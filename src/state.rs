@@ -53,6 +53,8 @@ pub struct Hub {
     pub catalogue: Catalogue,
     /// Office-wide public holidays.
     pub calendar: crate::schedule::Calendar,
+    /// Which session each participant is in, so a returning connection can rejoin it.
+    pub live: Mutex<HashMap<Participant, SessionId>>,
     /// Sessions open on this hub, for HTTP handlers that add to them (uploads).
     pub sessions: Mutex<HashMap<SessionId, mpsc::Sender<SessionCmd>>>,
     pub tickets: Tickets,
@@ -60,6 +62,13 @@ pub struct Hub {
     pub media: MediaConfig,
     pub paths: Paths,
     pub desk: DeskHandle,
+}
+
+/// A session participant, as a returning connection identifies itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Participant {
+    Applicant(crate::ids::CaseId),
+    Officer(crate::ids::UserId),
 }
 
 /// Cheap-to-clone handle to the [`Hub`].
@@ -207,6 +216,7 @@ pub async fn start(
         catalogue,
         calendar,
         sessions: Mutex::new(HashMap::new()),
+        live: Mutex::new(HashMap::new()),
         tickets: Tickets::default(),
         login_limits: crate::api::guard::LoginLimits::default(),
         media,

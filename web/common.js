@@ -55,6 +55,9 @@ export async function fetchJson(url, opts = {}) {
 /** Protocol version spoken by these pages (see src/signal/protocol.rs). */
 export const PROTOCOL_VERSION = 1;
 
+/** How often the pages ping the hub (it answers `pong`, so a silent socket is noticed). */
+const PING_EVERY_MS = 20000;
+
 /**
  * Open the signalling socket at ws(s)://host/ws.
  *
@@ -73,6 +76,8 @@ export function connectSignal({ onMessage, onOpen, onClose } = {}) {
 
   const conn = {
     socket,
+    /** Date.now() of the last frame from the hub (a `pong` counts), or of the open. */
+    lastHeard: Date.now(),
     get isOpen() {
       return socket.readyState === WebSocket.OPEN;
     },
@@ -105,10 +110,12 @@ export function connectSignal({ onMessage, onOpen, onClose } = {}) {
   conn.opened.catch(() => {});
 
   socket.addEventListener('open', () => {
-    pingTimer = setInterval(() => conn.send({ type: 'ping' }, { withId: false }), 20000);
+    conn.lastHeard = Date.now();
+    pingTimer = setInterval(() => conn.send({ type: 'ping' }, { withId: false }), PING_EVERY_MS);
     if (onOpen) onOpen(conn);
   });
   socket.addEventListener('message', (ev) => {
+    conn.lastHeard = Date.now();
     if (typeof ev.data !== 'string') return;
     let msg;
     try {
@@ -126,6 +133,285 @@ export function connectSignal({ onMessage, onOpen, onClose } = {}) {
     if (onClose) onClose(ev, conn);
   });
   return conn;
+}
+
+// ---------------------------------------------------------------- reconnecting link
+
+/** First wait before reconnecting; doubled at each failed attempt up to RECONNECT_MAX_MS. */
+export const RECONNECT_BASE_MS = 1000;
+export const RECONNECT_MAX_MS = 10000;
+/** A socket that has not been welcomed within this time is given up and tried again. */
+const WELCOME_TIMEOUT_MS = 15000;
+/** An open socket the hub has said nothing on for this long (not even `pong`) is dead. */
+const SILENCE_TIMEOUT_MS = 50000;
+/** Errors that end the link for good: another window took over, or the credential is refused. */
+const FINAL_ERRORS = new Set(['moved']);
+const AUTH_ERRORS = new Set(['unauthenticated', 'expired']);
+
+/**
+ * Wait before reconnection attempt `n` (1-based): 1 s, 2 s, 4 s, 8 s, then 10 s, each with
+ * ±20 % jitter (so many phones dropped by one outage do not come back in step), never above
+ * 10 s.
+ */
+export function reconnectDelay(n, random = Math.random) {
+  const base = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** Math.max(0, n - 1));
+  const jittered = base * (1 + 0.4 * (random() - 0.5));
+  return Math.round(Math.max(RECONNECT_BASE_MS / 2, Math.min(RECONNECT_MAX_MS, jittered)));
+}
+
+/**
+ * The signalling connection of a page, kept alive: on an unexpected close it reconnects with
+ * backoff (reconnectDelay) and authenticates again with a fresh frame from `auth()` (the
+ * applicant's invite again; a new single-use ticket for an officer). It retries at once when
+ * the browser says it is back online (`online` event, or `navigator.onLine` turning true) or
+ * the page becomes visible again.
+ *
+ * It stops for good — no more attempts — when the page calls `stop()` (session closed, page
+ * hidden for good, signed out), on an `error` `moved` (another window of the same participant
+ * took over), on `unauthenticated`/`expired` before `welcome` (the credential is refused), and
+ * when `auth()` throws an error marked `final: true` (e.g. a 401 for the ticket).
+ *
+ * `onMessage(msg)` gets every hub frame but `pong`. `onState(info)` follows the link:
+ *   - `{state: 'connecting', attempt}`: a socket is being opened (attempt 0: the first one);
+ *   - `{state: 'up', attempt, resumed}`: `welcome` received (called before `onMessage` gets
+ *     it); `resumed` is true when the link had been down (a reconnection);
+ *   - `{state: 'down', attempt, delayMs, opened, heard, code, reason, error}`: the socket is
+ *     gone (or could not be opened); attempt `attempt` follows in `delayMs`;
+ *   - `{state: 'stopped', reason: 'stopped'|'moved'|'refused', code?, message?, error?}`.
+ * Every info also carries `everUp` (a welcome was ever received), `reconnects` (how many
+ * times the link came back) and `online` (navigator.onLine).
+ *
+ * The link is exposed as `globalThis.globallinkSignal` for devtools and the browser test
+ * (which closes `globallinkSignal.socket` to simulate a dropped connection).
+ */
+export function keepSignal({ auth, onMessage, onState }) {
+  let conn = null;
+  /** Bumped for every socket; events of an older socket are ignored. */
+  let gen = 0;
+  let attempt = 0;
+  let retryTimer = null;
+  let welcomeTimer = null;
+  let watchTimer = null;
+  let onlineTimer = null;
+  let lastOnline = navigator.onLine;
+  let stopped = false;
+  /** A welcome arrived on the current socket. */
+  let up = false;
+  let everUp = false;
+  /** The link went down after a welcome and has not come back yet. */
+  let wasDown = false;
+  let reconnects = 0;
+  /** Set by a final error, so the close that follows does not schedule a retry. */
+  let finalStop = null;
+
+  const emit = (state, extra = {}) => {
+    if (onState) onState({ state, attempt, everUp, reconnects, online: navigator.onLine, ...extra });
+  };
+
+  function clearTimers() {
+    clearTimeout(retryTimer);
+    clearTimeout(welcomeTimer);
+    retryTimer = null;
+    welcomeTimer = null;
+  }
+
+  /** Forget the current socket (its late events are ignored) and close it. */
+  function abandon(code = 4000, reason = 'reconnecting') {
+    gen += 1;
+    up = false;
+    clearTimeout(welcomeTimer);
+    welcomeTimer = null;
+    const old = conn;
+    conn = null;
+    if (old) old.close(code, reason);
+  }
+
+  async function open() {
+    clearTimers();
+    if (stopped) return;
+    abandon();
+    const my = gen;
+    emit('connecting');
+    let frame;
+    try {
+      frame = await auth();
+    } catch (err) {
+      if (my !== gen || stopped) return;
+      if (err && err.final) {
+        stop('refused', { error: err, code: err.code, message: err.message });
+        return;
+      }
+      down({ error: err, opened: false, heard: false });
+      return;
+    }
+    if (my !== gen || stopped) return;
+    let opened = false;
+    let heard = false;
+    welcomeTimer = setTimeout(() => {
+      if (my !== gen || up) return;
+      abandon(4000, 'no welcome');
+      down({ opened, heard, reason: 'no welcome' });
+    }, WELCOME_TIMEOUT_MS);
+    conn = connectSignal({
+      onOpen: (c) => {
+        if (my !== gen) return;
+        opened = true;
+        c.send(frame, { withId: false });
+      },
+      onMessage: (msg) => {
+        if (my !== gen) return;
+        heard = true;
+        handle(msg);
+      },
+      onClose: (ev) => {
+        if (my !== gen) return;
+        conn = null;
+        up = false;
+        clearTimeout(welcomeTimer);
+        if (stopped) return;
+        if (finalStop) {
+          const s = finalStop;
+          finalStop = null;
+          stop(s.reason, s);
+          return;
+        }
+        down({ opened, heard, code: ev.code, reason: ev.reason });
+      },
+    });
+  }
+
+  function handle(msg) {
+    if (msg.type === 'welcome') {
+      clearTimeout(welcomeTimer);
+      welcomeTimer = null;
+      const resumed = wasDown;
+      if (resumed) reconnects += 1;
+      up = true;
+      everUp = true;
+      wasDown = false;
+      attempt = 0;
+      stopOnlineWatch();
+      emit('up', { resumed });
+    } else if (msg.type === 'error') {
+      const code = String(msg.code || '');
+      if (FINAL_ERRORS.has(code)) finalStop = { reason: code, code, message: msg.message || '' };
+      else if (!up && AUTH_ERRORS.has(code)) finalStop = { reason: 'refused', code, message: msg.message || '' };
+    }
+    if (onMessage) onMessage(msg);
+    if (finalStop && !stopped) {
+      // Do not wait for the hub to close the socket.
+      const s = finalStop;
+      finalStop = null;
+      stop(s.reason, s);
+    }
+  }
+
+  function down(info) {
+    if (stopped) return;
+    if (everUp) wasDown = true;
+    attempt += 1;
+    const delayMs = reconnectDelay(attempt);
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(open, delayMs);
+    startOnlineWatch();
+    emit('down', { delayMs, ...info });
+  }
+
+  /** Retry now instead of waiting (back online, page visible again, "Reconnect now"). */
+  function retryNow() {
+    if (stopped || up) return;
+    if (retryTimer) {
+      open();
+      return;
+    }
+    // An attempt is under way: restart it only if its socket is still trying to connect
+    // (a connection attempt made while offline can hang for a long time).
+    if (conn && conn.socket.readyState === WebSocket.CONNECTING) open();
+  }
+
+  /** navigator.onLine turning true without an `online` event (some browsers, some networks). */
+  function startOnlineWatch() {
+    if (onlineTimer) return;
+    lastOnline = navigator.onLine;
+    onlineTimer = setInterval(() => {
+      const now = navigator.onLine;
+      if (now && !lastOnline) retryNow();
+      lastOnline = now;
+    }, 1000);
+  }
+  function stopOnlineWatch() {
+    clearInterval(onlineTimer);
+    onlineTimer = null;
+  }
+
+  function onOnline() {
+    lastOnline = true;
+    retryNow();
+  }
+  function onVisible() {
+    if (document.visibilityState === 'visible') retryNow();
+  }
+  window.addEventListener('online', onOnline);
+  document.addEventListener('visibilitychange', onVisible);
+
+  // A connection that died without a close (NAT timeout, radio gone) is only noticed by
+  // silence: the page pings every 20 s and the hub answers.
+  watchTimer = setInterval(() => {
+    if (stopped || !conn || !conn.isOpen) return;
+    if (Date.now() - conn.lastHeard > SILENCE_TIMEOUT_MS) {
+      const wasOpen = up;
+      abandon(4000, 'no answer from the hub');
+      down({ opened: true, heard: wasOpen, reason: 'no answer from the hub' });
+    }
+  }, 5000);
+
+  function stop(reason = 'stopped', extra = {}) {
+    if (stopped) return;
+    stopped = true;
+    clearTimers();
+    clearInterval(watchTimer);
+    stopOnlineWatch();
+    window.removeEventListener('online', onOnline);
+    document.removeEventListener('visibilitychange', onVisible);
+    abandon(1000, 'bye');
+    emit('stopped', { reason, ...extra });
+  }
+
+  const link = {
+    /** Send one frame on the current socket; its id, or null when not connected. */
+    send(msg, opts) {
+      return conn && up ? conn.send(msg, opts) : null;
+    },
+    /** Close for good (no reconnection). */
+    stop: (reason) => stop(reason || 'stopped'),
+    retryNow,
+    /** Drop the current socket and reconnect with backoff (e.g. after a "try later" error). */
+    reconnect() {
+      if (stopped) return;
+      abandon(4000, 'reconnecting');
+      down({ opened: true, heard: true, reason: 'reconnect' });
+    },
+    /** Welcomed on the current socket: frames can be sent. */
+    get isUp() {
+      return up && !!conn && conn.isOpen;
+    },
+    get stopped() {
+      return stopped;
+    },
+    get attempt() {
+      return attempt;
+    },
+    get reconnects() {
+      return reconnects;
+    },
+    /** The current WebSocket (null between attempts). */
+    get socket() {
+      return conn ? conn.socket : null;
+    },
+  };
+  globalThis.globallinkSignal = link;
+  open();
+  return link;
 }
 
 /**

@@ -11,7 +11,6 @@ import {
   $,
   ApiError,
   cityOfZone,
-  connectSignal,
   createPeer,
   downloadBlob,
   downloadText,
@@ -19,6 +18,7 @@ import {
   formatIn,
   h,
   isValidZone,
+  keepSignal,
   mediaErrorKind,
   openCamera,
   playStream,
@@ -60,6 +60,9 @@ const els = {
   leaveQueue: $('#leave-queue'),
   stepCall: $('#step-call'),
   callStatus: $('#call-status'),
+  peerNotice: $('#peer-notice'),
+  linkStatus: $('#link-status'),
+  consentLink: $('#consent-link'),
   remoteVideo: $('#remote-video'),
   localVideo: $('#local-video'),
   recordingIndicator: $('#recording-indicator'),
@@ -157,10 +160,19 @@ const els = {
 /** Everything the page knows; one object so the flow is easy to follow. */
 const state = {
   token: null,
-  conn: null,
+  /** The signalling link (keepSignal): reconnects by itself after a drop. */
+  link: null,
   /** The signalling socket opened at least once. */
   opened: false,
+  /** The hub welcomed us at least once. */
   welcomed: false,
+  /** In the queue (re-joined by itself after a reconnection). */
+  queued: false,
+  /** Paired and the call not over (kept across a dropped connection). */
+  inCall: false,
+  /** After a reconnection in a call: gives up waiting for `paired` (resumed) after a while. */
+  resumeTimer: null,
+  linkNoticeTimer: null,
   /** The camera and microphone check passed. */
   devicesOk: false,
   /** Set once an invite error was shown, so the socket close does not overwrite it. */
@@ -383,39 +395,137 @@ function stopMeter() {
 
 function connect() {
   status('connecting');
-  state.conn = connectSignal({
-    onOpen: (conn) => {
-      state.opened = true;
-      conn.send({ type: 'auth', invite: state.token }, { withId: false });
-    },
+  state.link = keepSignal({
+    auth: async () => ({ type: 'auth', invite: state.token }),
     onMessage: handleMessage,
-    onClose: handleClose,
+    onState: onLinkState,
   });
 }
 
-function handleClose() {
-  state.conn = null;
-  endCall();
-  keepAwake(false);
-  if (state.fatal || state.closedNormally) return;
-  if (!state.welcomed) {
-    // Closed right after auth without a word: the hub refused the invite. Never opened: the
-    // hub is unreachable, which says nothing about the invite.
-    if (state.opened) fatal('inviteInvalid');
-    else status('unreachable', {}, 'error');
-    return;
-  }
-  status('disconnected', {}, 'error');
-  els.deviceStart.disabled = true;
-  els.joinQueue.disabled = true;
-  els.leaveQueue.disabled = true;
-  document.body.dataset.state = 'disconnected';
+/** The signalling link can carry frames now. */
+function linkUp() {
+  return !!state.link && state.link.isUp;
 }
 
+/** How long to wait for `paired` after a reconnection in a call before giving the call up. */
+const RESUME_WAIT_MS = 10000;
+
+function onLinkState(info) {
+  document.body.dataset.link = info.state;
+  switch (info.state) {
+    case 'connecting':
+      if (info.attempt === 0) status('connecting');
+      break;
+    case 'up':
+      state.opened = true;
+      renderLinkBlocked(false);
+      if (info.resumed) showLinkStatus('linkBack', {}, 'ok', 'reconnected');
+      break;
+    case 'down':
+      onLinkDown(info);
+      break;
+    case 'stopped':
+      onLinkStopped(info);
+      break;
+    default:
+      break;
+  }
+}
+
+function onLinkDown(info) {
+  clearTimeout(state.resumeTimer);
+  if (info.opened) state.opened = true;
+  if (state.fatal || state.closedNormally) {
+    state.link.stop();
+    return;
+  }
+  if (!state.welcomed && info.opened && !info.heard && info.code !== 4000) {
+    // Closed right after auth without a word: the hub refused the invite.
+    state.link.stop();
+    fatal('inviteInvalid');
+    return;
+  }
+  renderLinkBlocked(true);
+  if (state.inCall) els.stepCall.dataset.link = 'down';
+  showLinkStatus(info.online ? 'linkLost' : 'linkOffline', { attempt: info.attempt }, 'warn', 'reconnecting');
+  els.linkStatus.dataset.attempt = String(info.attempt);
+}
+
+function onLinkStopped(info) {
+  clearTimeout(state.resumeTimer);
+  hideLinkStatus();
+  if (info.reason === 'moved') {
+    // Another window of this applicant took over: give it the camera and say where to go.
+    endCall();
+    keepAwake(false);
+    stopMeter();
+    stopStream(state.localStream);
+    state.localStream = null;
+    state.fatal = true;
+    for (const s of [els.welcome, els.stepDevices, els.stepQueue, els.stepCall]) s.hidden = true;
+    status('movedElsewhere', {}, 'warn');
+    document.body.dataset.state = 'moved';
+    renderPlanning();
+  }
+  // 'refused': onError showed why; 'stopped': the page asked for it.
+}
+
+/** "Connection lost — reconnecting… (attempt N)" / "Reconnected", on top of the page. */
+function showLinkStatus(key, vars, kind, stateName) {
+  clearTimeout(state.linkNoticeTimer);
+  const el = els.linkStatus;
+  setI18n(el, key, vars);
+  el.className = `status link-status is-${kind}`;
+  el.dataset.state = stateName;
+  el.dataset.reconnects = String(state.link ? state.link.reconnects : 0);
+  el.hidden = false;
+  if (stateName === 'reconnected') {
+    state.linkNoticeTimer = setTimeout(hideLinkStatus, 6000);
+  }
+  // The consent dialog is modal: say it inside too.
+  els.consentLink.hidden = stateName !== 'reconnecting';
+  if (stateName === 'reconnecting') setI18n(els.consentLink, 'linkWaitAnswer');
+}
+
+function hideLinkStatus() {
+  clearTimeout(state.linkNoticeTimer);
+  els.linkStatus.hidden = true;
+  els.consentLink.hidden = true;
+}
+
+/** Buttons that need the hub: marked unavailable while the link is down (their handlers check too). */
+function renderLinkBlocked(blocked) {
+  for (const b of [
+    els.consentAccept,
+    els.consentDecline,
+    els.livenessDone,
+    els.declarationConfirm,
+    els.myConsentsShow,
+    els.withdrawConfirm,
+    els.joinQueue,
+    els.leaveQueue,
+  ]) {
+    if (blocked) b.setAttribute('aria-disabled', 'true');
+    else b.removeAttribute('aria-disabled');
+  }
+  if (!blocked) {
+    delete els.stepCall.dataset.link;
+    els.consentLink.hidden = true;
+  }
+}
+
+/** Say, next to what the applicant tried, that it has to wait for the connection. */
+function notConnected(el) {
+  if (el) {
+    setI18n(el, 'linkWaitAction');
+    el.className = 'status is-warn';
+  }
+  return null;
+}
 /** Send a frame; `ref` (`{what, …}`) routes the ack or error the hub answers it with. */
 function send(msg, ref) {
-  if (!state.conn) return null;
-  const id = state.conn.send(msg);
+  if (!linkUp()) return null;
+  const id = state.link.send(msg);
   if (id != null && ref) state.refs.set(id, ref);
   return id;
 }

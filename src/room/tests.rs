@@ -27,6 +27,7 @@ fn names(effects: &[Effect]) -> Vec<String> {
             Effect::StopRecording => "stop".into(),
             Effect::Seal { outcome, .. } => format!("seal:{outcome}"),
             Effect::Interrupt { .. } => "interrupt".into(),
+            Effect::Grace { running, .. } => format!("grace:{running}"),
         })
         .collect()
 }
@@ -351,6 +352,66 @@ fn officer_leaving_interrupts_and_stops_recording() {
             "session_interrupted",
             "interrupt"
         ]
+    );
+    assert!(r.is_ended());
+}
+
+#[test]
+fn a_dropped_participant_has_a_grace_period() {
+    let mut r = room("en");
+    r.handle(
+        t(0),
+        Officer,
+        RoomInput::Joined {
+            role: Applicant,
+            tz: "Europe/Lisbon".into(),
+        },
+    )
+    .expect("ok");
+    r.handle(
+        t(0),
+        Officer,
+        RoomInput::Joined {
+            role: Officer,
+            tz: "Asia/Shanghai".into(),
+        },
+    )
+    .expect("ok");
+    let fx = r
+        .handle(t(1), Applicant, RoomInput::Disconnected { role: Applicant })
+        .expect("ok");
+    assert_eq!(
+        names(&fx),
+        ["participant_disconnected", "send", "grace:true"]
+    );
+    // A second drop report changes nothing.
+    assert!(
+        r.handle(t(2), Applicant, RoomInput::Disconnected { role: Applicant })
+            .expect("ok")
+            .is_empty()
+    );
+    let fx = r
+        .handle(t(3), Applicant, RoomInput::Reconnected { role: Applicant })
+        .expect("ok");
+    assert_eq!(
+        names(&fx),
+        ["grace:false", "participant_reconnected", "send"]
+    );
+    // Expiry after coming back is ignored.
+    assert!(
+        r.handle(t(4), Applicant, RoomInput::GraceExpired { role: Applicant })
+            .expect("ok")
+            .is_empty()
+    );
+    // The officer drops and does not come back: the session ends as interrupted.
+    r.handle(t(5), Officer, RoomInput::Disconnected { role: Officer })
+        .expect("ok");
+    let fx = r
+        .handle(t(6), Officer, RoomInput::GraceExpired { role: Officer })
+        .expect("ok");
+    assert_eq!(
+        names(&fx),
+        ["participant_left", "session_interrupted", "interrupt"]
     );
     assert!(r.is_ended());
 }

@@ -93,6 +93,38 @@ where
     if !send(&mut outgoing, &welcome).await {
         return;
     }
+    // A participant whose session is still open (they dropped, reloaded, or opened another
+    // window) goes straight back into it.
+    let key = match &principal {
+        Principal::Officer(user) => crate::state::Participant::Officer(user.id),
+        Principal::Applicant(case) => crate::state::Participant::Applicant(case.id),
+    };
+    let live = hub
+        .live
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .copied();
+    let session_tx = live.and_then(|id| {
+        hub.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+    });
+    if let Some(session_tx) = session_tx {
+        let role = match key {
+            crate::state::Participant::Officer(_) => ParticipantRole::Officer,
+            crate::state::Participant::Applicant(_) => ParticipantRole::Applicant,
+        };
+        let _ = session_tx
+            .send(SessionCmd::Rejoin {
+                role,
+                conn,
+                tx: tx.clone(),
+            })
+            .await;
+    }
     hub.desk.send(DeskCmd::Register {
         conn,
         principal: principal.clone(),
@@ -145,17 +177,9 @@ where
         }
     }
     if let Some(session) = conn_state.session.take() {
+        // The session decides: a grace period to come back, then the participant has left.
         let role = session.role;
-        session
-            .send(SessionCmd::Input {
-                role,
-                input: RoomInput::Left {
-                    role,
-                    reason: "connection closed".into(),
-                },
-                reference: None,
-            })
-            .await;
+        session.send(SessionCmd::Gone { role, conn }).await;
     }
     hub.desk.send(DeskCmd::Unregister { conn });
     let _ = outgoing.send(Frame::Close).await;
@@ -377,6 +401,9 @@ impl Connection {
             ClientMsg::Auth { .. } => Err(err(reference, "conflict", "already authenticated")),
             ClientMsg::JoinQueue => {
                 need(ParticipantRole::Applicant, "join_queue")?;
+                if self.session.is_some() {
+                    return Err(err(reference, "conflict", "you are already in a session"));
+                }
                 self.hub.desk.send(DeskCmd::JoinQueue {
                     conn: self.conn,
                     reference,

@@ -219,6 +219,9 @@ pub enum ServerMsg {
         session_id: SessionId,
         case_id: CaseId,
         peer: PeerInfo,
+        /// True when a participant comes back to a session after a drop: send a fresh offer.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        resumed: bool,
     },
     /// The hub's SDP answer to an `offer`.
     Answer {

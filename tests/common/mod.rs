@@ -69,12 +69,21 @@ pub async fn start_hub() -> TestHub {
 
 /// A running hub whose clock the test controls.
 pub async fn start_hub_with_clock(clock: Arc<dyn globallink::clock::Clock>) -> TestHub {
+    start_hub_configured(clock, |_| {}).await
+}
+
+/// A running hub with adjusted settings.
+pub async fn start_hub_configured(
+    clock: Arc<dyn globallink::clock::Clock>,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestHub {
     let dir = tempfile::tempdir().expect("tempdir");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let mut settings = test_settings(dir.path());
+    adjust(&mut settings);
     settings.public_url = format!("http://{addr}");
     let store = SqliteStore::open(&settings.database_url)
         .await

@@ -534,30 +534,12 @@ async fn bad_documents_and_answers_are_refused_with_reasons() {
 
     // The refused session's chain shows the gap and still verifies.
     let artefact = closed["artefact_id"].as_str().expect("artefact");
-    let bundle = officer_http
-        .get(format!("{base}/api/artefacts/{artefact}/bundle"))
-        .send()
-        .await
-        .expect("download")
-        .bytes()
-        .await
-        .expect("bytes");
+    let bundle = common::download_bundle(&officer_http, &base, artefact).await;
     let report = globallink::seal::verify::verify_bundle(&bundle, &hub.state.trust);
     assert!(report.ok, "{}", report.render_text());
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bundle.to_vec())).expect("zip");
-    let mut events = String::new();
-    zip.by_name("events.jsonl")
-        .expect("events")
-        .read_to_string(&mut events)
-        .expect("read");
-    let kinds: Vec<String> = events
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).expect("json")["kind"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
+    let kinds: Vec<String> = common::bundle_events(&bundle)
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or("").to_owned())
         .collect();
     let w = kinds
         .iter()
@@ -593,23 +575,9 @@ async fn a_driving_licence_is_checked_for_its_period_and_renewal() {
     p.officer.send(json!({"type": "close_session"})).await;
     let closed = p.officer.expect("session_closed").await;
     let artefact = closed["artefact_id"].as_str().expect("artefact");
-    let bundle = officer_http
-        .get(format!("{base}/api/artefacts/{artefact}/bundle"))
-        .send()
-        .await
-        .expect("download")
-        .bytes()
-        .await
-        .expect("bytes");
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bundle.to_vec())).expect("zip");
-    let mut events = String::new();
-    zip.by_name("events.jsonl")
-        .expect("events")
-        .read_to_string(&mut events)
-        .expect("read");
-    let check: Value = events
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+    let bundle = common::download_bundle(&officer_http, &base, artefact).await;
+    let check = common::bundle_events(&bundle)
+        .into_iter()
         .find(|e| e["kind"] == "identity_check_recorded")
         .expect("identity event");
     assert_eq!(check["document_type"], "driving-licence");

@@ -7,7 +7,6 @@ mod common;
 use common::{Ws, create_case, login, start_hub, start_hub_configured, ticket};
 use globallink::clock::SystemClock;
 use serde_json::{Value, json};
-use std::io::Read;
 use std::sync::Arc;
 
 async fn pair(hub: &common::TestHub, officer_http: &reqwest::Client) -> (Ws, Ws, String, String) {
@@ -91,30 +90,12 @@ async fn applicant_and_officer_come_back_to_their_session() {
     officer.send(json!({"type": "close_session"})).await;
     let closed = second.expect("session_closed").await;
     let artefact = closed["artefact_id"].as_str().expect("artefact");
-    let bundle = officer_http
-        .get(format!("{base}/api/artefacts/{artefact}/bundle"))
-        .send()
-        .await
-        .expect("download")
-        .bytes()
-        .await
-        .expect("bytes");
+    let bundle = common::download_bundle(&officer_http, &base, artefact).await;
     let report = globallink::seal::verify::verify_bundle(&bundle, &hub.state.trust);
     assert!(report.ok, "{}", report.render_text());
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bundle.to_vec())).expect("zip");
-    let mut events = String::new();
-    zip.by_name("events.jsonl")
-        .expect("events")
-        .read_to_string(&mut events)
-        .expect("read");
-    let kinds: Vec<String> = events
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).expect("json")["kind"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
+    let kinds: Vec<String> = common::bundle_events(&bundle)
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or("").to_owned())
         .collect();
     let count = |k: &str| kinds.iter().filter(|x| *x == k).count();
     assert_eq!(count("participant_disconnected"), 2, "{kinds:?}");

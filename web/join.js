@@ -173,6 +173,9 @@ const state = {
   /** After a reconnection in a call: gives up waiting for `paired` (resumed) after a while. */
   resumeTimer: null,
   linkNoticeTimer: null,
+  peerNoticeTimer: null,
+  /** Bumped by every `paired`, so a slower earlier one does not install its peer. */
+  pairGen: 0,
   /** The camera and microphone check passed. */
   devicesOk: false,
   /** Set once an invite error was shown, so the socket close does not overwrite it. */
@@ -439,7 +442,7 @@ function onLinkDown(info) {
     state.link.stop();
     return;
   }
-  if (!state.welcomed && info.opened && !info.heard && info.code !== 4000) {
+  if (!state.welcomed && info.opened && !info.heard && typeof info.code === 'number' && info.code !== 1006) {
     // Closed right after auth without a word: the hub refused the invite.
     state.link.stop();
     fatal('inviteInvalid');
@@ -586,6 +589,29 @@ function onWelcome(msg) {
   els.serviceLine.hidden = !state.service;
   els.welcome.hidden = false;
   maybeOpenQueue();
+  if (state.inCall) {
+    // Back after a drop in a call: the hub sends `paired` (resumed) if the session waited.
+    clearTimeout(state.resumeTimer);
+    state.resumeTimer = setTimeout(sessionNotResumed, RESUME_WAIT_MS);
+    setI18n(els.callStatus, 'callResuming');
+  } else if (state.queued) {
+    // The queue place is the hub's to keep or drop: ask for it again (a "conflict" means kept).
+    state.joinId = send({ type: 'join_queue' });
+  }
+}
+
+/** Reconnected, but the hub did not resume the call: it ended while we were away. */
+function sessionNotResumed() {
+  if (!state.inCall) return;
+  endCall();
+  state.queued = false;
+  show(els.stepQueue);
+  els.joinQueue.hidden = false;
+  els.joinQueue.disabled = false;
+  els.leaveQueue.hidden = true;
+  els.queueKeepOpen.hidden = true;
+  setI18n(els.queuePosition, null);
+  status('sessionLost', {}, 'warn');
 }
 
 /** Step 2 opens when both the hub's welcome and the device check are done. */
@@ -601,6 +627,7 @@ function maybeOpenQueue() {
 }
 
 function joinQueue() {
+  if (!linkUp()) return notConnected(els.queuePosition);
   els.joinQueue.disabled = true;
   keepAwake(true);
   setI18n(els.queuePosition, 'queueJoining');
@@ -608,6 +635,8 @@ function joinQueue() {
 }
 
 function leaveQueue() {
+  if (!linkUp()) return notConnected(els.queuePosition);
+  state.queued = false;
   send({ type: 'leave_queue' });
   els.leaveQueue.hidden = true;
   els.joinQueue.hidden = false;
@@ -622,6 +651,7 @@ function leaveQueue() {
 }
 
 function onQueuePosition(msg) {
+  state.queued = true;
   const position = Number(msg.position);
   const length = Number(msg.length);
   els.queuePosition.dataset.position = String(position);
@@ -652,17 +682,44 @@ function renderQueueWait(minutes) {
 
 // ---------------------------------------------------------------- the call
 
+/**
+ * Paired with an officer, or (`resumed: true`) back in the same session after a dropped
+ * connection: a new peer connection with the hub either way (the old one is closed), but a
+ * resumed call keeps everything the page shows (consents, prompts, "My consents").
+ */
 async function onPaired(msg) {
-  state.peerName = (msg.peer && msg.peer.name) || '';
+  clearTimeout(state.resumeTimer);
+  const gen = ++state.pairGen;
+  const resumed = !!msg.resumed && state.inCall && state.sessionId === (msg.session_id || null);
+  state.peerName = (msg.peer && msg.peer.name) || state.peerName || '';
   state.sessionId = msg.session_id || null;
+  state.inCall = true;
+  state.queued = false;
   show(els.stepCall);
   els.stepCall.dataset.sessionId = msg.session_id || '';
-  setI18n(els.callStatus, 'callConnecting');
+  if (msg.resumed) els.stepCall.dataset.resumed = String(Number(els.stepCall.dataset.resumed || 0) + 1);
+  setI18n(els.callStatus, resumed ? 'callResuming' : 'callConnecting');
+  if (resumed) afterResume();
+  if (!state.localStream) {
+    // Paired before the device check (a reload in a call): the camera was allowed already.
+    try {
+      state.localStream = await openCamera();
+      state.devicesOk = true;
+      stopMeter();
+    } catch {
+      // The officer will not see us; the status below says the video could not be set up.
+    }
+    if (!state.inCall || gen !== state.pairGen) return;
+  }
   els.localVideo.srcObject = state.localStream;
   els.localVideo.play().catch(() => {});
+  if (state.peer) {
+    state.peer.close();
+    state.peer = null;
+  }
+  let peer;
   try {
-    if (state.peer) state.peer.close();
-    state.peer = await createPeer(state.localStream, (stream) => {
+    peer = await createPeer(state.localStream, (stream) => {
       playStream(els.remoteVideo, stream, (resume) => {
         state.resumeSound = resume;
         els.enableSound.hidden = false;
@@ -672,16 +729,40 @@ async function onPaired(msg) {
     setI18n(els.callStatus, 'mediaFailed', { message: err && err.message ? err.message : String(err) });
     return;
   }
-  const pc = state.peer.pc;
+  if (!state.inCall || gen !== state.pairGen) {
+    // The call ended (or another `paired` came) while the offer was being prepared.
+    peer.close();
+    return;
+  }
+  state.peer = peer;
+  const pc = peer.pc;
   pc.addEventListener('connectionstatechange', () => {
+    if (state.peer !== peer) return; // an old connection closing after a resume
     els.stepCall.dataset.connection = pc.connectionState;
     if (pc.connectionState === 'connected') {
       setI18n(els.callStatus, 'callWith', { name: state.peerName });
-    } else if (pc.connectionState === 'failed') {
+    } else if (pc.connectionState === 'failed' && linkUp()) {
       setI18n(els.callStatus, 'callFailed');
     }
   });
-  send({ type: 'offer', sdp: state.peer.sdp });
+  send({ type: 'offer', sdp: peer.sdp });
+}
+
+/**
+ * Back in the session after a drop. The hub re-sends none of the prompts, so what is on
+ * screen stays; what was sent and never acknowledged can be sent again.
+ */
+function afterResume() {
+  renderLinkBlocked(false);
+  if (state.liveness && els.livenessDone.disabled) {
+    els.livenessDone.disabled = false;
+    setI18n(els.livenessStatus, null);
+  }
+  if (state.declaration && els.declarationConfirm.disabled) {
+    els.declarationConfirm.disabled = false;
+    setI18n(els.declarationStatus, null);
+  }
+  if (state.myConsents) requestMyConsents();
 }
 
 async function onAnswer(msg) {
@@ -695,8 +776,31 @@ async function onAnswer(msg) {
 
 function onPeerState(msg) {
   if (msg.role === 'applicant') return;
-  if (msg.state === 'left' || msg.state === 'disconnected') setI18n(els.callStatus, 'peerLeft');
-  else if (msg.state === 'joined') setI18n(els.callStatus, 'peerJoined');
+  if (msg.state === 'left' || msg.state === 'disconnected') {
+    setI18n(els.callStatus, 'peerLeft');
+    peerNotice('peerLeft', 'left', 'warn');
+  } else if (msg.state === 'joined') {
+    setI18n(els.callStatus, 'peerJoined');
+  } else if (msg.state === 'reconnecting') {
+    peerNotice('peerReconnecting', 'reconnecting', 'warn');
+  } else if (msg.state === 'rejoined') {
+    peerNotice('peerRejoined', 'rejoined', 'ok');
+  }
+}
+
+/** The officer's connection: dropped (waiting for them), back, or gone. */
+function peerNotice(key, stateName, kind) {
+  const el = els.peerNotice;
+  clearTimeout(state.peerNoticeTimer);
+  setI18n(el, key);
+  el.className = `status is-${kind}`;
+  el.dataset.state = stateName;
+  el.hidden = false;
+  if (stateName === 'rejoined') {
+    state.peerNoticeTimer = setTimeout(() => {
+      el.hidden = true;
+    }, 8000);
+  }
 }
 
 function onRecording(msg) {
@@ -707,6 +811,12 @@ function onRecording(msg) {
 }
 
 function endCall() {
+  state.inCall = false;
+  clearTimeout(state.resumeTimer);
+  clearTimeout(state.peerNoticeTimer);
+  els.peerNotice.hidden = true;
+  delete els.peerNotice.dataset.state;
+  delete els.stepCall.dataset.link;
   if (state.peer) {
     state.peer.close();
     state.peer = null;
@@ -830,6 +940,12 @@ function renderConsentProgress() {
 function answerConsent(granted) {
   const req = state.pendingConsent;
   if (!req) return;
+  if (!linkUp()) {
+    // Keep the request on screen; it can be answered once the connection is back.
+    els.consentLink.hidden = false;
+    setI18n(els.consentLink, 'linkWaitAnswer');
+    return;
+  }
   state.pendingConsent = null;
   const msg = { type: 'consent_answer', consent: req.consent, granted };
   if (state.sessionId) msg.session_id = state.sessionId;
@@ -859,7 +975,7 @@ function renderConsentStatus() {
 // ---------------------------------------------------------------- my consents
 
 function requestMyConsents() {
-  if (!state.conn) return;
+  if (!linkUp()) return notConnected(els.myConsentsStatus);
   if (!state.myConsents) setI18n(els.myConsentsStatus, 'myConsentsLoading');
   send({ type: 'my_consents' }, { what: 'my_consents' });
 }
@@ -998,6 +1114,11 @@ function askWithdraw(consent) {
 }
 
 function confirmWithdraw() {
+  if (!linkUp()) {
+    els.withdrawDialog.close();
+    state.withdrawTarget = null;
+    return notConnected(els.myConsentsStatus);
+  }
   const consent = state.withdrawTarget;
   state.withdrawTarget = null;
   els.withdrawDialog.close();
@@ -1037,6 +1158,7 @@ function onLivenessPrompt(msg) {
 
 function livenessDone() {
   if (!state.liveness) return;
+  if (!linkUp()) return notConnected(els.livenessStatus);
   els.livenessDone.disabled = true;
   setI18n(els.livenessStatus, 'sending');
   send({ type: 'liveness_done' }, { what: 'liveness_done' });
@@ -1064,6 +1186,7 @@ function onDeclarationRequested(msg) {
 function confirmDeclaration() {
   const d = state.declaration;
   if (!d) return;
+  if (!linkUp()) return notConnected(els.declarationStatus);
   els.declarationConfirm.disabled = true;
   setI18n(els.declarationStatus, 'sending');
   send(
@@ -1137,6 +1260,9 @@ function errorShownNear(ref, text) {
 
 function onSessionClosed(msg) {
   state.closedNormally = true;
+  // The session is over: no reconnection after this.
+  if (state.link) state.link.stop();
+  hideLinkStatus();
   state.receipt = {
     sessionId: msg.session_id || '',
     artefactId: msg.artefact_id || '',
@@ -1153,7 +1279,6 @@ function onSessionClosed(msg) {
   renderReceipt();
   show(els.stepReceipt);
   els.receiptHeading.focus();
-  if (state.conn) state.conn.close();
 }
 
 function closedAtText(lang) {
@@ -1227,19 +1352,24 @@ function saveReceipt() {
 function onError(msg) {
   const code = String(msg.code || '');
   const text = msg.message || code;
-  if (!state.welcomed) {
-    // Refused before `welcome`: a hub-side hiccup says nothing about the invite; anything
-    // else means the invite itself was refused.
+  if (code === 'moved') return; // the link stops; onLinkStopped says where the session went
+  if (!linkUp()) {
+    // Refused before `welcome`: a hub-side hiccup says nothing about the invite (try again
+    // later, the link does it by itself); anything else means the invite itself was refused.
     if (/^(internal|rate_limited|unavailable|too_many)/.test(code)) {
-      state.fatal = true;
       status('tryLater', { message: text }, 'error');
+      state.link.reconnect();
     } else {
+      endCall();
       fatal(/expire/i.test(code) || /expire/i.test(text) ? 'inviteExpired' : 'inviteInvalid');
+      state.link.stop();
     }
-    if (state.conn) state.conn.close();
     return;
   }
   if (msg.ref != null && msg.ref === state.joinId) {
+    state.joinId = null;
+    if (code === 'conflict' && state.queued) return; // re-joining after a reconnection: still queued
+    state.queued = false;
     els.joinQueue.disabled = false;
     setI18n(els.queuePosition, null);
   }
@@ -1991,8 +2121,10 @@ function main() {
   document.addEventListener('visibilitychange', () => {
     if (state.wantWake && document.visibilityState === 'visible') keepAwake(true);
   });
-  window.addEventListener('pagehide', () => {
-    if (state.conn) state.conn.close();
+  window.addEventListener('pagehide', (ev) => {
+    // Leaving for good closes the socket at once; a page kept in the back-forward cache
+    // reconnects by itself when shown again (the hub keeps the session for a while).
+    if (state.link && !ev.persisted) state.link.stop();
   });
 
   state.token = readToken();

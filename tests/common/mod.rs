@@ -254,3 +254,28 @@ impl Ws {
         }
     }
 }
+
+/// Download an artefact bundle.
+pub async fn download_bundle(client: &reqwest::Client, base: &str, artefact: &str) -> Vec<u8> {
+    let res = client
+        .get(format!("{base}/api/artefacts/{artefact}/bundle"))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(res.status(), 200, "download {artefact}");
+    res.bytes().await.expect("bytes").to_vec()
+}
+
+/// The events of a bundle's `events.jsonl`, parsed.
+pub fn bundle_events(bundle: &[u8]) -> Vec<Value> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bundle)).expect("zip");
+    let mut text = String::new();
+    zip.by_name("events.jsonl")
+        .expect("events")
+        .read_to_string(&mut text)
+        .expect("utf8");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("event"))
+        .collect()
+}

@@ -65,10 +65,32 @@ pub enum CatalogueError {
     Io(String),
     #[error("the catalogue is not valid TOML for this schema: {0}")]
     Toml(String),
-    #[error("service {code:?}: {problem}")]
-    Invalid { code: String, problem: String },
+    #[error("line {line}: service {code:?}: {problem}")]
+    Invalid {
+        code: String,
+        line: usize,
+        problem: String,
+    },
     #[error("the catalogue lists no service")]
     Empty,
+    #[error("the catalogue is {size} bytes; the limit is {max}")]
+    TooLarge { size: u64, max: u64 },
+    #[error("catalogue {path}: {error}")]
+    InFile {
+        path: String,
+        error: Box<CatalogueError>,
+    },
+}
+
+/// Largest catalogue file accepted (a few hundred services fit in a fraction of it).
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// 1-based line of the `code = "…"` entry of a service, for error messages.
+fn line_of(text: &str, code: &str) -> usize {
+    let needle = format!("\"{code}\"");
+    text.lines()
+        .position(|l| l.trim_start().starts_with("code") && l.contains(&needle))
+        .map_or(0, |i| i + 1)
 }
 
 impl Catalogue {
@@ -82,6 +104,7 @@ impl Catalogue {
         for s in &file.service {
             let bad = |problem: String| CatalogueError::Invalid {
                 code: s.code.clone(),
+                line: line_of(text, &s.code),
                 problem,
             };
             let code_ok = !s.code.is_empty()
@@ -154,14 +177,25 @@ impl Catalogue {
 
     /// Read a catalogue file, or the built-in one.
     pub fn load(path: Option<&std::path::Path>) -> Result<Catalogue, CatalogueError> {
-        match path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| CatalogueError::Io(format!("{}: {e}", p.display())))?;
-                Catalogue::parse(&text)
-            }
-            None => Catalogue::parse(DEFAULT_TOML),
+        let Some(p) = path else {
+            return Catalogue::parse(DEFAULT_TOML);
+        };
+        let in_file = |error| CatalogueError::InFile {
+            path: p.display().to_string(),
+            error: Box::new(error),
+        };
+        let size = std::fs::metadata(p)
+            .map_err(|e| in_file(CatalogueError::Io(e.to_string())))?
+            .len();
+        if size > MAX_FILE_BYTES {
+            return Err(in_file(CatalogueError::TooLarge {
+                size,
+                max: MAX_FILE_BYTES,
+            }));
         }
+        let text =
+            std::fs::read_to_string(p).map_err(|e| in_file(CatalogueError::Io(e.to_string())))?;
+        Catalogue::parse(&text).map_err(in_file)
     }
 
     pub fn services(&self) -> &[Service] {
@@ -245,5 +279,34 @@ mod tests {
             Catalogue::parse("service = []"),
             Err(CatalogueError::Empty)
         ));
+    }
+
+    #[test]
+    fn a_bad_file_is_named_with_the_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("services.toml");
+        let text = DEFAULT_TOML.replacen("typical_minutes = 20", "typical_minutes = 0", 1);
+        std::fs::write(&path, &text).expect("write");
+        let err = Catalogue::load(Some(&path))
+            .expect_err("invalid")
+            .to_string();
+        let line = text
+            .lines()
+            .position(|l| l.contains("code = \"driving-licence-renewal\""))
+            .expect("line")
+            + 1;
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(err.contains(&format!("line {line}:")), "{err}");
+        std::fs::write(&path, "[[service]\ncode = 1").expect("write");
+        let err = Catalogue::load(Some(&path))
+            .expect_err("syntax")
+            .to_string();
+        assert!(err.contains("line 1"), "{err}");
+        std::fs::write(&path, vec![b'#'; MAX_FILE_BYTES as usize + 1]).expect("write");
+        let err = Catalogue::load(Some(&path))
+            .expect_err("too large")
+            .to_string();
+        assert!(err.contains("limit"), "{err}");
+        assert!(Catalogue::load(Some(&dir.path().join("none.toml"))).is_err());
     }
 }

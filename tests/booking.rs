@@ -415,3 +415,94 @@ async fn a_booked_applicant_goes_ahead_of_walk_ins_and_the_queue_shows_a_wait() 
     );
     b.expect("paired").await;
 }
+
+/// The Shanghai start of the first slot of a given Lisbon date, and the Lisbon offset then.
+fn first_on(slots: &Value, lisbon_date: &str) -> (String, String, String) {
+    let s = slots["slots"]
+        .as_array()
+        .expect("slots")
+        .iter()
+        .find(|s| {
+            s["applicant"]["local"]
+                .as_str()
+                .is_some_and(|l| l.starts_with(lisbon_date))
+        })
+        .unwrap_or_else(|| panic!("a slot on {lisbon_date}: {slots}"));
+    (
+        s["office"]["local"].as_str().expect("office").to_owned(),
+        s["applicant"]["local"].as_str().expect("local").to_owned(),
+        s["applicant"]["utc_offset"]
+            .as_str()
+            .expect("offset")
+            .to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn lisbon_springs_forward_and_falls_back_through_the_api() {
+    for (now, before, after, expect_before, expect_after) in [
+        // Spring forward on Sunday 2027-03-28: 08:00 in Lisbon moves from 16:00 to 15:00 Beijing.
+        (
+            chrono::Utc.with_ymd_and_hms(2027, 3, 26, 0, 0, 0),
+            "2027-03-26",
+            "2027-03-29",
+            ("2027-03-26 16:00", "2027-03-26 08:00", "+00:00"),
+            ("2027-03-29 15:00", "2027-03-29 08:00", "+01:00"),
+        ),
+        // Fall back on Sunday 2026-10-25: from 15:00 to 16:00 Beijing.
+        (
+            chrono::Utc.with_ymd_and_hms(2026, 10, 23, 0, 0, 0),
+            "2026-10-23",
+            "2026-10-26",
+            ("2026-10-23 15:00", "2026-10-23 08:00", "+01:00"),
+            ("2026-10-26 16:00", "2026-10-26 08:00", "+00:00"),
+        ),
+    ] {
+        let now = now.single().expect("valid");
+        let hub = start_hub_with_clock(Arc::new(ManualClock::new(now))).await;
+        let base = hub.url("");
+        let officer = login(&base, &hub.accounts.officer).await;
+        let (_, token) = create_case(&base, &officer, "id-card-renewal").await;
+        let a = Applicant {
+            client: reqwest::Client::new(),
+            base: base.clone(),
+            token,
+        };
+        let r = a
+            .req(reqwest::Method::GET, "/api/applicant/slots?days=4")
+            .send()
+            .await
+            .expect("slots");
+        let slots: Value = r.json().await.expect("json");
+        let b = first_on(&slots, before);
+        assert_eq!((b.0.as_str(), b.1.as_str(), b.2.as_str()), expect_before);
+        let f = first_on(&slots, after);
+        assert_eq!((f.0.as_str(), f.1.as_str(), f.2.as_str()), expect_after);
+        // The weekend has no Lisbon-compatible shift (Saturday 09:00–12:00 Beijing is night
+        // in Lisbon), so no slot falls on the day of the change.
+        let change_day = chrono::NaiveDate::parse_from_str(before, "%Y-%m-%d").expect("date")
+            + chrono::Duration::days(2);
+        assert!(
+            slots["slots"]
+                .as_array()
+                .expect("slots")
+                .iter()
+                .all(|s| !s["applicant"]["local"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with(&change_day.to_string())),
+            "{slots}"
+        );
+        // A time in the past, and one outside any shift, are refused with reasons.
+        let past = a.book(&json!(now - chrono::Duration::hours(1))).await;
+        assert_eq!(past.status(), 400);
+        assert_eq!(past.json::<Value>().await.expect("json")["code"], "in_past");
+        let night = now + chrono::Duration::hours(20); // 04:00 Beijing next day
+        let outside = a.book(&json!(night)).await;
+        assert_eq!(outside.status(), 409);
+        assert_eq!(
+            outside.json::<Value>().await.expect("json")["code"],
+            "slot_unavailable"
+        );
+    }
+}

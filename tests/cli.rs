@@ -98,3 +98,20 @@ fn accounts_and_profiles_are_managed_from_the_command_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid schedule"));
 }
+
+#[test]
+fn a_bad_catalogue_stops_start_up_with_the_file_line_and_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalogue = dir.path().join("services.toml");
+    std::fs::write(&catalogue, "[[service]]\ncode = \"Bad Code\"\n").expect("write");
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("GLOBALLINK_DATA_DIR", dir.path())
+        .env("GLOBALLINK_CATALOGUE", &catalogue)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success(), "the hub must not start");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&catalogue.display().to_string()), "{err}");
+    assert!(err.contains("line"), "{err}");
+}

@@ -188,6 +188,13 @@ async fn book_at(
     start: DateTime<Utc>,
     replacing: Option<BookingId>,
 ) -> Result<BookingRecord, ApiError> {
+    if start <= state.clock.now() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "in_past",
+            "that time has already passed",
+        ));
+    }
     let slots = slots_for(state, case, 60).await?;
     let profiles = crate::officers::all(state.store.as_ref()).await?;
     let candidates: Vec<&schedule::Slot> = slots.iter().filter(|s| s.start == start).collect();

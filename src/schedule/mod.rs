@@ -16,6 +16,8 @@
 //! ([`find_slots`], [`show`]).
 
 mod calendar;
+#[cfg(test)]
+mod dst_tests;
 mod local;
 pub mod shifts;
 pub mod slots;
@@ -70,7 +72,7 @@ pub enum ScheduleError {
         earliest: NaiveTime,
         latest: NaiveTime,
     },
-    #[error("a slot search covers 1..=60 days, got {0}")]
+    #[error("a slot search covers 1..={max} days, got {0}", max = slots::MAX_SEARCH_DAYS)]
     Days(u32),
     #[error("slot duration must be between 1 minute and 24 hours, got {0}")]
     Duration(TimeDelta),

@@ -38,11 +38,18 @@ fn all_day() -> OfficerSchedule {
         Weekday::Sun,
     ] {
         for (s, e) in [((0, 0), (8, 0)), ((8, 0), (16, 0)), ((16, 0), (23, 59))] {
-            weekly.push(WeeklyShift { weekday: day, start: hm(s.0, s.1), end: hm(e.0, e.1) });
+            weekly.push(WeeklyShift {
+                weekday: day,
+                start: hm(s.0, s.1),
+                end: hm(e.0, e.1),
+            });
         }
     }
     OfficerSchedule {
-        pattern: ShiftPattern { zone: chrono_tz::Asia::Shanghai, weekly },
+        pattern: ShiftPattern {
+            zone: chrono_tz::Asia::Shanghai,
+            weekly,
+        },
         exceptions: Vec::new(),
         max_sessions: 1,
         override_status: None,
@@ -62,7 +69,7 @@ fn reading_names_instant(t: DateTime<Utc>, zone: Tz) -> bool {
     };
     let t_minute = t - Duration::seconds(i64::from(t.timestamp().rem_euclid(60) as u32));
     // The offset printed picks exactly one of the candidates, and it is this instant.
-    candidates.iter().any(|c| *c == t_minute)
+    candidates.contains(&t_minute)
         && candidates
             .iter()
             .filter(|c| show(**c, zone).utc_offset == shown.utc_offset)

@@ -256,6 +256,11 @@ impl Room {
         self.ended
     }
 
+    /// Whether `role` is still part of the session (possibly away within its grace period).
+    pub fn is_present(&self, role: ParticipantRole) -> bool {
+        !self.ended && self.present[slot(role)]
+    }
+
     pub fn checklist(&self) -> &ChecklistState {
         &self.checklist
     }

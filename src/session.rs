@@ -373,6 +373,21 @@ impl Driver {
         let Some(self_tx) = self.self_tx.upgrade() else {
             return;
         };
+        if !self.room.is_present(role) {
+            // Left for good (the grace period ran out): the new connection starts afresh.
+            let key = match role {
+                ParticipantRole::Applicant => crate::state::Participant::Applicant(self.case.id),
+                ParticipantRole::Officer => {
+                    crate::state::Participant::Officer(self.record.officer_id)
+                }
+            };
+            self.hub
+                .live
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key);
+            return;
+        }
         let (old_id, old) = std::mem::replace(&mut self.conns[slot(role)], (conn, tx.clone()));
         if old_id != conn {
             let _ = old.send(Outbound::Msg(ServerMsg::Error {
@@ -404,6 +419,21 @@ impl Driver {
         let _ = self
             .apply(role, RoomInput::Reconnected { role }, None)
             .await;
+        // The other participant renegotiates too: their receiving leg starts afresh with the
+        // returning participant's new stream rather than splicing it into the old one.
+        let peer = crate::room::other(role);
+        if self.room.is_present(peer) && self.grace[slot(peer)].is_none() {
+            self.media.drop_participant(peer).await;
+            self.send(
+                peer,
+                ServerMsg::Paired {
+                    session_id: self.record.id,
+                    case_id: self.case.id,
+                    peer: self.peers[slot(peer)].clone(),
+                    resumed: true,
+                },
+            );
+        }
     }
 
     /// Run an input through the room and carry out its effects. Returns the last committed

@@ -119,3 +119,25 @@ async fn an_officer_who_does_not_return_in_time_interrupts_the_session() {
         "what there was is sealed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applicant_back_after_the_grace_period_starts_afresh() {
+    let hub =
+        start_hub_configured(Arc::new(SystemClock), |s| s.config.reconnect_grace_secs = 1).await;
+    let base = hub.url("");
+    let officer_http = login(&base, &hub.accounts.officer).await;
+    let (mut officer, applicant, _, invite) = pair(&hub, &officer_http).await;
+    drop(applicant);
+    peer_state(&mut officer, "reconnecting").await;
+    peer_state(&mut officer, "left").await;
+    let mut applicant = Ws::auth(hub.addr, json!({"invite": invite})).await;
+    // Not put back into the session they left: they may queue again.
+    applicant.send(json!({"type": "join_queue"})).await;
+    let pos = applicant.expect("queue_position").await;
+    assert_eq!(pos["position"], 1);
+    assert!(
+        applicant.seen.iter().all(|m| m["type"] != "paired"),
+        "{:?}",
+        applicant.seen
+    );
+}

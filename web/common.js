@@ -63,15 +63,17 @@ const PING_EVERY_MS = 20000;
  *
  * Returns `{ send(msg, {withId}), close(), opened, socket }`. `send` wraps the message in the
  * `{v, id, type, ...}` envelope and returns the id it used (echoed by the hub as `ref` in the
- * matching `ack`/`error`). A `ping` goes out every 20 s while the socket is open.
+ * matching `ack`/`error`). A `ping` goes out every 20 s while the socket is open. `nextId`
+ * (optional) hands out the frame ids, so they can keep counting across reconnections.
  */
-export function connectSignal({ onMessage, onOpen, onClose } = {}) {
+export function connectSignal({ onMessage, onOpen, onClose, nextId } = {}) {
   const url = new URL('/ws', location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   url.hash = '';
   url.search = '';
   const socket = new WebSocket(url.href);
-  let nextId = 1;
+  let counter = 1;
+  const takeId = nextId || (() => counter++);
   let pingTimer = null;
 
   const conn = {
@@ -87,7 +89,7 @@ export function connectSignal({ onMessage, onOpen, onClose } = {}) {
       const frame = { v: PROTOCOL_VERSION };
       let id = null;
       if (withId) {
-        id = nextId++;
+        id = takeId();
         frame.id = id;
       }
       Object.assign(frame, msg);
@@ -203,6 +205,9 @@ export function keepSignal({ auth, onMessage, onState }) {
   let reconnects = 0;
   /** Set by a final error, so the close that follows does not schedule a retry. */
   let finalStop = null;
+  /** Frame ids keep counting across sockets, so a `ref` never names two frames of one page. */
+  let frameId = 1;
+  const nextId = () => frameId++;
 
   const emit = (state, extra = {}) => {
     if (onState) onState({ state, attempt, everUp, reconnects, online: navigator.onLine, ...extra });
@@ -253,6 +258,7 @@ export function keepSignal({ auth, onMessage, onState }) {
       down({ opened, heard, reason: 'no welcome' });
     }, WELCOME_TIMEOUT_MS);
     conn = connectSignal({
+      nextId,
       onOpen: (c) => {
         if (my !== gen) return;
         opened = true;

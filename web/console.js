@@ -6,7 +6,6 @@ import {
   $,
   OFFICE_TZ,
   cityOfZone,
-  connectSignal,
   copyText,
   createPeer,
   durationText,
@@ -15,6 +14,7 @@ import {
   formatInstant,
   h,
   isValidZone,
+  keepSignal,
   openCamera,
   playStream,
   setStatus,
@@ -46,6 +46,7 @@ const els = {
   callPanel: $('#call-panel'),
   callTitle: $('#call-title'),
   callStatus: $('#call-status'),
+  peerNotice: $('#peer-notice'),
   remoteVideo: $('#remote-video'),
   localVideo: $('#local-video'),
   enableSound: $('#enable-sound'),
@@ -183,8 +184,15 @@ function itemLabel(item) {
 const state = {
   me: null,
   services: null,
-  conn: null,
-  connecting: false,
+  /** The desk's signalling link (keepSignal): reconnects by itself after a drop. */
+  link: null,
+  /** After a reconnection in a session: gives up waiting for `paired` (resumed) after a while. */
+  resumeTimer: null,
+  peerNoticeTimer: null,
+  /** Bumped by every `paired`, so a slower earlier one does not install its peer. */
+  pairGen: 0,
+  /** Set by setupAuth: shows the sign-in form (a 401 for the desk ticket). */
+  showLogin: null,
   queue: [],
   /** `{id, caseId, peer:{role,name,tz}, service}` while a session is open. */
   session: null,
@@ -588,40 +596,110 @@ function deskStatus(text, kind = '', stateName = '') {
   if (stateName) els.deskStatus.dataset.state = stateName;
 }
 
-async function connectDesk() {
-  if (state.conn || state.connecting) return;
-  state.connecting = true;
-  els.deskReconnect.hidden = true;
-  deskStatus('Connecting to the desk…', '', 'connecting');
-  let ticket;
-  try {
-    ticket = (await fetchJson('/api/ws-ticket', { method: 'POST' })).ticket;
-  } catch (err) {
-    state.connecting = false;
-    deskStatus(`Could not get a desk ticket: ${err.message}`, 'error', 'error');
-    els.deskReconnect.hidden = false;
+/** How long to wait for `paired` after a reconnection in a session before giving it up. */
+const RESUME_WAIT_MS = 10000;
+
+/** The desk link is up: frames can be sent. */
+function deskUp() {
+  return !!state.link && state.link.isUp;
+}
+
+/**
+ * Open the desk: a signalling link that reconnects by itself (backoff, a fresh ticket for each
+ * attempt). Also called by the Reconnect button: then it retries at once, or starts a new link
+ * if the old one stopped for good.
+ */
+function connectDesk() {
+  if (state.link && !state.link.stopped) {
+    state.link.retryNow();
     return;
   }
-  state.conn = connectSignal({
-    onOpen: (conn) => conn.send({ type: 'auth', ticket }, { withId: false }),
-    onMessage: handleMessage,
-    onClose: (ev) => {
-      state.conn = null;
-      state.connecting = false;
-      endCall();
-      els.takeNext.disabled = true;
-      if (!state.me) return; // signed out on purpose
-      // No more live updates until the desk is back (it sends the bookings again on connect).
-      els.bookingsWaiting.textContent = 'Disconnected from the desk: these bookings may be out of date.';
-      els.bookingsWaiting.hidden = false;
-      deskStatus(
-        `Disconnected from the desk${ev.reason ? ` (${ev.reason})` : ''}. Reconnect to see the queue.`,
-        'error',
-        'disconnected',
-      );
-      els.deskReconnect.hidden = false;
+  els.deskReconnect.hidden = true;
+  state.link = keepSignal({
+    auth: async () => {
+      try {
+        const { ticket } = await fetchJson('/api/ws-ticket', { method: 'POST' });
+        return { type: 'auth', ticket };
+      } catch (err) {
+        // Signed out (or no longer an officer): retrying cannot help.
+        if (err.status === 401 || err.status === 403) err.final = true;
+        throw err;
+      }
     },
+    onMessage: handleMessage,
+    onState: onDeskLink,
   });
+}
+
+function onDeskLink(info) {
+  document.body.dataset.link = info.state;
+  els.deskStatus.dataset.reconnects = String(info.reconnects);
+  switch (info.state) {
+    case 'connecting':
+      if (info.attempt === 0) deskStatus('Connecting to the desk…', '', 'connecting');
+      break;
+    case 'up':
+      els.deskReconnect.hidden = true;
+      setLinkBlocked(false);
+      if (info.resumed) els.bookingsWaiting.hidden = true;
+      break;
+    case 'down': {
+      clearTimeout(state.resumeTimer);
+      setLinkBlocked(true);
+      els.takeNext.disabled = true;
+      const why = info.error ? ` (${info.error.message})` : info.reason ? ` (${info.reason})` : '';
+      deskStatus(
+        `${info.online ? 'Connection to the desk lost' : 'You are offline'} — reconnecting… (attempt ${info.attempt})${why}`,
+        'warn',
+        'reconnecting',
+      );
+      els.deskStatus.dataset.attempt = String(info.attempt);
+      els.deskReconnect.textContent = 'Reconnect now';
+      els.deskReconnect.hidden = false;
+      // No more live updates until the desk is back (it sends the bookings again on connect).
+      els.bookingsWaiting.textContent = 'Reconnecting to the desk: these bookings may be out of date.';
+      els.bookingsWaiting.hidden = false;
+      if (state.session) {
+        els.callStatus.textContent = 'Your connection to the desk dropped; reconnecting. The session waits for you.';
+      }
+      break;
+    }
+    case 'stopped':
+      onDeskStopped(info);
+      break;
+    default:
+      break;
+  }
+}
+
+function onDeskStopped(info) {
+  clearTimeout(state.resumeTimer);
+  setLinkBlocked(false);
+  if (info.reason === 'stopped') return; // signed out on purpose
+  endCall();
+  els.takeNext.disabled = true;
+  els.deskReconnect.textContent = 'Reconnect';
+  els.deskReconnect.hidden = false;
+  els.bookingsWaiting.textContent = 'Disconnected from the desk: these bookings may be out of date.';
+  els.bookingsWaiting.hidden = false;
+  if (info.reason === 'moved') {
+    deskStatus('This session continues in another window. Reconnect here to take the desk back.', 'warn', 'moved');
+    return;
+  }
+  const text = info.message || (info.error && info.error.message) || info.code || 'refused';
+  deskStatus(`The desk refused the connection: ${text}.`, 'error', 'disconnected');
+  if (info.error && info.error.status === 401) {
+    state.me = null;
+    els.deskReconnect.hidden = true;
+    if (state.showLogin) state.showLogin('Your sign-in has expired. Sign in again to reopen the desk.');
+  }
+}
+
+/** The session tools that send frames are inert while the desk link is down. */
+function setLinkBlocked(blocked) {
+  for (const el of document.querySelectorAll('[data-needs-link]')) el.inert = blocked;
+  if (blocked) els.callPanel.dataset.link = 'down';
+  else delete els.callPanel.dataset.link;
 }
 
 /**
@@ -631,22 +709,31 @@ async function connectDesk() {
  * until the session ends.
  */
 function send(msg, what) {
-  if (!state.conn) {
-    deskStatus('Not connected to the desk.', 'error');
+  if (!deskUp()) {
+    if (state.session) els.callStatus.textContent = 'Not connected to the desk: wait for the reconnection, then try again.';
+    else deskStatus('Not connected to the desk.', 'error');
     return null;
   }
-  const id = state.conn.send(msg);
+  const id = state.link.send(msg);
   if (id != null && what) state.pending.set(id, typeof what === 'string' ? { what } : what);
   return id;
 }
 
 function handleMessage(msg) {
   switch (msg.type) {
-    case 'welcome':
-      state.connecting = false;
-      deskStatus(`Connected as ${msg.name || state.me.username}.`, 'ok', 'connected');
+    case 'welcome': {
+      const again = state.link && state.link.reconnects > 0;
+      const name = msg.name || (state.me && state.me.username) || '';
+      deskStatus(again ? `Reconnected to the desk as ${name}.` : `Connected as ${name}.`, 'ok', 'connected');
       updateTakeNext();
+      if (state.session) {
+        // Back after a drop in a session: the hub sends `paired` (resumed) if it waited.
+        clearTimeout(state.resumeTimer);
+        state.resumeTimer = setTimeout(sessionNotResumed, RESUME_WAIT_MS);
+        els.callStatus.textContent = 'Reconnected to the desk; resuming the session…';
+      }
       break;
+    }
     case 'queue':
       state.queue = Array.isArray(msg.entries) ? msg.entries : [];
       renderQueue();
@@ -712,7 +799,7 @@ function renderQueue() {
 }
 
 function updateTakeNext() {
-  els.takeNext.disabled = !state.conn || !!state.session || state.queue.length === 0;
+  els.takeNext.disabled = !deskUp() || !!state.session || state.queue.length === 0;
 }
 
 /**
@@ -746,25 +833,54 @@ async function takeNext() {
   send(service ? { type: 'take_next', service } : { type: 'take_next' }, 'take_next');
 }
 
+/**
+ * Paired with an applicant, or (`resumed: true`) back in the same session after a dropped
+ * connection or a reload. A resume on the same page keeps everything shown (consents,
+ * checklist, evidence log, tools) and only replaces the peer connection; after a reload the
+ * panel is rebuilt and what the checklist says is done is shown as done.
+ */
 async function onPaired(msg) {
+  clearTimeout(state.resumeTimer);
+  const sameSession = !!msg.resumed && !!state.session && state.session.id === msg.session_id;
+  els.callPanel.dataset.sessionId = msg.session_id || '';
+  if (msg.resumed) els.callPanel.dataset.resumed = String(Number(els.callPanel.dataset.resumed || 0) + 1);
+  if (sameSession) {
+    els.callStatus.textContent = 'Back in the session; reconnecting the video…';
+    setLinkBlocked(false);
+    await startMedia();
+    return;
+  }
   const queued = state.queue.find((e) => e.case_id === msg.case_id);
   state.session = {
     id: msg.session_id,
     caseId: msg.case_id,
     peer: msg.peer || { role: 'applicant', name: '', tz: '' },
     service: queued ? queued.service : null,
+    /** Rebuilt after a reload: the checklist tells what was already done. */
+    restored: !!msg.resumed,
   };
   els.sessionResult.hidden = true;
   els.queuePanel.hidden = true;
   els.callPanel.hidden = false;
-  els.callPanel.dataset.sessionId = msg.session_id || '';
   const p = state.session.peer;
   els.callTitle.textContent = `In session with ${p.name || 'the applicant'}`;
-  els.callStatus.textContent = 'Starting the camera…';
+  els.callStatus.textContent = msg.resumed ? 'Resuming the session…' : 'Starting the camera…';
   resetCallControls();
   setupTools();
+  restoreFromChecklist();
+  renderChecklist();
   tick();
+  await startMedia();
+}
 
+/** A new peer connection with the hub (the old one closed) and its offer. */
+async function startMedia() {
+  const gen = ++state.pairGen;
+  const session = state.session;
+  if (state.peer) {
+    state.peer.close();
+    state.peer = null;
+  }
   if (!state.localStream) {
     try {
       state.localStream = await openCamera();
@@ -772,11 +888,14 @@ async function onPaired(msg) {
       els.callStatus.textContent = `Camera or microphone unavailable (${err.name || err.message}); the applicant will not see you.`;
       state.localStream = null;
     }
+    if (gen !== state.pairGen || state.session !== session) return;
   }
   els.localVideo.srcObject = state.localStream;
   if (state.localStream) els.localVideo.play().catch(() => {});
+  const name = (session && session.peer && session.peer.name) || 'the applicant';
+  let peer;
   try {
-    state.peer = await createPeer(state.localStream, (stream) =>
+    peer = await createPeer(state.localStream, (stream) =>
       playStream(els.remoteVideo, stream, (resume) => {
         state.resumeSound = resume;
         els.enableSound.hidden = false;
@@ -786,19 +905,74 @@ async function onPaired(msg) {
     els.callStatus.textContent = `Could not set up the video connection: ${err.message}`;
     return;
   }
-  const pc = state.peer.pc;
+  if (gen !== state.pairGen || state.session !== session) {
+    // The session ended (or was resumed again) while the offer was being prepared.
+    peer.close();
+    return;
+  }
+  state.peer = peer;
+  const pc = peer.pc;
   pc.addEventListener('connectionstatechange', () => {
+    if (state.peer !== peer) return; // an old connection closing after a resume
     els.callPanel.dataset.connection = pc.connectionState;
     const texts = {
       connecting: 'Connecting the video…',
-      connected: `Video connected with ${p.name || 'the applicant'}.`,
+      connected: `Video connected with ${name}.`,
       disconnected: 'Video interrupted; waiting for it to recover…',
       failed: 'The video connection failed.',
     };
     if (texts[pc.connectionState]) els.callStatus.textContent = texts[pc.connectionState];
   });
   els.callStatus.textContent = 'Connecting the video…';
-  send({ type: 'offer', sdp: state.peer.sdp }, 'offer');
+  send({ type: 'offer', sdp: peer.sdp }, 'offer');
+}
+
+/** Reconnected, but the hub did not resume the session: it ended while we were away. */
+function sessionNotResumed() {
+  if (!state.session) return;
+  endCall();
+  deskStatus(
+    'Reconnected, but the session could not be resumed: it was closed while you were away. See the case for its outcome.',
+    'warn',
+    'connected',
+  );
+  loadCases();
+}
+
+/**
+ * After a reload in a session the page has no memory of it: show as done what the hub's
+ * checklist says is satisfied (never downgrading what the page itself saw).
+ */
+function restoreFromChecklist() {
+  const session = state.session;
+  if (!session || !session.restored) return;
+  for (const { item, satisfied_by: seq } of state.checklist) {
+    if (seq == null) continue;
+    const i = item.indexOf(':');
+    const type = i < 0 ? item : item.slice(0, i);
+    const rest = i < 0 ? '' : item.slice(i + 1);
+    if (type === 'consent' && consentState(rest).state === 'none') {
+      setConsent(rest, { state: 'granted', seq });
+    } else if (type === 'liveness' && state.liveness === 'none') {
+      setLiveness('passed', `Liveness passed (evidence #${seq}).`, 'ok');
+    } else if (type === 'declaration' && declarationState(rest).state === 'none') {
+      setDeclaration(rest, { state: 'confirmed', seq });
+    } else if (type === 'identity' && !els.idStatus.dataset.state) {
+      setStatus(els.idStatus, `Identity check recorded (evidence #${seq}).`, 'ok');
+      els.idStatus.dataset.state = 'recorded';
+      els.idStatus.dataset.seq = String(seq);
+    } else if (type === 'document' || type === 'still') {
+      const out =
+        type === 'document'
+          ? els.docList.querySelector(`[data-testid="doc-status"][data-document="${CSS.escape(rest)}"]`)
+          : els.stillStatus;
+      if (out && !out.dataset.state) {
+        setStatus(out, `Already added (evidence #${seq}).`, 'ok');
+        out.dataset.state = 'uploaded';
+        out.dataset.seq = String(seq);
+      }
+    }
+  }
 }
 
 async function onAnswer(msg) {
@@ -905,6 +1079,7 @@ function applyTools(tools, fromCatalogue) {
   renderStillKinds();
   renderDocumentRows();
   renderDeclarationRows();
+  restoreFromChecklist();
   if (!tools.liveness) {
     if (state.liveness === 'none') {
       setStatus(els.livenessStatus, "This service's checklist does not require a liveness check.");
@@ -1415,6 +1590,7 @@ function onChecklist(msg) {
   state.lostItems = items.filter((i) => i.satisfied_by == null && before.get(i.item) != null).map((i) => i.item);
   state.checklist = items;
   renderChecklist();
+  restoreFromChecklist();
   if (state.session && !state.tools && items.length) applyTools(toolsFromItems(items), false);
 }
 
@@ -1503,8 +1679,28 @@ function onPeerState(msg) {
     media_connected: `${name}'s camera and microphone are connected to the hub.`,
     left: `${name} left the call.`,
     disconnected: `${name} lost the connection.`,
+    reconnecting: `${name}'s connection dropped; waiting for them to return…`,
+    rejoined: `${name} is back (rejoined); their video is reconnecting.`,
   };
-  els.callStatus.textContent = texts[msg.state] || `${name}: ${msg.state}`;
+  const text = texts[msg.state] || `${name}: ${msg.state}`;
+  els.callStatus.textContent = text;
+  // Kept on screen (the call status changes with the video): dropped, back, or gone.
+  if (['reconnecting', 'rejoined', 'left', 'disconnected'].includes(msg.state)) {
+    clearTimeout(state.peerNoticeTimer);
+    const el = els.peerNotice;
+    const kind = { reconnecting: 'warn', rejoined: 'ok' }[msg.state] || 'error';
+    setStatus(el, msg.state === 'left' && el.dataset.state === 'reconnecting'
+      ? `${name} did not come back in time and has left the call.`
+      : text, kind);
+    el.dataset.state = msg.state;
+    el.dataset.history = `${el.dataset.history || ''} ${msg.state}`.trim().split(' ').slice(-10).join(' ');
+    el.hidden = false;
+    if (msg.state === 'rejoined') {
+      state.peerNoticeTimer = setTimeout(() => {
+        el.hidden = true;
+      }, 8000);
+    }
+  }
 }
 
 function onSessionClosed(msg) {
@@ -1527,6 +1723,8 @@ function onSessionClosed(msg) {
 }
 
 function onError(msg) {
+  // Another window took over: the link stops and onDeskStopped says so.
+  if (msg.code === 'moved') return;
   const pending = msg.ref != null ? state.pending.get(msg.ref) : undefined;
   if (msg.ref != null) state.pending.delete(msg.ref);
   const what = pending ? pending.what : undefined;
@@ -1574,6 +1772,13 @@ function onError(msg) {
 
 /** Tear down the media of the current session (the queue panel comes back). */
 function endCall() {
+  state.pairGen += 1;
+  clearTimeout(state.resumeTimer);
+  clearTimeout(state.peerNoticeTimer);
+  els.peerNotice.hidden = true;
+  delete els.peerNotice.dataset.state;
+  delete els.peerNotice.dataset.history;
+  setLinkBlocked(false);
   if (state.peer) {
     state.peer.close();
     state.peer = null;
@@ -1602,8 +1807,8 @@ function signedIn(me) {
 
 function signedOut() {
   state.me = null;
-  if (state.conn) state.conn.close();
-  state.conn = null;
+  if (state.link) state.link.stop();
+  state.link = null;
   endCall();
   els.inviteBox.hidden = true;
   els.caseDetail.hidden = true;
@@ -1642,7 +1847,7 @@ function main() {
     els.enableSound.hidden = true;
   });
   updateIdFields();
-  setupAuth({
+  const auth = setupAuth({
     roles: ['officer'],
     wrongRoleText: (role) =>
       role === 'auditor'
@@ -1651,6 +1856,7 @@ function main() {
     onSignedIn: signedIn,
     onSignedOut: signedOut,
   });
+  state.showLogin = auth.showLogin;
 }
 
 main();

@@ -521,7 +521,7 @@ function renderLinkBlocked(blocked) {
 function notConnected(el) {
   if (el) {
     setI18n(el, 'linkWaitAction');
-    el.className = 'status is-warn';
+    el.dataset.linkWait = 'true';
   }
   return null;
 }
@@ -795,6 +795,7 @@ function peerNotice(key, stateName, kind) {
   setI18n(el, key);
   el.className = `status is-${kind}`;
   el.dataset.state = stateName;
+  el.dataset.history = `${el.dataset.history || ''} ${stateName}`.trim().split(' ').slice(-10).join(' ');
   el.hidden = false;
   if (stateName === 'rejoined') {
     state.peerNoticeTimer = setTimeout(() => {
@@ -816,6 +817,7 @@ function endCall() {
   clearTimeout(state.peerNoticeTimer);
   els.peerNotice.hidden = true;
   delete els.peerNotice.dataset.state;
+  delete els.peerNotice.dataset.history;
   delete els.stepCall.dataset.link;
   if (state.peer) {
     state.peer.close();

@@ -57,6 +57,40 @@ struct Output {
     ssrc: u32,
     payload_type: u8,
     extensions: ExtensionMap,
+    /// Keeps the outgoing sequence numbers and timestamps continuous when the source changes.
+    continuity: Arc<Mutex<Continuity>>,
+}
+
+/// When a participant reconnects, their new stream has its own random sequence numbers and
+/// timestamps; sent on unchanged, the receiver would drop it as a replay. This re-bases each
+/// new source so that the outgoing stream simply carries on.
+#[derive(Debug, Default)]
+pub(super) struct Continuity {
+    source: Option<u32>,
+    seq_offset: u16,
+    ts_offset: u32,
+    last: Option<(u16, u32)>,
+}
+
+impl Continuity {
+    /// Rewrite `packet`'s sequence number and timestamp; `gap` is the timestamp step put
+    /// between the old source's last packet and the new source's first.
+    pub(super) fn apply(&mut self, packet: &mut rtc::rtp::Packet, gap: u32) {
+        let (seq, ts) = (packet.header.sequence_number, packet.header.timestamp);
+        if self.source != Some(packet.header.ssrc) {
+            self.source = Some(packet.header.ssrc);
+            (self.seq_offset, self.ts_offset) = match self.last {
+                Some((last_seq, last_ts)) => (
+                    last_seq.wrapping_add(1).wrapping_sub(seq),
+                    last_ts.wrapping_add(gap).wrapping_sub(ts),
+                ),
+                None => (0, 0),
+            };
+        }
+        packet.header.sequence_number = seq.wrapping_add(self.seq_offset);
+        packet.header.timestamp = ts.wrapping_add(self.ts_offset);
+        self.last = Some((packet.header.sequence_number, packet.header.timestamp));
+    }
 }
 
 #[derive(Clone)]
@@ -144,11 +178,14 @@ impl Forwarder {
         payload_type: u8,
         extensions: ExtensionMap,
     ) {
+        // A receiver that renegotiates keeps nothing of its old leg; a source that changes
+        // under an existing receiver is re-based by the continuity kept here.
         let output = Output {
             track,
             ssrc,
             payload_type,
             extensions,
+            continuity: Arc::new(Mutex::new(Continuity::default())),
         };
         self.outputs
             .lock()
@@ -221,6 +258,7 @@ impl Forwarder {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
+            .rev() // the newest track: an old one may still be closing after a reconnect
             .find(|r| r.role == source && r.kind == RtpCodecKind::Video)
             .cloned();
         if let Some(remote) = remote {
@@ -272,6 +310,16 @@ impl Forwarder {
                     &ingress,
                     &out.extensions,
                 );
+                // One frame at 30 fps (video) or 20 ms (audio) between two sources.
+                let gap = if kind == RtpCodecKind::Video {
+                    3000
+                } else {
+                    960
+                };
+                out.continuity
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .apply(&mut packet, gap);
                 // Not bound yet or closing: the receiver is not listening, drop the packet.
                 let _ = out.track.write_rtp(packet).await;
             }
@@ -340,6 +388,31 @@ mod tests {
             <rtc::rtp::Packet as rtc::shared::marshal::Unmarshal>::unmarshal(&mut &bytes[..])
                 .expect("unmarshal");
         assert_eq!(back.header.extensions.len(), 1);
+    }
+
+    #[test]
+    fn a_new_source_continues_the_outgoing_sequence() {
+        let mut c = Continuity::default();
+        let mut send = |ssrc: u32, seq: u16, ts: u32| {
+            let mut p = rtc::rtp::Packet::default();
+            p.header.ssrc = ssrc;
+            p.header.sequence_number = seq;
+            p.header.timestamp = ts;
+            c.apply(&mut p, 3000);
+            (p.header.sequence_number, p.header.timestamp)
+        };
+        assert_eq!(
+            send(1, 100, 9000),
+            (100, 9000),
+            "the first source passes unchanged"
+        );
+        assert_eq!(send(1, 101, 12000), (101, 12000));
+        // The participant reconnects: a new SSRC starting far behind.
+        assert_eq!(send(2, 7, 50), (102, 15000));
+        assert_eq!(send(2, 8, 3050), (103, 18000));
+        // Wrapping around u16 and u32 stays continuous.
+        assert_eq!(send(3, 65535, u32::MAX), (104, 21000));
+        assert_eq!(send(3, 0, 2999), (105, 24000));
     }
 
     #[test]

@@ -8,7 +8,11 @@
 // identity check (a refused one first), liveness, a still from the applicant's video, two
 // supporting PDFs (a mismatched one refused first), the heir's declaration; the checklist is
 // complete; "My consents" lists four grants; close with outcome `completed`; the applicant gets
-// a receipt; an auditor verifies the artefact.
+// a receipt; an auditor verifies the artefact. Along the way the connections drop (steps
+// prefixed `[reconnect]`): the applicant goes offline and loses its socket, the officer's socket
+// closes, then the officer reloads the console; each time the page reconnects by itself, the
+// hub resumes the same session, the other side is told "reconnecting" then "rejoined", and
+// both videos decode new frames again.
 //
 // Then a second scenario, booking across time zones: the officer creates a case for a Lisbon
 // applicant (phone, Europe/Lisbon); the console header shows at least four clocks (Beijing
@@ -272,6 +276,71 @@ async function waitForRemoteVideo(page, who) {
     throw new Error(`${e.message}\n  ${who} RTP stats: ${stats.join('\n  ') || 'none'}`);
   });
   log(`${who} remote video playing: ${s.w}x${s.h}, currentTime ${s.t.toFixed(2)} s, ICE ${s.connection}`);
+}
+
+/** Video frames decoded so far by the page's open peer connections. */
+async function framesDecoded(page) {
+  return page.evaluate(async () => {
+    let n = 0;
+    for (const pc of globalThis.globallinkPeers || []) {
+      const stats = await pc.getStats();
+      stats.forEach((r) => {
+        if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.framesDecoded || 0;
+      });
+    }
+    return n;
+  });
+}
+
+/**
+ * After a reconnection: the remote video plays (as waitForRemoteVideo) and new frames are
+ * being decoded now, so a frozen last frame does not pass.
+ */
+async function waitForFreshVideo(page, who) {
+  await waitForRemoteVideo(page, who);
+  const first = await framesDecoded(page);
+  const s = await until(
+    `${who}'s video to decode new frames`,
+    async () => {
+      const now = await framesDecoded(page);
+      return { ok: now >= first + 10, first, now };
+    },
+    VIDEO_TIMEOUT_MS,
+    300,
+  );
+  log(`${who} decodes new frames: ${s.first} → ${s.now}`);
+}
+
+/** Close the page's signalling WebSocket, as a dropped connection would (test hook in common.js). */
+async function dropSignal(page, who) {
+  const closed = await page.evaluate(() => {
+    const link = globalThis.globallinkSignal;
+    const socket = link && link.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    socket.close(4001, 'e2e: connection dropped');
+    return true;
+  });
+  if (!closed) throw new Error(`${who} has no open signalling socket to drop (globalThis.globallinkSignal)`);
+}
+
+/** The `data-history` of a page's peer-notice (peer_state values shown, oldest first). */
+async function peerHistory(page) {
+  return ((await page.locator(tid('peer-notice')).getAttribute('data-history')) || '').split(' ').filter(Boolean);
+}
+
+/** Wait until the peer-notice history has grown by `states` (in that order) past `before`. */
+async function expectPeerStates(page, who, before, states) {
+  const r = await until(`${who} to be told ${states.join(' then ')}`, async () => {
+    const h = await peerHistory(page);
+    const added = h.slice(before.length);
+    return { ok: states.every((st, i) => added[i] === st), history: h };
+  });
+  return r.history;
+}
+
+/** Evidence events listed in the console's evidence log. */
+async function evidenceEvents(page) {
+  return page.locator(tid('evidence-entry')).evaluateAll((els) => els.map((e) => e.dataset.event));
 }
 
 async function login(page, user, pass) {
@@ -950,6 +1019,61 @@ async function main() {
     await shot(officer, 'officer-consents');
   });
 
+  // ---- the applicant's link drops mid-call (offline, socket closed) and comes back by itself
+  const sessionId = await officer.locator(tid('call-panel')).getAttribute('data-session-id');
+  const officerHistory = await peerHistory(officer);
+  await step('[reconnect] the applicant goes offline and their socket drops: the officer is told "reconnecting"', async () => {
+    await applicantCtx.setOffline(true);
+    await dropSignal(applicant, 'applicant');
+    await expectPeerStates(officer, 'the officer', officerHistory, ['reconnecting']);
+    log(`officer sees: "${await visibleText(officer, 'peer-notice')}"`);
+    // Offline, the attempts fail and the page counts them.
+    const r = await until('the applicant page to count a second reconnection attempt', async () => {
+      const el = applicant.locator(tid('link-status'));
+      const attempt = Number(await el.getAttribute('data-attempt'));
+      const st = await el.getAttribute('data-state');
+      return { ok: st === 'reconnecting' && attempt >= 2, state: st, attempt };
+    });
+    const text = await visibleText(applicant, 'link-status');
+    if (!text.includes(String(r.attempt))) throw new Error(`the reconnecting notice does not show the attempt ${r.attempt}: "${text}"`);
+    const role = await applicant.locator(tid('link-status')).getAttribute('role');
+    if (role !== 'status') throw new Error(`the reconnecting notice has role ${role}, not status`);
+    log(`applicant sees: "${text}"`);
+    if (!(await applicant.locator(tid('step-call')).isVisible())) throw new Error('the call step was left when the link dropped');
+    await shot(applicant, 'applicant-reconnecting');
+    await shot(officer, 'officer-applicant-reconnecting');
+  });
+
+  await step('[reconnect] back online, the applicant reconnects at once; the session resumes on both sides', async () => {
+    const online = Date.now();
+    await applicantCtx.setOffline(false);
+    await applicant.waitForSelector(`${tid('link-status')}[data-state="reconnected"][data-reconnects="1"]`, { state: 'attached' });
+    log(`applicant reconnected ${Date.now() - online} ms after the network came back: "${(await applicant.locator(tid('link-status')).textContent()).trim()}"`);
+    await applicant.waitForSelector(`${tid('step-call')}[data-resumed="1"]`, { state: 'attached' });
+    const resumed = await applicant.locator(tid('step-call')).getAttribute('data-session-id');
+    if (resumed !== sessionId) throw new Error(`the applicant resumed session ${resumed}, not ${sessionId}`);
+    await expectPeerStates(officer, 'the officer', officerHistory, ['reconnecting', 'rejoined']);
+    log(`officer sees: "${(await officer.locator(tid('peer-notice')).textContent()).trim()}"`);
+    await applicant.locator(tid('recording-indicator')).waitFor({ state: 'visible' });
+    const granted = await officer.locator(`${tid('consent-row')}[data-state="granted"]`).count();
+    if (granted !== CONSENTS.length) throw new Error(`the console shows ${granted} granted consents after the resume`);
+  });
+
+  await step('[reconnect] both see fresh video again after the applicant\'s resume', async () => {
+    await Promise.all([waitForFreshVideo(officer, 'officer'), waitForFreshVideo(applicant, 'applicant')]);
+    await shot(applicant, 'applicant-resumed');
+  });
+
+  await step('[reconnect] the console\'s evidence log lists participant_disconnected and participant_reconnected', async () => {
+    const events = await until('the reconnection events in the evidence log', async () => {
+      const ev = await evidenceEvents(officer);
+      return { ok: ev.includes('participant_disconnected') && ev.includes('participant_reconnected'), ev };
+    });
+    const i = events.ev.indexOf('participant_disconnected');
+    if (events.ev.indexOf('participant_reconnected', i) < 0) throw new Error(`reconnected is not after disconnected: ${events.ev.join(', ')}`);
+    log(`evidence log: ${events.ev.join(', ')}`);
+  });
+
   await step('an expired passport (ICAO 9303 specimen MRZ) is refused with the hub\'s reason', async () => {
     await officer.locator(tid('id-doc-type')).selectOption('passport');
     await officer.locator(tid('id-mrz')).waitFor({ state: 'visible' });
@@ -1074,6 +1198,37 @@ async function main() {
     await shot(officer, 'officer-checklist-complete');
   });
 
+  // ---- the officer's desk socket drops: the console reconnects and keeps the session on screen
+  await step('[reconnect] the officer\'s desk socket drops: the console reconnects by itself, the session and its panels stay', async () => {
+    const applicantHistory = await peerHistory(applicant);
+    const logBefore = await evidenceEvents(officer);
+    // The officer's leg was already renegotiated once (when the applicant came back).
+    const resumedBefore = Number((await officer.locator(tid('call-panel')).getAttribute('data-resumed')) || 0);
+    await dropSignal(officer, 'officer');
+    await expectPeerStates(applicant, 'the applicant', applicantHistory, ['reconnecting']);
+    log(`applicant sees: "${await visibleText(applicant, 'peer-notice')}"`);
+    await officer.waitForSelector(`${tid('desk-status')}[data-state="connected"][data-reconnects="1"]`, { state: 'attached' });
+    await officer.waitForFunction(
+      ([sel, before]) => Number(document.querySelector(sel)?.dataset.resumed || 0) > before,
+      [`${tid('call-panel')}[data-session-id="${sessionId}"]`, resumedBefore],
+    );
+    await expectPeerStates(applicant, 'the applicant', applicantHistory, ['reconnecting', 'rejoined']);
+    log(`console: "${await visibleText(officer, 'desk-status')}"; applicant: "${(await applicant.locator(tid('peer-notice')).textContent()).trim()}"`);
+    const granted = await officer.locator(`${tid('consent-row')}[data-state="granted"]`).count();
+    const complete = await officer.locator(tid('checklist')).getAttribute('data-complete');
+    const logAfter = await evidenceEvents(officer);
+    if (granted !== CONSENTS.length || complete !== 'true') {
+      throw new Error(`the console lost the session's state: ${granted} consents granted, checklist complete=${complete}`);
+    }
+    if (logAfter.length < logBefore.length || logBefore.some((e, i) => logAfter[i] !== e)) {
+      throw new Error(`the evidence log was not kept: before ${logBefore.join(',')}; after ${logAfter.join(',')}`);
+    }
+    if ((await officer.locator(tid('declaration-status')).first().getAttribute('data-state')) !== 'confirmed') {
+      throw new Error('the declaration row lost its confirmed state');
+    }
+    await Promise.all([waitForFreshVideo(officer, 'officer'), waitForFreshVideo(applicant, 'applicant')]);
+  });
+
   await step('applicant opens "My consents": four granted, downloadable, withdraw asks first', async () => {
     await applicant.locator(tid('my-consents')).click();
     await until('four granted consents in "My consents"', async () => {
@@ -1102,6 +1257,27 @@ async function main() {
     await shot(applicant, 'applicant-my-consents');
   });
 
+  // ---- the officer reloads the console mid-call: the cookie signs them in, the desk reopens
+  await step('[reconnect] the officer reloads the console mid-call: the desk reopens and the session resumes', async () => {
+    const applicantHistory = await peerHistory(applicant);
+    await officer.reload();
+    await officer.waitForSelector('body[data-auth="signed-in"]', { state: 'attached' });
+    await officer.waitForSelector(`${tid('call-panel')}[data-resumed="1"][data-session-id="${sessionId}"]`);
+    await expectPeerStates(applicant, 'the applicant', applicantHistory, ['reconnecting', 'rejoined']);
+    log(`applicant peer states: ${(await peerHistory(applicant)).join(' → ')}`);
+    await officer.locator(tid('recording-indicator')).waitFor({ state: 'visible' });
+    // The reloaded page knows the session only from the hub: the checklist it sends on the
+    // return shows what is done.
+    await officer.waitForSelector(`${tid('checklist')}[data-complete="true"]`, { state: 'attached' });
+    await until('the reloaded console to show the consents granted (from the checklist)', async () => {
+      const n = await officer.locator(`${tid('consent-row')}[data-state="granted"]`).count();
+      return { ok: n === CONSENTS.length, granted: n };
+    });
+    log(`evidence log after the reload: ${(await evidenceEvents(officer)).join(', ') || '(empty)'}`);
+    await Promise.all([waitForFreshVideo(officer, 'officer'), waitForFreshVideo(applicant, 'applicant')]);
+    await shot(officer, 'officer-reloaded');
+  });
+
   const { artefactId, manifest } = await step('officer closes; outcome completed on both sides', async () => {
     await officer.locator(tid('close-session')).click();
     await officer.locator(tid('session-result')).waitFor({ state: 'visible' });
@@ -1120,6 +1296,8 @@ async function main() {
       throw new Error(`officer and applicant disagree on the artefact: ${officerArtefact} vs ${artefact}`);
     }
     log(`artefact ${artefact}, manifest ${hash}, receipt outcome "${await visibleText(applicant, 'receipt-outcome')}"`);
+    const link = await applicant.evaluate(() => ({ stopped: globalThis.globallinkSignal.stopped, state: document.body.dataset.link }));
+    if (!link.stopped) throw new Error(`the applicant page still reconnects after session_closed (${link.state})`);
     await shot(applicant, 'applicant-receipt');
     await shot(officer, 'officer-closed');
     return { artefactId: artefact, manifest: hash };

@@ -7,7 +7,7 @@
 use super::{ApiError, Staff};
 use crate::auth::token_hash;
 use crate::ids::BookingId;
-use crate::schedule::{self, ApplicantWindow, ShownTime, SlotQuery};
+use crate::schedule::{self, ApplicantWindow, ShownTime, SlotQuery, SlotTable};
 use crate::state::AppState;
 use crate::store::{BookingRecord, BookingStatus, CaseRecord, StoreError};
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -112,43 +112,64 @@ fn view(b: BookingRecord, case: &CaseRecord) -> BookingView {
     BookingView { booking: b, time }
 }
 
-/// Bookable slots with officers of this case's skill, one per start time.
-async fn slots_for(
-    state: &AppState,
-    case: &CaseRecord,
+/// A slot search for one case: officers with the service's skill, their bookings and the
+/// applicant's hours, loaded from the store.
+struct CaseSearch {
+    officers: Vec<(String, schedule::OfficerSchedule)>,
+    busy: Vec<(String, DateTime<Utc>, DateTime<Utc>)>,
+    applicant: ApplicantWindow,
+    duration: Duration,
+    from: DateTime<Utc>,
     days: u32,
-) -> Result<Vec<schedule::Slot>, ApiError> {
-    let service = state
-        .catalogue
-        .service(&case.service)
-        .ok_or_else(|| ApiError::invalid("this case's service is no longer offered"))?;
-    let officers: Vec<(String, schedule::OfficerSchedule)> =
-        crate::officers::all(state.store.as_ref())
+}
+
+impl CaseSearch {
+    async fn load(
+        state: &AppState,
+        case: &CaseRecord,
+        from: DateTime<Utc>,
+        days: u32,
+    ) -> Result<Self, ApiError> {
+        let service = state
+            .catalogue
+            .service(&case.service)
+            .ok_or_else(|| ApiError::invalid("this case's service is no longer offered"))?;
+        let officers = crate::officers::all(state.store.as_ref())
             .await?
             .into_iter()
             .filter(|(_, p)| p.skills.contains(&service.skill))
             .map(|(id, p)| (id.to_string(), p.schedule))
             .collect();
-    let from = state.clock.now() + LEAD_TIME;
-    let busy: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = state
-        .store
-        .bookings_between(from, from + Duration::days(i64::from(days) + 1))
-        .await?
-        .into_iter()
-        .map(|b| (b.officer_id.to_string(), b.starts_at, b.ends_at))
-        .collect();
-    let applicant = window(case);
-    let query = SlotQuery {
-        officers: &officers,
-        calendar: &state.calendar,
-        applicant: &applicant,
-        duration: Duration::minutes(i64::from(service.typical_minutes)),
-        step: STEP,
-        from,
-        days,
-        busy: &busy,
-    };
-    schedule::find_slots(&query).map_err(|e| ApiError::invalid(e.to_string()))
+        let busy = state
+            .store
+            .bookings_between(from, from + Duration::days(i64::from(days) + 1))
+            .await?
+            .into_iter()
+            .map(|b| (b.officer_id.to_string(), b.starts_at, b.ends_at))
+            .collect();
+        Ok(Self {
+            officers,
+            busy,
+            applicant: window(case),
+            duration: Duration::minutes(i64::from(service.typical_minutes)),
+            from,
+            days,
+        })
+    }
+
+    fn run<'a>(&'a self, calendar: &'a schedule::Calendar) -> Result<SlotTable<'a>, ApiError> {
+        schedule::search_slots(&SlotQuery {
+            officers: &self.officers,
+            calendar,
+            applicant: &self.applicant,
+            duration: self.duration,
+            step: STEP,
+            from: self.from,
+            days: self.days,
+            busy: &self.busy,
+        })
+        .map_err(|e| ApiError::invalid(e.to_string()))
+    }
 }
 
 #[derive(Deserialize)]
@@ -161,11 +182,12 @@ async fn slots(
     Applicant(case): Applicant,
     Query(p): Query<SlotParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let days = p.days.unwrap_or(14).clamp(1, 60);
-    let all = slots_for(&state, &case, days).await?;
-    let shown: Vec<TimePair> = schedule::distinct_times(&all)
-        .into_iter()
-        .map(|s| pair(s.start, s.end, &case))
+    let days = p.days.unwrap_or(14).clamp(1, schedule::MAX_SEARCH_DAYS);
+    let search = CaseSearch::load(&state, &case, state.clock.now() + LEAD_TIME, days).await?;
+    let shown: Vec<TimePair> = search
+        .run(&state.calendar)?
+        .times()
+        .map(|(start, end)| pair(start, end, &case))
         .collect();
     Ok(Json(json!({
         "applicant_zone": case.applicant_tz,
@@ -195,9 +217,26 @@ async fn book_at(
             "that time has already passed",
         ));
     }
-    let slots = slots_for(state, case, 60).await?;
+    // The listing's rule, asked about this one start: a search of one day from it offers the
+    // same slot there, as slot starts are counted from shift starts, not from the search.
+    let now = state.clock.now();
+    let horizon = now + LEAD_TIME + Duration::days(i64::from(schedule::MAX_SEARCH_DAYS));
+    let search = CaseSearch::load(state, case, start, 1).await?;
+    let table = search.run(&state.calendar)?;
+    let candidates: Vec<(&str, DateTime<Utc>)> = if start < now + LEAD_TIME || start > horizon {
+        Vec::new()
+    } else {
+        let end = table.times().find(|&(s, _)| s == start).map(|(_, e)| e);
+        end.map(|end| {
+            table
+                .officers_at(start)
+                .iter()
+                .map(|id| (*id, end))
+                .collect()
+        })
+        .unwrap_or_default()
+    };
     let profiles = crate::officers::all(state.store.as_ref()).await?;
-    let candidates: Vec<&schedule::Slot> = slots.iter().filter(|s| s.start == start).collect();
     if candidates.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -205,8 +244,8 @@ async fn book_at(
             "that time is not open any more; pick another slot",
         ));
     }
-    for slot in candidates {
-        let Ok(officer) = slot.officer.parse() else {
+    for (officer, end) in candidates {
+        let Ok(officer) = officer.parse() else {
             continue;
         };
         let max = profiles
@@ -218,8 +257,8 @@ async fn book_at(
             id: BookingId::random(),
             case_id: case.id,
             officer_id: officer,
-            starts_at: slot.start,
-            ends_at: slot.end,
+            starts_at: start,
+            ends_at: end,
             status: BookingStatus::Booked,
             created_at: state.clock.now(),
         };

@@ -28,8 +28,8 @@ pub use shifts::{
     on_duty, shifts_on,
 };
 pub use slots::{
-    ApplicantWindow, ShownTime, Slot, SlotQuery, distinct_times, find_slots, local_hour_is_night,
-    show,
+    ApplicantWindow, MAX_SEARCH_DAYS, ShownTime, Slot, SlotQuery, SlotTable, find_slots,
+    local_hour_is_night, search_slots, show,
 };
 
 use chrono::{NaiveDate, NaiveTime, TimeDelta, Weekday};

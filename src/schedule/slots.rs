@@ -3,21 +3,22 @@
 //! Contract: [`find_slots`] lists every `[start, start + duration)` that starts on a `step` from
 //! the start of one of the officer's shifts, lies wholly inside that shift and inside the
 //! applicant's window, and would not push the officer past `max_sessions` concurrent bookings.
-//! Each officer's slots are listed separately; [`distinct_times`] folds them per start time.
+//! [`search_slots`] groups them per start time ([`SlotTable`]); [`find_slots`] lists one
+//! [`Slot`] per officer and start.
 //! [`show`] and [`local_hour_is_night`] format instants for the people on either side.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveTime, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::local::{local_date, resolve, tz_serde};
-use super::shifts::shifts_between;
-use super::{Calendar, OfficerSchedule, ScheduleError};
+use super::local::{dates, local_date, resolve, tz_serde};
+use super::shifts::day_shifts;
+use super::{Calendar, Exception, OfficerSchedule, ScheduleError, ShiftPattern, shifts_on};
 
 /// The longest search [`find_slots`] accepts, in days.
-pub const MAX_SEARCH_DAYS: u32 = 60;
+pub const MAX_SEARCH_DAYS: u32 = 90;
 
 const MIN_GRAIN: TimeDelta = TimeDelta::minutes(1);
 const MAX_GRAIN: TimeDelta = TimeDelta::hours(24);
@@ -58,7 +59,7 @@ pub struct SlotQuery<'a> {
     pub step: TimeDelta,
     /// No slot starts before this; the search ends `days × 24 h` after it.
     pub from: DateTime<Utc>,
-    /// `1..=60`.
+    /// `1..=`[`MAX_SEARCH_DAYS`].
     pub days: u32,
     /// Existing bookings: officer id, start, end. Entries for other officers are ignored, and so
     /// are empty or inverted intervals.
@@ -120,17 +121,22 @@ impl ApplicantWindow {
     }
 
     /// Whether `[start, end)` lies inside the window of the applicant's local date of `start`.
+    ///
+    /// The rule `search_slots` applies with each date's window resolved once; tests hold the
+    /// two to the same answers.
+    #[cfg(test)]
     fn contains(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
-        let Some(date) = local_date(start, self.zone) else {
-            return false;
-        };
-        match (
-            resolve(self.zone, date, self.earliest),
-            resolve(self.zone, date, self.latest),
-        ) {
-            (Some(opens), Some(closes)) => opens <= start && end <= closes,
-            _ => false,
-        }
+        local_date(start, self.zone)
+            .and_then(|date| self.window_on(date))
+            .is_some_and(|(opens, closes)| opens <= start && end <= closes)
+    }
+
+    /// The instants the window opens and closes on local `date`, if both exist.
+    fn window_on(&self, date: NaiveDate) -> Option<Interval> {
+        Some((
+            resolve(self.zone, date, self.earliest)?,
+            resolve(self.zone, date, self.latest)?,
+        ))
     }
 }
 
@@ -141,7 +147,72 @@ impl ApplicantWindow {
 /// or on an officer whose schedule does not validate ([`ScheduleError::Officer`]). A slot must
 /// end by `from + days × 24 h`. An officer with `max_sessions = n` is offered a slot while at
 /// most `n - 1` of their bookings run at any one moment of it.
+///
+/// The flat form of [`search_slots`], one [`Slot`] (with its own copy of the officer id) per
+/// officer and start.
 pub fn find_slots(q: &SlotQuery<'_>) -> Result<Vec<Slot>, ScheduleError> {
+    search_slots(q).map(|table| table.to_slots())
+}
+
+/// The slots of one search, grouped by start time: what [`search_slots`] returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlotTable<'a> {
+    /// Distinct `(start, end)` with at least one officer, sorted by start.
+    times: Vec<Interval>,
+    /// For each entry of `times`, the ids of the officers free then: sorted, no repeats.
+    officers: Vec<Vec<&'a str>>,
+}
+
+impl<'a> SlotTable<'a> {
+    /// Each start time once, with its end, in order.
+    pub fn times(&self) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
+        self.times.iter().copied()
+    }
+
+    /// The ids of the officers free for the slot starting at `start`, in id order.
+    pub fn officers_at(&self, start: DateTime<Utc>) -> &[&'a str] {
+        self.times
+            .binary_search_by_key(&start, |&(s, _)| s)
+            .ok()
+            .and_then(|i| self.officers.get(i))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// How many (start, officer) slots the table holds.
+    pub fn len(&self) -> usize {
+        self.officers.iter().map(Vec::len).sum()
+    }
+
+    /// Whether no officer is free at any time.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// One [`Slot`] per officer and start, sorted by start, then officer id.
+    pub fn to_slots(&self) -> Vec<Slot> {
+        self.times
+            .iter()
+            .zip(&self.officers)
+            .flat_map(|(&(start, end), ids)| {
+                ids.iter().map(move |id| Slot {
+                    start,
+                    end,
+                    officer: (*id).to_owned(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// [`find_slots`]'s answer as a [`SlotTable`], without building a [`Slot`] per officer.
+///
+/// Cost: what does not depend on the officer is worked out once per query. Each distinct
+/// weekly pattern becomes UTC shifts and then candidate starts (inside the search, a shift and
+/// the applicant's window) once, for every officer who works it; the applicant's window is
+/// resolved once per local date. What is left per officer and day is the calendar, leave,
+/// `Extra` shifts (a day with one is worked out in full, as [`shifts_on`] does) and bookings,
+/// so a search is linear in officers × days plus the slots found (`docs/benchmarks.md`).
+pub fn search_slots<'a>(q: &SlotQuery<'a>) -> Result<SlotTable<'a>, ScheduleError> {
     if q.days == 0 || q.days > MAX_SEARCH_DAYS {
         return Err(ScheduleError::Days(q.days));
     }
@@ -156,8 +227,6 @@ pub fn find_slots(q: &SlotQuery<'_>) -> Result<Vec<Slot>, ScheduleError> {
         .from
         .checked_add_signed(TimeDelta::days(i64::from(q.days)))
         .ok_or(ScheduleError::OutOfRange)?;
-
-    let mut slots = Vec::new();
     for (officer, schedule) in q.officers {
         schedule
             .validate()
@@ -165,29 +234,219 @@ pub fn find_slots(q: &SlotQuery<'_>) -> Result<Vec<Slot>, ScheduleError> {
                 officer: officer.clone(),
                 source: Box::new(source),
             })?;
+    }
+
+    let planner = Planner::new(q, to);
+    // Officers in id order (stable, so one id listed twice keeps its entries together): the
+    // ids pushed per start time come out sorted.
+    let mut order: Vec<&'a (String, OfficerSchedule)> = q.officers.iter().collect();
+    order.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut busy: HashMap<&str, Vec<Interval>> = HashMap::new();
+    for (id, start, end) in q.busy {
+        if start < end && *start < to && *end > q.from {
+            busy.entry(id.as_str()).or_default().push((*start, *end));
+        }
+    }
+
+    // Pass 1: every candidate start, from the shared patterns and from officers' own days.
+    let mut plans: Vec<PatternPlan> = Vec::new();
+    let mut plan_of: HashMap<&ShiftPattern, usize> = HashMap::new();
+    let mut rotas: Vec<OfficerRota> = Vec::with_capacity(order.len());
+    for (_, schedule) in &order {
+        let plan = *plan_of.entry(&schedule.pattern).or_insert_with(|| {
+            plans.push(planner.plan(&schedule.pattern));
+            plans.len() - 1
+        });
+        let own_days = planner.own_days(schedule, &plans[plan]);
+        rotas.push(OfficerRota { plan, own_days });
+    }
+    let mut times: Vec<Interval> = plans
+        .iter()
+        .flat_map(|p| p.days.iter().flatten())
+        .chain(
+            rotas
+                .iter()
+                .flat_map(|r| r.own_days.iter().flat_map(|(_, c)| c)),
+        )
+        .copied()
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    let index = |start: DateTime<Utc>| times.binary_search_by_key(&start, |&(s, _)| s).ok();
+    let indexed = |day: &[Interval]| -> Vec<usize> {
+        day.iter().filter_map(|&(start, _)| index(start)).collect()
+    };
+    let plan_indices: Vec<Vec<Vec<usize>>> = plans
+        .iter()
+        .map(|p| p.days.iter().map(|day| indexed(day)).collect())
+        .collect();
+
+    // Pass 2: each officer's days, against the times their bookings leave them full.
+    let mut officers: Vec<Vec<&'a str>> = vec![Vec::new(); times.len()];
+    let mut previous: Option<&str> = None;
+    for ((id, schedule), rota) in order.iter().zip(&rotas) {
+        let plan = &plans[rota.plan];
         // Validation bounds max_sessions to 1..=20, so the conversion cannot fail.
         let max_sessions = usize::try_from(schedule.max_sessions).unwrap_or(usize::MAX);
-        let busy: Vec<(DateTime<Utc>, DateTime<Utc>)> = q
-            .busy
+        let full = busy
+            .get(id.as_str())
+            .map_or_else(Vec::new, |b| full_intervals(b, max_sessions));
+        // Only an id listed twice (adjacent in id order) can offer one start twice.
+        let repeated = previous == Some(id.as_str());
+        previous = Some(id.as_str());
+        let mut own = rota.own_days.iter().peekable();
+        for (day, date) in plan.dates.iter().enumerate() {
+            let candidates: Vec<usize>;
+            let starts: &[usize] = match own.next_if(|(d, _)| *d == day) {
+                Some((_, own_day)) => {
+                    candidates = indexed(own_day);
+                    &candidates
+                }
+                None if plan.holiday[day] || schedule.on_leave(*date) => &[],
+                None => &plan_indices[rota.plan][day],
+            };
+            for &i in starts {
+                let (start, end) = times[i];
+                let list = &mut officers[i];
+                if !(repeated && list.last() == Some(&id.as_str())) && free(&full, start, end) {
+                    list.push(id.as_str());
+                }
+            }
+        }
+    }
+    let (times, officers) = times
+        .into_iter()
+        .zip(officers)
+        .filter(|(_, ids)| !ids.is_empty())
+        .unzip();
+    Ok(SlotTable { times, officers })
+}
+
+/// `[start, end)`.
+type Interval = (DateTime<Utc>, DateTime<Utc>);
+
+/// One weekly pattern over the search: the office dates it spans (a day either side of the
+/// search, as a transition can move a date's edge), whether each is an office holiday, and
+/// the candidate slots its regular shifts give on each.
+struct PatternPlan {
+    dates: Vec<NaiveDate>,
+    holiday: Vec<bool>,
+    days: Vec<Vec<Interval>>,
+}
+
+/// One officer's plan and the days (index into the plan's dates) that are their own: those
+/// with an `Extra` shift, with their candidate slots worked out in full.
+struct OfficerRota {
+    plan: usize,
+    own_days: Vec<(usize, Vec<Interval>)>,
+}
+
+/// What every plan of one query shares: the query, its end and the applicant's windows.
+struct Planner<'q, 'a> {
+    q: &'q SlotQuery<'a>,
+    to: DateTime<Utc>,
+    /// The applicant's local dates around the search, with the window of each, if any.
+    window_dates: Vec<(NaiveDate, Option<Interval>)>,
+    /// The windows that exist, sorted (resolution is monotonic, so they never overlap).
+    windows: Vec<Interval>,
+}
+
+impl<'q, 'a> Planner<'q, 'a> {
+    fn new(q: &'q SlotQuery<'a>, to: DateTime<Utc>) -> Self {
+        let zone = q.applicant.zone;
+        let window_dates: Vec<(NaiveDate, Option<Interval>)> =
+            match (local_date(q.from, zone), local_date(to, zone)) {
+                (Some(first), Some(last)) => dates(
+                    first.pred_opt().unwrap_or(first),
+                    last.succ_opt().unwrap_or(last),
+                )
+                .map(|date| (date, q.applicant.window_on(date)))
+                .collect(),
+                _ => Vec::new(),
+            };
+        let windows = window_dates.iter().filter_map(|(_, w)| *w).collect();
+        Self {
+            q,
+            to,
+            window_dates,
+            windows,
+        }
+    }
+
+    /// The office dates of `zone` the search touches, a day either side.
+    fn office_dates(&self, zone: Tz) -> Vec<NaiveDate> {
+        match (local_date(self.q.from, zone), local_date(self.to, zone)) {
+            (Some(first), Some(last)) => dates(
+                first.pred_opt().unwrap_or(first),
+                last.succ_opt().unwrap_or(last),
+            )
+            .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn plan(&self, pattern: &ShiftPattern) -> PatternPlan {
+        let dates = self.office_dates(pattern.zone);
+        let holiday = dates
             .iter()
-            .filter(|(id, start, end)| id == officer && start < end && *start < to && *end > q.from)
-            .map(|&(_, start, end)| (start, end))
+            .map(|&date| self.q.calendar.is_holiday(date))
             .collect();
-        for (shift_start, shift_end) in shifts_between(schedule, q.calendar, q.from, to) {
+        let days = dates
+            .iter()
+            .map(|&date| {
+                let weekly = pattern
+                    .weekly
+                    .iter()
+                    .filter(|s| s.weekday == date.weekday())
+                    .map(|s| (s.start, s.end));
+                self.candidates(&day_shifts(pattern.zone, date, weekly))
+            })
+            .collect();
+        PatternPlan {
+            dates,
+            holiday,
+            days,
+        }
+    }
+
+    /// The days of `plan` on which `schedule` has an `Extra` shift, worked out in full.
+    fn own_days(
+        &self,
+        schedule: &OfficerSchedule,
+        plan: &PatternPlan,
+    ) -> Vec<(usize, Vec<Interval>)> {
+        let mut extra: Vec<usize> = schedule
+            .exceptions
+            .iter()
+            .filter_map(|e| match *e {
+                Exception::Extra { date, .. } => plan.dates.binary_search(&date).ok(),
+                Exception::Leave { .. } => None,
+            })
+            .collect();
+        extra.sort_unstable();
+        extra.dedup();
+        extra
+            .into_iter()
+            .map(|day| {
+                let shifts = shifts_on(schedule, self.q.calendar, plan.dates[day]);
+                (day, self.candidates(&shifts))
+            })
+            .collect()
+    }
+
+    /// The slots of `shifts` that start on a step from a shift's start, end inside it, start
+    /// no earlier than the search, end by its end and lie inside the applicant's window.
+    fn candidates(&self, shifts: &[Interval]) -> Vec<Interval> {
+        let q = self.q;
+        let mut found = Vec::new();
+        for &(shift_start, shift_end) in shifts {
             let mut start = shift_start;
             while let Some(end) = start.checked_add_signed(q.duration) {
-                if end > shift_end || end > to {
+                if end > shift_end || end > self.to {
                     break;
                 }
-                if start >= q.from
-                    && q.applicant.contains(start, end)
-                    && peak_bookings(&busy, start, end) < max_sessions
-                {
-                    slots.push(Slot {
-                        start,
-                        end,
-                        officer: officer.clone(),
-                    });
+                if start >= q.from && self.in_window(start, end) {
+                    found.push((start, end));
                 }
                 match start.checked_add_signed(q.step) {
                     Some(next) => start = next,
@@ -195,14 +454,69 @@ pub fn find_slots(q: &SlotQuery<'_>) -> Result<Vec<Slot>, ScheduleError> {
                 }
             }
         }
+        found
     }
-    slots.sort_by(|a, b| (a.start, &a.officer, a.end).cmp(&(b.start, &b.officer, b.end)));
-    // Only the same officer listed twice can repeat a slot exactly.
-    slots.dedup();
-    Ok(slots)
+
+    /// `ApplicantWindow::contains`, with each local date's window resolved once.
+    fn in_window(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+        // Outside every window is a quick no (most candidates); inside one, the rule reads
+        // the window of the start's own local date, as `contains` does.
+        let i = self.windows.partition_point(|&(opens, _)| opens <= start);
+        let inside_one = i
+            .checked_sub(1)
+            .and_then(|i| self.windows.get(i))
+            .is_some_and(|&(_, closes)| end <= closes);
+        inside_one
+            && local_date(start, self.q.applicant.zone)
+                .and_then(|date| {
+                    let i = self
+                        .window_dates
+                        .binary_search_by_key(&date, |&(d, _)| d)
+                        .ok()?;
+                    self.window_dates.get(i)?.1
+                })
+                .is_some_and(|(opens, closes)| opens <= start && end <= closes)
+    }
 }
 
-/// The most bookings running at one moment within `[start, end)`.
+/// The sorted, disjoint intervals in which at least `max_sessions` of `bookings` run at once.
+fn full_intervals(bookings: &[Interval], max_sessions: usize) -> Vec<Interval> {
+    let mut edges: Vec<(DateTime<Utc>, i8)> = bookings
+        .iter()
+        .flat_map(|&(start, end)| [(start, 1), (end, -1)])
+        .collect();
+    // At equal instants the -1 sorts first: a booking ending as another starts is not overlap.
+    edges.sort_unstable();
+    let mut full = Vec::new();
+    let (mut running, mut since) = (0usize, None);
+    for (at, edge) in edges {
+        if edge > 0 {
+            running += 1;
+            if running == max_sessions {
+                since = Some(at);
+            }
+        } else {
+            if running == max_sessions
+                && let Some(from) = since.take().filter(|&from| from < at)
+            {
+                full.push((from, at));
+            }
+            running = running.saturating_sub(1);
+        }
+    }
+    full
+}
+
+/// Whether `[start, end)` misses every interval of `full` (sorted, disjoint).
+fn free(full: &[Interval], start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+    let first_ending_after = full.partition_point(|&(_, f_end)| f_end <= start);
+    full.get(first_ending_after)
+        .is_none_or(|&(f_start, _)| f_start >= end)
+}
+
+/// The most bookings running at one moment within `[start, end)`: the plain rule behind
+/// [`full_intervals`], which the tests' reference search applies.
+#[cfg(test)]
 fn peak_bookings(
     busy: &[(DateTime<Utc>, DateTime<Utc>)],
     start: DateTime<Utc>,
@@ -225,17 +539,6 @@ fn peak_bookings(
         }
     }
     peak
-}
-
-/// One slot per start time, keeping the first officer listed for it (the lowest id when
-/// `slots` comes from [`find_slots`]).
-pub fn distinct_times(slots: &[Slot]) -> Vec<Slot> {
-    let mut seen = HashSet::new();
-    slots
-        .iter()
-        .filter(|slot| seen.insert(slot.start))
-        .cloned()
-        .collect()
 }
 
 /// `t` as read on a wall clock in `zone`.

@@ -412,7 +412,7 @@ fn max_sessions_two_allows_one_overlap() {
 }
 
 #[test]
-fn officers_are_listed_separately_and_distinct_times_folds_them() {
+fn officers_are_listed_separately_and_the_table_groups_them() {
     let mut search = Search::new(Europe::Lisbon, sh(2026, 11, 30, 0, 0));
     let mut late = lishui();
     late.pattern
@@ -450,11 +450,23 @@ fn officers_are_listed_separately_and_distinct_times_folds_them() {
         .map(|&(time, who)| (time.to_owned(), who))
         .collect();
     assert_eq!(listed, expected);
-    let distinct = distinct_times(&slots);
-    let officers: Vec<_> = distinct.iter().map(|s| s.officer.as_str()).collect();
-    assert_eq!(officers, ["li", "li", "li", "li", "li"]);
-    assert_eq!(distinct.len(), 5);
-    assert!(distinct_times(&[]).is_empty());
+    let query = query_of(&search);
+    let table = search_slots(&query).expect("valid");
+    let times: Vec<_> = table
+        .times()
+        .map(|(start, _)| show(start, Asia::Shanghai).local[11..].to_owned())
+        .collect();
+    assert_eq!(times, ["16:00", "16:30", "17:00", "18:00", "18:30"]);
+    assert_eq!(table.len(), slots.len());
+    assert_eq!(table.to_slots(), slots);
+    let four = slots[0].start;
+    assert_eq!(table.officers_at(four), ["li", "zhang"]);
+    assert_eq!(table.officers_at(slots[7].start), ["li"]);
+    assert!(table.officers_at(four + TimeDelta::minutes(1)).is_empty());
+    search.officers.clear();
+    let empty = search_slots(&query_of(&search)).expect("valid");
+    assert!(empty.is_empty() && empty.times().next().is_none());
+    assert_eq!(empty.len(), 0);
 }
 
 #[test]
@@ -491,13 +503,13 @@ fn an_empty_window_is_fine_an_inverted_one_is_not() {
 #[test]
 fn bad_queries_are_errors() {
     let base = || Search::new(Europe::Lisbon, sh(2026, 11, 30, 0, 0));
-    for days in [0, 61] {
+    for days in [0, 91] {
         let mut s = base();
         s.days = days;
         assert!(matches!(s.run(), Err(ScheduleError::Days(n)) if n == days));
     }
     let mut s = base();
-    s.days = 60;
+    s.days = 90;
     assert!(s.run().is_ok());
     for duration in [
         TimeDelta::zero(),
@@ -560,10 +572,10 @@ fn query_of(s: &Search) -> SlotQuery<'_> {
 fn extreme_instants_do_not_panic() {
     for from in [
         DateTime::<Utc>::MIN_UTC,
-        DateTime::<Utc>::MAX_UTC - TimeDelta::days(61),
+        DateTime::<Utc>::MAX_UTC - TimeDelta::days(91),
     ] {
         let mut s = Search::new(Asia::Kolkata, from);
-        s.days = 60;
+        s.days = 90;
         assert!(s.run().is_ok());
         let _ = show(from, Asia::Kolkata);
         let _ = local_hour_is_night(from, Asia::Kolkata);
@@ -910,7 +922,7 @@ mod properties {
             office in zone(),
             applicant in zone(),
             secs in -8_200_000_000_000i64..8_200_000_000_000,
-            days in 1u32..=60,
+            days in 1u32..=90,
         ) {
             let Some(from) = DateTime::from_timestamp(secs, 0) else { return Ok(()) };
             let mut schedule = lishui();
@@ -946,6 +958,144 @@ mod properties {
             let shown = show(from, applicant);
             prop_assert_eq!(shown.zone, applicant.name());
             let _ = local_hour_is_night(from, applicant);
+        }
+    }
+
+    /// `find_slots` as first written: officer by officer, every shift date by date through
+    /// `shifts_between`, bookings filtered and the window resolved afresh for every candidate,
+    /// then one sort of every slot. `search_slots` shares that work between officers; it must
+    /// return exactly this.
+    fn reference_find_slots(q: &SlotQuery<'_>) -> Result<Vec<Slot>, ScheduleError> {
+        use crate::schedule::shifts::shifts_between;
+        if q.days == 0 || q.days > MAX_SEARCH_DAYS {
+            return Err(ScheduleError::Days(q.days));
+        }
+        if q.duration < MIN_GRAIN || q.duration > MAX_GRAIN {
+            return Err(ScheduleError::Duration(q.duration));
+        }
+        if q.step < MIN_GRAIN || q.step > MAX_GRAIN {
+            return Err(ScheduleError::Step(q.step));
+        }
+        q.applicant.validate()?;
+        let to = q
+            .from
+            .checked_add_signed(TimeDelta::days(i64::from(q.days)))
+            .ok_or(ScheduleError::OutOfRange)?;
+        let mut slots = Vec::new();
+        for (officer, schedule) in q.officers {
+            schedule
+                .validate()
+                .map_err(|source| ScheduleError::Officer {
+                    officer: officer.clone(),
+                    source: Box::new(source),
+                })?;
+            let max_sessions = usize::try_from(schedule.max_sessions).unwrap_or(usize::MAX);
+            let busy: Vec<(DateTime<Utc>, DateTime<Utc>)> = q
+                .busy
+                .iter()
+                .filter(|(id, start, end)| {
+                    id == officer && start < end && *start < to && *end > q.from
+                })
+                .map(|&(_, start, end)| (start, end))
+                .collect();
+            for (shift_start, shift_end) in shifts_between(schedule, q.calendar, q.from, to) {
+                let mut start = shift_start;
+                while let Some(end) = start.checked_add_signed(q.duration) {
+                    if end > shift_end || end > to {
+                        break;
+                    }
+                    if start >= q.from
+                        && q.applicant.contains(start, end)
+                        && peak_bookings(&busy, start, end) < max_sessions
+                    {
+                        slots.push(Slot {
+                            start,
+                            end,
+                            officer: officer.clone(),
+                        });
+                    }
+                    match start.checked_add_signed(q.step) {
+                        Some(next) => start = next,
+                        None => break,
+                    }
+                }
+            }
+        }
+        slots.sort_by(|a, b| (a.start, &a.officer, a.end).cmp(&(b.start, &b.officer, b.end)));
+        slots.dedup();
+        Ok(slots)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Officers listed out of id order, one id twice, patterns shared and not, holidays,
+        /// leave, extras and bookings: the shared-work search equals the reference, error or
+        /// slots, exactly.
+        #[test]
+        fn find_slots_equals_the_reference(
+            c in case(),
+            second_zone in zone(),
+            sub_second in 0u32..3,
+            days in prop::option::weighted(0.1, 1u32..=MAX_SEARCH_DAYS + 1),
+        ) {
+            let schedule = OfficerSchedule {
+                pattern: crate::schedule::ShiftPattern { zone: c.office, weekly: c.weekly.clone() },
+                exceptions: c.exceptions.clone(),
+                max_sessions: c.max_sessions,
+                override_status: None,
+            };
+            let regular = OfficerSchedule { exceptions: Vec::new(), ..schedule.clone() };
+            let elsewhere = OfficerSchedule {
+                pattern: crate::schedule::ShiftPattern {
+                    zone: second_zone,
+                    weekly: c.weekly.clone(),
+                },
+                max_sessions: 1,
+                ..regular.clone()
+            };
+            let officers = vec![
+                ("b".to_owned(), schedule.clone()),
+                ("c".to_owned(), elsewhere),
+                ("a".to_owned(), OfficerSchedule { max_sessions: 1, ..schedule.clone() }),
+                ("d".to_owned(), regular.clone()),
+                ("b".to_owned(), regular),
+            ];
+            let calendar = Calendar {
+                holidays: c
+                    .holidays
+                    .iter()
+                    .map(|&date| crate::schedule::Holiday { date, name: "h".into() })
+                    .collect(),
+            };
+            let applicant =
+                ApplicantWindow { zone: c.applicant, earliest: c.earliest, latest: c.latest };
+            // Now and then a start that is not on a whole second.
+            let from = c.from + TimeDelta::nanoseconds(i64::from(sub_second) * 250_000_000);
+            let mut busy = c.busy.clone();
+            busy.push(("c".to_owned(), from, from + TimeDelta::days(2)));
+            busy.push(("d".to_owned(), from + TimeDelta::hours(5), from + TimeDelta::hours(3)));
+            // Back-to-back bookings: a slot can overlap several while only one runs at a time.
+            let chain = from + c.step;
+            for k in 0..3 * 24 * 3 {
+                let start = chain + TimeDelta::minutes(20 * k);
+                busy.push(("b".to_owned(), start, start + TimeDelta::minutes(20)));
+            }
+            let q = SlotQuery {
+                officers: &officers,
+                calendar: &calendar,
+                applicant: &applicant,
+                duration: c.duration,
+                step: c.step,
+                from,
+                days: days.unwrap_or(c.days),
+                busy: &busy,
+            };
+            match (find_slots(&q), reference_find_slots(&q)) {
+                (Ok(got), Ok(want)) => prop_assert_eq!(got, want),
+                (Err(got), Err(want)) => prop_assert_eq!(got.to_string(), want.to_string()),
+                (got, want) => prop_assert!(false, "got {:?}, want {:?}", got, want),
+            }
         }
     }
 

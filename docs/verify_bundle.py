@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Verify a globallink artefact bundle without globallink.
 
-Usage: python3 verify_bundle.py BUNDLE.zip OFFICE-CA.pem
+Usage: python3 verify_bundle.py BUNDLE.zip OFFICE-CA.pem LOG.vkey
 
 Needs only the Python standard library and the `cryptography` package
 (`pip install cryptography`). It checks, in order:
@@ -12,7 +12,10 @@ Needs only the Python standard library and the `cryptography` package
 2. the ES256 signature (JWS, detached payload) over `manifest.json`;
 3. every file the manifest lists: present, same size, same SHA-256; and no unlisted file;
 4. the evidence chain in `events.jsonl`: sequence numbers from 1, each `prev_hash` the SHA-256
-   of the previous line, and the count and head the manifest commits to.
+   of the previous line, and the count and head the manifest commits to;
+5. the transparency log proof in `log.json`: the checkpoint (a C2SP signed note) signed with
+   the Ed25519 key in LOG.vkey, and `manifest.json` a leaf of the tree it names by the RFC 9162
+   inclusion proof (leaf `SHA-256(0x00 || manifest.json)`, nodes `SHA-256(0x01 || l || r)`).
 
 Prints one line per check and `VERIFIED`, or `FAILED: <reason>` and exits with status 1.
 """
@@ -28,6 +31,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 GENESIS = "0" * 64
@@ -98,7 +102,60 @@ def check_chain(jsonl, session):
     return head, count
 
 
-def verify(bundle_path, ca_path):
+def verify_inclusion(leaf_data, index, size, proof_hex, root):
+    """RFC 9162 section 2.1.3.2, step by step."""
+    if not 0 <= index < size:
+        return False
+    fn, sn = index, size - 1
+    r = hashlib.sha256(b"\x00" + leaf_data).digest()
+    for p_hex in proof_hex:
+        p = bytes.fromhex(p_hex)
+        if len(p) != 32 or sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def open_checkpoint(note, vkey):
+    """The (origin, size, root) of a C2SP checkpoint note signed by vkey, or Failed."""
+    name, key_id_hex, key_b64 = vkey.strip().split("+", 2)
+    key = base64.b64decode(key_b64, validate=True)
+    if len(key) != 33 or key[0] != 0x01:
+        raise Failed("LOG.vkey is not an Ed25519 verifier key")
+    if hashlib.sha256(name.encode() + b"\n" + key).digest()[:4] != bytes.fromhex(key_id_hex):
+        raise Failed("LOG.vkey: key id does not match name and key")
+    public = Ed25519PublicKey.from_public_bytes(key[1:])
+    split = note.rfind("\n\n")
+    if split < 0:
+        raise Failed("log.json: checkpoint is not a signed note")
+    body, signatures = note[: split + 1], note[split + 2 :]
+    signed = False
+    for line in signatures.split("\n")[:-1]:
+        sig_name, _, sig_b64 = line.removeprefix("\u2014 ").partition(" ")
+        raw = base64.b64decode(sig_b64, validate=True)
+        if sig_name == name and raw[:4] == bytes.fromhex(key_id_hex):
+            try:
+                public.verify(raw[4:], body.encode())
+            except InvalidSignature:
+                raise Failed("log.json: checkpoint signature does not verify")
+            signed = True
+    if not signed:
+        raise Failed(f"log.json: checkpoint not signed by the key of {name}")
+    origin, size, root = body.split("\n")[:3]
+    if origin != name:
+        raise Failed(f"log.json: checkpoint of {origin!r}, the key is for {name!r}")
+    return origin, int(size), base64.b64decode(root, validate=True)
+
+
+def verify(bundle_path, ca_path, vkey_path):
     with open(ca_path, "rb") as f:
         anchors = x509.load_pem_x509_certificates(f.read())
     with zipfile.ZipFile(bundle_path) as bundle:
@@ -122,7 +179,7 @@ def verify(bundle_path, ca_path):
             data = bundle.read(f["path"])
             if len(data) != f["size"] or hashlib.sha256(data).hexdigest() != f["sha256"]:
                 raise Failed(f"file {f['path']}: size or sha256 mismatch")
-        extra = names - listed - {"manifest.json", "manifest.jws"}
+        extra = names - listed - {"manifest.json", "manifest.jws", "log.json"}
         if extra:
             raise Failed(f"unlisted files: {sorted(extra)}")
         print(f"ok   files: {len(listed)} files match the manifest")
@@ -132,13 +189,22 @@ def verify(bundle_path, ca_path):
             raise Failed("events.jsonl does not end at the head the manifest commits to")
         print(f"ok   chain: {count} events, head {head[:16]}…")
 
+        log = json.loads(bundle.read("log.json"))
+        with open(vkey_path) as f:
+            origin, size, root = open_checkpoint(log["checkpoint"], f.read())
+        if size != log["tree_size"]:
+            raise Failed("log.json: the checkpoint is for another tree size than the proof")
+        if not verify_inclusion(manifest_bytes, log["leaf_index"], size, log["inclusion_proof"], root):
+            raise Failed("log.json: manifest.json is not in the log (inclusion proof fails)")
+        print(f"ok   log: leaf {log['leaf_index']} of {size} in {origin}, checkpoint signed")
+
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     try:
-        verify(sys.argv[1], sys.argv[2])
+        verify(sys.argv[1], sys.argv[2], sys.argv[3])
     except (Failed, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as e:
         print(f"FAILED: {e}")
         return 1

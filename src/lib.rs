@@ -26,6 +26,8 @@ pub mod session;
 pub mod signal;
 pub mod state;
 pub mod store;
+pub mod translog;
+pub mod transparency;
 pub mod vault;
 
 use std::future::Future;

@@ -27,13 +27,21 @@ struct Cli {
 enum Command {
     /// Run the hub (the default).
     Serve(ServeArgs),
-    /// Verify an artefact bundle offline.
+    /// Verify an artefact bundle offline. Exit status: 0 valid, 1 invalid, 3 an input could
+    /// not be read (2 is a usage error).
     Verify {
         /// The bundle (.zip) to verify.
         bundle: PathBuf,
         /// PEM file with the trusted office CA certificate(s).
         #[arg(long)]
         trust: PathBuf,
+        /// File with the transparency log's verifier key (`<origin>+<id>+<key>`, one per
+        /// line). Defaults to `log.vkey` beside the --trust file, where the hub keeps it.
+        #[arg(long)]
+        log_key: Vec<PathBuf>,
+        /// Print the report as JSON instead of one line per check.
+        #[arg(long)]
+        json: bool,
     },
     /// Manage the development office PKI.
     Pki {
@@ -129,7 +137,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(cli.config, args).await,
-        Command::Verify { bundle, trust } => verify(bundle, trust),
+        Command::Verify {
+            bundle,
+            trust,
+            log_key,
+            json,
+        } => verify(bundle, trust, log_key, json),
         Command::User { command } => user(cli.config, command).await,
         Command::Pki {
             command: PkiCommand::Init { dir },
@@ -197,18 +210,68 @@ async fn user(config_file: Option<PathBuf>, command: UserCommand) -> anyhow::Res
     Ok(())
 }
 
-fn verify(bundle: PathBuf, trust: PathBuf) -> anyhow::Result<()> {
-    let trust_pem =
-        std::fs::read(&trust).with_context(|| format!("reading {}", trust.display()))?;
-    let anchors = globallink::seal::pki::load_trust_anchors(&trust_pem)?;
-    let bytes = std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
-    let report = globallink::seal::verify::verify_bundle(&bytes, &anchors);
-    print!("{}", report.render_text());
-    if report.ok {
-        Ok(())
+/// Exit status of `verify` when an input cannot be read or parsed.
+const VERIFY_INPUT_ERROR: i32 = 3;
+
+fn verify(bundle: PathBuf, trust: PathBuf, log_keys: Vec<PathBuf>, json: bool) -> ! {
+    let inputs = (|| -> anyhow::Result<(Vec<u8>, globallink::seal::Trust)> {
+        let trust_pem =
+            std::fs::read(&trust).with_context(|| format!("reading {}", trust.display()))?;
+        let certificates = globallink::seal::pki::load_trust_anchors(&trust_pem)
+            .with_context(|| format!("reading {}", trust.display()))?;
+        let log_keys = if log_keys.is_empty() {
+            // The hub keeps log.vkey beside office-ca.pem; without it the log check fails
+            // with a reason instead.
+            let beside = trust.with_file_name(globallink::transparency::LOG_VKEY_FILE);
+            if beside.is_file() {
+                vec![beside]
+            } else {
+                Vec::new()
+            }
+        } else {
+            log_keys
+        };
+        let mut verifiers = Vec::new();
+        for path in &log_keys {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                verifiers.push(
+                    globallink::translog::LogVerifier::new(line)
+                        .with_context(|| format!("{}: not a log verifier key", path.display()))?,
+                );
+            }
+        }
+        let bytes =
+            std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
+        Ok((
+            bytes,
+            globallink::seal::Trust {
+                certificates,
+                log_keys: verifiers,
+            },
+        ))
+    })();
+    let (bytes, trust) = match inputs {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(VERIFY_INPUT_ERROR);
+        }
+    };
+    let report = globallink::seal::verify::verify_bundle(&bytes, &trust);
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(VERIFY_INPUT_ERROR);
+            }
+        }
     } else {
-        std::process::exit(1);
+        print!("{}", report.render_text());
     }
+    std::process::exit(if report.ok { 0 } else { 1 });
 }
 
 async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {

@@ -683,11 +683,23 @@ pub async fn seal_session(
         sealed_at: now,
     };
     let identity = hub.identity.clone();
-    let sealed =
-        tokio::task::spawn_blocking(move || crate::seal::bundle::seal(input, &identity, &out))
+    let seal_err = |e: &dyn std::fmt::Display| SessionError::Seal(e.to_string());
+    // Hash and sign off the async threads, log the signed manifest (committed before the
+    // bundle carries its proof), then write the bundle.
+    let prepared =
+        tokio::task::spawn_blocking(move || crate::seal::bundle::prepare(input, &identity))
             .await
-            .map_err(|e| SessionError::Seal(e.to_string()))?
-            .map_err(|e| SessionError::Seal(e.to_string()))?;
+            .map_err(|e| seal_err(&e))?
+            .map_err(|e| seal_err(&e))?;
+    let inclusion = hub
+        .log
+        .append(prepared.manifest_json(), artefact_id, now)
+        .await
+        .map_err(|e| seal_err(&e))?;
+    let sealed = tokio::task::spawn_blocking(move || prepared.write(&inclusion, &out))
+        .await
+        .map_err(|e| seal_err(&e))?
+        .map_err(|e| seal_err(&e))?;
     let artefact = ArtefactRecord {
         id: artefact_id,
         case_id: case.id,

@@ -46,8 +46,10 @@ pub struct Hub {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub identity: Arc<HubIdentity>,
-    /// Trust anchors for verifying our own artefacts (the office CA).
-    pub trust: Vec<Vec<u8>>,
+    /// What the hub's own auditor views verify bundles against: its office CA and its log.
+    pub trust: crate::seal::verify::Trust,
+    /// The transparency log every sealed artefact is appended to.
+    pub log: crate::transparency::Transparency,
     /// The hub secret: keyed hashes of identity numbers, per-case document encryption.
     pub vault: Vault,
     pub catalogue: Catalogue,
@@ -187,7 +189,17 @@ pub async fn start(
     }
     let (identity, pki_created) =
         ensure_dev_pki(&paths.pki, clock.now()).map_err(|e| StartError::Pki(e.to_string()))?;
-    let trust = vec![identity.ca_der().to_vec()];
+    let log = crate::transparency::Transparency::open(
+        &paths.pki,
+        &crate::transparency::origin_for(&settings.public_url),
+        store.clone(),
+    )
+    .await
+    .map_err(|e| StartError::Pki(e.to_string()))?;
+    let trust = crate::seal::verify::Trust {
+        certificates: vec![identity.ca_der().to_vec()],
+        log_keys: vec![log.verifier()],
+    };
     let vault = Vault::open_or_create(&paths.data.join("hub-secret"))?;
     let catalogue = Catalogue::load(settings.config.catalogue.as_deref())?;
     let dev_accounts = ensure_dev_accounts(store.as_ref(), clock.as_ref(), &catalogue).await?;
@@ -212,6 +224,7 @@ pub async fn start(
         clock,
         identity: Arc::new(identity),
         trust,
+        log,
         vault,
         catalogue,
         calendar,

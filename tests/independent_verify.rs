@@ -12,10 +12,12 @@ use std::process::Command;
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/verify_bundle.py");
 
 fn python(bundle: &std::path::Path, ca: &std::path::Path) -> (bool, String) {
+    let vkey = ca.with_file_name("log.vkey");
     let out = Command::new("python3")
         .arg(SCRIPT)
         .arg(bundle)
         .arg(ca)
+        .arg(vkey)
         .output()
         .expect("python3 runs");
     (
@@ -26,6 +28,31 @@ fn python(bundle: &std::path::Path, ca: &std::path::Path) -> (bool, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
+}
+
+/// `bytes` re-zipped with `edit` applied to entry `name`, written into `dir`.
+fn rezip(
+    bytes: &[u8],
+    dir: &std::path::Path,
+    name: &str,
+    edit: impl Fn(&mut Vec<u8>),
+) -> std::path::PathBuf {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).expect("entry");
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).expect("read");
+        if entry.name() == name {
+            edit(&mut data);
+        }
+        out.start_file(entry.name(), zip::write::SimpleFileOptions::default())
+            .expect("start");
+        out.write_all(&data).expect("write");
+    }
+    let path = dir.join(format!("tampered-{name}.zip"));
+    std::fs::write(&path, out.finish().expect("finish").into_inner()).expect("write");
+    path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,28 +99,38 @@ async fn the_python_recipe_verifies_a_sealed_bundle_and_catches_tampering() {
     let (ok, text) = python(&bundle, &ca);
     assert!(ok && text.contains("VERIFIED"), "{text}");
 
+    assert!(
+        text.contains("ok   log: leaf 0 of 1 in 127.0.0.1"),
+        "{text}"
+    );
+
     // Change one byte of the chain, re-zip: the recipe names the failing file.
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).expect("entry");
-        let mut data = Vec::new();
-        entry.read_to_end(&mut data).expect("read");
-        if entry.name() == "events.jsonl" {
-            let pos = data.len() / 2;
-            data[pos] ^= 0x01;
-        }
-        out.start_file(entry.name(), zip::write::SimpleFileOptions::default())
-            .expect("start");
-        out.write_all(&data).expect("write");
-    }
-    let tampered = dir.path().join("tampered.zip");
-    std::fs::write(&tampered, out.finish().expect("finish").into_inner()).expect("write");
+    let tampered = rezip(&bytes, dir.path(), "events.jsonl", |data| {
+        let pos = data.len() / 2;
+        data[pos] ^= 0x01;
+    });
     let (ok, text) = python(&tampered, &ca);
     assert!(
         !ok && text.contains("FAILED") && text.contains("events.jsonl"),
         "{text}"
     );
+
+    // A log proof for another position: the inclusion proof no longer reaches the root.
+    let tampered = rezip(&bytes, dir.path(), "log.json", |data| {
+        let text = String::from_utf8(data.clone()).expect("utf-8");
+        *data = text
+            .replace("\"leaf_index\":0", "\"leaf_index\":1")
+            .into_bytes();
+    });
+    let (ok, text) = python(&tampered, &ca);
+    assert!(!ok && text.contains("inclusion proof fails"), "{text}");
+    // A checkpoint changed after signing.
+    let tampered = rezip(&bytes, dir.path(), "log.json", |data| {
+        let text = String::from_utf8(data.clone()).expect("utf-8");
+        *data = text.replacen("\\n1\\n", "\\n2\\n", 1).into_bytes();
+    });
+    let (ok, text) = python(&tampered, &ca);
+    assert!(!ok && text.contains("checkpoint signature"), "{text}");
 
     // A CA that did not sign it.
     let other = tempfile::tempdir().expect("tempdir");

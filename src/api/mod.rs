@@ -4,6 +4,7 @@
 
 mod booking;
 pub mod guard;
+mod log;
 mod officers;
 
 use crate::auth::{hash_password, random_token, token_hash, verify_password};
@@ -632,6 +633,7 @@ pub fn app(state: AppState) -> Router {
         .route("/ws", get(ws))
         .merge(booking::routes())
         .merge(officers::routes())
+        .merge(log::routes())
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn(guard::same_site_writes))
         .with_state(state);

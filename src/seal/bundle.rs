@@ -1,7 +1,8 @@
 //! The artefact bundle: a zip holding a signed manifest, the evidence chain and the recordings.
 //!
-//! Contract: a bundle has exactly the entries `manifest.json`, `manifest.jws`, `events.jsonl`
-//! and `recordings/<name>` for each recording. `manifest.json` is the RFC 8785 canonical JSON of
+//! Contract: a bundle has exactly the entries `manifest.json`, `manifest.jws`, `log.json`,
+//! `events.jsonl`, `recordings/<name>` for each recording and `documents/<name>` for each
+//! document or still. `manifest.json` is the RFC 8785 canonical JSON of
 //! a [`Manifest`], which lists every other entry with its SHA-256 and size and commits to the
 //! chain's length and head; `manifest.jws` is a detached ES256 JWS over those exact bytes. The
 //! zip container itself (timestamps, compression, order) is not covered by the signature:
@@ -37,6 +38,10 @@ pub const EVENTS_JSONL: &str = "events.jsonl";
 pub const RECORDINGS_PREFIX: &str = "recordings/";
 /// Prefix of document and still entries.
 pub const DOCUMENTS_PREFIX: &str = "documents/";
+/// Entry name of the transparency-log inclusion proof of `manifest.json`.
+pub const LOG_JSON: &str = "log.json";
+/// `format` of every `log.json`.
+pub const LOG_PROOF_FORMAT: &str = "globallink-log-proof/1";
 /// Largest entry a bundle may hold. The verifier enforces the same limit, so [`seal`] refuses
 /// anything larger rather than produce a bundle that cannot be verified.
 pub const MAX_ENTRY_SIZE: u64 = 2 << 30;
@@ -96,6 +101,27 @@ pub struct ManifestFile {
     /// Lower-case hex SHA-256 of the entry's content.
     pub sha256: String,
     pub size: u64,
+}
+
+/// What a bundle carries in `log.json` to prove its `manifest.json` is a leaf of the hub's
+/// transparency log. It comes after the signatures, so the manifest cannot commit to it; the
+/// verifier recomputes the leaf from `manifest.json` and checks the proof against the signed
+/// checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogInclusion {
+    /// [`LOG_PROOF_FORMAT`].
+    pub format: String,
+    /// The log's origin, also the name of its key.
+    pub origin: String,
+    /// 0-based position of the leaf: the bundle's exact `manifest.json` bytes.
+    pub leaf_index: u64,
+    /// Size of the tree the proof and the checkpoint are for.
+    pub tree_size: u64,
+    /// RFC 9162 inclusion path, lowest level first, as hex.
+    pub inclusion_proof: Vec<String>,
+    /// The C2SP signed note (checkpoint) of the tree at `tree_size`.
+    pub checkpoint: String,
 }
 
 /// Everything a bundle is made of.
@@ -175,8 +201,32 @@ pub fn is_plain_file_name(name: &str) -> bool {
         && !name.chars().any(char::is_control)
 }
 
-/// Seal a session into a bundle at `out`, replacing any file already there.
-pub fn seal(input: SealInput, id: &HubIdentity, out: &Path) -> Result<Sealed, BundleError> {
+/// Seal a session into a bundle at `out`, replacing any file already there: [`prepare`], then
+/// `log` appends the manifest to the transparency log, then [`Prepared::write`].
+pub fn seal(
+    input: SealInput,
+    id: &HubIdentity,
+    log: impl FnOnce(&[u8]) -> Result<LogInclusion, BundleError>,
+    out: &Path,
+) -> Result<Sealed, BundleError> {
+    let prepared = prepare(input, id)?;
+    let inclusion = log(prepared.manifest_json())?;
+    prepared.write(&inclusion, out)
+}
+
+/// A signed manifest and the contents it lists, ready to be logged and written.
+#[derive(Debug)]
+pub struct Prepared {
+    manifest: Manifest,
+    manifest_json: String,
+    manifest_jws: String,
+    events_jsonl: Vec<u8>,
+    recordings: Vec<(String, PathBuf)>,
+    documents: Vec<(String, Vec<u8>)>,
+}
+
+/// Check the chain and names, hash every file, and sign the canonical manifest.
+pub fn prepare(input: SealInput, id: &HubIdentity) -> Result<Prepared, BundleError> {
     let chain = evidence::verify_jsonl(&input.events_jsonl)?;
     if chain.events == 0 {
         return Err(BundleError::EmptyChain);
@@ -254,29 +304,59 @@ pub fn seal(input: SealInput, id: &HubIdentity, out: &Path) -> Result<Sealed, Bu
     let manifest_json =
         evidence::canonical_json(&manifest).map_err(|e| BundleError::Manifest(e.to_string()))?;
     let manifest_jws = jws::sign_detached(manifest_json.as_bytes(), id)?;
-
-    let contents = Contents {
-        manifest_json: manifest_json.as_bytes(),
-        manifest_jws: manifest_jws.as_bytes(),
-        events_jsonl: &input.events_jsonl,
-        recordings: &recordings,
-        documents: &documents,
-        files: &manifest.files,
-        sealed_at: manifest.sealed_at,
-    };
-    let size = write_atomically(out, |file| write_zip(file, &contents))?;
-    tracing::info!(
-        artefact = %manifest.artefact_id,
-        session = %manifest.session.id,
-        out = %out.display(),
-        size,
-        "sealed artefact bundle",
-    );
-    Ok(Sealed {
-        manifest_sha256: evidence::sha256_hex(manifest_json.as_bytes()),
+    Ok(Prepared {
         manifest,
-        size,
+        manifest_json,
+        manifest_jws,
+        events_jsonl: input.events_jsonl,
+        recordings,
+        documents,
     })
+}
+
+impl Prepared {
+    /// The canonical manifest bytes: the transparency-log leaf.
+    pub fn manifest_json(&self) -> &[u8] {
+        self.manifest_json.as_bytes()
+    }
+
+    /// Write the bundle with `log` as its `log.json`.
+    pub fn write(self, log: &LogInclusion, out: &Path) -> Result<Sealed, BundleError> {
+        let Prepared {
+            manifest,
+            manifest_json,
+            manifest_jws,
+            events_jsonl,
+            recordings,
+            documents,
+        } = self;
+        let log_json =
+            evidence::canonical_json(log).map_err(|e| BundleError::Manifest(e.to_string()))?;
+        let contents = Contents {
+            manifest_json: manifest_json.as_bytes(),
+            manifest_jws: manifest_jws.as_bytes(),
+            log_json: log_json.as_bytes(),
+            events_jsonl: &events_jsonl,
+            recordings: &recordings,
+            documents: &documents,
+            files: &manifest.files,
+            sealed_at: manifest.sealed_at,
+        };
+        let size = write_atomically(out, |file| write_zip(file, &contents))?;
+        tracing::info!(
+            artefact = %manifest.artefact_id,
+            session = %manifest.session.id,
+            out = %out.display(),
+            size,
+            log_index = log.leaf_index,
+            "sealed artefact bundle",
+        );
+        Ok(Sealed {
+            manifest_sha256: evidence::sha256_hex(manifest_json.as_bytes()),
+            manifest,
+            size,
+        })
+    }
 }
 
 /// Session of the first line; `verify_jsonl` has already checked that all lines agree.
@@ -361,6 +441,7 @@ impl<R: Read> Read for HashingReader<R> {
 struct Contents<'a> {
     manifest_json: &'a [u8],
     manifest_jws: &'a [u8],
+    log_json: &'a [u8],
     events_jsonl: &'a [u8],
     recordings: &'a [(String, PathBuf)],
     documents: &'a [(String, Vec<u8>)],
@@ -380,6 +461,7 @@ fn write_zip(file: fs::File, contents: &Contents<'_>) -> Result<fs::File, Bundle
     for (name, bytes) in [
         (MANIFEST_JSON, contents.manifest_json),
         (MANIFEST_JWS, contents.manifest_jws),
+        (LOG_JSON, contents.log_json),
         (EVENTS_JSONL, contents.events_jsonl),
     ] {
         zip.start_file(name, text)?;
@@ -540,6 +622,39 @@ pub(crate) mod tests {
         evidence::to_jsonl(lines.iter().map(String::as_str)).into_bytes()
     }
 
+    /// A transparency log of its own for tests: a fresh key and an in-memory tree.
+    pub(crate) struct TestLog {
+        pub(crate) signer: crate::translog::LogSigner,
+        tree: std::cell::RefCell<crate::translog::MerkleLog>,
+    }
+
+    impl TestLog {
+        pub(crate) fn new() -> Self {
+            let (signer, _) =
+                crate::translog::LogSigner::generate("hub.test/log").expect("log key");
+            Self {
+                signer,
+                tree: Default::default(),
+            }
+        }
+
+        /// Append `leaf` and prove it against the tree that now ends with it.
+        pub(crate) fn include(&self, leaf: &[u8]) -> Result<LogInclusion, BundleError> {
+            let mut tree = self.tree.borrow_mut();
+            let index = tree.append(leaf);
+            crate::transparency::prove(&self.signer, &tree, index)
+                .map_err(|e| BundleError::Manifest(e.to_string()))
+        }
+
+        /// What a verifier trusting `id`'s CA and this log holds.
+        pub(crate) fn trust(&self, id: &HubIdentity) -> crate::seal::verify::Trust {
+            crate::seal::verify::Trust {
+                certificates: vec![id.ca_der().to_vec()],
+                log_keys: vec![self.signer.verifier()],
+            }
+        }
+    }
+
     /// A seal input with two small recordings written into `dir`.
     pub(crate) fn sample_input(dir: &Path) -> SealInput {
         let session = SessionId::random();
@@ -596,13 +711,14 @@ pub(crate) mod tests {
         let input = sample_input(dir.path());
         let events = input.events_jsonl.clone();
         let out = dir.path().join("bundle.zip");
-        let sealed = seal(input, &id, &out)?;
+        let sealed = seal(input, &id, |m| TestLog::new().include(m), &out)?;
 
         assert_eq!(
             entry_names(&out)?,
             [
                 MANIFEST_JSON,
                 MANIFEST_JWS,
+                LOG_JSON,
                 EVENTS_JSONL,
                 "recordings/applicant-audio.ogg",
                 "recordings/applicant-video.ivf",
@@ -661,7 +777,7 @@ pub(crate) mod tests {
         lines.remove(1);
         input.events_jsonl = evidence::to_jsonl(lines).into_bytes();
         let out = dir.path().join("bundle.zip");
-        let err = seal(input, &id, &out).unwrap_err();
+        let err = seal(input, &id, |m| TestLog::new().include(m), &out).unwrap_err();
         assert!(matches!(err, BundleError::Chain(_)), "{err}");
         assert!(!out.exists());
         Ok(())
@@ -674,12 +790,12 @@ pub(crate) mod tests {
         let mut input = sample_input(dir.path());
         input.events_jsonl = Vec::new();
         assert!(matches!(
-            seal(input, &id, &out),
+            seal(input, &id, |m| TestLog::new().include(m), &out),
             Err(BundleError::EmptyChain)
         ));
         let mut input = sample_input(dir.path());
         input.events_jsonl = events_for(SessionId::random());
-        let err = seal(input, &id, &out).unwrap_err();
+        let err = seal(input, &id, |m| TestLog::new().include(m), &out).unwrap_err();
         assert!(matches!(err, BundleError::ForeignSession { .. }), "{err}");
     }
 
@@ -699,7 +815,7 @@ pub(crate) mod tests {
         ] {
             let mut input = sample_input(dir.path());
             input.recordings[0].0 = bad.to_owned();
-            let err = seal(input, &id, &out).unwrap_err();
+            let err = seal(input, &id, |m| TestLog::new().include(m), &out).unwrap_err();
             assert!(
                 matches!(err, BundleError::RecordingName(_)),
                 "{bad:?}: {err}"
@@ -707,7 +823,7 @@ pub(crate) mod tests {
         }
         let mut input = sample_input(dir.path());
         input.recordings[1].0 = input.recordings[0].0.clone();
-        let err = seal(input, &id, &out).unwrap_err();
+        let err = seal(input, &id, |m| TestLog::new().include(m), &out).unwrap_err();
         assert!(matches!(err, BundleError::DuplicateRecording(_)), "{err}");
         assert!(!out.exists());
     }
@@ -718,7 +834,7 @@ pub(crate) mod tests {
         let mut input = sample_input(dir.path());
         input.recordings[0].1 = dir.path().join("absent.ivf");
         let out = dir.path().join("bundle.zip");
-        let err = seal(input, &id, &out).unwrap_err();
+        let err = seal(input, &id, |m| TestLog::new().include(m), &out).unwrap_err();
         assert!(matches!(err, BundleError::Io { .. }), "{err}");
         let names: Vec<_> = fs::read_dir(dir.path())?
             .filter_map(Result::ok)
@@ -734,7 +850,12 @@ pub(crate) mod tests {
         let (dir, id) = dev_identity();
         let out = dir.path().join("bundle.zip");
         fs::write(&out, b"old")?;
-        let sealed = seal(sample_input(dir.path()), &id, &out)?;
+        let sealed = seal(
+            sample_input(dir.path()),
+            &id,
+            |m| TestLog::new().include(m),
+            &out,
+        )?;
         assert_eq!(fs::metadata(&out)?.len(), sealed.size);
         assert!(sealed.size > 3);
         Ok(())

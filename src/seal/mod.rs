@@ -18,4 +18,4 @@ pub use bundle::{
 };
 pub use jws::{JwsError, Signer, sign_detached, verify_detached};
 pub use pki::{HubIdentity, PkiError, ensure_dev_pki, load_trust_anchors};
-pub use verify::{Check, Report, verify_bundle};
+pub use verify::{Check, Report, Trust, verify_bundle};

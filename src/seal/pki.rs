@@ -281,7 +281,7 @@ fn since_epoch(t: DateTime<Utc>) -> Result<std::time::Duration, PkiError> {
 /// Write a file that did not exist, via a temporary name so a crash never leaves a truncated
 /// file under the final name. The mode is set at creation, so a key is never readable by
 /// others, not even briefly.
-fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError> {
+pub(crate) fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError> {
     let io_err = |source| PkiError::Io {
         path: path.to_owned(),
         source,
@@ -424,7 +424,7 @@ fn parse_cert<'a>(der: &'a [u8], what: &str) -> Result<X509Certificate<'a>, PkiE
 }
 
 /// Contents of the first PEM block labelled `label` in the file at `path`.
-fn read_pem(path: &Path, label: &str) -> Result<Vec<u8>, PkiError> {
+pub(crate) fn read_pem(path: &Path, label: &str) -> Result<Vec<u8>, PkiError> {
     let bytes = fs::read(path).map_err(|source| PkiError::Io {
         path: path.to_owned(),
         source,
@@ -455,7 +455,7 @@ fn read_key(path: &Path, rng: &SystemRandom) -> Result<EcdsaKeyPair, PkiError> {
     })
 }
 
-fn warn_if_exposed(path: &Path) {
+pub(crate) fn warn_if_exposed(path: &Path) {
     if let Ok(meta) = fs::metadata(path) {
         let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {

@@ -2,12 +2,12 @@
 //!
 //! Contract: [`verify_bundle`] takes the bundle bytes and the trust anchors and returns a
 //! [`Report`]; it never panics and never touches the file system. Checks run in a fixed order
-//! (`zip`, `manifest`, `signature`, `files`, `chain`, `summary`) and stop at the first failure,
+//! (`zip`, `manifest`, `signature`, `files`, `chain`, `log`, `summary`) and stop at the first failure,
 //! whose exact reason becomes [`Report::error`]. A report is `ok` only if every check passed.
 //!
 //! Memory and work are bounded: each entry may declare at most [`MAX_ENTRY_SIZE`] bytes, at most
 //! [`MAX_TOTAL_UNCOMPRESSED`] bytes are decompressed in all, and only `manifest.json`,
-//! `manifest.jws` and `events.jsonl` are kept in memory; recordings are hashed as they stream.
+//! `manifest.jws`, `log.json` and `events.jsonl` are kept in memory; recordings are hashed as they stream.
 //!
 //! The container is held to the shape [`seal`](super::bundle::seal) writes: no bytes before,
 //! between or after the entries, no repeated names, and local headers that agree with the
@@ -16,12 +16,14 @@
 //! metadata no content depends on (version-made-by, file attributes).
 
 use super::bundle::{
-    DOCUMENTS_PREFIX, EVENTS_JSONL, HashingReader, MANIFEST_FORMAT, MANIFEST_JSON, MANIFEST_JWS,
-    MAX_ENTRY_SIZE, Manifest, RECORDINGS_PREFIX, is_plain_file_name,
+    DOCUMENTS_PREFIX, EVENTS_JSONL, HashingReader, LOG_JSON, LOG_PROOF_FORMAT, LogInclusion,
+    MANIFEST_FORMAT, MANIFEST_JSON, MANIFEST_JWS, MAX_ENTRY_SIZE, Manifest, RECORDINGS_PREFIX,
+    is_plain_file_name,
 };
 use super::jws;
 use crate::evidence;
 use crate::ids::SessionId;
+use crate::translog::{self, LogVerifier};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -88,8 +90,17 @@ impl Report {
     }
 }
 
-/// Verify a bundle held in memory against DER trust anchors.
-pub fn verify_bundle(bytes: &[u8], trust_anchors: &[Vec<u8>]) -> Report {
+/// What a verifier trusts: office CA certificates (DER) for the signatures, and transparency
+/// log verifier keys for the checkpoint a bundle's log proof is checked against.
+#[derive(Clone, Debug, Default)]
+pub struct Trust {
+    pub certificates: Vec<Vec<u8>>,
+    pub log_keys: Vec<LogVerifier>,
+}
+
+/// Verify a bundle held in memory against `trust`.
+pub fn verify_bundle(bytes: &[u8], trust: &Trust) -> Report {
+    let trust_anchors = &trust.certificates;
     let mut report = Report {
         ok: false,
         error: None,
@@ -137,6 +148,11 @@ pub fn verify_bundle(bytes: &[u8], trust_anchors: &[Vec<u8>]) -> Report {
     match check_chain(&entries, &manifest) {
         Ok(detail) => report.pass("chain", detail),
         Err(reason) => return report.fail("chain", reason),
+    }
+
+    match check_log(&entries, manifest_bytes, &trust.log_keys) {
+        Ok(detail) => report.pass("log", detail),
+        Err(reason) => return report.fail("log", reason),
     }
 
     report.pass(
@@ -233,7 +249,7 @@ fn read_entries(bytes: &[u8]) -> Result<Entries, String> {
             .map_err(|e| format!("entry {index}: cannot open: {e}"))?;
         let name = file.name().to_owned();
         let declared = file.size();
-        let keep = [MANIFEST_JSON, MANIFEST_JWS, EVENTS_JSONL].contains(&name.as_str());
+        let keep = [MANIFEST_JSON, MANIFEST_JWS, LOG_JSON, EVENTS_JSONL].contains(&name.as_str());
         let mut sink = if keep {
             Sink::Keep(Vec::new())
         } else {
@@ -518,6 +534,73 @@ fn check_signature(
     ))
 }
 
+/// `log.json` proves `manifest.json` is leaf `leaf_index` of a tree whose checkpoint a trusted
+/// log key signed.
+fn check_log(
+    entries: &Entries,
+    manifest_bytes: &[u8],
+    log_keys: &[LogVerifier],
+) -> Result<String, String> {
+    let bytes = entries.contents(LOG_JSON).ok_or("log.json is missing")?;
+    let log: LogInclusion =
+        serde_json::from_slice(bytes).map_err(|e| format!("log.json: not a log proof: {e}"))?;
+    if log.format != LOG_PROOF_FORMAT {
+        return Err(format!(
+            "log.json: format {:?}, expected {LOG_PROOF_FORMAT:?}",
+            log.format
+        ));
+    }
+    let key = log_keys
+        .iter()
+        .find(|k| k.name() == log.origin)
+        .ok_or_else(|| {
+            format!(
+                "no trusted key for log {:?} (give the log's verifier key, published at \
+                 /api/log/key)",
+                log.origin
+            )
+        })?;
+    let checkpoint = key
+        .open_checkpoint(&log.checkpoint, &log.origin)
+        .map_err(|e| format!("checkpoint: {e}"))?;
+    if checkpoint.size != log.tree_size {
+        return Err(format!(
+            "checkpoint is for {} leaves, the proof for {}",
+            checkpoint.size, log.tree_size
+        ));
+    }
+    let proof = log
+        .inclusion_proof
+        .iter()
+        .map(|h| {
+            hex::decode(h)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| format!("inclusion proof: {h:?} is not a 32-byte hex hash"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    translog::verify_inclusion(
+        &translog::leaf_hash(manifest_bytes),
+        log.leaf_index,
+        log.tree_size,
+        &proof,
+        &checkpoint.root,
+    )
+    .map_err(|e| {
+        format!(
+            "manifest.json is not leaf {} of the log: {e}",
+            log.leaf_index
+        )
+    })?;
+    Ok(format!(
+        "manifest is leaf {} of {} in log {}, checkpoint signed by key {:08x}",
+        log.leaf_index,
+        log.tree_size,
+        log.origin,
+        key.key_id()
+    ))
+}
+
 fn check_files(entries: &Entries, manifest: &Manifest) -> Result<String, String> {
     let mut listed = BTreeSet::new();
     let mut total = 0u64;
@@ -559,7 +642,10 @@ fn check_files(entries: &Entries, manifest: &Manifest) -> Result<String, String>
         return Err("manifest does not list events.jsonl".to_owned());
     }
     for name in &entries.order {
-        let expected = name == MANIFEST_JSON || name == MANIFEST_JWS || listed.contains(&**name);
+        let expected = name == MANIFEST_JSON
+            || name == MANIFEST_JWS
+            || name == LOG_JSON
+            || listed.contains(&**name);
         if !expected {
             return Err(format!("unexpected entry {name:?} in the bundle"));
         }
@@ -634,7 +720,7 @@ fn short(hash: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seal::bundle::tests::sample_input;
+    use crate::seal::bundle::tests::{TestLog, sample_input};
     use crate::seal::bundle::{ManifestFile, seal};
     use crate::seal::pki::HubIdentity;
     use crate::seal::pki::tests::dev_identity;
@@ -644,6 +730,7 @@ mod tests {
     struct Fixture {
         _dir: tempfile::TempDir,
         id: HubIdentity,
+        log: TestLog,
         bytes: Vec<u8>,
     }
 
@@ -651,21 +738,23 @@ mod tests {
         fn new() -> Self {
             let (dir, id) = dev_identity();
             let out = dir.path().join("bundle.zip");
-            seal(sample_input(dir.path()), &id, &out).expect("seal");
+            let log = TestLog::new();
+            seal(sample_input(dir.path()), &id, |m| log.include(m), &out).expect("seal");
             let bytes = std::fs::read(&out).expect("read bundle");
             Fixture {
                 _dir: dir,
                 id,
+                log,
                 bytes,
             }
         }
 
-        fn anchors(&self) -> Vec<Vec<u8>> {
-            vec![self.id.ca_der().to_vec()]
+        fn trust(&self) -> Trust {
+            self.log.trust(&self.id)
         }
 
         fn verify(&self, bytes: &[u8]) -> Report {
-            verify_bundle(bytes, &self.anchors())
+            verify_bundle(bytes, &self.trust())
         }
     }
 
@@ -700,8 +789,12 @@ mod tests {
         edit(&mut manifest);
         let json = evidence::canonical_json(&manifest).expect("canonical");
         let jws = jws::sign_detached(json.as_bytes(), &fx.id).expect("sign");
+        // Logged too, so only the check the edit is aimed at can fail.
+        let log = fx.log.include(json.as_bytes()).expect("logged");
         entries[0].1 = json.into_bytes();
         entries[1].1 = jws.into_bytes();
+        assert_eq!(entries[2].0, LOG_JSON);
+        entries[2].1 = serde_json::to_vec(&log).expect("log.json");
         rezip(&entries)
     }
 
@@ -725,7 +818,15 @@ mod tests {
         let names: Vec<_> = report.checks.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
-            ["zip", "manifest", "signature", "files", "chain", "summary"]
+            [
+                "zip",
+                "manifest",
+                "signature",
+                "files",
+                "chain",
+                "log",
+                "summary"
+            ]
         );
         assert!(report.ok, "{}", report.render_text());
         assert!(report.checks.iter().all(|c| c.ok));
@@ -753,7 +854,7 @@ mod tests {
     fn any_flipped_byte_in_any_entry_fails() {
         let fx = Fixture::new();
         let entries = unzip(&fx.bytes);
-        assert_eq!(entries.len(), 5);
+        assert_eq!(entries.len(), 6);
         for (index, (name, content)) in entries.iter().enumerate() {
             let last = content.len() - 1;
             for at in [0, 1, last / 2, last] {
@@ -881,13 +982,72 @@ mod tests {
     fn wrong_trust_anchor_fails() {
         let fx = Fixture::new();
         let (_dir, other) = dev_identity();
-        let report = verify_bundle(&fx.bytes, &[other.ca_der().to_vec()]);
+        let report = verify_bundle(&fx.bytes, &fx.log.trust(&other));
         assert_fails_at(
             &report,
             "signature",
             "neither a trust anchor nor issued by one",
         );
         assert!(report.manifest.is_none());
+    }
+
+    #[test]
+    fn the_log_proof_is_checked_against_a_trusted_key() {
+        let fx = Fixture::new();
+        let report = fx.verify(&fx.bytes);
+        assert!(report.ok, "{}", report.render_text());
+        let log = report
+            .checks
+            .iter()
+            .find(|c| c.name == "log")
+            .expect("log check");
+        assert!(
+            log.detail.contains("leaf 0 of 1 in log hub.test/log"),
+            "{}",
+            log.detail
+        );
+
+        // No key for the log, or another key under the same name.
+        let mut trust = fx.trust();
+        trust.log_keys.clear();
+        assert_fails_at(
+            &verify_bundle(&fx.bytes, &trust),
+            "log",
+            "no trusted key for log",
+        );
+        let impostor = TestLog::new();
+        trust.log_keys = vec![impostor.signer.verifier()];
+        assert_fails_at(&verify_bundle(&fx.bytes, &trust), "log", "checkpoint");
+
+        let mut entries = unzip(&fx.bytes);
+        assert_eq!(entries[2].0, LOG_JSON);
+        let original: LogInclusion = serde_json::from_slice(&entries[2].1).expect("log.json");
+        let mut with = |edit: &dyn Fn(&mut LogInclusion)| {
+            let mut log = original.clone();
+            edit(&mut log);
+            entries[2].1 = serde_json::to_vec(&log).expect("log.json");
+            fx.verify(&rezip(&entries))
+        };
+        // A proof for another leaf of a bigger tree: the same key signed that checkpoint.
+        let other_leaf = fx.log.include(b"another manifest").expect("logged");
+        let report = with(&|log| *log = other_leaf.clone());
+        assert_fails_at(&report, "log", "manifest.json is not leaf 1 of the log");
+        let report = with(&|log| log.leaf_index = 1);
+        assert_fails_at(&report, "log", "is not leaf 1");
+        let report = with(&|log| log.tree_size = 2);
+        assert_fails_at(
+            &report,
+            "log",
+            "checkpoint is for 1 leaves, the proof for 2",
+        );
+        let report = with(&|log| log.checkpoint = log.checkpoint.replacen("\n1\n", "\n2\n", 1));
+        assert_fails_at(&report, "log", "checkpoint");
+        let report = with(&|log| log.inclusion_proof.push("00".repeat(32)));
+        assert_fails_at(&report, "log", "proof is too long");
+        let report = with(&|log| log.format = "globallink-log-proof/9".into());
+        assert_fails_at(&report, "log", "format");
+        entries.remove(2);
+        assert_fails_at(&fx.verify(&rezip(&entries)), "log", "log.json is missing");
     }
 
     #[test]

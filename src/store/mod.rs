@@ -1,5 +1,5 @@
 //! Durable state behind one trait, [`Store`]: accounts, logins, cases, sessions, the evidence
-//! chain and artefacts. [`sqlite::SqliteStore`] is the default implementation; a PostgreSQL one
+//! chain, artefacts and the transparency log's leaves. [`sqlite::SqliteStore`] is the default implementation; a PostgreSQL one
 //! can implement the same trait.
 //!
 //! Contract: every write method returns only after the data is committed, so the caller may
@@ -243,4 +243,16 @@ pub trait Store: Send + Sync + 'static {
     async fn create_artefact(&self, artefact: &ArtefactRecord) -> Result<(), StoreError>;
     async fn artefact(&self, id: ArtefactId) -> Result<Option<ArtefactRecord>, StoreError>;
     async fn artefacts_for_case(&self, case: CaseId) -> Result<Vec<ArtefactRecord>, StoreError>;
+
+    /// Append a transparency-log leaf at `index`, which must be the current number of leaves:
+    /// a taken or skipped index is a [`StoreError::Conflict`], so the log never forks.
+    async fn append_log_leaf(
+        &self,
+        index: u64,
+        leaf_hash: &[u8; 32],
+        artefact: ArtefactId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Every leaf hash of the transparency log, in order.
+    async fn log_leaves(&self) -> Result<Vec<[u8; 32]>, StoreError>;
 }

@@ -570,6 +570,61 @@ impl Store for SqliteStore {
             .map(artefact_row)
             .collect()
     }
+
+    async fn append_log_leaf(
+        &self,
+        index: u64,
+        leaf_hash: &[u8; 32],
+        artefact: ArtefactId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let idx = i64::try_from(index).map_err(|_| corrupt("log index", &index.to_string()))?;
+        let mut conn = self.pool.acquire().await?;
+        // IMMEDIATE takes the write lock first, so the count and the insert see one log.
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let result: Result<(), StoreError> = async {
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM log_leaves")
+                .fetch_one(&mut *conn)
+                .await?;
+            if count != idx {
+                return Err(StoreError::Conflict(format!(
+                    "the log holds {count} leaves, so leaf {index} cannot be appended"
+                )));
+            }
+            sqlx::query(
+                "INSERT INTO log_leaves (idx, leaf_hash, artefact_id, appended_at) \
+                 VALUES (?, ?, ?, ?)",
+            )
+            .bind(idx)
+            .bind(&leaf_hash[..])
+            .bind(artefact.to_string())
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+        .await;
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        sqlx::query(end).execute(&mut *conn).await?;
+        result
+    }
+
+    async fn log_leaves(&self) -> Result<Vec<[u8; 32]>, StoreError> {
+        let rows: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT idx, leaf_hash FROM log_leaves ORDER BY idx")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .enumerate()
+            .map(|(expected, (idx, hash))| {
+                if usize::try_from(idx).ok() != Some(expected) {
+                    return Err(corrupt("log index", &idx.to_string()));
+                }
+                hash.try_into()
+                    .map_err(|_| corrupt("log leaf hash", &format!("leaf {idx}")))
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

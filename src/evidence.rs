@@ -100,6 +100,19 @@ pub enum EventKind {
         reason: String,
         recording_offset_ms: Option<u64>,
     },
+    /// A closed piece of a recording file, hashed as it was written: the `header`, each run
+    /// of ~10 s of `clusters`, and the `cues`. Together they tile the finished file, so a cut
+    /// or an edit anywhere shows up as a piece that no longer matches.
+    RecordingSegment {
+        file: String,
+        piece: String,
+        index: u32,
+        byte_start: u64,
+        byte_end: u64,
+        start_ms: Option<u64>,
+        end_ms: Option<u64>,
+        sha256: String,
+    },
     IdentityCheckRecorded {
         document_type: String,
         /// Masked number, e.g. `110105********002X`. The full number is never in the chain.
@@ -180,6 +193,7 @@ impl EventKind {
             EventKind::ConsentWithdrawn { .. } => "consent_withdrawn",
             EventKind::RecordingStarted { .. } => "recording_started",
             EventKind::RecordingStopped { .. } => "recording_stopped",
+            EventKind::RecordingSegment { .. } => "recording_segment",
             EventKind::IdentityCheckRecorded { .. } => "identity_check_recorded",
             EventKind::LivenessPrompted { .. } => "liveness_prompted",
             EventKind::LivenessResponded { .. } => "liveness_responded",

@@ -356,6 +356,11 @@ impl Driver {
                     MediaEvent::TrackStarted { role, kind } => {
                         tracing::debug!(session = %self.record.id, ?role, kind, "track started");
                     }
+                    MediaEvent::RecordedPieces => {
+                        if let Err(e) = self.persist_recorded_pieces().await {
+                            tracing::error!(session = %self.record.id, "recording evidence: {e}");
+                        }
+                    }
                 },
             }
         }
@@ -365,6 +370,24 @@ impl Driver {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.record.id);
         self.media.close().await;
+    }
+
+    /// Chain every recording evidence piece closed since the last call.
+    async fn persist_recorded_pieces(&mut self) -> Result<(), SessionError> {
+        for p in self.media.take_recorded_pieces() {
+            let kind = EventKind::RecordingSegment {
+                file: p.file,
+                piece: p.piece.to_owned(),
+                index: p.index,
+                byte_start: p.bytes.0,
+                byte_end: p.bytes.1,
+                start_ms: p.time_ms.map(|t| t.0),
+                end_ms: p.time_ms.map(|t| t.1),
+                sha256: p.sha256,
+            };
+            self.persist(kind, None, None).await?;
+        }
+        Ok(())
     }
 
     /// Move `role` onto a new connection: the old one (if still open) is told the session moved,
@@ -522,7 +545,14 @@ impl Driver {
         match effect {
             Effect::Persist { kind, reply_to } => {
                 let reply_to = reply_to.or(Some(from));
-                return self.persist(kind, reply_to, reference).await.map(Some);
+                let stopped = matches!(kind, EventKind::RecordingStopped { .. });
+                let committed = self.persist(kind, reply_to, reference).await?;
+                if stopped {
+                    // The recorder finished its files before this event: their last pieces
+                    // follow it in the chain, before anything else (a seal included).
+                    self.persist_recorded_pieces().await?;
+                }
+                return Ok(Some(committed));
             }
             Effect::Send { to, msg } => self.send(to, msg),
             Effect::Grace { role, running } => {

@@ -177,8 +177,8 @@ async fn applicant_and_officer_complete_a_recorded_session_that_verifies() {
     let at_withdrawal = sizes(&rec_dir);
     assert_eq!(
         at_withdrawal.len(),
-        4,
-        "one file per participant and kind: {at_withdrawal:?}"
+        2,
+        "one file per participant, audio and video muxed: {at_withdrawal:?}"
     );
     let video_then = co.video.load(Ordering::SeqCst);
     wait_for(20, "media after withdrawal", || {
@@ -268,17 +268,89 @@ async fn applicant_and_officer_complete_a_recorded_session_that_verifies() {
         ),
         manifest_sha
     );
-    for name in [
-        "recordings/applicant-video.ivf",
-        "recordings/applicant-audio.ogg",
-        "recordings/officer-video.ivf",
-        "recordings/officer-audio.ogg",
-    ] {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["recordings/applicant.webm", "recordings/officer.webm"] {
         let (_, data) = entries
             .iter()
             .find(|(n, _)| n == name)
             .unwrap_or_else(|| panic!("{name} in bundle"));
         assert!(data.len() > 1000, "{name} has media ({} bytes)", data.len());
+        // Playable: ffprobe sees VP8 and Opus, and ffmpeg decodes it without an error.
+        let path = dir.path().join(name.trim_start_matches("recordings/"));
+        std::fs::write(&path, data).expect("write recording");
+        let probe = std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&path)
+            .output()
+            .expect("ffprobe runs (Debian package ffmpeg)");
+        let codecs = String::from_utf8_lossy(&probe.stdout);
+        assert!(
+            codecs.contains("vp8") && codecs.contains("opus"),
+            "{name}: {codecs} {}",
+            String::from_utf8_lossy(&probe.stderr)
+        );
+        let decode = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&path)
+            .args(["-f", "null", "-"])
+            .output()
+            .expect("ffmpeg runs");
+        assert!(
+            decode.status.success() && decode.stderr.is_empty(),
+            "{name}: {}",
+            String::from_utf8_lossy(&decode.stderr)
+        );
+        // The chain's pieces of this file (the header is hashed last, when the file is
+        // finished) tile it exactly and hash to its bytes.
+        let file = name.trim_start_matches("recordings/");
+        let events_text = String::from_utf8_lossy(
+            &entries
+                .iter()
+                .find(|(n, _)| n == "events.jsonl")
+                .expect("events")
+                .1,
+        )
+        .into_owned();
+        let mut pieces: Vec<Value> = events_text
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).expect("event"))
+            .filter(|e| e["kind"] == "recording_segment" && e["file"] == file)
+            .collect();
+        assert!(
+            pieces.iter().any(|p| p["piece"] == "header")
+                && pieces.iter().any(|p| p["piece"] == "clusters"),
+            "{name}: {pieces:?}"
+        );
+        pieces.sort_by_key(|p| p["byte_start"].as_u64());
+        let mut next = 0u64;
+        for event in &pieces {
+            let (start, end) = (
+                event["byte_start"].as_u64().expect("start"),
+                event["byte_end"].as_u64().expect("end"),
+            );
+            assert_eq!(start, next, "{name}: pieces are contiguous");
+            let bytes = &data[start as usize..end as usize];
+            assert_eq!(
+                globallink::evidence::sha256_hex(bytes),
+                event["sha256"].as_str().expect("sha256"),
+                "{name}: piece {} {}",
+                event["piece"],
+                event["index"]
+            );
+            next = end;
+        }
+        assert_eq!(
+            next,
+            data.len() as u64,
+            "{name}: pieces cover the whole file"
+        );
     }
     let events = String::from_utf8(
         entries

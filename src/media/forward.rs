@@ -107,7 +107,7 @@ pub(super) struct Forwarder {
     /// How each sending participant's leg numbers its header extensions.
     ingress: Mutex<HashMap<(ParticipantRole, RtpCodecKind), ExtensionMap>>,
     remotes: Mutex<Vec<Remote>>,
-    recorder: Recorder,
+    pub(super) recorder: Recorder,
 }
 
 fn other(role: ParticipantRole) -> ParticipantRole {
@@ -160,12 +160,12 @@ pub(super) fn rewrite(
 }
 
 impl Forwarder {
-    pub(super) fn new(recordings: PathBuf) -> Self {
+    pub(super) fn new(recordings: PathBuf, notify: Arc<dyn Fn() + Send + Sync>) -> Self {
         Self {
             outputs: Mutex::new(HashMap::new()),
             ingress: Mutex::new(HashMap::new()),
             remotes: Mutex::new(Vec::new()),
-            recorder: Recorder::new(recordings),
+            recorder: Recorder::new(recordings, notify),
         }
     }
 

@@ -10,7 +10,8 @@
 mod forward;
 mod keyframes;
 mod ports;
-mod record;
+pub mod record;
+pub mod webm;
 
 pub use ports::{PortLease, PortPool};
 
@@ -80,6 +81,9 @@ pub enum MediaEvent {
         role: ParticipantRole,
         kind: &'static str,
     },
+    /// Recording evidence pieces are waiting: take them with
+    /// [`MediaSession::take_recorded_pieces`].
+    RecordedPieces,
 }
 
 fn kind_name(kind: RtpCodecKind) -> &'static str {
@@ -215,8 +219,12 @@ impl MediaSession {
         recordings: PathBuf,
     ) -> (Self, mpsc::UnboundedReceiver<MediaEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let notify_tx = tx.clone();
+        let notify = Arc::new(move || {
+            let _ = notify_tx.send(MediaEvent::RecordedPieces);
+        });
         let session = Self {
-            forwarder: Arc::new(Forwarder::new(recordings)),
+            forwarder: Arc::new(Forwarder::new(recordings, notify)),
             config,
             peers: Mutex::new(HashMap::new()),
             events: tx,
@@ -395,6 +403,12 @@ impl MediaSession {
         let names = self.forwarder.start_recording()?;
         self.forwarder.request_keyframes().await;
         Ok(names)
+    }
+
+    /// The recordings' evidence pieces (header, each ~10 s of clusters, cues) closed since
+    /// the last call, for the chain.
+    pub fn take_recorded_pieces(&self) -> Vec<record::RecordedPiece> {
+        self.forwarder.recorder.take_pieces()
     }
 
     /// Stop recording; returns once every file is flushed and closed.

@@ -1,82 +1,96 @@
-//! Consent-gated recording. While inactive, packets are dropped here. [`Recorder::start`]
-//! opens one file per incoming track (VP8 → IVF, Opus → Ogg) and later tracks get theirs on
-//! arrival; [`Recorder::stop`] closes and fsyncs every file before it returns.
+//! Consent-gated recording: one WebM file per participant, audio and video muxed.
+//!
+//! While inactive, packets are dropped here. [`Recorder::start`] opens `<role>.webm` for every
+//! participant sending media (later ones get theirs on arrival); [`Recorder::stop`] finishes
+//! and fsyncs every file before it returns, so nothing is written after a stop.
 //!
 //! Each file is written by its own thread fed through a bounded channel, so a slow disk never
-//! stalls the packet pump; if the channel is full the packet is dropped and counted.
+//! stalls the packet pump; if the channel is full the packet is dropped and counted. The thread
+//! puts RTP packets through a jitter buffer (the webrtc-rs sample builder) per track and times
+//! each frame from RTP time: the first frame of a track is placed at its arrival after the
+//! recording start, later frames by their RTP timestamp distance from it. The recording start
+//! is also the zero of the evidence chain's `recording_offset_ms`.
+//!
+//! Every evidence piece of a file ([`RecordedPiece`]: the header, each ~10 s run of clusters,
+//! the cues) is queued for the chain as it is closed; the session driver takes them with
+//! [`Recorder::take_pieces`], so a cut anywhere in a recording is provable.
 
 use super::MediaError;
+use super::webm::{self, AudioTrack, Tracks, VideoTrack, WebmWriter};
 use crate::evidence::ParticipantRole;
-use rtc::media::io::Writer;
-use rtc::media::io::ivf_reader::IVFFileHeader;
-use rtc::media::io::ivf_writer::IVFWriter;
-use rtc::media::io::ogg_writer::OggWriter;
+use rtc::media::io::sample_builder::SampleBuilder;
+use rtc::rtp::codec::opus::OpusPacket;
+use rtc::rtp::codec::vp8::Vp8Packet;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-type Key = (ParticipantRole, RtpCodecKind);
+/// Packets a sample may wait for a missing one, and for how long, before it is given up.
+const VIDEO_MAX_LATE: u16 = 128;
+const AUDIO_MAX_LATE: u16 = 32;
+const MAX_LATE_TIME: Duration = Duration::from_millis(400);
+
+/// One closed evidence piece of a recording file, ready for the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedPiece {
+    /// File name inside the session's recordings (and the bundle's `recordings/`).
+    pub file: String,
+    /// `header`, `clusters` or `cues`.
+    pub piece: &'static str,
+    /// Index of a `clusters` piece within its file; 0 for the others.
+    pub index: u32,
+    /// `[start, end)` byte offsets in the finished file.
+    pub bytes: (u64, u64),
+    /// Recording time the piece covers, for `clusters` pieces.
+    pub time_ms: Option<(u64, u64)>,
+    pub sha256: String,
+}
+
+struct Packet {
+    kind: RtpCodecKind,
+    packet: rtc::rtp::Packet,
+    arrived: Instant,
+}
 
 #[derive(Default)]
 struct State {
     active: bool,
-    tracks: Vec<Key>,
-    writers: HashMap<Key, SyncSender<rtc::rtp::Packet>>,
+    /// Participants sending media, and which kinds.
+    senders: Vec<(ParticipantRole, RtpCodecKind)>,
+    writers: HashMap<ParticipantRole, SyncSender<Packet>>,
     threads: Vec<JoinHandle<()>>,
     files: Vec<(String, PathBuf)>,
+    started: Option<Instant>,
     dropped: u64,
 }
 
 pub(super) struct Recorder {
     dir: PathBuf,
     state: Mutex<State>,
+    pieces: Arc<Mutex<Vec<RecordedPiece>>>,
+    /// Told each time pieces are queued, so the session driver takes them promptly.
+    notify: Arc<dyn Fn() + Send + Sync>,
 }
 
-fn file_stem(key: Key) -> String {
-    let role = match key.0 {
+fn role_name(role: ParticipantRole) -> &'static str {
+    match role {
         ParticipantRole::Applicant => "applicant",
         ParticipantRole::Officer => "officer",
-    };
-    let kind = if key.1 == RtpCodecKind::Audio {
-        "audio"
-    } else {
-        "video"
-    };
-    format!("{role}-{kind}")
-}
-
-fn open_writer(path: &PathBuf, kind: RtpCodecKind) -> Result<Box<dyn Writer + Send>, MediaError> {
-    let file =
-        File::create(path).map_err(|e| MediaError::Record(format!("{}: {e}", path.display())))?;
-    let err = |e: rtc::shared::error::Error| MediaError::Record(e.to_string());
-    if kind == RtpCodecKind::Audio {
-        Ok(Box::new(OggWriter::new(file, 48000, 2).map_err(err)?))
-    } else {
-        let header = IVFFileHeader {
-            signature: *b"DKIF",
-            version: 0,
-            header_size: 32,
-            four_cc: *b"VP80",
-            width: 640,
-            height: 480,
-            timebase_denominator: 30,
-            timebase_numerator: 1,
-            num_frames: 0,
-            unused: 0,
-        };
-        Ok(Box::new(IVFWriter::new(file, &header).map_err(err)?))
     }
 }
 
 impl Recorder {
-    pub(super) fn new(dir: PathBuf) -> Self {
+    pub(super) fn new(dir: PathBuf, notify: Arc<dyn Fn() + Send + Sync>) -> Self {
         Self {
             dir,
             state: Mutex::new(State::default()),
+            pieces: Arc::default(),
+            notify,
         }
     }
 
@@ -84,71 +98,77 @@ impl Recorder {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Open a writer for `key`; caller holds the lock.
-    fn open(&self, state: &mut State, key: Key) -> Result<String, MediaError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| MediaError::Record(e.to_string()))?;
-        let ext = if key.1 == RtpCodecKind::Audio {
-            "ogg"
-        } else {
-            "ivf"
-        };
-        let stem = file_stem(key);
-        let mut name = format!("{stem}.{ext}");
+    /// Open `role`'s file and writer thread; caller holds the lock.
+    fn open(&self, state: &mut State, role: ParticipantRole) -> Result<String, MediaError> {
+        let err = |e: &dyn std::fmt::Display| MediaError::Record(e.to_string());
+        std::fs::create_dir_all(&self.dir).map_err(|e| err(&e))?;
+        let stem = role_name(role);
+        let mut name = format!("{stem}.webm");
         let mut n = 2;
         while state.files.iter().any(|(f, _)| *f == name) {
-            name = format!("{stem}-{n}.{ext}");
+            name = format!("{stem}-{n}.webm");
             n += 1;
         }
         let path = self.dir.join(&name);
-        let mut writer = open_writer(&path, key.1)?;
-        let (tx, rx) = sync_channel::<rtc::rtp::Packet>(2048);
-        let file_path = path.clone();
+        let file = File::create(&path).map_err(|e| err(&format!("{}: {e}", path.display())))?;
+        let tracks = Tracks {
+            video: Some(VideoTrack {
+                width: 640,
+                height: 480,
+            }),
+            audio: Some(AudioTrack {
+                channels: 2,
+                pre_skip: 0,
+            }),
+        };
+        let writer = WebmWriter::new(file, tracks).map_err(|e| err(&e))?;
+        let (tx, rx) = sync_channel::<Packet>(2048);
+        let started = *state.started.get_or_insert_with(Instant::now);
+        let job = FileJob {
+            name: name.clone(),
+            path: path.clone(),
+            started,
+            pieces: Arc::clone(&self.pieces),
+            notify: Arc::clone(&self.notify),
+        };
         let thread = std::thread::Builder::new()
             .name(format!("rec-{stem}"))
-            .spawn(move || {
-                while let Ok(packet) = rx.recv() {
-                    if let Err(e) = writer.write_rtp(&packet) {
-                        tracing::debug!(file = %file_path.display(), "skipped packet: {e}");
-                    }
-                }
-                if let Err(e) = writer.close() {
-                    tracing::error!(file = %file_path.display(), "closing recording failed: {e}");
-                }
-                drop(writer);
-                if let Ok(f) = File::open(&file_path) {
-                    let _ = f.sync_all();
-                }
-            })
-            .map_err(|e| MediaError::Record(e.to_string()))?;
-        state.writers.insert(key, tx);
+            .spawn(move || job.run(writer, rx))
+            .map_err(|e| err(&e))?;
+        state.writers.insert(role, tx);
         state.threads.push(thread);
         state.files.push((name.clone(), path));
         Ok(name)
     }
 
+    /// Start recording every participant sending media now or later; the file names so far.
     pub(super) fn start(&self) -> Result<Vec<String>, MediaError> {
         let mut state = self.lock();
         if state.active {
             return Ok(Vec::new());
         }
         state.active = true;
-        let tracks = state.tracks.clone();
+        state.started = Some(Instant::now());
+        let mut roles: Vec<ParticipantRole> = state.senders.iter().map(|(r, _)| *r).collect();
+        roles.dedup();
         let mut names = Vec::new();
-        for key in tracks {
-            names.push(self.open(&mut state, key)?);
+        for role in roles {
+            if !state.writers.contains_key(&role) {
+                names.push(self.open(&mut state, role)?);
+            }
         }
         Ok(names)
     }
 
     pub(super) fn track_started(&self, role: ParticipantRole, kind: RtpCodecKind) {
         let mut state = self.lock();
-        let key = (role, kind);
-        if !state.tracks.contains(&key) {
-            state.tracks.push(key);
+        if !state.senders.contains(&(role, kind)) {
+            state.senders.push((role, kind));
+            state.senders.sort_by_key(|(r, _)| role_name(*r));
         }
         if state.active
-            && !state.writers.contains_key(&key)
-            && let Err(e) = self.open(&mut state, key)
+            && !state.writers.contains_key(&role)
+            && let Err(e) = self.open(&mut state, role)
         {
             tracing::error!("cannot record new track: {e}");
         }
@@ -156,8 +176,11 @@ impl Recorder {
 
     pub(super) fn track_ended(&self, role: ParticipantRole, kind: RtpCodecKind) {
         let mut state = self.lock();
-        state.tracks.retain(|k| *k != (role, kind));
-        state.writers.remove(&(role, kind));
+        state.senders.retain(|k| *k != (role, kind));
+        if !state.senders.iter().any(|(r, _)| *r == role) {
+            // The file is finished when its last track ends; a return starts a new one.
+            state.writers.remove(&role);
+        }
     }
 
     pub(super) fn write(
@@ -170,20 +193,27 @@ impl Recorder {
         if !state.active {
             return;
         }
-        let Some(tx) = state.writers.get(&(role, kind)) else {
+        let Some(tx) = state.writers.get(&role) else {
             return;
         };
-        match tx.try_send(packet.clone()) {
+        let message = Packet {
+            kind,
+            packet: packet.clone(),
+            arrived: Instant::now(),
+        };
+        match tx.try_send(message) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => state.dropped += 1,
         }
     }
 
+    /// Stop and finish every file; returns once each is complete and synced to disk.
     pub(super) async fn stop(&self) {
         let threads = {
             let mut state = self.lock();
             state.active = false;
             state.writers.clear();
+            state.started = None;
             if state.dropped > 0 {
                 tracing::warn!(
                     dropped = state.dropped,
@@ -202,5 +232,164 @@ impl Recorder {
 
     pub(super) fn files(&self) -> Vec<(String, PathBuf)> {
         self.lock().files.clone()
+    }
+
+    /// The evidence pieces closed since the last call, in the order they closed per file.
+    pub(super) fn take_pieces(&self) -> Vec<RecordedPiece> {
+        std::mem::take(&mut *self.pieces.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Where one track's timeline starts: arrival after the recording start, and RTP time then.
+#[derive(Clone, Copy)]
+struct Timeline {
+    at: Duration,
+    /// RTP ticks since the first frame, unwrapped past 2^32.
+    ticks: u64,
+    last: u32,
+    clock_rate: u64,
+}
+
+impl Timeline {
+    fn new(at: Duration, rtp: u32, clock_rate: u64) -> Self {
+        Self {
+            at,
+            ticks: 0,
+            last: rtp,
+            clock_rate,
+        }
+    }
+
+    /// The recording time of a frame with RTP timestamp `rtp` (frames come in order).
+    fn place(&mut self, rtp: u32) -> Duration {
+        let step = rtp.wrapping_sub(self.last);
+        // A step back (a late frame the jitter buffer let through) keeps the last time.
+        if step < u32::MAX / 2 {
+            self.ticks += u64::from(step);
+            self.last = rtp;
+        }
+        self.at + Duration::from_micros(self.ticks.saturating_mul(1_000_000) / self.clock_rate)
+    }
+}
+
+/// What one file's writer thread owns besides the writer.
+struct FileJob {
+    name: String,
+    path: PathBuf,
+    started: Instant,
+    pieces: Arc<Mutex<Vec<RecordedPiece>>>,
+    notify: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl FileJob {
+    fn run(self, mut writer: WebmWriter<File>, rx: Receiver<Packet>) {
+        let mut video = SampleBuilder::new(VIDEO_MAX_LATE, Vp8Packet::default(), 90_000)
+            .with_max_time_delay(MAX_LATE_TIME);
+        let mut audio = SampleBuilder::new(AUDIO_MAX_LATE, OpusPacket, 48_000)
+            .with_max_time_delay(MAX_LATE_TIME);
+        let mut timelines: [Option<Timeline>; 2] = [None, None];
+        let mut taken = 0usize;
+        while let Ok(Packet {
+            kind,
+            packet,
+            arrived,
+        }) = rx.recv()
+        {
+            let is_video = kind != RtpCodecKind::Audio;
+            let since_start = arrived.saturating_duration_since(self.started);
+            if is_video {
+                video.push(arrived, packet);
+            } else {
+                audio.push(arrived, packet);
+            }
+            loop {
+                let sample = if is_video {
+                    video.pop(arrived)
+                } else {
+                    audio.pop(arrived)
+                };
+                let Some(sample) = sample else { break };
+                let slot = usize::from(is_video);
+                let clock = if is_video { 90_000 } else { 48_000 };
+                let timeline = timelines[slot].get_or_insert_with(|| {
+                    Timeline::new(since_start, sample.packet_timestamp, clock)
+                });
+                let at = timeline.place(sample.packet_timestamp);
+                let written = if is_video {
+                    let key = webm::vp8_is_keyframe(&sample.data);
+                    writer.write_video(at, &sample.data, key)
+                } else {
+                    writer.write_audio(at, &sample.data)
+                };
+                if let Err(e) = written {
+                    tracing::debug!(file = %self.name, "frame not recorded: {e}");
+                }
+            }
+            while let Some(segment) = writer.take_closed_segment() {
+                taken += 1;
+                self.queue(vec![self.clusters(&segment)]);
+            }
+        }
+        match writer.finish_into_inner() {
+            Ok((summary, file)) => {
+                if let Err(e) = file.sync_all() {
+                    tracing::error!(file = %self.path.display(), "syncing recording failed: {e}");
+                }
+                let mut pieces = vec![self.piece("header", &summary.header)];
+                pieces.extend(
+                    summary
+                        .segments
+                        .iter()
+                        .skip(taken)
+                        .map(|s| self.clusters(s)),
+                );
+                if let Some(cues) = &summary.cues {
+                    pieces.push(self.piece("cues", cues));
+                }
+                self.queue(pieces);
+            }
+            Err(e) => {
+                tracing::error!(file = %self.path.display(), "finishing recording failed: {e}");
+            }
+        }
+        sync_dir(&self.path);
+    }
+
+    fn clusters(&self, s: &webm::ClosedSegment) -> RecordedPiece {
+        RecordedPiece {
+            file: self.name.clone(),
+            piece: "clusters",
+            index: s.index,
+            bytes: (s.byte_range.start, s.byte_range.end),
+            time_ms: Some((s.start_ms, s.end_ms)),
+            sha256: hex::encode(s.sha256),
+        }
+    }
+
+    fn piece(&self, piece: &'static str, p: &webm::HashedPiece) -> RecordedPiece {
+        RecordedPiece {
+            file: self.name.clone(),
+            piece,
+            index: 0,
+            bytes: (p.byte_range.start, p.byte_range.end),
+            time_ms: None,
+            sha256: hex::encode(p.sha256),
+        }
+    }
+
+    fn queue(&self, pieces: Vec<RecordedPiece>) {
+        self.pieces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(pieces);
+        (self.notify)();
+    }
+}
+
+fn sync_dir(file: &Path) {
+    if let Some(dir) = file.parent()
+        && let Ok(d) = File::open(dir)
+    {
+        let _ = d.sync_all();
     }
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod catalogue;
+pub mod certificates;
 pub mod checklist;
 pub mod clock;
 pub mod config;

@@ -85,6 +85,26 @@ enum PkiCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Issue an officer a certificate for their P-256 public key (SPKI, PEM or DER) and
+    /// print it (PEM).
+    Issue {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        public_key: PathBuf,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=825))]
+        days: u32,
+    },
+    /// Revoke a certificate by serial and publish the new revocation list.
+    Revoke {
+        #[arg(long)]
+        serial: u64,
+        #[arg(long, value_parser = ["unspecified", "key-compromise", "affiliation-changed", "superseded", "cessation-of-operation"])]
+        reason: Option<String>,
+    },
+    /// List issued certificates with their status.
+    List,
 }
 
 #[derive(Args, Default)]
@@ -144,23 +164,107 @@ async fn main() -> anyhow::Result<()> {
             json,
         } => verify(bundle, trust, log_key, json),
         Command::User { command } => user(cli.config, command).await,
-        Command::Pki {
-            command: PkiCommand::Init { dir },
+        Command::Pki { command } => pki(cli.config, command).await,
+    }
+}
+
+async fn pki(config_file: Option<PathBuf>, command: PkiCommand) -> anyhow::Result<()> {
+    use globallink::seal::officer_pki::Reason;
+    use globallink::store::Store;
+    if let PkiCommand::Init { dir } = command {
+        let config = Config::load(config_file.as_deref(), &Overrides::default())?;
+        let dir = dir.unwrap_or_else(|| config.data_dir.join("pki"));
+        let (identity, created) = globallink::seal::pki::ensure_dev_pki(&dir, SystemClock.now())?;
+        println!(
+            "{} development PKI in {}\n  office CA: {}\n  hub certificate: {}",
+            if created { "created" } else { "kept existing" },
+            dir.display(),
+            dir.join("office-ca.pem").display(),
+            identity.hub_subject(),
+        );
+        return Ok(());
+    }
+    let settings = Config::load(config_file.as_deref(), &Overrides::default())?.validate()?;
+    let pki_dir = settings.config.data_dir.join("pki");
+    let store = SqliteStore::open(&settings.database_url)
+        .await
+        .context("opening the database")?;
+    let now = SystemClock.now();
+    match command {
+        PkiCommand::Init { .. } => {}
+        PkiCommand::Issue {
+            username,
+            public_key,
+            days,
         } => {
-            let config = Config::load(cli.config.as_deref(), &Overrides::default())?;
-            let dir = dir.unwrap_or_else(|| config.data_dir.join("pki"));
-            let (identity, created) =
-                globallink::seal::pki::ensure_dev_pki(&dir, SystemClock.now())?;
-            println!(
-                "{} development PKI in {}\n  office CA: {}\n  hub certificate: {}",
-                if created { "created" } else { "kept existing" },
-                dir.display(),
-                dir.join("office-ca.pem").display(),
-                identity.hub_subject(),
+            let user = store
+                .user_by_name(&username)
+                .await?
+                .context("no such user")?;
+            let raw = std::fs::read(&public_key)
+                .with_context(|| format!("reading {}", public_key.display()))?;
+            let spki = match x509_parser::pem::parse_x509_pem(&raw) {
+                Ok((_, pem)) if pem.label == "PUBLIC KEY" => pem.contents,
+                _ => raw,
+            };
+            let cert =
+                globallink::certificates::issue(&store, &pki_dir, &user, &spki, now, days).await?;
+            eprintln!(
+                "issued serial {} to {} until {}",
+                cert.serial,
+                user.username,
+                cert.not_after.to_rfc3339()
             );
-            Ok(())
+            print!("{}", pem_block("CERTIFICATE", &cert.der));
+        }
+        PkiCommand::Revoke { serial, reason } => {
+            let reason = match reason.as_deref() {
+                Some("key-compromise") => Some(Reason::KeyCompromise),
+                Some("affiliation-changed") => Some(Reason::AffiliationChanged),
+                Some("superseded") => Some(Reason::Superseded),
+                Some("cessation-of-operation") => Some(Reason::CessationOfOperation),
+                Some(_) => Some(Reason::Unspecified),
+                None => None,
+            };
+            let crl = pki_dir.join(globallink::certificates::CRL_FILE);
+            globallink::certificates::revoke(&store, &pki_dir, serial, reason, now).await?;
+            println!("revoked serial {serial}; published {}", crl.display());
+        }
+        PkiCommand::List => {
+            for c in store.officer_certificates().await? {
+                let who = store
+                    .user(c.officer_id)
+                    .await?
+                    .map(|u| u.username)
+                    .unwrap_or_default();
+                let status = match c.revoked_at {
+                    Some(at) => format!("revoked {}", at.to_rfc3339()),
+                    None if c.not_after < now => "expired".to_owned(),
+                    None => "valid".to_owned(),
+                };
+                println!(
+                    "{}\t{who}\t{} .. {}\t{status}",
+                    c.serial,
+                    c.not_before.to_rfc3339(),
+                    c.not_after.to_rfc3339()
+                );
+            }
         }
     }
+    Ok(())
+}
+
+/// A PEM block with 64-column base64 lines.
+fn pem_block(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 async fn user(config_file: Option<PathBuf>, command: UserCommand) -> anyhow::Result<()> {

@@ -115,3 +115,200 @@ fn a_bad_catalogue_stops_start_up_with_the_file_line_and_reason() {
     assert!(err.contains(&catalogue.display().to_string()), "{err}");
     assert!(err.contains("line"), "{err}");
 }
+
+/// `openssl` with `args`; the test fails (never skips) without it.
+fn openssl(args: &[&str]) -> std::process::Output {
+    Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl runs (Debian package openssl)")
+}
+
+#[test]
+fn officer_certificates_are_issued_listed_and_revoked_with_a_published_crl() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name).to_str().expect("utf8").to_owned();
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(run(dir.path(), &["pki", "init"]));
+    ok(run(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "li",
+            "--role",
+            "officer",
+            "--name",
+            "Officer Li",
+        ],
+    ));
+    ok(run(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "au",
+            "--role",
+            "auditor",
+            "--name",
+            "Auditor",
+        ],
+    ));
+    // The officer's key pair, as a browser or a token would make it; only the public half
+    // reaches the CA.
+    ok(openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        &path("officer.key"),
+    ]));
+    ok(openssl(&[
+        "pkey",
+        "-in",
+        &path("officer.key"),
+        "-pubout",
+        "-out",
+        &path("officer.pub"),
+    ]));
+
+    let refused = run(
+        dir.path(),
+        &[
+            "pki",
+            "issue",
+            "--username",
+            "au",
+            "--public-key",
+            &path("officer.pub"),
+        ],
+    );
+    assert!(
+        !refused.status.success(),
+        "auditors get no signing certificate"
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not an officer"));
+
+    let mut certs = Vec::new();
+    for n in 0..2 {
+        let pem = ok(run(
+            dir.path(),
+            &[
+                "pki",
+                "issue",
+                "--username",
+                "li",
+                "--public-key",
+                &path("officer.pub"),
+                "--days",
+                "30",
+            ],
+        ));
+        let file = path(&format!("officer-{n}.pem"));
+        std::fs::write(&file, &pem).expect("write");
+        certs.push(file);
+    }
+    let ca = dir.path().join("pki").join("office-ca.pem");
+    let crl = dir.path().join("pki").join("office.crl");
+    let (ca, crl) = (ca.to_str().expect("utf8"), crl.to_str().expect("utf8"));
+    let text = ok(openssl(&["x509", "-in", &certs[0], "-noout", "-text"]));
+    assert!(
+        text.contains("Digital Signature") && text.contains("CA:FALSE"),
+        "{text}"
+    );
+    assert!(text.contains("Officer Li"), "{text}");
+    for cert in &certs {
+        let out = ok(openssl(&[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            ca,
+            "-CRLfile",
+            crl,
+            cert,
+        ]));
+        assert!(out.contains("OK"), "{out}");
+    }
+
+    let listed = ok(run(dir.path(), &["pki", "list"]));
+    let serials: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert_eq!(serials.len(), 2, "{listed}");
+    assert!(
+        listed
+            .lines()
+            .all(|l| l.contains("\tli\t") && l.ends_with("valid")),
+        "{listed}"
+    );
+    let serial_of = |cert: &str| {
+        let out = ok(openssl(&["x509", "-in", cert, "-noout", "-serial"]));
+        u64::from_str_radix(out.trim().trim_start_matches("serial="), 16).expect("hex serial")
+    };
+    let revoked = serial_of(&certs[0]).to_string();
+    assert!(serials.contains(&revoked.as_str()), "{listed}");
+
+    ok(run(
+        dir.path(),
+        &[
+            "pki",
+            "revoke",
+            "--serial",
+            &revoked,
+            "--reason",
+            "key-compromise",
+        ],
+    ));
+    let out = openssl(&[
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        ca,
+        "-CRLfile",
+        crl,
+        &certs[0],
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("revoked")
+            || String::from_utf8_lossy(&out.stderr).contains("revoked")
+    );
+    let out = ok(openssl(&[
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        ca,
+        "-CRLfile",
+        crl,
+        &certs[1],
+    ]));
+    assert!(
+        out.contains("OK"),
+        "the other certificate stays valid: {out}"
+    );
+    let crl_text = ok(openssl(&["crl", "-in", crl, "-noout", "-text"]));
+    assert!(crl_text.contains("Key Compromise"), "{crl_text}");
+
+    let listed = ok(run(dir.path(), &["pki", "list"]));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(&format!("{revoked}\t")) && l.contains("revoked")),
+        "{listed}"
+    );
+    let again = run(dir.path(), &["pki", "revoke", "--serial", &revoked]);
+    assert!(!again.status.success(), "revoking twice is an error");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already revoked"));
+}

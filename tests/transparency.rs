@@ -153,6 +153,14 @@ async fn sealed_sessions_are_logged_and_the_log_only_grows() {
     let response = get("/api/log/inclusion?index=x").await.expect("response");
     assert_eq!(response.status(), 400);
 
+    // The office CA is public; the revocation list exists once a certificate was issued.
+    let ca = get("/api/pki/ca").await.expect("ca").text().await.expect("text");
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    let crl = get("/api/pki/crl").await.expect("crl");
+    assert_eq!(crl.status(), 404);
+    let body: Value = crl.json().await.expect("json");
+    assert!(body["message"].as_str().unwrap_or_default().contains("no revocation list yet"));
+
     // The command line: valid (0), JSON report, tampered (1), unreadable input (3).
     let dir = tempfile::tempdir().expect("tempdir");
     let bundle = dir.path().join("bundle.zip");

@@ -1,6 +1,7 @@
-//! The transparency log over HTTP, public so any monitor can follow it: the verifier key, the
-//! signed checkpoint, inclusion proofs and consistency proofs (which show the log was only
-//! ever appended to). Proofs are hex hashes, lowest level first, as in RFC 9162.
+//! Public trust material over HTTP. The transparency log, so any monitor can follow it: the
+//! verifier key, the signed checkpoint, inclusion proofs and consistency proofs (which show
+//! the log was only ever appended to; hex hashes, lowest level first, as in RFC 9162). And the
+//! office PKI: the CA certificate and the revocation list of officer certificates.
 
 use super::ApiError;
 use crate::state::AppState;
@@ -78,8 +79,47 @@ async fn consistency(
     })))
 }
 
+/// A PEM file of the PKI directory, or 404 with `missing` as the reason.
+async fn pki_file(
+    path: std::path::PathBuf,
+    missing: &'static str,
+) -> Result<([(header::HeaderName, &'static str); 1], String), ApiError> {
+    match tokio::fs::read_to_string(&path).await {
+        Ok(text) => Ok(([(header::CONTENT_TYPE, "application/x-pem-file")], text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", missing))
+        }
+        Err(e) => {
+            tracing::error!(path = %path.display(), "cannot read: {e}");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "cannot read it",
+            ))
+        }
+    }
+}
+
+async fn ca(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    pki_file(
+        state.paths.pki.join(crate::seal::pki::CA_CERT_FILE),
+        "no office CA",
+    )
+    .await
+}
+
+async fn crl(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    pki_file(
+        state.paths.pki.join(crate::certificates::CRL_FILE),
+        "no revocation list yet: one is published when the first officer certificate is issued",
+    )
+    .await
+}
+
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/api/pki/ca", get(ca))
+        .route("/api/pki/crl", get(crl))
         .route("/api/log/key", get(key))
         .route("/api/log/checkpoint", get(checkpoint))
         .route("/api/log/inclusion", get(inclusion))

@@ -9,6 +9,7 @@
 
 pub mod bundle;
 pub mod jws;
+pub mod officer_pki;
 pub mod pki;
 pub mod verify;
 

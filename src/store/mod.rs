@@ -255,4 +255,32 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Every leaf hash of the transparency log, in order.
     async fn log_leaves(&self) -> Result<Vec<[u8; 32]>, StoreError>;
+
+    /// Record a certificate the office CA issued; a serial in use is a conflict.
+    async fn add_officer_certificate(&self, cert: &OfficerCertRecord) -> Result<(), StoreError>;
+    /// Every officer certificate, by serial.
+    async fn officer_certificates(&self) -> Result<Vec<OfficerCertRecord>, StoreError>;
+    /// Mark a certificate revoked from `at`; false if there is no such certificate or it
+    /// already was.
+    async fn revoke_officer_certificate(
+        &self,
+        serial: u64,
+        at: DateTime<Utc>,
+        reason: Option<u8>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// A certificate the office CA issued to an officer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfficerCertRecord {
+    /// Below 2^63, so it fits the database's integer.
+    pub serial: u64,
+    pub officer_id: UserId,
+    pub der: Vec<u8>,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    pub issued_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// RFC 5280 reason code.
+    pub reason: Option<u8>,
 }

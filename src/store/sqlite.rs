@@ -33,6 +33,10 @@ impl SqliteStore {
     }
 }
 
+fn serial_i64(serial: u64) -> Result<i64, StoreError> {
+    i64::try_from(serial).map_err(|_| corrupt("serial", &serial.to_string()))
+}
+
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what}: {value:?}"))
 }
@@ -624,6 +628,74 @@ impl Store for SqliteStore {
                     .map_err(|_| corrupt("log leaf hash", &format!("leaf {idx}")))
             })
             .collect()
+    }
+
+    async fn add_officer_certificate(&self, c: &OfficerCertRecord) -> Result<(), StoreError> {
+        let serial = serial_i64(c.serial)?;
+        let done = sqlx::query(
+            "INSERT INTO officer_certificates (serial, officer_id, der, not_before, not_after, \
+             issued_at, revoked_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(serial)
+        .bind(c.officer_id.to_string())
+        .bind(&c.der)
+        .bind(c.not_before)
+        .bind(c.not_after)
+        .bind(c.issued_at)
+        .bind(c.revoked_at)
+        .bind(c.reason.map(i64::from))
+        .execute(&self.pool)
+        .await;
+        match done {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                format!("certificate serial {} is taken", c.serial),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn officer_certificates(&self) -> Result<Vec<OfficerCertRecord>, StoreError> {
+        sqlx::query("SELECT * FROM officer_certificates ORDER BY serial")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                let serial: i64 = row.try_get("serial")?;
+                let reason: Option<i64> = row.try_get("reason")?;
+                Ok(OfficerCertRecord {
+                    serial: u64::try_from(serial)
+                        .map_err(|_| corrupt("serial", &serial.to_string()))?,
+                    officer_id: id(row, "officer_id")?,
+                    der: row.try_get("der")?,
+                    not_before: row.try_get("not_before")?,
+                    not_after: row.try_get("not_after")?,
+                    issued_at: row.try_get("issued_at")?,
+                    revoked_at: row.try_get("revoked_at")?,
+                    reason: reason
+                        .map(|r| u8::try_from(r).map_err(|_| corrupt("reason", &r.to_string())))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_officer_certificate(
+        &self,
+        serial: u64,
+        at: DateTime<Utc>,
+        reason: Option<u8>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE officer_certificates SET revoked_at = ?, reason = ? \
+             WHERE serial = ? AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(reason.map(i64::from))
+        .bind(serial_i64(serial)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 }
 

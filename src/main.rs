@@ -215,7 +215,10 @@ async fn pki(config_file: Option<PathBuf>, command: PkiCommand) -> anyhow::Resul
                 user.username,
                 cert.not_after.to_rfc3339()
             );
-            print!("{}", pem_block("CERTIFICATE", &cert.der));
+            print!(
+                "{}",
+                globallink::seal::pki::pem_encode("CERTIFICATE", &cert.der)
+            );
         }
         PkiCommand::Revoke { serial, reason } => {
             let reason = match reason.as_deref() {
@@ -252,19 +255,6 @@ async fn pki(config_file: Option<PathBuf>, command: PkiCommand) -> anyhow::Resul
         }
     }
     Ok(())
-}
-
-/// A PEM block with 64-column base64 lines.
-fn pem_block(label: &str, der: &[u8]) -> String {
-    use base64::Engine as _;
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in body.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
 }
 
 async fn user(config_file: Option<PathBuf>, command: UserCommand) -> anyhow::Result<()> {

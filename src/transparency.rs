@@ -11,14 +11,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
 use crate::ids::ArtefactId;
 use crate::seal::bundle::{LOG_PROOF_FORMAT, LogInclusion};
-use crate::seal::pki::{read_pem, warn_if_exposed, write_new};
+use crate::seal::pki::{pem_encode, read_pem, warn_if_exposed, write_new};
 use crate::store::{Store, StoreError};
 use crate::translog::{self, Checkpoint, LogError, LogSigner, LogVerifier, MerkleLog};
 
@@ -168,24 +166,16 @@ fn load_or_create_key(dir: &Path, origin: &str) -> Result<LogSigner, Transparenc
         return Ok(signer);
     }
     let (signer, pkcs8) = LogSigner::generate(origin)?;
-    write_new(&key_path, pem("PRIVATE KEY", &pkcs8).as_bytes(), 0o600)
-        .map_err(|e| key_err(&key_path, e.to_string()))?;
+    write_new(
+        &key_path,
+        pem_encode("PRIVATE KEY", &pkcs8).as_bytes(),
+        0o600,
+    )
+    .map_err(|e| key_err(&key_path, e.to_string()))?;
     write_new(&vkey_path, format!("{}\n", signer.vkey()).as_bytes(), 0o644)
         .map_err(|e| key_err(&vkey_path, e.to_string()))?;
     tracing::info!(origin, vkey = %signer.vkey(), "created the transparency log key");
     Ok(signer)
-}
-
-/// A PEM block with 64-column base64 lines.
-fn pem(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in body.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
 }
 
 /// The log origin for a hub reached at `public_url`: its host, port and path, plus `/log`.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Ws, create_case, login, start_hub, ticket};
+use common::{login, paired_session, start_hub};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::process::Command;
@@ -61,18 +61,8 @@ async fn the_python_recipe_verifies_a_sealed_bundle_and_catches_tampering() {
     let hub = start_hub().await;
     let base = hub.url("");
     let officer_http = login(&base, &hub.accounts.officer).await;
-    let (_, invite) = create_case(&base, &officer_http, "id-card-renewal").await;
-    let mut officer = Ws::auth(
-        hub.addr,
-        json!({"ticket": ticket(&base, &officer_http).await}),
-    )
-    .await;
-    let mut applicant = Ws::auth(hub.addr, json!({"invite": invite})).await;
-    applicant.send(json!({"type": "join_queue"})).await;
-    applicant.expect("queue_position").await;
-    officer.send(json!({"type": "take_next"})).await;
-    officer.expect("paired").await;
-    applicant.expect("paired").await;
+    let (mut officer, mut applicant, _) =
+        paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
     officer
         .send(json!({"type": "request_consent", "consent": "personal-information"}))
         .await;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestHub, Ws, create_case, download_bundle, login, start_hub, ticket};
+use common::{TestHub, download_bundle, login, paired_session, start_hub};
 use globallink::translog::{self, LogVerifier};
 use serde_json::{Value, json};
 use std::process::Command;
@@ -15,18 +15,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_globallink");
 async fn seal_one(hub: &TestHub) -> Vec<u8> {
     let base = hub.url("");
     let officer_http = login(&base, &hub.accounts.officer).await;
-    let (_, invite) = create_case(&base, &officer_http, "id-card-renewal").await;
-    let mut officer = Ws::auth(
-        hub.addr,
-        json!({"ticket": ticket(&base, &officer_http).await}),
-    )
-    .await;
-    let mut applicant = Ws::auth(hub.addr, json!({"invite": invite})).await;
-    applicant.send(json!({"type": "join_queue"})).await;
-    applicant.expect("queue_position").await;
-    officer.send(json!({"type": "take_next"})).await;
-    officer.expect("paired").await;
-    applicant.expect("paired").await;
+    let (mut officer, _applicant, _) =
+        paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
     officer.send(json!({"type": "close_session"})).await;
     let closed = officer.expect("session_closed").await;
     let artefact = closed["artefact_id"].as_str().expect("artefact").to_owned();
@@ -154,12 +144,22 @@ async fn sealed_sessions_are_logged_and_the_log_only_grows() {
     assert_eq!(response.status(), 400);
 
     // The office CA is public; the revocation list exists once a certificate was issued.
-    let ca = get("/api/pki/ca").await.expect("ca").text().await.expect("text");
+    let ca = get("/api/pki/ca")
+        .await
+        .expect("ca")
+        .text()
+        .await
+        .expect("text");
     assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
     let crl = get("/api/pki/crl").await.expect("crl");
     assert_eq!(crl.status(), 404);
     let body: Value = crl.json().await.expect("json");
-    assert!(body["message"].as_str().unwrap_or_default().contains("no revocation list yet"));
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no revocation list yet")
+    );
 
     // The command line: valid (0), JSON report, tampered (1), unreadable input (3).
     let dir = tempfile::tempdir().expect("tempdir");

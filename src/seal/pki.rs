@@ -468,7 +468,8 @@ pub(crate) fn warn_if_exposed(path: &Path) {
     }
 }
 
-fn pem_encode(label: &str, der: &[u8]) -> String {
+/// A PEM block of `der` with 64-column base64 lines.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
     let body = STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     // Base64 output is ASCII, so splitting the bytes into 64-byte chunks keeps valid UTF-8.

@@ -279,3 +279,22 @@ pub fn bundle_events(bundle: &[u8]) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).expect("event"))
         .collect()
 }
+
+/// A case of `service` opened by the officer signed in on `officer_http`, and its applicant
+/// paired with that officer at the walk-in desk: `(officer, applicant, case id)`.
+pub async fn paired_session(
+    addr: SocketAddr,
+    base: &str,
+    officer_http: &reqwest::Client,
+    service: &str,
+) -> (Ws, Ws, String) {
+    let (case_id, invite) = create_case(base, officer_http, service).await;
+    let mut officer = Ws::auth(addr, json!({"ticket": ticket(base, officer_http).await})).await;
+    let mut applicant = Ws::auth(addr, json!({"invite": invite})).await;
+    applicant.send(json!({"type": "join_queue"})).await;
+    applicant.expect("queue_position").await;
+    officer.send(json!({"type": "take_next"})).await;
+    officer.expect("paired").await;
+    applicant.expect("paired").await;
+    (officer, applicant, case_id)
+}

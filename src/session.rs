@@ -717,7 +717,7 @@ pub async fn seal_session(
     // Hash and sign off the async threads, log the signed manifest (committed before the
     // bundle carries its proof), then write the bundle.
     let prepared =
-        tokio::task::spawn_blocking(move || crate::seal::bundle::prepare(input, &identity))
+        tokio::task::spawn_blocking(move || crate::seal::bundle::prepare(input, &identity, &out))
             .await
             .map_err(|e| seal_err(&e))?
             .map_err(|e| seal_err(&e))?;
@@ -726,7 +726,7 @@ pub async fn seal_session(
         .append(prepared.manifest_json(), artefact_id, now)
         .await
         .map_err(|e| seal_err(&e))?;
-    let sealed = tokio::task::spawn_blocking(move || prepared.write(&inclusion, &out))
+    let sealed = tokio::task::spawn_blocking(move || prepared.write(&inclusion))
         .await
         .map_err(|e| seal_err(&e))?
         .map_err(|e| seal_err(&e))?;

@@ -178,8 +178,6 @@ pub enum BundleError {
         path.display()
     )]
     TooLarge { path: PathBuf, size: u64 },
-    #[error("{} changed while it was being sealed", path.display())]
-    Changed { path: PathBuf },
     #[error("cannot serialise the manifest: {0}")]
     Manifest(String),
     #[error("cannot sign the manifest: {0}")]
@@ -209,24 +207,39 @@ pub fn seal(
     log: impl FnOnce(&[u8]) -> Result<LogInclusion, BundleError>,
     out: &Path,
 ) -> Result<Sealed, BundleError> {
-    let prepared = prepare(input, id)?;
+    let prepared = prepare(input, id, out)?;
     let inclusion = log(prepared.manifest_json())?;
-    prepared.write(&inclusion, out)
+    prepared.write(&inclusion)
 }
 
-/// A signed manifest and the contents it lists, ready to be logged and written.
-#[derive(Debug)]
+/// A bundle half written: every file the manifest lists is in the temporary zip, and the
+/// manifest is signed. What is left is to log it and add `manifest.json`, `manifest.jws` and
+/// `log.json`. Dropped unwritten, its temporary file is removed.
 pub struct Prepared {
     manifest: Manifest,
     manifest_json: String,
     manifest_jws: String,
-    events_jsonl: Vec<u8>,
-    recordings: Vec<(String, PathBuf)>,
-    documents: Vec<(String, Vec<u8>)>,
+    zip: ZipWriter<BufWriter<fs::File>>,
+    tmp: TempPath,
+    out: PathBuf,
 }
 
-/// Check the chain and names, hash every file, and sign the canonical manifest.
-pub fn prepare(input: SealInput, id: &HubIdentity) -> Result<Prepared, BundleError> {
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("artefact", &self.manifest.artefact_id)
+            .field("out", &self.out)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Copy buffer for recordings: large, so a 100 MiB file is a hundred reads and writes.
+const COPY_BUFFER: usize = 1 << 20;
+
+/// Check the chain and names; copy every recording, document and the chain into a temporary
+/// zip beside `out`, hashing each byte as it is copied (one pass over each file); and sign the
+/// canonical manifest of what was written.
+pub fn prepare(input: SealInput, id: &HubIdentity, out: &Path) -> Result<Prepared, BundleError> {
     let chain = evidence::verify_jsonl(&input.events_jsonl)?;
     if chain.events == 0 {
         return Err(BundleError::EmptyChain);
@@ -250,12 +263,6 @@ pub fn prepare(input: SealInput, id: &HubIdentity) -> Result<Prepared, BundleErr
             return Err(BundleError::DuplicateRecording(name.clone()));
         }
     }
-
-    let mut files = vec![ManifestFile {
-        path: EVENTS_JSONL.to_owned(),
-        sha256: evidence::sha256_hex(&input.events_jsonl),
-        size: input.events_jsonl.len() as u64,
-    }];
     let mut documents = input.documents;
     documents.sort_by(|a, b| a.0.cmp(&b.0));
     let mut seen_docs = BTreeSet::new();
@@ -270,22 +277,43 @@ pub fn prepare(input: SealInput, id: &HubIdentity) -> Result<Prepared, BundleErr
             return Err(BundleError::RecordingName(name.clone()));
         }
     }
+
+    let (tmp, file) = create_temp(out)?;
+    let mut zip = ZipWriter::new(BufWriter::with_capacity(COPY_BUFFER, file));
+    let text = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .last_modified_time(zip_time(input.sealed_at));
+    // Recordings are already compressed media; deflating them again only costs time.
+    let media = text.compression_method(CompressionMethod::Stored);
+
+    let mut files = vec![ManifestFile {
+        path: EVENTS_JSONL.to_owned(),
+        sha256: evidence::sha256_hex(&input.events_jsonl),
+        size: input.events_jsonl.len() as u64,
+    }];
+    let mut buffer = vec![0u8; COPY_BUFFER];
     for (name, path) in &recordings {
-        let (sha256, size) = hash_file(path)?;
+        let entry = format!("{RECORDINGS_PREFIX}{name}");
+        zip.start_file(entry.as_str(), media)?;
+        let (sha256, size) = copy_hashed(path, &mut zip, &mut buffer)?;
         files.push(ManifestFile {
-            path: format!("{RECORDINGS_PREFIX}{name}"),
+            path: entry,
             sha256,
             size,
         });
     }
-
     for (name, bytes) in &documents {
+        let entry = format!("{DOCUMENTS_PREFIX}{name}");
+        zip.start_file(entry.as_str(), media)?;
+        write_entry(&mut zip, &entry, bytes)?;
         files.push(ManifestFile {
-            path: format!("{DOCUMENTS_PREFIX}{name}"),
+            path: entry,
             sha256: evidence::sha256_hex(bytes),
             size: bytes.len() as u64,
         });
     }
+    zip.start_file(EVENTS_JSONL, text)?;
+    write_entry(&mut zip, EVENTS_JSONL, &input.events_jsonl)?;
 
     let manifest = Manifest {
         format: MANIFEST_FORMAT.to_owned(),
@@ -308,9 +336,9 @@ pub fn prepare(input: SealInput, id: &HubIdentity) -> Result<Prepared, BundleErr
         manifest,
         manifest_json,
         manifest_jws,
-        events_jsonl: input.events_jsonl,
-        recordings,
-        documents,
+        zip,
+        tmp,
+        out: out.to_owned(),
     })
 }
 
@@ -320,29 +348,34 @@ impl Prepared {
         self.manifest_json.as_bytes()
     }
 
-    /// Write the bundle with `log` as its `log.json`.
-    pub fn write(self, log: &LogInclusion, out: &Path) -> Result<Sealed, BundleError> {
+    /// Add the signed manifest and `log` as `log.json`, sync, and move the bundle into place.
+    pub fn write(self, log: &LogInclusion) -> Result<Sealed, BundleError> {
         let Prepared {
             manifest,
             manifest_json,
             manifest_jws,
-            events_jsonl,
-            recordings,
-            documents,
+            mut zip,
+            tmp,
+            out,
         } = self;
         let log_json =
             evidence::canonical_json(log).map_err(|e| BundleError::Manifest(e.to_string()))?;
-        let contents = Contents {
-            manifest_json: manifest_json.as_bytes(),
-            manifest_jws: manifest_jws.as_bytes(),
-            log_json: log_json.as_bytes(),
-            events_jsonl: &events_jsonl,
-            recordings: &recordings,
-            documents: &documents,
-            files: &manifest.files,
-            sealed_at: manifest.sealed_at,
-        };
-        let size = write_atomically(out, |file| write_zip(file, &contents))?;
+        let text = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .last_modified_time(zip_time(manifest.sealed_at));
+        for (name, bytes) in [
+            (MANIFEST_JSON, manifest_json.as_bytes()),
+            (MANIFEST_JWS, manifest_jws.as_bytes()),
+            (LOG_JSON, log_json.as_bytes()),
+        ] {
+            zip.start_file(name, text)?;
+            write_entry(&mut zip, name, bytes)?;
+        }
+        let file = zip.finish()?.into_inner().map_err(|e| BundleError::Io {
+            path: tmp.0.clone(),
+            source: e.into_error(),
+        })?;
+        let size = commit_temp(tmp, file, &out)?;
         tracing::info!(
             artefact = %manifest.artefact_id,
             session = %manifest.session.id,
@@ -357,6 +390,63 @@ impl Prepared {
             size,
         })
     }
+}
+
+fn write_entry(
+    zip: &mut ZipWriter<BufWriter<fs::File>>,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), BundleError> {
+    zip.write_all(bytes).map_err(|source| BundleError::Io {
+        path: name.into(),
+        source,
+    })
+}
+
+/// Copy the regular file at `path` into `out`, returning the SHA-256 and length of exactly the
+/// bytes copied; refuses files above [`MAX_ENTRY_SIZE`].
+fn copy_hashed(
+    path: &Path,
+    out: &mut impl io::Write,
+    buffer: &mut [u8],
+) -> Result<(String, u64), BundleError> {
+    let io_err = |source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = fs::File::open(path).map_err(io_err)?;
+    let meta = file.metadata().map_err(io_err)?;
+    if !meta.is_file() {
+        let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+        return Err(io_err(source));
+    }
+    if meta.len() > MAX_ENTRY_SIZE {
+        return Err(BundleError::TooLarge {
+            path: path.to_owned(),
+            size: meta.len(),
+        });
+    }
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(e)),
+        };
+        let chunk = buffer.get(..n).unwrap_or_default();
+        size += n as u64;
+        if size > MAX_ENTRY_SIZE {
+            return Err(BundleError::TooLarge {
+                path: path.to_owned(),
+                size,
+            });
+        }
+        ctx.update(chunk);
+        out.write_all(chunk).map_err(io_err)?;
+    }
+    Ok((hex::encode(ctx.finish()), size))
 }
 
 /// Session of the first line; `verify_jsonl` has already checked that all lines agree.
@@ -374,36 +464,6 @@ fn first_event_session(jsonl: &[u8]) -> Result<SessionId, BundleError> {
                 reason: e.to_string(),
             })
         })
-}
-
-/// Streaming SHA-256 and length of a file, refusing files above [`MAX_ENTRY_SIZE`].
-fn hash_file(path: &Path) -> Result<(String, u64), BundleError> {
-    let io_err = |source| BundleError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let file = fs::File::open(path).map_err(io_err)?;
-    let meta = file.metadata().map_err(io_err)?;
-    if !meta.is_file() {
-        let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
-        return Err(io_err(source));
-    }
-    if meta.len() > MAX_ENTRY_SIZE {
-        return Err(BundleError::TooLarge {
-            path: path.to_owned(),
-            size: meta.len(),
-        });
-    }
-    let mut reader = HashingReader::new(file.take(MAX_ENTRY_SIZE + 1));
-    io::copy(&mut reader, &mut io::sink()).map_err(io_err)?;
-    let (sha256, size) = reader.finish();
-    if size > MAX_ENTRY_SIZE {
-        return Err(BundleError::TooLarge {
-            path: path.to_owned(),
-            size,
-        });
-    }
-    Ok((sha256, size))
 }
 
 /// A reader that hashes and counts what passes through it.
@@ -438,72 +498,6 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-struct Contents<'a> {
-    manifest_json: &'a [u8],
-    manifest_jws: &'a [u8],
-    log_json: &'a [u8],
-    events_jsonl: &'a [u8],
-    recordings: &'a [(String, PathBuf)],
-    documents: &'a [(String, Vec<u8>)],
-    /// The manifest's file list, to check each recording again as it is copied.
-    files: &'a [ManifestFile],
-    sealed_at: DateTime<Utc>,
-}
-
-fn write_zip(file: fs::File, contents: &Contents<'_>) -> Result<fs::File, BundleError> {
-    let mut zip = ZipWriter::new(BufWriter::new(file));
-    let text = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .last_modified_time(zip_time(contents.sealed_at));
-    // Recordings are already compressed media; deflating them again only costs time.
-    let media = text.compression_method(CompressionMethod::Stored);
-
-    for (name, bytes) in [
-        (MANIFEST_JSON, contents.manifest_json),
-        (MANIFEST_JWS, contents.manifest_jws),
-        (LOG_JSON, contents.log_json),
-        (EVENTS_JSONL, contents.events_jsonl),
-    ] {
-        zip.start_file(name, text)?;
-        zip.write_all(bytes).map_err(|source| BundleError::Io {
-            path: name.into(),
-            source,
-        })?;
-    }
-    for (name, path) in contents.recordings {
-        let entry = format!("{RECORDINGS_PREFIX}{name}");
-        let io_err = |source| BundleError::Io {
-            path: path.clone(),
-            source,
-        };
-        zip.start_file(entry.as_str(), media)?;
-        let source = fs::File::open(path).map_err(io_err)?;
-        let mut reader = HashingReader::new(source.take(MAX_ENTRY_SIZE + 1));
-        io::copy(&mut reader, &mut zip).map_err(io_err)?;
-        let (sha256, size) = reader.finish();
-        let unchanged = contents
-            .files
-            .iter()
-            .any(|f| f.path == entry && f.sha256 == sha256 && f.size == size);
-        if !unchanged {
-            return Err(BundleError::Changed { path: path.clone() });
-        }
-    }
-    for (name, bytes) in contents.documents {
-        let entry = format!("{DOCUMENTS_PREFIX}{name}");
-        zip.start_file(entry.as_str(), media)?;
-        zip.write_all(bytes).map_err(|source| BundleError::Io {
-            path: entry.into(),
-            source,
-        })?;
-    }
-    let writer = zip.finish()?;
-    writer.into_inner().map_err(|e| BundleError::Io {
-        path: "bundle".into(),
-        source: e.into_error(),
-    })
-}
-
 /// The zip (MS-DOS) form of `t`, or the format's epoch when `t` is outside 1980..=2107.
 fn zip_time(t: DateTime<Utc>) -> zip::DateTime {
     let fields = (
@@ -523,44 +517,51 @@ fn zip_time(t: DateTime<Utc>) -> zip::DateTime {
     }
 }
 
-/// Create a temporary file next to `out`, let `write` fill it, sync it and rename it over
-/// `out`. The temporary file is removed on any failure. Returns the final size.
-fn write_atomically(
-    out: &Path,
-    write: impl FnOnce(fs::File) -> Result<fs::File, BundleError>,
-) -> Result<u64, BundleError> {
+/// A new temporary file beside `out`, removed again unless [`commit_temp`] moves it into place.
+fn create_temp(out: &Path) -> Result<(TempPath, fs::File), BundleError> {
     let name = out
         .file_name()
         .ok_or_else(|| BundleError::OutPath(out.to_owned()))?;
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
-    let tmp = TempPath(dir.join(tmp_name));
-    let io_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| BundleError::Io { path, source }
-    };
-
+    let tmp = TempPath(parent_dir(out).join(tmp_name));
     let file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&tmp.0)
-        .map_err(io_err(&tmp.0))?;
-    let file = write(file)?;
+        .map_err(|source| BundleError::Io {
+            path: tmp.0.clone(),
+            source,
+        })?;
+    Ok((tmp, file))
+}
+
+/// Sync `file`, rename it to `out` and sync the directory, so the bundle is whole under its
+/// final name or absent. Returns its size.
+fn commit_temp(tmp: TempPath, file: fs::File, out: &Path) -> Result<u64, BundleError> {
+    let io_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BundleError::Io { path, source }
+    };
     file.sync_all().map_err(io_err(&tmp.0))?;
     let size = file.metadata().map_err(io_err(&tmp.0))?.len();
     drop(file);
     fs::rename(&tmp.0, out).map_err(io_err(out))?;
     tmp.disarm();
     // The rename is durable only once the directory is synced.
+    let dir = parent_dir(out);
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir))?;
     Ok(size)
+}
+
+fn parent_dir(out: &Path) -> &Path {
+    match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Removes the file on drop unless disarmed.
@@ -715,13 +716,15 @@ pub(crate) mod tests {
 
         assert_eq!(
             entry_names(&out)?,
+            // Recordings first, so each is copied and hashed in one pass; the signed
+            // manifest and its log proof last.
             [
+                "recordings/applicant-audio.ogg",
+                "recordings/applicant-video.ivf",
+                EVENTS_JSONL,
                 MANIFEST_JSON,
                 MANIFEST_JWS,
                 LOG_JSON,
-                EVENTS_JSONL,
-                "recordings/applicant-audio.ogg",
-                "recordings/applicant-video.ivf",
             ]
         );
         let paths: Vec<_> = sealed

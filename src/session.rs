@@ -738,6 +738,7 @@ pub async fn seal_session(
         manifest_sha256: sealed.manifest_sha256,
         size: sealed.size,
         created_at: now,
+        outcome: outcome.to_owned(),
     };
     hub.store.create_artefact(&artefact).await?;
     hub.store.finish_session(session.id, status, now).await?;

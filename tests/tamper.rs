@@ -52,7 +52,11 @@ impl Rng {
 
 /// The check a failed report stopped at.
 fn failed_at(report: &Report) -> &str {
-    assert!(!report.ok, "tampering went unnoticed: {}", report.render_text());
+    assert!(
+        !report.ok,
+        "tampering went unnoticed: {}",
+        report.render_text()
+    );
     let last = report.checks.last().expect("a check ran");
     assert!(!last.ok, "{}", report.render_text());
     last.name.as_str()
@@ -100,9 +104,11 @@ async fn every_change_to_a_sealed_session_is_caught_and_named() {
     })
     .await;
     officer
-        .send(json!({"id": 3, "type": "identity_check", "document_type": "id-card",
+        .send(
+            json!({"id": 3, "type": "identity_check", "document_type": "id-card",
             "number": "11010519491231002X", "valid_until": "2036-01-01",
-            "attestation": "Face matches the card photo", "outcome": "match"}))
+            "attestation": "Face matches the card photo", "outcome": "match"}),
+        )
         .await;
     officer.answer(3).await;
     officer.send(json!({"type": "close_session"})).await;
@@ -159,18 +165,28 @@ async fn every_change_to_a_sealed_session_is_caught_and_named() {
         *caught_by.entry(check.to_owned()).or_default() += 1;
     }
     for check in ["manifest", "signature", "files", "log"] {
-        assert!(caught_by.contains_key(check), "{check} caught nothing: {caught_by:?}");
+        assert!(
+            caught_by.contains_key(check),
+            "{check} caught nothing: {caught_by:?}"
+        );
     }
 
     // Events removed, swapped and duplicated: caught by the files check as they stand, and by
     // the chain check even when the manifest is re-signed with the hub's key to match.
-    let events_at = names.iter().position(|n| *n == "events.jsonl").expect("events");
+    let events_at = names
+        .iter()
+        .position(|n| *n == "events.jsonl")
+        .expect("events");
     let lines: Vec<String> = String::from_utf8(original[events_at].1.clone())
         .expect("utf-8")
         .lines()
         .map(str::to_owned)
         .collect();
-    assert!(lines.len() > 8, "a real session has events: {}", lines.len());
+    assert!(
+        lines.len() > 8,
+        "a real session has events: {}",
+        lines.len()
+    );
     let middle = lines.len() / 2;
     let mut variants: Vec<(&str, Vec<String>)> = Vec::new();
     let mut removed = lines.clone();
@@ -185,14 +201,25 @@ async fn every_change_to_a_sealed_session_is_caught_and_named() {
     let mut last_dropped = lines.clone();
     last_dropped.pop();
     variants.push(("last dropped", last_dropped));
-    let manifest_at = names.iter().position(|n| *n == "manifest.json").expect("manifest");
-    let jws_at = names.iter().position(|n| *n == "manifest.jws").expect("jws");
+    let manifest_at = names
+        .iter()
+        .position(|n| *n == "manifest.json")
+        .expect("manifest");
+    let jws_at = names
+        .iter()
+        .position(|n| *n == "manifest.jws")
+        .expect("jws");
     for (what, variant) in variants {
         let text = format!("{}\n", variant.join("\n"));
         let mut entries = original.clone();
         entries[events_at].1 = text.clone().into_bytes();
         let report = verify_bundle(&rezip(&entries), &trust);
-        assert_eq!(failed_at(&report), "files", "{what}: {}", report.render_text());
+        assert_eq!(
+            failed_at(&report),
+            "files",
+            "{what}: {}",
+            report.render_text()
+        );
 
         let mut manifest: Value =
             serde_json::from_slice(&original[manifest_at].1).expect("manifest");
@@ -208,7 +235,12 @@ async fn every_change_to_a_sealed_session_is_caught_and_named() {
         entries[manifest_at].1 = canonical.into_bytes();
         entries[jws_at].1 = jws.into_bytes();
         let report = verify_bundle(&rezip(&entries), &trust);
-        assert_eq!(failed_at(&report), "chain", "{what}: {}", report.render_text());
+        assert_eq!(
+            failed_at(&report),
+            "chain",
+            "{what}: {}",
+            report.render_text()
+        );
     }
 
     // A forked log: the same key signs a second tree of the same size that does not contain
@@ -255,7 +287,9 @@ async fn every_change_to_a_sealed_session_is_caught_and_named() {
         .text()
         .await
         .expect("text");
-    let now = verifier.open_checkpoint(&now, verifier.name()).expect("signed");
+    let now = verifier
+        .open_checkpoint(&now, verifier.name())
+        .expect("signed");
     let proof: Value = http
         .get(hub.url("/api/log/consistency?from=1&to=2"))
         .send()

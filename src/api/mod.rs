@@ -2,6 +2,7 @@
 //! login, cases, artefacts and the signalling upgrade. Every route checks the caller's role
 //! here, at the edge; auditors only ever reach read-only handlers.
 
+mod audit;
 mod booking;
 pub mod guard;
 mod log;
@@ -367,10 +368,11 @@ async fn artefact_bytes(state: &AppState, id: &str) -> Result<(ArtefactId, Vec<u
 
 async fn download_bundle(
     State(state): State<AppState>,
-    Staff(_): Staff,
+    Staff(user): Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (id, bytes) = artefact_bytes(&state, &id).await?;
+    audit::record(&state, user.id, "download", &id.to_string()).await?;
     let disposition = format!("attachment; filename=\"globallink-{id}.zip\"");
     Ok((
         [
@@ -391,10 +393,11 @@ async fn download_bundle(
 
 async fn verify_artefact(
     State(state): State<AppState>,
-    Staff(_): Staff,
+    Staff(user): Staff,
     Path(id): Path<String>,
 ) -> Result<Json<crate::seal::verify::Report>, ApiError> {
-    let (_, bytes) = artefact_bytes(&state, &id).await?;
+    let (id, bytes) = artefact_bytes(&state, &id).await?;
+    audit::record(&state, user.id, "verify", &id.to_string()).await?;
     let trust = state.trust.clone();
     let report =
         tokio::task::spawn_blocking(move || crate::seal::verify::verify_bundle(&bytes, &trust))
@@ -634,6 +637,7 @@ pub fn app(state: AppState) -> Router {
         .merge(booking::routes())
         .merge(officers::routes())
         .merge(log::routes())
+        .merge(audit::routes())
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn(guard::same_site_writes))
         .with_state(state);

@@ -88,6 +88,11 @@ pub enum ScheduleError {
     },
 }
 
+/// The instant local `date` begins in `zone` (a midnight skipped by DST: the end of the gap).
+pub fn start_of_day(zone: chrono_tz::Tz, date: NaiveDate) -> Option<chrono::DateTime<chrono::Utc>> {
+    local::resolve(zone, date, NaiveTime::MIN)
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     //! Fixtures shared by this module's tests: the Lishui office rota and short constructors.

@@ -116,6 +116,19 @@ pub struct ArtefactRecord {
     pub manifest_sha256: String,
     pub size: u64,
     pub created_at: DateTime<Utc>,
+    /// The session's outcome: `completed`, `incomplete`, `refused` or `interrupted`.
+    pub outcome: String,
+}
+
+/// One view of an artefact by a signed-in user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AccessRecord {
+    pub user_id: UserId,
+    /// `list_artefacts`, `timeline`, `verify` or `download`.
+    pub action: String,
+    /// The artefact id, or the filter of a listing.
+    pub target: String,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -243,6 +256,12 @@ pub trait Store: Send + Sync + 'static {
     async fn create_artefact(&self, artefact: &ArtefactRecord) -> Result<(), StoreError>;
     async fn artefact(&self, id: ArtefactId) -> Result<Option<ArtefactRecord>, StoreError>;
     async fn artefacts_for_case(&self, case: CaseId) -> Result<Vec<ArtefactRecord>, StoreError>;
+    /// Every artefact, newest first.
+    async fn artefacts(&self) -> Result<Vec<ArtefactRecord>, StoreError>;
+    /// Record a view; committed before the view is answered.
+    async fn record_access(&self, access: &AccessRecord) -> Result<(), StoreError>;
+    /// The newest `limit` views, newest first.
+    async fn access_log(&self, limit: u32) -> Result<Vec<AccessRecord>, StoreError>;
 
     /// Append a transparency-log leaf at `index`, which must be the current number of leaves:
     /// a taken or skipped index is a [`StoreError::Conflict`], so the log never forks.

@@ -101,6 +101,7 @@ fn artefact_row(row: &SqliteRow) -> Result<ArtefactRecord, StoreError> {
         manifest_sha256: row.try_get("manifest_sha256")?,
         size: u64::try_from(size).map_err(|_| corrupt("size", &size.to_string()))?,
         created_at: time(row, "created_at")?,
+        outcome: row.try_get("outcome")?,
     })
 }
 
@@ -541,7 +542,7 @@ impl Store for SqliteStore {
         let size = i64::try_from(a.size).map_err(|_| corrupt("size", &a.size.to_string()))?;
         sqlx::query(
             "INSERT INTO artefacts (id, case_id, session_id, file_name, manifest_sha256, size, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             created_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(a.id.to_string())
         .bind(a.case_id.to_string())
@@ -550,6 +551,7 @@ impl Store for SqliteStore {
         .bind(&a.manifest_sha256)
         .bind(size)
         .bind(a.created_at)
+        .bind(&a.outcome)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -696,6 +698,43 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn artefacts(&self) -> Result<Vec<ArtefactRecord>, StoreError> {
+        sqlx::query("SELECT * FROM artefacts ORDER BY created_at DESC")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(artefact_row)
+            .collect()
+    }
+
+    async fn record_access(&self, a: &AccessRecord) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO access_log (user_id, action, target, at) VALUES (?, ?, ?, ?)")
+            .bind(a.user_id.to_string())
+            .bind(&a.action)
+            .bind(&a.target)
+            .bind(a.at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn access_log(&self, limit: u32) -> Result<Vec<AccessRecord>, StoreError> {
+        sqlx::query("SELECT * FROM access_log ORDER BY id DESC LIMIT ?")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(AccessRecord {
+                    user_id: id(row, "user_id")?,
+                    action: row.try_get("action")?,
+                    target: row.try_get("target")?,
+                    at: time(row, "at")?,
+                })
+            })
+            .collect()
     }
 }
 

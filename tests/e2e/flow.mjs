@@ -1316,7 +1316,7 @@ async function main() {
     log(`receipt file ${download.suggestedFilename()} (${text.length} bytes)`);
   });
 
-  await step('auditor signs in, verifies the artefact (every check ✔) and downloads the bundle', async () => {
+  await step('auditor signs in, verifies the artefact (every check ✔), downloads the bundle, finds it by date and reads its timeline', async () => {
     const auditorCtx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
     const auditor = watch(await auditorCtx.newPage(), 'auditor');
     await auditor.goto(`${BASE}/audit`);
@@ -1347,6 +1347,34 @@ async function main() {
     if (!res.ok()) throw new Error(`bundle download answered ${res.status()}`);
     if (body.subarray(0, 2).toString('latin1') !== 'PK') throw new Error('bundle download is not a zip file');
     log(`bundle ${href}: ${body.length} bytes`);
+
+    // Find it by today's date read in Lisbon, open its timeline in three zones, and see the
+    // views in the access log.
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Lisbon' }).format(new Date());
+    await auditor.locator(tid('filter-from')).fill(today);
+    await auditor.locator(tid('filter-to')).fill(today);
+    await auditor.locator(tid('filter-tz')).fill('Europe/Lisbon');
+    await auditor.locator(tid('filter-submit')).click();
+    const open = auditor.locator(`${tid('open-timeline')}[data-artefact-id="${artefactId}"]`);
+    await open.waitFor({ state: 'visible' });
+    await open.click();
+    const rows = auditor.locator(`${tid('timeline-table')} tbody tr`);
+    await rows.first().waitFor({ state: 'visible' });
+    const first = await rows.first().innerText();
+    if (!first.includes('+08:00') || !/session opened/.test(first)) {
+      throw new Error(`timeline row lacks Beijing time or the event: ${first}`);
+    }
+    const certs = await auditor.locator(`${tid('certificates-table')} tbody tr`).count();
+    if (certs !== 2) throw new Error(`expected the hub and CA certificates, saw ${certs}`);
+    await shot(auditor, 'auditor-timeline');
+    await auditor.locator(tid('access-refresh')).click();
+    const access = auditor.locator(`${tid('access-table')} tbody tr`);
+    await access.first().waitFor({ state: 'visible' });
+    const accessText = await auditor.locator(tid('access-log')).innerText();
+    if (!accessText.includes('timeline') || !accessText.includes(artefactId)) {
+      throw new Error(`the access log does not show the timeline view:\n${accessText}`);
+    }
+    log(`timeline: ${await rows.count()} events; access log: ${await access.count()} entries`);
   });
 
   await bookingScenario(officer, officerCtx, [decodeURIComponent(new URL(inviteUrl).hash.replace(/^#t=/, ''))]);

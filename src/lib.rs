@@ -17,6 +17,7 @@ pub mod ics;
 pub mod identity;
 pub mod ids;
 pub mod media;
+pub mod metrics;
 pub mod officers;
 pub mod pairing;
 pub mod pii;

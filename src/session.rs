@@ -218,10 +218,14 @@ pub async fn open(
             .apply(role, RoomInput::Joined { role, tz }, None)
             .await;
     }
-    hub.sessions
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(record.id, tx.clone());
+    let open = {
+        let mut sessions = hub.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.insert(record.id, tx.clone());
+        sessions.len()
+    };
+    hub.metrics
+        .sessions_open
+        .set(i64::try_from(open).unwrap_or(i64::MAX));
     {
         let mut live = hub.live.lock().unwrap_or_else(|p| p.into_inner());
         live.insert(crate::state::Participant::Applicant(case.id), record.id);
@@ -364,11 +368,15 @@ impl Driver {
                 },
             }
         }
+        let open = {
+            let mut sessions = self.hub.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            sessions.remove(&self.record.id);
+            sessions.len()
+        };
         self.hub
-            .sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.record.id);
+            .metrics
+            .sessions_open
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
         self.media.close().await;
     }
 
@@ -655,6 +663,7 @@ pub async fn seal_session(
     recordings: Vec<(String, PathBuf)>,
 ) -> Result<ArtefactRecord, SessionError> {
     let now = hub.clock.now();
+    let started = std::time::Instant::now();
     let events = hub.store.events(session.id).await?;
     let jsonl = to_jsonl(events.iter().map(|e| e.body.as_str()));
     // The checklist in the manifest is recomputed from the chain itself.
@@ -742,6 +751,8 @@ pub async fn seal_session(
     };
     hub.store.create_artefact(&artefact).await?;
     hub.store.finish_session(session.id, status, now).await?;
+    hub.metrics.sealed_in(started.elapsed());
+    hub.metrics.session_ended(outcome);
     Ok(artefact)
 }
 

@@ -50,6 +50,8 @@ pub struct Hub {
     pub trust: crate::seal::verify::Trust,
     /// The transparency log every sealed artefact is appended to.
     pub log: crate::transparency::Transparency,
+    /// What `/metrics` exports.
+    pub metrics: crate::metrics::Metrics,
     /// The hub secret: keyed hashes of identity numbers, per-case document encryption.
     pub vault: Vault,
     pub catalogue: Catalogue,
@@ -225,6 +227,7 @@ pub async fn start(
         identity: Arc::new(identity),
         trust,
         log,
+        metrics: crate::metrics::Metrics::new(),
         vault,
         catalogue,
         calendar,

@@ -608,6 +608,18 @@ async fn serve_socket(state: AppState, socket: WebSocket) {
     gateway::serve(state, incoming, outgoing).await;
 }
 
+/// Prometheus scrape endpoint: counts only, no ids or addresses (see `metrics`).
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
 /// Headers on every response. The CSP forbids inline script and style and framing.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
      media-src 'self' blob: mediastream:; connect-src 'self'; frame-ancestors 'none'; \
@@ -634,6 +646,7 @@ pub fn app(state: AppState) -> Router {
             )),
         )
         .route("/ws", get(ws))
+        .route("/metrics", get(metrics))
         .merge(booking::routes())
         .merge(officers::routes())
         .merge(log::routes())

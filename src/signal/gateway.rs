@@ -72,6 +72,7 @@ where
         return;
     };
     let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
+    let _open = crate::metrics::GaugeGuard::hold(&hub.metrics.connections);
     let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
     let welcome = match &principal {
         Principal::Officer(user) => ServerMsg::Welcome {
@@ -327,6 +328,9 @@ impl Connection {
     }
 
     fn strike(&mut self, msg: ServerMsg) -> Vec<Reply> {
+        if let ServerMsg::Error { code, .. } = &msg {
+            self.hub.metrics.error(code);
+        }
         self.strikes += 1;
         if self.strikes >= MAX_STRIKES {
             return vec![
@@ -363,6 +367,7 @@ impl Connection {
             Err(e) => return self.strike(err(None, e.code(), e.to_string())),
         };
         self.strikes = 0;
+        self.hub.metrics.message(frame.msg.name());
         let reference = frame.id;
         match self.dispatch(frame.msg, reference).await {
             Ok(replies) => replies,

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod catalogue;
 pub mod certificates;
 pub mod checklist;

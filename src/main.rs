@@ -48,10 +48,34 @@ enum Command {
         #[command(subcommand)]
         command: PkiCommand,
     },
+    /// Back up or restore the data directory and the SQLite database.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Manage officer and auditor accounts.
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Write a consistent backup (database snapshot, keys, artefacts, recordings) to a zip
+    /// file, mode 0600. Safe while the hub runs.
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into the data directory. Stop the hub first.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        /// Restore even though the data directory is not empty (files in the backup replace
+        /// files of the same name).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -164,6 +188,7 @@ async fn main() -> anyhow::Result<()> {
             json,
         } => verify(bundle, trust, log_key, json),
         Command::User { command } => user(cli.config, command).await,
+        Command::Admin { command } => admin(cli.config, command).await,
         Command::Pki { command } => pki(cli.config, command).await,
     }
 }
@@ -252,6 +277,26 @@ async fn pki(config_file: Option<PathBuf>, command: PkiCommand) -> anyhow::Resul
                     c.not_after.to_rfc3339()
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+async fn admin(config_file: Option<PathBuf>, command: AdminCommand) -> anyhow::Result<()> {
+    let settings = Config::load(config_file.as_deref(), &Overrides::default())?.validate()?;
+    let data = &settings.config.data_dir;
+    match command {
+        AdminCommand::Backup { out } => {
+            let files = globallink::backup::backup(data, &settings.database_url, &out).await?;
+            println!(
+                "backed up {files} files to {} (it holds private keys: keep it safe)",
+                out.display()
+            );
+        }
+        AdminCommand::Restore { from, force } => {
+            let files =
+                globallink::backup::restore(&from, data, &settings.database_url, force).await?;
+            println!("restored {files} files into {}", data.display());
         }
     }
     Ok(())

@@ -312,3 +312,110 @@ fn officer_certificates_are_issued_listed_and_revoked_with_a_published_crl() {
     assert!(!again.status.success(), "revoking twice is an error");
     assert!(String::from_utf8_lossy(&again.stderr).contains("already revoked"));
 }
+
+#[test]
+fn a_backup_restores_accounts_keys_and_certificates_into_a_new_data_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(run(dir.path(), &["pki", "init"]));
+    ok(run(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "wu",
+            "--role",
+            "auditor",
+            "--name",
+            "Auditor Wu",
+        ],
+    ));
+    let backup = tempfile::tempdir().expect("tempdir");
+    let file = backup.path().join("hub.zip");
+    let text = ok(run(
+        dir.path(),
+        &["admin", "backup", "--out", file.to_str().expect("utf8")],
+    ));
+    assert!(text.contains("backed up"), "{text}");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&file)
+        .expect("backup")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "the backup holds private keys");
+
+    let restored = tempfile::tempdir().expect("tempdir");
+    let target = restored.path().join("data");
+    std::fs::create_dir_all(&target).expect("dir");
+    ok(run(
+        &target,
+        &["admin", "restore", "--from", file.to_str().expect("utf8")],
+    ));
+    // The account came back: the same username is taken again.
+    let again = run(
+        &target,
+        &[
+            "user",
+            "add",
+            "--username",
+            "wu",
+            "--role",
+            "auditor",
+            "--name",
+            "x",
+        ],
+    );
+    assert!(!again.status.success(), "the restored database holds wu");
+    for (name, mode) in [("pki/office-ca.key", 0o600), ("pki/office-ca.pem", 0o644)] {
+        let original = std::fs::read(dir.path().join(name)).expect("original");
+        let copy = target.join(name);
+        assert_eq!(std::fs::read(&copy).expect("restored"), original, "{name}");
+        let got = std::fs::metadata(&copy).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(got, mode, "{name}");
+    }
+    // Restoring over a data directory in use needs --force.
+    let out = run(
+        &target,
+        &["admin", "restore", "--from", file.to_str().expect("utf8")],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    ok(run(
+        &target,
+        &[
+            "admin",
+            "restore",
+            "--from",
+            file.to_str().expect("utf8"),
+            "--force",
+        ],
+    ));
+
+    // A backup with a path that escapes the data directory is refused before anything is
+    // written.
+    let evil = backup.path().join("evil.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&evil).expect("create"));
+    zip.start_file("globallink.db", zip::write::SimpleFileOptions::default())
+        .expect("entry");
+    zip.start_file("../escaped", zip::write::SimpleFileOptions::default())
+        .expect("entry");
+    std::io::Write::write_all(&mut zip, b"x").expect("write");
+    zip.finish().expect("finish");
+    let fresh = restored.path().join("fresh");
+    let out = run(
+        &fresh,
+        &["admin", "restore", "--from", evil.to_str().expect("utf8")],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsafe entry"));
+    assert!(!restored.path().join("escaped").exists());
+}

@@ -33,6 +33,13 @@ pub struct Config {
     pub public_ip: Option<IpAddr>,
     /// UDP ports for media, `"first-last"`. Each peer connection takes one port.
     pub ice_udp_ports: String,
+    /// TURN/STUN servers participants relay through when a direct path fails, e.g.
+    /// `["turn:turn.example.org:3478?transport=udp"]`. Empty: none.
+    pub turn_urls: Vec<String>,
+    /// coturn's `static-auth-secret` (TURN REST credentials); required with `turn_urls`.
+    pub turn_secret: Option<String>,
+    /// Lifetime of minted TURN credentials; fresh ones are sent at half of it.
+    pub turn_ttl_secs: u32,
     /// `text` or `json`.
     pub log_format: LogFormat,
     /// How long an applicant's invite link stays valid.
@@ -63,6 +70,9 @@ impl Default for Config {
             media_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             public_ip: None,
             ice_udp_ports: "50000-50199".to_owned(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_ttl_secs: 3600,
             log_format: LogFormat::Text,
             invite_ttl_hours: 72,
             login_ttl_hours: 12,
@@ -99,6 +109,10 @@ pub enum ConfigError {
     PortRange(String),
     #[error("database_url must start with sqlite:// (PostgreSQL is not supported yet), got {0:?}")]
     DatabaseUrl(String),
+    #[error("turn_urls entries start with turn:, turns: or stun:, got {0:?}")]
+    TurnUrl(String),
+    #[error("turn_urls needs turn_secret (coturn's static-auth-secret)")]
+    TurnSecret,
     #[error("public_url must start with http:// or https://, got {0:?}")]
     PublicUrl(String),
     #[error("{field} must be between 1 and {max}, got {value}")]
@@ -136,6 +150,8 @@ pub struct Settings {
     pub database_url: String,
     pub public_url: String,
     pub web_dir: PathBuf,
+    /// TURN servers and credentials, when configured.
+    pub turn: Option<crate::turn::TurnSettings>,
 }
 
 impl Config {
@@ -174,6 +190,7 @@ impl Config {
             ("invite_ttl_hours", self.invite_ttl_hours, 24 * 30),
             ("login_ttl_hours", self.login_ttl_hours, 24 * 7),
             ("reconnect_grace_secs", self.reconnect_grace_secs, 3600),
+            ("turn_ttl_secs", self.turn_ttl_secs, 86_400),
         ] {
             if value == 0 || value > max {
                 return Err(ConfigError::Range { field, max, value });
@@ -186,7 +203,29 @@ impl Config {
             .web_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/web")));
+        let turn = if self.turn_urls.is_empty() {
+            None
+        } else {
+            if let Some(url) = self.turn_urls.iter().find(|u| {
+                !["turn:", "turns:", "stun:"]
+                    .iter()
+                    .any(|p| u.starts_with(p))
+            }) {
+                return Err(ConfigError::TurnUrl(url.clone()));
+            }
+            let secret = self
+                .turn_secret
+                .clone()
+                .filter(|s| !s.is_empty())
+                .ok_or(ConfigError::TurnSecret)?;
+            Some(crate::turn::TurnSettings {
+                urls: self.turn_urls.clone(),
+                secret,
+                ttl: chrono::TimeDelta::seconds(i64::from(self.turn_ttl_secs).max(60)),
+            })
+        };
         Ok(Settings {
+            turn,
             config: self,
             ports,
             database_url,
@@ -253,6 +292,29 @@ mod tests {
             ..Config::default()
         };
         assert!(matches!(c.validate(), Err(ConfigError::MediaIp(_))));
+        let c = Config {
+            turn_urls: vec!["turn:turn.example.org:3478".into()],
+            ..Config::default()
+        };
+        assert!(matches!(c.validate(), Err(ConfigError::TurnSecret)));
+        let c = Config {
+            turn_urls: vec!["http://turn.example.org".into()],
+            turn_secret: Some("s".into()),
+            ..Config::default()
+        };
+        assert!(matches!(c.validate(), Err(ConfigError::TurnUrl(_))));
+        let ok = Config {
+            turn_urls: vec!["turns:turn.example.org:5349".into()],
+            turn_secret: Some("s".into()),
+            turn_ttl_secs: 600,
+            ..Config::default()
+        }
+        .validate()
+        .expect("valid TURN settings");
+        assert_eq!(
+            ok.turn.map(|t| t.ttl),
+            Some(chrono::TimeDelta::seconds(600))
+        );
     }
 
     #[test]

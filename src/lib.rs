@@ -31,6 +31,7 @@ pub mod state;
 pub mod store;
 pub mod translog;
 pub mod transparency;
+pub mod turn;
 pub mod vault;
 
 use std::future::Future;

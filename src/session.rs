@@ -95,6 +95,18 @@ pub enum SessionError {
     Seal(String),
 }
 
+/// Fresh TURN credentials for `role` in `session`, when TURN is configured. The username tag
+/// names the session and role only.
+fn ice_servers(hub: &AppState, session: SessionId, role: ParticipantRole) -> Option<ServerMsg> {
+    let turn = hub.settings.turn.as_ref()?;
+    let (server, expires_at) =
+        turn.mint(&format!("{session}:{}", role_name(role)), hub.clock.now());
+    Some(ServerMsg::IceServers {
+        servers: vec![server],
+        expires_at,
+    })
+}
+
 fn role_name(role: ParticipantRole) -> &'static str {
     match role {
         ParticipantRole::Applicant => "applicant",
@@ -203,6 +215,9 @@ pub async fn open(
             tx: tx.clone(),
         };
         let _ = conn.send(Outbound::Attach(handle));
+        if let Some(msg) = ice_servers(hub, record.id, role) {
+            let _ = conn.send(Outbound::Msg(msg));
+        }
         let _ = conn.send(Outbound::Msg(ServerMsg::Paired {
             session_id: record.id,
             case_id: case.id,
@@ -284,9 +299,26 @@ impl Driver {
         mut rx: mpsc::Receiver<SessionCmd>,
         mut media_rx: mpsc::UnboundedReceiver<MediaEvent>,
     ) {
+        // Fresh TURN credentials at half their lifetime, so a long call never holds expired ones.
+        let mut refresh = self.hub.settings.turn.as_ref().map(|t| {
+            let every = t.refresh_every();
+            tokio::time::interval_at(tokio::time::Instant::now() + every, every)
+        });
         while !self.done {
             let next_grace = self.grace.iter().flatten().min().copied();
             tokio::select! {
+                _ = async {
+                    match refresh.as_mut() {
+                        Some(interval) => { interval.tick().await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {
+                    for role in [ParticipantRole::Applicant, ParticipantRole::Officer] {
+                        if let Some(msg) = ice_servers(&self.hub, self.record.id, role) {
+                            self.send(role, msg);
+                        }
+                    }
+                }
                 _ = async {
                     match next_grace {
                         Some(at) => tokio::time::sleep_until(at).await,
@@ -435,6 +467,9 @@ impl Driver {
             tx: self_tx,
         };
         let _ = tx.send(Outbound::Attach(handle));
+        if let Some(msg) = ice_servers(&self.hub, self.record.id, role) {
+            let _ = tx.send(Outbound::Msg(msg));
+        }
         let _ = tx.send(Outbound::Msg(ServerMsg::Paired {
             session_id: self.record.id,
             case_id: self.case.id,

@@ -449,6 +449,24 @@ function iceGatheringDone(pc, timeoutMs) {
   });
 }
 
+/** TURN/STUN servers the hub sent (`ice_servers`), used by every new peer connection. */
+let currentIceServers = [];
+
+/**
+ * Take fresh ICE servers from the hub: new peer connections use them, and live ones switch to
+ * them (credentials rotate during a long call).
+ */
+export function setIceServers(servers) {
+  currentIceServers = Array.isArray(servers) ? servers : [];
+  for (const pc of livePeers) {
+    try {
+      pc.setConfiguration({ ...pc.getConfiguration(), iceServers: currentIceServers });
+    } catch {
+      /* a closed connection keeps its configuration */
+    }
+  }
+}
+
 /**
  * Create the peer connection with the hub: no ICE servers, every local track added (a missing
  * audio or video track becomes a receive-only transceiver so the remote side is still heard and
@@ -461,7 +479,7 @@ function iceGatheringDone(pc, timeoutMs) {
  * `{"type":"offer","sdp":...}` and hand the hub's `answer` to `acceptAnswer`.
  */
 export async function createPeer(localStream, onRemoteTrack, { gatherTimeoutMs = 3000 } = {}) {
-  const pc = new RTCPeerConnection();
+  const pc = new RTCPeerConnection({ iceServers: currentIceServers });
   livePeers.add(pc);
   const remoteStream = new MediaStream();
   pc.addEventListener('track', (ev) => {

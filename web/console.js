@@ -24,6 +24,7 @@ import {
   stopStream,
   utcOffsetText,
   zonedParts,
+  setIceServers,
 } from './common.js';
 import { setupAuth } from './auth.js';
 import { LANGUAGE_NAMES, loadServices, renderCaseDetail, serviceLabel } from './cases.js';
@@ -741,6 +742,9 @@ function handleMessage(msg) {
       break;
     case 'bookings':
       onBookings(msg);
+      break;
+    case 'ice_servers':
+      setIceServers(msg.servers);
       break;
     case 'paired':
       onPaired(msg);

@@ -26,6 +26,7 @@ import {
   utcOffsetText,
   viewerZone,
   OFFICE_TZ,
+  setIceServers,
 } from './common.js';
 import {
   LANGUAGES,
@@ -540,6 +541,9 @@ function handleMessage(msg) {
       break;
     case 'queue_position':
       onQueuePosition(msg);
+      break;
+    case 'ice_servers':
+      setIceServers(msg.servers);
       break;
     case 'paired':
       onPaired(msg);

@@ -189,6 +189,12 @@ pub struct PeerInfo {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
+    /// TURN/STUN servers with short-lived credentials, sent before `paired` and again before
+    /// they expire: use them for the peer connection (`setConfiguration` on a live one).
+    IceServers {
+        servers: Vec<crate::turn::IceServer>,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
     Welcome {
         v: u32,
         role: String,

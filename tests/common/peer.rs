@@ -133,12 +133,23 @@ fn sample_track(kind: RtpCodecKind) -> Arc<TrackLocalStaticSample> {
 
 impl TestPeer {
     pub async fn new() -> TestPeer {
+        Self::with_configuration(None).await
+    }
+
+    /// A peer with its own ICE configuration (servers, relay-only policy).
+    pub async fn with_configuration(
+        configuration: Option<rtc::peer_connection::configuration::RTCConfiguration>,
+    ) -> TestPeer {
         let mut media = MediaEngine::default();
         media.register_default_codecs().expect("codecs");
         let counts = Arc::new(Counts::default());
         let (gtx, grx) = tokio::sync::mpsc::channel(1);
         let runtime = webrtc::runtime::default_runtime().expect("tokio runtime");
-        let pc = PeerConnectionBuilder::new()
+        let mut builder = PeerConnectionBuilder::new();
+        if let Some(configuration) = configuration {
+            builder = builder.with_configuration(configuration);
+        }
+        let pc = builder
             .with_media_engine(media)
             .with_handler(Arc::new(Handler {
                 gathered: gtx,

@@ -4,33 +4,11 @@
 
 mod common;
 
-use common::peer::{TestPeer, wait_for};
+use common::peer::{TestPeer, negotiate, wait_for};
+use common::zipped::{rezip, unzip};
 use common::{Ws, create_case, login, start_hub, ticket};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
 use std::sync::atomic::Ordering;
-
-fn zip_entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
-    (0..archive.len())
-        .map(|i| {
-            let mut f = archive.by_index(i).expect("entry");
-            let mut data = Vec::new();
-            f.read_to_end(&mut data).expect("read entry");
-            (f.name().to_owned(), data)
-        })
-        .collect()
-}
-
-fn rezip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, data) in entries {
-        out.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
-            .expect("start");
-        out.write_all(data).expect("write");
-    }
-    out.finish().expect("finish").into_inner()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applicant_and_officer_complete_a_recorded_session_that_verifies() {
@@ -74,20 +52,10 @@ async fn applicant_and_officer_complete_a_recorded_session_that_verifies() {
     // Real media through the hub.
     let mut peer_a = TestPeer::new().await;
     let mut peer_o = TestPeer::new().await;
-    applicant
-        .send(json!({"type": "offer", "sdp": peer_a.offer().await}))
-        .await;
-    officer
-        .send(json!({"type": "offer", "sdp": peer_o.offer().await}))
-        .await;
-    let answer_a = applicant.expect("answer").await;
-    let answer_o = officer.expect("answer").await;
-    peer_a
-        .accept(answer_a["sdp"].as_str().expect("sdp").to_owned())
-        .await;
-    peer_o
-        .accept(answer_o["sdp"].as_str().expect("sdp").to_owned())
-        .await;
+    let offer_a = peer_a.offer().await;
+    negotiate(&mut applicant, &peer_a, offer_a).await;
+    let offer_o = peer_o.offer().await;
+    negotiate(&mut officer, &peer_o, offer_o).await;
     peer_a.start_media().await;
     peer_o.start_media().await;
 
@@ -249,7 +217,7 @@ async fn applicant_and_officer_complete_a_recorded_session_that_verifies() {
         .expect("json");
     assert_eq!(api_report["ok"], true);
 
-    let entries = zip_entries(&bundle);
+    let entries = unzip(&bundle);
     let manifest: Value = serde_json::from_slice(
         &entries
             .iter()

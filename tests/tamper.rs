@@ -6,36 +6,14 @@
 
 mod common;
 
-use common::peer::{TestPeer, wait_for};
+use common::peer::{TestPeer, negotiate, wait_for};
+use common::zipped::{rezip, unzip};
 use common::{download_bundle, login, paired_session, start_hub};
 use globallink::seal::Report;
 use globallink::seal::verify::verify_bundle;
 use globallink::translog::{self, Checkpoint, LogSigner, LogVerifier};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
 use std::sync::atomic::Ordering;
-
-fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
-    (0..archive.len())
-        .map(|i| {
-            let mut f = archive.by_index(i).expect("entry");
-            let mut data = Vec::new();
-            f.read_to_end(&mut data).expect("read entry");
-            (f.name().to_owned(), data)
-        })
-        .collect()
-}
-
-fn rezip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, data) in entries {
-        out.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
-            .expect("start");
-        out.write_all(data).expect("write");
-    }
-    out.finish().expect("finish").into_inner()
-}
 
 /// A fixed-seed generator (SplitMix64), so a failure can be replayed.
 struct Rng(u64);
@@ -73,20 +51,10 @@ async fn every_change_to_a_sealed_session_is_caught_and_named() {
     // A real session: media both ways, recorded after consent, an identity check.
     let mut peer_a = TestPeer::new().await;
     let mut peer_o = TestPeer::new().await;
-    applicant
-        .send(json!({"type": "offer", "sdp": peer_a.offer().await}))
-        .await;
-    officer
-        .send(json!({"type": "offer", "sdp": peer_o.offer().await}))
-        .await;
-    let answer_a = applicant.expect("answer").await;
-    let answer_o = officer.expect("answer").await;
-    peer_a
-        .accept(answer_a["sdp"].as_str().expect("sdp").to_owned())
-        .await;
-    peer_o
-        .accept(answer_o["sdp"].as_str().expect("sdp").to_owned())
-        .await;
+    let offer_a = peer_a.offer().await;
+    negotiate(&mut applicant, &peer_a, offer_a).await;
+    let offer_o = peer_o.offer().await;
+    negotiate(&mut officer, &peer_o, offer_o).await;
     peer_a.start_media().await;
     peer_o.start_media().await;
     officer

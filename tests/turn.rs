@@ -5,7 +5,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::peer::{TestPeer, wait_for};
+use common::peer::{TestPeer, negotiate, wait_for};
 use common::{Ws, create_case, login, start_hub_configured, ticket};
 use rtc::peer_connection::configuration::{
     RTCConfigurationBuilder, RTCIceServer, RTCIceTransportPolicy,
@@ -155,18 +155,9 @@ async fn media_flows_through_coturn_when_the_client_may_only_relay() {
         candidates.iter().all(|c| c.contains("typ relay")),
         "relay only: {candidates:?}"
     );
-    applicant.send(json!({"type": "offer", "sdp": offer})).await;
-    officer
-        .send(json!({"type": "offer", "sdp": peer_o.offer().await}))
-        .await;
-    let answer_a = applicant.expect("answer").await;
-    let answer_o = officer.expect("answer").await;
-    peer_a
-        .accept(answer_a["sdp"].as_str().expect("sdp").to_owned())
-        .await;
-    peer_o
-        .accept(answer_o["sdp"].as_str().expect("sdp").to_owned())
-        .await;
+    negotiate(&mut applicant, &peer_a, offer).await;
+    let offer_o = peer_o.offer().await;
+    negotiate(&mut officer, &peer_o, offer_o).await;
     peer_a.start_media().await;
     peer_o.start_media().await;
     let (ca, co) = (peer_a.counts.clone(), peer_o.counts.clone());

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod peer;
+pub mod zipped;
 
 use futures::{SinkExt, StreamExt};
 use globallink::clock::SystemClock;

@@ -284,3 +284,12 @@ pub async fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Send `peer`'s `offer` through its participant's socket and accept the hub's answer.
+pub async fn negotiate(ws: &mut super::Ws, peer: &TestPeer, offer: String) {
+    ws.send(serde_json::json!({"type": "offer", "sdp": offer}))
+        .await;
+    let answer = ws.expect("answer").await;
+    peer.accept(answer["sdp"].as_str().expect("sdp").to_owned())
+        .await;
+}

@@ -6,6 +6,7 @@
 //! acknowledge it to a client. `append_event` refuses an event whose sequence number is taken,
 //! so two writers can never fork a chain.
 
+mod rows;
 pub mod sqlite;
 
 use crate::evidence::ChainedEvent;

@@ -150,8 +150,10 @@ impl Config {
             Some(path) => figment = figment.merge(Toml::file(path)),
             None => figment = figment.merge(Toml::file("globallink.toml")),
         }
+        // The test suite's database switch shares the prefix but is not a hub setting.
+        let test_key = crate::store::testing::TEST_DATABASE_URL.trim_start_matches("GLOBALLINK_");
         figment
-            .merge(Env::prefixed("GLOBALLINK_"))
+            .merge(Env::prefixed("GLOBALLINK_").ignore(&[test_key]))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))
@@ -303,6 +305,11 @@ mod tests {
             jail.create_file("hub.toml", "listen = \"127.0.0.1:9000\"\nice_udp_ports = \"40000-40010\"\nlog_format = \"json\"")?;
             jail.set_env("GLOBALLINK_ICE_UDP_PORTS", "41000-41010");
             jail.set_env("GLOBALLINK_DATABASE_URL", "postgres://hub@db/globallink");
+            // The test suite's switch is not a setting, so it is no unknown key either.
+            jail.set_env(
+                "GLOBALLINK_TEST_DATABASE_URL",
+                "postgres://postgres@db/postgres",
+            );
             let flags = Overrides {
                 listen: Some("127.0.0.1:9100".parse().unwrap()),
                 ..Default::default()

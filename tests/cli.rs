@@ -1,22 +1,27 @@
 //! The operator's command line: accounts and officer profiles.
 
+mod common;
+
+use common::HubDir;
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_globallink");
 
-fn run(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+/// Run the command line on `dir`'s data dir and database.
+fn run(dir: &HubDir, args: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .args(args)
-        .env("GLOBALLINK_DATA_DIR", dir)
+        .env("GLOBALLINK_DATA_DIR", dir.path())
+        .envs(dir.database.hub_env())
         .output()
         .expect("runs")
 }
 
 #[test]
 fn accounts_and_profiles_are_managed_from_the_command_line() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = HubDir::fresh();
     let out = run(
-        dir.path(),
+        &dir,
         &[
             "user",
             "add",
@@ -36,7 +41,7 @@ fn accounts_and_profiles_are_managed_from_the_command_line() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("created officer li with password "), "{text}");
     let again = run(
-        dir.path(),
+        &dir,
         &[
             "user",
             "add",
@@ -61,7 +66,7 @@ fn accounts_and_profiles_are_managed_from_the_command_line() {
     )
     .expect("write");
     let out = run(
-        dir.path(),
+        &dir,
         &[
             "user",
             "profile",
@@ -85,7 +90,7 @@ fn accounts_and_profiles_are_managed_from_the_command_line() {
     )
     .expect("write");
     let out = run(
-        dir.path(),
+        &dir,
         &[
             "user",
             "profile",
@@ -101,12 +106,13 @@ fn accounts_and_profiles_are_managed_from_the_command_line() {
 
 #[test]
 fn a_bad_catalogue_stops_start_up_with_the_file_line_and_reason() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = HubDir::fresh();
     let catalogue = dir.path().join("services.toml");
     std::fs::write(&catalogue, "[[service]]\ncode = \"Bad Code\"\n").expect("write");
     let out = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("GLOBALLINK_DATA_DIR", dir.path())
+        .envs(dir.database.hub_env())
         .env("GLOBALLINK_CATALOGUE", &catalogue)
         .output()
         .expect("runs");
@@ -126,7 +132,7 @@ fn openssl(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn officer_certificates_are_issued_listed_and_revoked_with_a_published_crl() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = HubDir::fresh();
     let path = |name: &str| dir.path().join(name).to_str().expect("utf8").to_owned();
     let ok = |out: std::process::Output| {
         assert!(
@@ -136,9 +142,9 @@ fn officer_certificates_are_issued_listed_and_revoked_with_a_published_crl() {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    ok(run(dir.path(), &["pki", "init"]));
+    ok(run(&dir, &["pki", "init"]));
     ok(run(
-        dir.path(),
+        &dir,
         &[
             "user",
             "add",
@@ -151,7 +157,7 @@ fn officer_certificates_are_issued_listed_and_revoked_with_a_published_crl() {
         ],
     ));
     ok(run(
-        dir.path(),
+        &dir,
         &[
             "user",
             "add",
@@ -184,7 +190,7 @@ fn officer_certificates_are_issued_listed_and_revoked_with_a_published_crl() {
     ]));
 
     let refused = run(
-        dir.path(),
+        &dir,
         &[
             "pki",
             "issue",
@@ -203,7 +209,7 @@ fn officer_certificates_are_issued_listed_and_revoked_with_a_published_crl() {
     let mut certs = Vec::new();
     for n in 0..2 {
         let pem = ok(run(
-            dir.path(),
+            &dir,
             &[
                 "pki",
                 "issue",
@@ -241,7 +247,7 @@ fn officer_certificates_are_issued_listed_and_revoked_with_a_published_crl() {
         assert!(out.contains("OK"), "{out}");
     }
 
-    let listed = ok(run(dir.path(), &["pki", "list"]));
+    let listed = ok(run(&dir, &["pki", "list"]));
     let serials: Vec<&str> = listed
         .lines()
         .filter_map(|l| l.split('\t').next())
@@ -261,7 +267,7 @@ fn officer_certificates_are_issued_listed_and_revoked_with_a_published_crl() {
     assert!(serials.contains(&revoked.as_str()), "{listed}");
 
     ok(run(
-        dir.path(),
+        &dir,
         &[
             "pki",
             "revoke",
@@ -301,14 +307,14 @@ fn officer_certificates_are_issued_listed_and_revoked_with_a_published_crl() {
     let crl_text = ok(openssl(&["crl", "-in", crl, "-noout", "-text"]));
     assert!(crl_text.contains("Key Compromise"), "{crl_text}");
 
-    let listed = ok(run(dir.path(), &["pki", "list"]));
+    let listed = ok(run(&dir, &["pki", "list"]));
     assert!(
         listed
             .lines()
             .any(|l| l.starts_with(&format!("{revoked}\t")) && l.contains("revoked")),
         "{listed}"
     );
-    let again = run(dir.path(), &["pki", "revoke", "--serial", &revoked]);
+    let again = run(&dir, &["pki", "revoke", "--serial", &revoked]);
     assert!(!again.status.success(), "revoking twice is an error");
     assert!(String::from_utf8_lossy(&again.stderr).contains("already revoked"));
 }

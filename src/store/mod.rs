@@ -10,6 +10,10 @@
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+#[doc(hidden)]
+pub mod testing;
+#[cfg(test)]
+mod tests;
 
 use crate::evidence::ChainedEvent;
 use crate::ids::{ArtefactId, BookingId, CaseId, SessionId, UserId};

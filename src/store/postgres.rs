@@ -29,7 +29,12 @@ impl PostgresStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)?
             .application_name("globallink")
-            .options([("synchronous_commit", "on")]);
+            // Notices (such as "relation already exists, skipping" from the migrator on every
+            // start) are not worth a log line; warnings and errors still arrive.
+            .options([
+                ("synchronous_commit", "on"),
+                ("client_min_messages", "warning"),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .connect_with(options)

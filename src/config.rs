@@ -25,7 +25,8 @@ pub struct Config {
     pub catalogue: Option<PathBuf>,
     /// A public-holiday calendar file (default: the built-in mainland China calendar).
     pub calendar: Option<PathBuf>,
-    /// `sqlite://…` (default: `<data_dir>/globallink.db`).
+    /// `sqlite://…` (default: `<data_dir>/globallink.db`), or `postgres://…` /
+    /// `postgresql://…` for a PostgreSQL database.
     pub database_url: Option<String>,
     /// Local address the media peers bind their UDP sockets to.
     pub media_ip: IpAddr,
@@ -107,7 +108,8 @@ pub enum ConfigError {
     MissingFile(PathBuf),
     #[error("ice_udp_ports must look like \"50000-50199\" with 1024 <= first <= last, got {0:?}")]
     PortRange(String),
-    #[error("database_url must start with sqlite:// (PostgreSQL is not supported yet), got {0:?}")]
+    /// Holds only the URL's scheme: the rest may hold a password.
+    #[error("database_url must start with sqlite:, postgres:// or postgresql://, not {0:?}")]
     DatabaseUrl(String),
     #[error("turn_urls entries start with turn:, turns: or stun:, got {0:?}")]
     TurnUrl(String),
@@ -164,8 +166,10 @@ impl Config {
             Some(path) => figment = figment.merge(Toml::file(path)),
             None => figment = figment.merge(Toml::file("globallink.toml")),
         }
+        // The test suite's database switch shares the prefix but is not a hub setting.
+        let test_key = crate::store::testing::TEST_DATABASE_URL.trim_start_matches("GLOBALLINK_");
         figment
-            .merge(Env::prefixed("GLOBALLINK_"))
+            .merge(Env::prefixed("GLOBALLINK_").ignore(&[test_key]))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))
@@ -175,9 +179,14 @@ impl Config {
     pub fn validate(self) -> Result<Settings, ConfigError> {
         let ports = parse_port_range(&self.ice_udp_ports)?;
         let database_url = match &self.database_url {
-            Some(url) if url.starts_with("sqlite:") => url.clone(),
-            Some(url) => return Err(ConfigError::DatabaseUrl(url.clone())),
-            None => format!("sqlite://{}", self.data_dir.join("globallink.db").display()),
+            Some(url) if crate::store::Engine::of(url).is_some() => url.clone(),
+            Some(url) => {
+                let start = url
+                    .split_once(':')
+                    .map_or_else(|| url.clone(), |(scheme, _)| format!("{scheme}:"));
+                return Err(ConfigError::DatabaseUrl(start));
+            }
+            None => default_database_url(&self.data_dir),
         };
         let public_url = match &self.public_url {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
@@ -235,6 +244,11 @@ impl Config {
     }
 }
 
+/// The SQLite database a hub keeps in `data_dir` when `database_url` is not set.
+pub fn default_database_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("globallink.db").display())
+}
+
 fn parse_port_range(text: &str) -> Result<PortRange, ConfigError> {
     let bad = || ConfigError::PortRange(text.to_owned());
     let (a, b) = text.split_once('-').ok_or_else(bad)?;
@@ -278,10 +292,17 @@ mod tests {
                 .contains("ice_udp_ports")
         );
         let c = Config {
-            database_url: Some("mysql://x".into()),
+            database_url: Some("mysql://admin:secret@db/x".into()),
             ..Config::default()
         };
-        assert!(matches!(c.validate(), Err(ConfigError::DatabaseUrl(_))));
+        let err = c.validate().unwrap_err();
+        assert!(matches!(err, ConfigError::DatabaseUrl(_)));
+        let text = err.to_string();
+        assert!(
+            text.contains("postgres://") && text.contains("\"mysql:\""),
+            "{text}"
+        );
+        assert!(!text.contains("secret"), "the password stays out: {text}");
         let c = Config {
             invite_ttl_hours: 0,
             ..Config::default()
@@ -318,10 +339,39 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_and_postgres_urls_are_accepted() {
+        for url in [
+            "sqlite:///var/lib/globallink/hub.db",
+            "postgres://globallink@db.internal/globallink",
+            "postgresql://globallink:pw@127.0.0.1:5432/globallink?sslmode=require",
+        ] {
+            let c = Config {
+                database_url: Some(url.into()),
+                ..Config::default()
+            };
+            assert_eq!(c.validate().expect(url).database_url, url);
+        }
+        assert!(matches!(
+            Config {
+                database_url: Some("postgres:/no-host".into()),
+                ..Config::default()
+            }
+            .validate(),
+            Err(ConfigError::DatabaseUrl(_))
+        ));
+    }
+
+    #[test]
     fn file_env_and_flags_layer_in_order() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("hub.toml", "listen = \"127.0.0.1:9000\"\nice_udp_ports = \"40000-40010\"\nlog_format = \"json\"")?;
             jail.set_env("GLOBALLINK_ICE_UDP_PORTS", "41000-41010");
+            jail.set_env("GLOBALLINK_DATABASE_URL", "postgres://hub@db/globallink");
+            // The test suite's switch is not a setting, so it is no unknown key either.
+            jail.set_env(
+                "GLOBALLINK_TEST_DATABASE_URL",
+                "postgres://postgres@db/postgres",
+            );
             let flags = Overrides {
                 listen: Some("127.0.0.1:9100".parse().unwrap()),
                 ..Default::default()
@@ -330,6 +380,10 @@ mod tests {
             assert_eq!(c.listen.port(), 9100);
             assert_eq!(c.ice_udp_ports, "41000-41010");
             assert_eq!(c.log_format, LogFormat::Json);
+            assert_eq!(
+                c.database_url.as_deref(),
+                Some("postgres://hub@db/globallink")
+            );
             Ok(())
         });
     }

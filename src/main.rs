@@ -4,7 +4,6 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use globallink::clock::{Clock, SystemClock};
 use globallink::config::{Config, LogFormat, Overrides};
-use globallink::store::sqlite::SqliteStore;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -195,7 +194,6 @@ async fn main() -> anyhow::Result<()> {
 
 async fn pki(config_file: Option<PathBuf>, command: PkiCommand) -> anyhow::Result<()> {
     use globallink::seal::officer_pki::Reason;
-    use globallink::store::Store;
     if let PkiCommand::Init { dir } = command {
         let config = Config::load(config_file.as_deref(), &Overrides::default())?;
         let dir = dir.unwrap_or_else(|| config.data_dir.join("pki"));
@@ -211,7 +209,7 @@ async fn pki(config_file: Option<PathBuf>, command: PkiCommand) -> anyhow::Resul
     }
     let settings = Config::load(config_file.as_deref(), &Overrides::default())?.validate()?;
     let pki_dir = settings.config.data_dir.join("pki");
-    let store = SqliteStore::open(&settings.database_url)
+    let store = globallink::store::open(&settings.database_url)
         .await
         .context("opening the database")?;
     let now = SystemClock.now();
@@ -233,7 +231,7 @@ async fn pki(config_file: Option<PathBuf>, command: PkiCommand) -> anyhow::Resul
                 _ => raw,
             };
             let cert =
-                globallink::certificates::issue(&store, &pki_dir, &user, &spki, now, days).await?;
+                globallink::certificates::issue(&*store, &pki_dir, &user, &spki, now, days).await?;
             eprintln!(
                 "issued serial {} to {} until {}",
                 cert.serial,
@@ -255,7 +253,7 @@ async fn pki(config_file: Option<PathBuf>, command: PkiCommand) -> anyhow::Resul
                 None => None,
             };
             let crl = pki_dir.join(globallink::certificates::CRL_FILE);
-            globallink::certificates::revoke(&store, &pki_dir, serial, reason, now).await?;
+            globallink::certificates::revoke(&*store, &pki_dir, serial, reason, now).await?;
             println!("revoked serial {serial}; published {}", crl.display());
         }
         PkiCommand::List => {
@@ -303,10 +301,10 @@ async fn admin(config_file: Option<PathBuf>, command: AdminCommand) -> anyhow::R
 }
 
 async fn user(config_file: Option<PathBuf>, command: UserCommand) -> anyhow::Result<()> {
-    use globallink::store::{Role, Store, UserRecord};
+    use globallink::store::{Role, UserRecord};
     let settings = Config::load(config_file.as_deref(), &Overrides::default())?.validate()?;
     std::fs::create_dir_all(&settings.config.data_dir)?;
-    let store = SqliteStore::open(&settings.database_url)
+    let store = globallink::store::open(&settings.database_url)
         .await
         .context("opening the database")?;
     let clock = SystemClock;
@@ -342,7 +340,7 @@ async fn user(config_file: Option<PathBuf>, command: UserCommand) -> anyhow::Res
                 .with_context(|| format!("reading {}", file.display()))?;
             let profile: globallink::officers::OfficerProfile = serde_json::from_str(&text)
                 .context("the profile JSON does not match the format")?;
-            globallink::officers::save(&store, &clock, user.id, &profile).await?;
+            globallink::officers::save(&*store, &clock, user.id, &profile).await?;
             println!("profile of {username} saved");
         }
     }
@@ -430,7 +428,7 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
     init_tracing(settings.config.log_format);
     std::fs::create_dir_all(&settings.config.data_dir)
         .with_context(|| format!("creating data dir {}", settings.config.data_dir.display()))?;
-    let store = SqliteStore::open(&settings.database_url)
+    let store = globallink::store::open(&settings.database_url)
         .await
         .context("opening the database")?;
     let listener = tokio::net::TcpListener::bind(settings.config.listen)
@@ -442,8 +440,7 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
         settings.public_url = format!("http://{local}");
     }
     let web = settings.web_dir.clone();
-    let started =
-        globallink::state::start(settings, Arc::new(store), Arc::new(SystemClock), web).await?;
+    let started = globallink::state::start(settings, store, Arc::new(SystemClock), web).await?;
     if started.pki_created {
         println!(
             "Created the development office PKI in {}",

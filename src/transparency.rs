@@ -190,11 +190,15 @@ pub fn origin_for(public_url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::sqlite::SqliteStore;
+    use crate::store::testing::TestDatabase;
 
-    async fn store(dir: &Path) -> Arc<dyn Store> {
-        let url = format!("sqlite://{}", dir.join("t.db").display());
-        Arc::new(SqliteStore::open(&url).await.expect("opens"))
+    /// The store on `db` for a hub in `dir` (the same data each time it is opened).
+    async fn store(db: &TestDatabase, dir: &Path) -> Arc<dyn Store> {
+        db.open(dir).await.expect("opens")
+    }
+
+    fn database() -> TestDatabase {
+        TestDatabase::fresh().expect("a fresh test database")
     }
 
     #[test]
@@ -209,10 +213,11 @@ mod tests {
     #[tokio::test]
     async fn appends_survive_a_restart_and_prove_against_signed_checkpoints() {
         let dir = tempfile::tempdir().expect("tempdir");
+        let db = database();
         let pki = dir.path().join("pki");
         std::fs::create_dir_all(&pki).expect("pki dir");
         let now = Utc::now();
-        let log = Transparency::open(&pki, "hub.test/log", store(dir.path()).await)
+        let log = Transparency::open(&pki, "hub.test/log", store(&db, dir.path()).await)
             .await
             .expect("opens");
         let first = log
@@ -255,7 +260,7 @@ mod tests {
         drop(log);
 
         // Same key, same leaves, after a restart; the origin sticks to the key.
-        let again = Transparency::open(&pki, "other.origin/log", store(dir.path()).await)
+        let again = Transparency::open(&pki, "other.origin/log", store(&db, dir.path()).await)
             .await
             .expect("reopens");
         assert_eq!(again.vkey(), vkey);
@@ -279,7 +284,8 @@ mod tests {
     #[tokio::test]
     async fn the_store_refuses_a_forked_index() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = store(dir.path()).await;
+        let db = database();
+        let store = store(&db, dir.path()).await;
         let now = Utc::now();
         store
             .append_log_leaf(0, &[1; 32], ArtefactId::random(), now)
@@ -298,14 +304,15 @@ mod tests {
     #[tokio::test]
     async fn a_vkey_that_does_not_match_the_key_stops_start_up() {
         let dir = tempfile::tempdir().expect("tempdir");
+        let db = database();
         let pki = dir.path().join("pki");
         std::fs::create_dir_all(&pki).expect("pki dir");
-        Transparency::open(&pki, "hub.test/log", store(dir.path()).await)
+        Transparency::open(&pki, "hub.test/log", store(&db, dir.path()).await)
             .await
             .expect("creates");
         let (other, _) = LogSigner::generate("hub.test/log").expect("key");
         std::fs::write(pki.join(LOG_VKEY_FILE), other.vkey()).expect("overwrite");
-        let err = Transparency::open(&pki, "hub.test/log", store(dir.path()).await)
+        let err = Transparency::open(&pki, "hub.test/log", store(&db, dir.path()).await)
             .await
             .err()
             .expect("mismatch refused");

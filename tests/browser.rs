@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use globallink::store::testing::TestDatabase;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::time::timeout;
@@ -19,10 +20,12 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// flow.mjs stops itself after about 120 s; this is the backstop.
 const FLOW_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// Kills the hub and removes the data directory when dropped, including on panic.
+/// Kills the hub and removes the data directory (and drops its test database) when dropped,
+/// including on panic.
 struct HubGuard {
     child: Child,
     data_dir: PathBuf,
+    _database: TestDatabase,
 }
 
 impl Drop for HubGuard {
@@ -139,12 +142,14 @@ async fn full_session_in_headless_chromium() {
     ensure_node_modules(root).await;
 
     let data_dir = fresh_data_dir();
+    let database = TestDatabase::fresh().expect("a fresh test database");
     let mut child = Command::new(env!("CARGO_BIN_EXE_globallink"))
         .arg("serve")
         .arg("--listen")
         .arg("127.0.0.1:0")
         .arg("--data-dir")
         .arg(&data_dir)
+        .envs(database.hub_env())
         .current_dir(root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -153,7 +158,11 @@ async fn full_session_in_headless_chromium() {
         .spawn()
         .expect("spawn the globallink hub");
     let stdout = child.stdout.take().expect("stdout was piped");
-    let hub = HubGuard { child, data_dir };
+    let hub = HubGuard {
+        child,
+        data_dir,
+        _database: database,
+    };
 
     let mut lines = BufReader::new(stdout).lines();
     let startup = timeout(STARTUP_TIMEOUT, read_startup(&mut lines))

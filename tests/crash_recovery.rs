@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::{Ws, create_case, login, ticket};
+use common::{HubDir, Ws, create_case, login, ticket};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_globallink");
@@ -26,7 +25,8 @@ impl Drop for Hub {
     }
 }
 
-fn spawn(dir: &Path, ports: &str) -> Hub {
+/// Start the hub on `dir`'s data dir and database.
+fn spawn(dir: &HubDir, ports: &str) -> Hub {
     let mut child = Command::new(BIN)
         .args([
             "serve",
@@ -36,7 +36,8 @@ fn spawn(dir: &Path, ports: &str) -> Hub {
             ports,
             "--data-dir",
         ])
-        .arg(dir)
+        .arg(dir.path())
+        .envs(dir.database.hub_env())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -93,10 +94,10 @@ fn account(lines: &[String], role: &str) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_session_loses_no_acknowledged_event() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = HubDir::fresh();
     let first = 56000 + (std::process::id() % 50) as u16 * 20;
     let ports = format!("{first}-{}", first + 9);
-    let hub = spawn(dir.path(), &ports);
+    let hub = spawn(&dir, &ports);
     let officer_account = account(&hub.lines, "officer");
     let auditor_account = account(&hub.lines, "auditor");
     let base = format!("http://{}", hub.addr);
@@ -150,7 +151,7 @@ async fn sigkill_mid_session_loses_no_acknowledged_event() {
     drop(applicant);
     drop(hub);
 
-    let hub = spawn(dir.path(), &ports);
+    let hub = spawn(&dir, &ports);
     assert!(
         hub.lines.iter().any(|l| l.contains("marked interrupted")),
         "restart reports the recovery: {:?}",

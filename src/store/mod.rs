@@ -1,18 +1,58 @@
 //! Durable state behind one trait, [`Store`]: accounts, logins, cases, sessions, the evidence
-//! chain, artefacts and the transparency log's leaves. [`sqlite::SqliteStore`] is the default implementation; a PostgreSQL one
-//! can implement the same trait.
+//! chain, artefacts and the transparency log's leaves. Two implementations keep the same
+//! contract: [`sqlite::SqliteStore`] (the default, one file) and [`postgres::PostgresStore`]
+//! (a server several hubs can share); [`open`] picks one by the URL's scheme.
 //!
 //! Contract: every write method returns only after the data is committed, so the caller may
 //! acknowledge it to a client. `append_event` refuses an event whose sequence number is taken,
 //! so two writers can never fork a chain.
 
+pub mod postgres;
+mod rows;
 pub mod sqlite;
+#[doc(hidden)]
+pub mod testing;
+#[cfg(test)]
+mod tests;
 
 use crate::evidence::ChainedEvent;
 use crate::ids::{ArtefactId, BookingId, CaseId, SessionId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::sync::Arc;
+
+/// The database engines a `database_url` can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// `sqlite:…`
+    Sqlite,
+    /// `postgres://…` or `postgresql://…`
+    Postgres,
+}
+
+impl Engine {
+    /// The engine `url` names by its scheme, if it is one the hub supports.
+    pub fn of(url: &str) -> Option<Engine> {
+        if url.starts_with("sqlite:") {
+            Some(Engine::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Engine::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Open and migrate the store `url` names: SQLite for `sqlite:`, PostgreSQL for
+/// `postgres://` and `postgresql://`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match Engine::of(url) {
+        Some(Engine::Sqlite) => Arc::new(sqlite::SqliteStore::open(url).await?),
+        Some(Engine::Postgres) => Arc::new(postgres::PostgresStore::open(url).await?),
+        None => return Err(StoreError::UnsupportedUrl),
+    })
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -169,6 +209,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The URL is kept out of the message: it may hold a password.
+    #[error("the database URL must start with sqlite:, postgres:// or postgresql://")]
+    UnsupportedUrl,
 }
 
 #[async_trait]

@@ -1,11 +1,11 @@
 //! [`Store`] on SQLite through sqlx: one file under the data dir, WAL journal, `synchronous =
 //! FULL` so a commit survives power loss, migrations from `migrations/sqlite` applied at open.
+//! Times are RFC 3339 text; rows are read through [`super::rows`].
 
+use super::rows::*;
 use super::*;
-use sqlx::Row;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::str::FromStr;
 use std::time::Duration;
@@ -33,98 +33,6 @@ impl SqliteStore {
     }
 }
 
-fn serial_i64(serial: u64) -> Result<i64, StoreError> {
-    i64::try_from(serial).map_err(|_| corrupt("serial", &serial.to_string()))
-}
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {value:?}"))
-}
-
-fn id<T: FromStr>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
-    let text: String = row.try_get(col)?;
-    text.parse().map_err(|_| corrupt(col, &text))
-}
-
-fn time(row: &SqliteRow, col: &str) -> Result<DateTime<Utc>, StoreError> {
-    Ok(row.try_get::<DateTime<Utc>, _>(col)?)
-}
-
-fn user_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
-    let role: String = row.try_get("role")?;
-    Ok(UserRecord {
-        id: id(row, "id")?,
-        username: row.try_get("username")?,
-        display_name: row.try_get("display_name")?,
-        role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
-        password_hash: row.try_get("password_hash")?,
-        created_at: time(row, "created_at")?,
-    })
-}
-
-fn case_row(row: &SqliteRow) -> Result<CaseRecord, StoreError> {
-    Ok(CaseRecord {
-        id: id(row, "id")?,
-        service: row.try_get("service")?,
-        applicant_name: row.try_get("applicant_name")?,
-        applicant_tz: row.try_get("applicant_tz")?,
-        applicant_lang: row.try_get("applicant_lang")?,
-        applicant_earliest: row.try_get("applicant_earliest")?,
-        applicant_latest: row.try_get("applicant_latest")?,
-        created_by: id(row, "created_by")?,
-        created_at: time(row, "created_at")?,
-        invite_expires_at: time(row, "invite_expires_at")?,
-    })
-}
-
-fn session_row(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
-    let status: String = row.try_get("status")?;
-    let events: i64 = row.try_get("events")?;
-    Ok(SessionRecord {
-        id: id(row, "id")?,
-        case_id: id(row, "case_id")?,
-        officer_id: id(row, "officer_id")?,
-        status: SessionStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-        started_at: time(row, "started_at")?,
-        ended_at: row.try_get::<Option<DateTime<Utc>>, _>("ended_at")?,
-        events: u64::try_from(events).map_err(|_| corrupt("events", &events.to_string()))?,
-    })
-}
-
-fn artefact_row(row: &SqliteRow) -> Result<ArtefactRecord, StoreError> {
-    let size: i64 = row.try_get("size")?;
-    Ok(ArtefactRecord {
-        id: id(row, "id")?,
-        case_id: id(row, "case_id")?,
-        session_id: id(row, "session_id")?,
-        file_name: row.try_get("file_name")?,
-        manifest_sha256: row.try_get("manifest_sha256")?,
-        size: u64::try_from(size).map_err(|_| corrupt("size", &size.to_string()))?,
-        created_at: time(row, "created_at")?,
-        outcome: row.try_get("outcome")?,
-    })
-}
-
-fn booking_row(row: &SqliteRow) -> Result<BookingRecord, StoreError> {
-    let status: String = row.try_get("status")?;
-    Ok(BookingRecord {
-        id: id(row, "id")?,
-        case_id: id(row, "case_id")?,
-        officer_id: id(row, "officer_id")?,
-        starts_at: time(row, "starts_at")?,
-        ends_at: time(row, "ends_at")?,
-        status: match status.as_str() {
-            "booked" => BookingStatus::Booked,
-            "cancelled" => BookingStatus::Cancelled,
-            _ => return Err(corrupt("status", &status)),
-        },
-        created_at: time(row, "created_at")?,
-    })
-}
-
-const SESSION_COLUMNS: &str = "s.id, s.case_id, s.officer_id, s.status, s.started_at, \
-     s.ended_at, (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id) AS events";
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn count_users(&self) -> Result<u64, StoreError> {
@@ -151,22 +59,20 @@ impl Store for SqliteStore {
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        sqlx::query("SELECT * FROM users WHERE username = ?")
+        sqlx::query_as::<_, UserRow>("SELECT * FROM users WHERE username = ?")
             .bind(username)
             .fetch_optional(&self.pool)
             .await?
-            .as_ref()
-            .map(user_row)
+            .map(UserRecord::try_from)
             .transpose()
     }
 
     async fn user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
-        sqlx::query("SELECT * FROM users WHERE id = ?")
+        sqlx::query_as::<_, UserRow>("SELECT * FROM users WHERE id = ?")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?
-            .as_ref()
-            .map(user_row)
+            .map(UserRecord::try_from)
             .transpose()
     }
 
@@ -190,7 +96,7 @@ impl Store for SqliteStore {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<UserRecord>, StoreError> {
-        sqlx::query(
+        sqlx::query_as::<_, UserRow>(
             "SELECT u.* FROM logins l JOIN users u ON u.id = l.user_id \
              WHERE l.token_hash = ? AND l.expires_at > ?",
         )
@@ -198,8 +104,7 @@ impl Store for SqliteStore {
         .bind(now)
         .fetch_optional(&self.pool)
         .await?
-        .as_ref()
-        .map(user_row)
+        .map(UserRecord::try_from)
         .transpose()
     }
 
@@ -232,31 +137,28 @@ impl Store for SqliteStore {
     }
 
     async fn cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
-        sqlx::query("SELECT * FROM cases ORDER BY created_at DESC, id")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(case_row)
-            .collect()
+        records(
+            sqlx::query_as::<_, CaseRow>("SELECT * FROM cases ORDER BY created_at DESC, id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     async fn case(&self, id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
-        sqlx::query("SELECT * FROM cases WHERE id = ?")
+        sqlx::query_as::<_, CaseRow>("SELECT * FROM cases WHERE id = ?")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?
-            .as_ref()
-            .map(case_row)
+            .map(CaseRecord::try_from)
             .transpose()
     }
 
     async fn case_by_invite(&self, invite_hash: &str) -> Result<Option<CaseRecord>, StoreError> {
-        sqlx::query("SELECT * FROM cases WHERE invite_hash = ?")
+        sqlx::query_as::<_, CaseRow>("SELECT * FROM cases WHERE invite_hash = ?")
             .bind(invite_hash)
             .fetch_optional(&self.pool)
             .await?
-            .as_ref()
-            .map(case_row)
+            .map(CaseRecord::try_from)
             .transpose()
     }
 
@@ -277,42 +179,40 @@ impl Store for SqliteStore {
     }
 
     async fn session(&self, id: SessionId) -> Result<Option<SessionRecord>, StoreError> {
-        sqlx::query(&format!(
+        sqlx::query_as::<_, SessionRow>(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?"
         ))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await?
-        .as_ref()
-        .map(session_row)
+        .map(SessionRecord::try_from)
         .transpose()
     }
 
     async fn sessions_for_case(&self, case: CaseId) -> Result<Vec<SessionRecord>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.case_id = ? ORDER BY s.started_at"
-        ))
-        .bind(case.to_string())
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(session_row)
-        .collect()
+        records(
+            sqlx::query_as::<_, SessionRow>(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.case_id = ? \
+                 ORDER BY s.started_at"
+            ))
+            .bind(case.to_string())
+            .fetch_all(&self.pool)
+            .await?,
+        )
     }
 
     async fn sessions_with_status(
         &self,
         status: SessionStatus,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.status = ?"
-        ))
-        .bind(status.as_str())
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(session_row)
-        .collect()
+        records(
+            sqlx::query_as::<_, SessionRow>(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.status = ?"
+            ))
+            .bind(status.as_str())
+            .fetch_all(&self.pool)
+            .await?,
+        )
     }
 
     async fn finish_session(
@@ -343,33 +243,24 @@ impl Store for SqliteStore {
         .bind(&event.canonical)
         .execute(&self.pool)
         .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict(format!(
-                    "event {} of session {} exists",
-                    event.event.seq, event.event.session
-                )))
-            }
-            Err(e) => Err(e.into()),
-        }
+        conflict_if_taken(result, || {
+            format!(
+                "event {} of session {} exists",
+                event.event.seq, event.event.session
+            )
+        })?;
+        Ok(())
     }
 
     async fn events(&self, session: SessionId) -> Result<Vec<StoredEvent>, StoreError> {
-        sqlx::query("SELECT seq, hash, body FROM events WHERE session_id = ? ORDER BY seq")
+        records(
+            sqlx::query_as::<_, EventRow>(
+                "SELECT seq, hash, body FROM events WHERE session_id = ? ORDER BY seq",
+            )
             .bind(session.to_string())
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|row| {
-                let seq: i64 = row.try_get("seq")?;
-                Ok(StoredEvent {
-                    seq: u64::try_from(seq).map_err(|_| corrupt("seq", &seq.to_string()))?,
-                    hash: row.try_get("hash")?,
-                    body: row.try_get("body")?,
-                })
-            })
-            .collect()
+            .await?,
+        )
     }
 
     async fn officer_profile(&self, user: UserId) -> Result<Option<String>, StoreError> {
@@ -401,12 +292,13 @@ impl Store for SqliteStore {
     }
 
     async fn officer_profiles(&self) -> Result<Vec<(UserId, String)>, StoreError> {
-        sqlx::query("SELECT user_id, profile FROM officer_profiles ORDER BY user_id")
+        records(
+            sqlx::query_as::<_, ProfileRow>(
+                "SELECT user_id, profile FROM officer_profiles ORDER BY user_id",
+            )
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|row| Ok((id(row, "user_id")?, row.try_get("profile")?)))
-            .collect()
+            .await?,
+        )
     }
 
     async fn set_applicant_preferences(
@@ -476,13 +368,8 @@ impl Store for SqliteStore {
             .bind(b.created_at)
             .execute(&mut *conn)
             .await;
-            match inserted {
-                Ok(_) => Ok(()),
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(
-                    StoreError::Conflict("this case already has a booking".into()),
-                ),
-                Err(e) => Err(e.into()),
-            }
+            conflict_if_taken(inserted, || "this case already has a booking".into())?;
+            Ok(())
         }
         .await;
         let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
@@ -501,23 +388,23 @@ impl Store for SqliteStore {
     }
 
     async fn booking(&self, id: BookingId) -> Result<Option<BookingRecord>, StoreError> {
-        sqlx::query("SELECT * FROM bookings WHERE id = ?")
+        sqlx::query_as::<_, BookingRow>("SELECT * FROM bookings WHERE id = ?")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?
-            .as_ref()
-            .map(booking_row)
+            .map(BookingRecord::try_from)
             .transpose()
     }
 
     async fn bookings_for_case(&self, case: CaseId) -> Result<Vec<BookingRecord>, StoreError> {
-        sqlx::query("SELECT * FROM bookings WHERE case_id = ? ORDER BY starts_at")
+        records(
+            sqlx::query_as::<_, BookingRow>(
+                "SELECT * FROM bookings WHERE case_id = ? ORDER BY starts_at",
+            )
             .bind(case.to_string())
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(booking_row)
-            .collect()
+            .await?,
+        )
     }
 
     async fn bookings_between(
@@ -525,17 +412,16 @@ impl Store for SqliteStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<BookingRecord>, StoreError> {
-        sqlx::query(
-            "SELECT * FROM bookings WHERE status = 'booked' AND starts_at < ? AND ends_at > ? \
-             ORDER BY starts_at",
+        records(
+            sqlx::query_as::<_, BookingRow>(
+                "SELECT * FROM bookings WHERE status = 'booked' AND starts_at < ? AND ends_at > ? \
+                 ORDER BY starts_at",
+            )
+            .bind(to)
+            .bind(from)
+            .fetch_all(&self.pool)
+            .await?,
         )
-        .bind(to)
-        .bind(from)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(booking_row)
-        .collect()
     }
 
     async fn create_artefact(&self, a: &ArtefactRecord) -> Result<(), StoreError> {
@@ -558,23 +444,23 @@ impl Store for SqliteStore {
     }
 
     async fn artefact(&self, id: ArtefactId) -> Result<Option<ArtefactRecord>, StoreError> {
-        sqlx::query("SELECT * FROM artefacts WHERE id = ?")
+        sqlx::query_as::<_, ArtefactRow>("SELECT * FROM artefacts WHERE id = ?")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?
-            .as_ref()
-            .map(artefact_row)
+            .map(ArtefactRecord::try_from)
             .transpose()
     }
 
     async fn artefacts_for_case(&self, case: CaseId) -> Result<Vec<ArtefactRecord>, StoreError> {
-        sqlx::query("SELECT * FROM artefacts WHERE case_id = ? ORDER BY created_at")
+        records(
+            sqlx::query_as::<_, ArtefactRow>(
+                "SELECT * FROM artefacts WHERE case_id = ? ORDER BY created_at",
+            )
             .bind(case.to_string())
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(artefact_row)
-            .collect()
+            .await?,
+        )
     }
 
     async fn append_log_leaf(
@@ -616,20 +502,11 @@ impl Store for SqliteStore {
     }
 
     async fn log_leaves(&self) -> Result<Vec<[u8; 32]>, StoreError> {
-        let rows: Vec<(i64, Vec<u8>)> =
+        log_leaves(
             sqlx::query_as("SELECT idx, leaf_hash FROM log_leaves ORDER BY idx")
                 .fetch_all(&self.pool)
-                .await?;
-        rows.into_iter()
-            .enumerate()
-            .map(|(expected, (idx, hash))| {
-                if usize::try_from(idx).ok() != Some(expected) {
-                    return Err(corrupt("log index", &idx.to_string()));
-                }
-                hash.try_into()
-                    .map_err(|_| corrupt("log leaf hash", &format!("leaf {idx}")))
-            })
-            .collect()
+                .await?,
+        )
     }
 
     async fn add_officer_certificate(&self, c: &OfficerCertRecord) -> Result<(), StoreError> {
@@ -648,38 +525,18 @@ impl Store for SqliteStore {
         .bind(c.reason.map(i64::from))
         .execute(&self.pool)
         .await;
-        match done {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
-                format!("certificate serial {} is taken", c.serial),
-            )),
-            Err(e) => Err(e.into()),
-        }
+        conflict_if_taken(done, || format!("certificate serial {} is taken", c.serial))?;
+        Ok(())
     }
 
     async fn officer_certificates(&self) -> Result<Vec<OfficerCertRecord>, StoreError> {
-        sqlx::query("SELECT * FROM officer_certificates ORDER BY serial")
+        records(
+            sqlx::query_as::<_, OfficerCertRow>(
+                "SELECT * FROM officer_certificates ORDER BY serial",
+            )
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|row| {
-                let serial: i64 = row.try_get("serial")?;
-                let reason: Option<i64> = row.try_get("reason")?;
-                Ok(OfficerCertRecord {
-                    serial: u64::try_from(serial)
-                        .map_err(|_| corrupt("serial", &serial.to_string()))?,
-                    officer_id: id(row, "officer_id")?,
-                    der: row.try_get("der")?,
-                    not_before: row.try_get("not_before")?,
-                    not_after: row.try_get("not_after")?,
-                    issued_at: row.try_get("issued_at")?,
-                    revoked_at: row.try_get("revoked_at")?,
-                    reason: reason
-                        .map(|r| u8::try_from(r).map_err(|_| corrupt("reason", &r.to_string())))
-                        .transpose()?,
-                })
-            })
-            .collect()
+            .await?,
+        )
     }
 
     async fn revoke_officer_certificate(
@@ -701,12 +558,11 @@ impl Store for SqliteStore {
     }
 
     async fn artefacts(&self) -> Result<Vec<ArtefactRecord>, StoreError> {
-        sqlx::query("SELECT * FROM artefacts ORDER BY created_at DESC")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(artefact_row)
-            .collect()
+        records(
+            sqlx::query_as::<_, ArtefactRow>("SELECT * FROM artefacts ORDER BY created_at DESC")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     async fn record_access(&self, a: &AccessRecord) -> Result<(), StoreError> {
@@ -721,258 +577,11 @@ impl Store for SqliteStore {
     }
 
     async fn access_log(&self, limit: u32) -> Result<Vec<AccessRecord>, StoreError> {
-        sqlx::query("SELECT * FROM access_log ORDER BY id DESC LIMIT ?")
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(AccessRecord {
-                    user_id: id(row, "user_id")?,
-                    action: row.try_get("action")?,
-                    target: row.try_get("target")?,
-                    at: time(row, "at")?,
-                })
-            })
-            .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::evidence::{ChainBuilder, EventKind};
-
-    async fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        (dir, SqliteStore::open(&url).await.expect("opens"))
-    }
-
-    fn user() -> UserRecord {
-        UserRecord {
-            id: UserId::random(),
-            username: "officer".into(),
-            display_name: "Officer".into(),
-            role: Role::Officer,
-            password_hash: "x".into(),
-            created_at: Utc::now(),
-        }
-    }
-
-    #[tokio::test]
-    async fn events_cannot_fork_and_read_back_in_order() {
-        let (_dir, store) = store().await;
-        let u = user();
-        store.create_user(&u).await.unwrap();
-        let now = Utc::now();
-        let case = CaseRecord {
-            id: CaseId::random(),
-            service: "id-card-renewal".into(),
-            applicant_name: "Chen".into(),
-            applicant_tz: "Europe/Lisbon".into(),
-            applicant_lang: "pt".into(),
-            applicant_earliest: "08:00".into(),
-            applicant_latest: "21:00".into(),
-            created_by: u.id,
-            created_at: now,
-            invite_expires_at: now,
-        };
-        store.create_case(&case, "h").await.unwrap();
-        let session = SessionRecord {
-            id: SessionId::random(),
-            case_id: case.id,
-            officer_id: u.id,
-            status: SessionStatus::Open,
-            started_at: now,
-            ended_at: None,
-            events: 0,
-        };
-        store.create_session(&session).await.unwrap();
-        let mut chain = ChainBuilder::new(session.id);
-        let a = chain
-            .next(
-                now,
-                EventKind::SessionClosed {
-                    outcome: "a".into(),
-                    reason: None,
-                },
-            )
-            .unwrap();
-        store.append_event(&a).await.unwrap();
-        chain.commit(&a);
-        let b = chain
-            .next(
-                now,
-                EventKind::SessionClosed {
-                    outcome: "b".into(),
-                    reason: None,
-                },
-            )
-            .unwrap();
-        store.append_event(&b).await.unwrap();
-        // A second writer holding the old head cannot fork the chain.
-        let mut stale = ChainBuilder::new(session.id);
-        stale.commit(&a);
-        let fork = stale
-            .next(
-                now,
-                EventKind::SessionClosed {
-                    outcome: "fork".into(),
-                    reason: None,
-                },
-            )
-            .unwrap();
-        assert!(matches!(
-            store.append_event(&fork).await,
-            Err(StoreError::Conflict(_))
-        ));
-        let events = store.events(session.id).await.unwrap();
-        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
-        assert_eq!(events[1].hash, b.hash);
-        assert_eq!(store.session(session.id).await.unwrap().unwrap().events, 2);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_bookings_never_double_book() {
-        let (_dir, store) = store().await;
-        let u = user();
-        store.create_user(&u).await.unwrap();
-        let now = Utc::now();
-        let start = now + chrono::Duration::days(1);
-        let mut cases = Vec::new();
-        for i in 0..12 {
-            let case = CaseRecord {
-                id: CaseId::random(),
-                service: "id-card-renewal".into(),
-                applicant_name: format!("a{i}"),
-                applicant_tz: "Europe/Lisbon".into(),
-                applicant_lang: "pt".into(),
-                applicant_earliest: "08:00".into(),
-                applicant_latest: "21:00".into(),
-                created_by: u.id,
-                created_at: now,
-                invite_expires_at: now,
-            };
-            store.create_case(&case, &format!("h{i}")).await.unwrap();
-            cases.push(case.id);
-        }
-        let store = std::sync::Arc::new(store);
-        let mut tasks = Vec::new();
-        for (i, case) in cases.iter().enumerate() {
-            let store = std::sync::Arc::clone(&store);
-            // Twelve applicants race for the same officer; half of them for 10:00, the rest
-            // for 10:15 (overlapping a 30-minute 10:00 booking).
-            let offset = if i % 2 == 0 { 0 } else { 15 };
-            let b = BookingRecord {
-                id: BookingId::random(),
-                case_id: *case,
-                officer_id: u.id,
-                starts_at: start + chrono::Duration::minutes(offset),
-                ends_at: start + chrono::Duration::minutes(offset + 30),
-                status: BookingStatus::Booked,
-                created_at: now,
-            };
-            tasks.push(tokio::spawn(async move { store.book(&b, 1, None).await }));
-        }
-        let mut ok = 0;
-        for t in tasks {
-            match t.await.unwrap() {
-                Ok(()) => ok += 1,
-                Err(StoreError::Conflict(_)) => {}
-                Err(e) => panic!("unexpected {e}"),
-            }
-        }
-        assert_eq!(ok, 1, "exactly one booking wins the officer");
-        let live = store
-            .bookings_between(
-                start - chrono::Duration::hours(1),
-                start + chrono::Duration::hours(2),
-            )
-            .await
-            .unwrap();
-        assert_eq!(live.len(), 1);
-        // With two sessions at once allowed, a second overlapping booking fits, a third does not.
-        let second = BookingRecord {
-            id: BookingId::random(),
-            case_id: cases[1],
-            officer_id: u.id,
-            starts_at: start,
-            ends_at: start + chrono::Duration::minutes(30),
-            status: BookingStatus::Booked,
-            created_at: now,
-        };
-        let winner = live[0].case_id;
-        let second = BookingRecord {
-            case_id: if winner == cases[1] {
-                cases[2]
-            } else {
-                cases[1]
-            },
-            ..second
-        };
-        store.book(&second, 2, None).await.expect("second seat");
-        let third = BookingRecord {
-            id: BookingId::random(),
-            case_id: cases[3],
-            ..second.clone()
-        };
-        let third = BookingRecord {
-            case_id: if [winner, second.case_id].contains(&cases[3]) {
-                cases[4]
-            } else {
-                cases[3]
-            },
-            ..third
-        };
-        assert!(matches!(
-            store.book(&third, 2, None).await,
-            Err(StoreError::Conflict(_))
-        ));
-        // Reschedule moves a booking atomically; cancel frees it.
-        let moved = BookingRecord {
-            id: BookingId::random(),
-            starts_at: start + chrono::Duration::hours(3),
-            ends_at: start + chrono::Duration::hours(3) + chrono::Duration::minutes(30),
-            ..second.clone()
-        };
-        store
-            .book(&moved, 1, Some(second.id))
-            .await
-            .expect("reschedule");
-        assert_eq!(
-            store.booking(second.id).await.unwrap().map(|b| b.status),
-            Some(BookingStatus::Cancelled)
-        );
-        assert!(store.cancel_booking(moved.id).await.unwrap());
-        assert!(
-            !store.cancel_booking(moved.id).await.unwrap(),
-            "already cancelled"
-        );
-    }
-
-    #[tokio::test]
-    async fn expired_logins_are_not_honoured() {
-        let (_dir, store) = store().await;
-        let u = user();
-        store.create_user(&u).await.unwrap();
-        let now = Utc::now();
-        store
-            .create_login("t", u.id, now + chrono::Duration::hours(1))
-            .await
-            .unwrap();
-        assert_eq!(
-            store.login("t", now).await.unwrap().map(|u| u.role),
-            Some(Role::Officer)
-        );
-        assert!(
-            store
-                .login("t", now + chrono::Duration::hours(2))
-                .await
-                .unwrap()
-                .is_none()
-        );
-        store.delete_login("t").await.unwrap();
-        assert!(store.login("t", now).await.unwrap().is_none());
+        records(
+            sqlx::query_as::<_, AccessRow>("SELECT * FROM access_log ORDER BY id DESC LIMIT ?")
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 }

@@ -1,6 +1,7 @@
-//! Shared harness for the integration tests: start a hub on port 0 with a temporary SQLite
-//! database, sign roles in, talk signalling, and run webrtc-rs peers that stream the fixture
-//! media.
+//! Shared harness for the integration tests: start a hub on port 0 with a fresh database
+//! (SQLite in its temporary data dir, or a PostgreSQL database of its own when
+//! `GLOBALLINK_TEST_DATABASE_URL` names a server), sign roles in, talk signalling, and run
+//! webrtc-rs peers that stream the fixture media.
 
 #![allow(dead_code)]
 
@@ -11,7 +12,7 @@ use futures::{SinkExt, StreamExt};
 use globallink::clock::SystemClock;
 use globallink::config::{Config, Settings};
 use globallink::state::{AppState, DevAccounts};
-use globallink::store::sqlite::SqliteStore;
+use globallink::store::testing::TestDatabase;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,7 +40,33 @@ pub struct TestHub {
     pub addr: SocketAddr,
     pub state: AppState,
     pub accounts: DevAccounts,
-    pub dir: tempfile::TempDir,
+    pub dir: HubDir,
+}
+
+/// A hub's temporary data dir and its database; both go away when this is dropped.
+pub struct HubDir {
+    dir: tempfile::TempDir,
+    pub database: TestDatabase,
+}
+
+impl HubDir {
+    pub fn fresh() -> HubDir {
+        HubDir {
+            dir: tempfile::tempdir().expect("tempdir"),
+            database: TestDatabase::fresh().expect("a fresh test database"),
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Settings for a hub on this dir and database.
+    pub fn settings(&self) -> Settings {
+        let mut settings = test_settings(self.path());
+        settings.database_url = self.database.url(self.path());
+        settings
+    }
 }
 
 impl TestHub {
@@ -49,14 +76,15 @@ impl TestHub {
 }
 
 /// A hub's state on a fresh temporary data dir, without a listener (for `oneshot` tests).
-pub async fn state_only() -> (AppState, DevAccounts, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut settings = test_settings(dir.path());
+pub async fn state_only() -> (AppState, DevAccounts, HubDir) {
+    let dir = HubDir::fresh();
+    let mut settings = dir.settings();
     settings.public_url = "http://hub.test".into();
-    let url = settings.database_url.clone();
-    let store = SqliteStore::open(&url).await.expect("database opens");
+    let store = globallink::store::open(&settings.database_url)
+        .await
+        .expect("database opens");
     let web = settings.web_dir.clone();
-    let started = globallink::state::start(settings, Arc::new(store), Arc::new(SystemClock), web)
+    let started = globallink::state::start(settings, store, Arc::new(SystemClock), web)
         .await
         .expect("hub starts");
     let accounts = started.dev_accounts.expect("first start creates accounts");
@@ -78,19 +106,19 @@ pub async fn start_hub_configured(
     clock: Arc<dyn globallink::clock::Clock>,
     adjust: impl FnOnce(&mut Settings),
 ) -> TestHub {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = HubDir::fresh();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let mut settings = test_settings(dir.path());
+    let mut settings = dir.settings();
     adjust(&mut settings);
     settings.public_url = format!("http://{addr}");
-    let store = SqliteStore::open(&settings.database_url)
+    let store = globallink::store::open(&settings.database_url)
         .await
         .expect("database opens");
     let web = settings.web_dir.clone();
-    let started = globallink::state::start(settings, Arc::new(store), clock, web)
+    let started = globallink::state::start(settings, store, clock, web)
         .await
         .expect("hub starts");
     let state = started.state.clone();

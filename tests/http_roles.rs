@@ -340,3 +340,84 @@ async fn guessing_passwords_is_throttled_and_cross_site_writes_are_refused() {
         "same-origin writes pass"
     );
 }
+
+/// Every HTTP route, every role: anonymous, an applicant (invite header, which opens nothing
+/// but their own case), an officer and an auditor each get exactly the status in the table.
+/// Ids in paths are unknown ones: a caller allowed in gets 404, one who is not is stopped
+/// first (401 or 403), so nobody learns whether an id exists.
+#[tokio::test]
+async fn every_route_answers_each_role_as_it_should() {
+    let (state, accounts, _dir) = common::state_only().await;
+    let officer = login(&state, &accounts.officer).await;
+    let auditor = login(&state, &accounts.auditor).await;
+    let (status, _, created) = call(
+        &state,
+        req("POST", "/api/cases", Some(&officer), Some(new_case())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let invite = format!(
+        "Invite {}",
+        created["invite_token"].as_str().expect("token")
+    );
+    let unknown = "00000000-0000-4000-8000-000000000000";
+
+    const A: u16 = 401;
+    #[rustfmt::skip]
+    let table: Vec<(&str, String, Option<Value>, [u16; 4])> = vec![
+        //                                                          anon applicant officer auditor
+        ("GET", "/api/health".into(), None, [200, 200, 200, 200]),
+        ("GET", "/api/services".into(), None, [200, 200, 200, 200]),
+        ("GET", "/api/log/key".into(), None, [200, 200, 200, 200]),
+        ("GET", "/api/log/checkpoint".into(), None, [200, 200, 200, 200]),
+        ("GET", "/api/pki/ca".into(), None, [200, 200, 200, 200]),
+        ("GET", "/metrics".into(), None, [200, 200, 200, 200]),
+        ("GET", "/api/me".into(), None, [A, A, 200, 200]),
+        ("POST", "/api/ws-ticket".into(), None, [A, A, 200, 403]),
+        ("GET", "/api/cases".into(), None, [A, A, 200, 200]),
+        ("POST", "/api/cases".into(), Some(new_case()), [A, A, 201, 403]),
+        ("GET", format!("/api/cases/{unknown}"), None, [A, A, 404, 404]),
+        ("GET", "/api/artefacts".into(), None, [A, A, 200, 200]),
+        ("GET", format!("/api/artefacts/{unknown}/bundle"), None, [A, A, 404, 404]),
+        ("GET", format!("/api/artefacts/{unknown}/verify"), None, [A, A, 404, 404]),
+        ("GET", format!("/api/artefacts/{unknown}/timeline"), None, [A, A, 404, 404]),
+        ("GET", "/api/access-log".into(), None, [A, A, 403, 200]),
+        ("GET", "/api/bookings".into(), None, [A, A, 200, 200]),
+        ("GET", "/api/officers".into(), None, [A, A, 200, 200]),
+        ("PUT", "/api/officers/me/override".into(), Some(json!({"status": null})), [A, A, 200, 403]),
+        ("POST", format!("/api/sessions/{unknown}/documents?category=still&kind=x"), None, [A, A, 404, 403]),
+        ("GET", "/api/applicant/case".into(), None, [A, 200, A, A]),
+        ("PUT", "/api/applicant/preferences".into(), Some(json!({"tz": "Europe/Rome", "earliest": "08:00", "latest": "21:00", "lang": "it"})), [A, 200, A, A]),
+        ("GET", "/api/applicant/slots?days=1".into(), None, [A, 200, A, A]),
+        ("GET", "/api/applicant/desk".into(), None, [A, 200, A, A]),
+        ("POST", "/api/applicant/bookings".into(), Some(json!({"start": "2020-01-01T00:00:00Z"})), [A, 400, A, A]),
+        ("GET", format!("/api/applicant/bookings/{unknown}/invite.ics"), None, [A, 404, A, A]),
+        ("DELETE", format!("/api/applicant/bookings/{unknown}"), None, [A, 404, A, A]),
+    ];
+    for (method, path, body, expected) in table {
+        for (who, want) in ["anonymous", "applicant", "officer", "auditor"]
+            .into_iter()
+            .zip(expected)
+        {
+            let cookie = match who {
+                "officer" => Some(officer.as_str()),
+                "auditor" => Some(auditor.as_str()),
+                _ => None,
+            };
+            let mut request = req(method, &path, cookie, body.clone());
+            if who == "applicant" {
+                request
+                    .headers_mut()
+                    .insert(header::AUTHORIZATION, invite.parse().expect("header"));
+            }
+            let (status, _, answer) = call(&state, request).await;
+            assert_eq!(status.as_u16(), want, "{who} {method} {path}: {answer}");
+            if status.is_client_error() {
+                assert!(
+                    answer["code"].is_string(),
+                    "{who} {method} {path}: {answer}"
+                );
+            }
+        }
+    }
+}

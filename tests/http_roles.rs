@@ -421,3 +421,26 @@ async fn every_route_answers_each_role_as_it_should() {
         }
     }
 }
+
+/// Every response carries a request id for support and the logs: a fresh UUID, or the one the
+/// caller sent (a load balancer's), echoed back.
+#[tokio::test]
+async fn responses_carry_a_request_id() {
+    let (state, _, _dir) = common::state_only().await;
+    let (_, headers, _) = call(&state, req("GET", "/api/health", None, None)).await;
+    let id = headers
+        .get("x-request-id")
+        .expect("request id")
+        .to_str()
+        .expect("ascii");
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    let (_, other, _) = call(&state, req("GET", "/api/health", None, None)).await;
+    assert_ne!(other.get("x-request-id"), headers.get("x-request-id"));
+    let mut request = req("GET", "/api/me", None, None);
+    request
+        .headers_mut()
+        .insert("x-request-id", "lb-7f3a".parse().expect("header"));
+    let (status, headers, _) = call(&state, request).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers.get("x-request-id").expect("kept"), "lb-7f3a");
+}

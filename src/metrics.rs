@@ -109,6 +109,11 @@ impl Metrics {
             .inc();
     }
 
+    /// Set a gauge that counts things (open sessions, applicants waiting).
+    pub fn set_count(gauge: &Gauge, n: usize) {
+        gauge.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
     pub fn sealed_in(&self, took: Duration) {
         self.seal_seconds.observe(took.as_secs_f64());
     }

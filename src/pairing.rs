@@ -149,10 +149,7 @@ impl Driver {
             }
         }
         let entries = self.desk.entries();
-        self.hub
-            .metrics
-            .queue_length
-            .set(i64::try_from(entries.len()).unwrap_or(i64::MAX));
+        crate::metrics::Metrics::set_count(&self.hub.metrics.queue_length, entries.len());
         for c in self.conns.values() {
             if matches!(c.principal, Principal::Officer(_)) {
                 let _ = c.tx.send(Outbound::Msg(ServerMsg::Queue {

@@ -238,9 +238,7 @@ pub async fn open(
         sessions.insert(record.id, tx.clone());
         sessions.len()
     };
-    hub.metrics
-        .sessions_open
-        .set(i64::try_from(open).unwrap_or(i64::MAX));
+    crate::metrics::Metrics::set_count(&hub.metrics.sessions_open, open);
     {
         let mut live = hub.live.lock().unwrap_or_else(|p| p.into_inner());
         live.insert(crate::state::Participant::Applicant(case.id), record.id);
@@ -405,10 +403,7 @@ impl Driver {
             sessions.remove(&self.record.id);
             sessions.len()
         };
-        self.hub
-            .metrics
-            .sessions_open
-            .set(i64::try_from(open).unwrap_or(i64::MAX));
+        crate::metrics::Metrics::set_count(&self.hub.metrics.sessions_open, open);
         self.media.close().await;
     }
 

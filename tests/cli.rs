@@ -17,6 +17,16 @@ fn run(dir: &HubDir, args: &[&str]) -> std::process::Output {
         .expect("runs")
 }
 
+/// The standard output of a command that must succeed.
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn accounts_and_profiles_are_managed_from_the_command_line() {
     let dir = HubDir::fresh();
@@ -134,14 +144,6 @@ fn openssl(args: &[&str]) -> std::process::Output {
 fn officer_certificates_are_issued_listed_and_revoked_with_a_published_crl() {
     let dir = HubDir::fresh();
     let path = |name: &str| dir.path().join(name).to_str().expect("utf8").to_owned();
-    let ok = |out: std::process::Output| {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     ok(run(&dir, &["pki", "init"]));
     ok(run(
         &dir,
@@ -322,14 +324,6 @@ fn officer_certificates_are_issued_listed_and_revoked_with_a_published_crl() {
 #[test]
 fn a_backup_restores_accounts_keys_and_certificates_into_a_new_data_directory() {
     let dir = HubDir::fresh();
-    let ok = |out: std::process::Output| {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     ok(run(&dir, &["pki", "init"]));
     ok(run(
         &dir,

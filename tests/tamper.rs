@@ -8,7 +8,7 @@ mod common;
 
 use common::peer::{TestPeer, negotiate, wait_for};
 use common::zipped::{rezip, unzip};
-use common::{download_bundle, login, paired_session, start_hub};
+use common::{download_bundle, login, paired_session, proof_hashes, start_hub};
 use globallink::seal::Report;
 use globallink::seal::verify::verify_bundle;
 use globallink::translog::{self, Checkpoint, LogSigner, LogVerifier};
@@ -266,17 +266,7 @@ async fn every_change_to_a_sealed_session_is_caught_and_named() {
         .json()
         .await
         .expect("json");
-    let proof: Vec<translog::Hash> = proof["proof"]
-        .as_array()
-        .expect("proof")
-        .iter()
-        .map(|h| {
-            hex::decode(h.as_str().expect("hex"))
-                .expect("hex")
-                .try_into()
-                .expect("32 bytes")
-        })
-        .collect();
+    let proof = proof_hashes(&proof["proof"]);
     translog::verify_consistency(1, 2, &current.root, &now.root, &proof)
         .expect("the real history is consistent");
     assert!(

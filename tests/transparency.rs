@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestHub, download_bundle, login, paired_session, start_hub};
+use common::{TestHub, download_bundle, login, paired_session, proof_hashes, start_hub};
 use globallink::translog::{self, LogVerifier};
 use serde_json::{Value, json};
 use std::process::Command;
@@ -32,19 +32,6 @@ fn entry(bundle: &[u8], name: &str) -> Vec<u8> {
         .read_to_end(&mut out)
         .expect("read");
     out
-}
-
-fn hashes(v: &Value) -> Vec<translog::Hash> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|h| {
-            hex::decode(h.as_str().expect("hex"))
-                .expect("hex")
-                .try_into()
-                .expect("32 bytes")
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,7 +97,7 @@ async fn sealed_sessions_are_logged_and_the_log_only_grows() {
             &translog::leaf_hash(&entry(bundle, "manifest.json")),
             index,
             2,
-            &hashes(&proof["proof"]),
+            &proof_hashes(&proof["proof"]),
             &two.root,
         )
         .expect("the manifest is in the log");
@@ -122,11 +109,23 @@ async fn sealed_sessions_are_logged_and_the_log_only_grows() {
         .json()
         .await
         .expect("json");
-    translog::verify_consistency(1, 2, &one.root, &two.root, &hashes(&consistency["proof"]))
-        .expect("append-only");
+    translog::verify_consistency(
+        1,
+        2,
+        &one.root,
+        &two.root,
+        &proof_hashes(&consistency["proof"]),
+    )
+    .expect("append-only");
     assert!(
-        translog::verify_consistency(1, 2, &two.root, &one.root, &hashes(&consistency["proof"]))
-            .is_err()
+        translog::verify_consistency(
+            1,
+            2,
+            &two.root,
+            &one.root,
+            &proof_hashes(&consistency["proof"])
+        )
+        .is_err()
     );
 
     // Out-of-range questions get a clear error, not a proof.

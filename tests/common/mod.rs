@@ -327,3 +327,17 @@ pub async fn paired_session(
     applicant.expect("paired").await;
     (officer, applicant, case_id)
 }
+
+/// A proof as the log API serves it (hex hashes) in the form `translog` verifies.
+pub fn proof_hashes(v: &Value) -> Vec<globallink::translog::Hash> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|h| {
+            hex::decode(h.as_str().expect("hex"))
+                .expect("hex")
+                .try_into()
+                .expect("32 bytes")
+        })
+        .collect()
+}

@@ -73,6 +73,7 @@ impl Fixture {
         Trust {
             certificates: vec![self.id.ca_der().to_vec()],
             log_keys: vec![self.signer.verifier()],
+            crls: Vec::new(),
         }
     }
 }

@@ -148,3 +148,86 @@ pub async fn publish_crl(
     std::fs::rename(&tmp, &path).map_err(io)?;
     Ok(path)
 }
+
+/// The office CRL as DER, current at `now`: the published `<pki>/office.crl` when it is
+/// signed by the CA in `ca_der` and current, otherwise a freshly published one.
+pub async fn current_crl(
+    store: &dyn Store,
+    pki: &Path,
+    ca_der: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, CertError> {
+    let path = pki.join(CRL_FILE);
+    if let Ok(der) = crate::seal::pki::read_pem(&path, "X509 CRL")
+        && officer_pki::check_crl(&der, ca_der, now).is_ok()
+    {
+        return Ok(der);
+    }
+    let path = publish_crl(store, pki, now).await?;
+    crate::seal::pki::read_pem(&path, "X509 CRL").map_err(|e| CertError::Io {
+        path,
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+/// How long a proof-of-possession challenge may be answered.
+pub const CHALLENGE_MAX_AGE: TimeDelta = TimeDelta::minutes(5);
+
+/// Officers' open proof-of-possession challenges: one per officer (a new one replaces the
+/// last), each answered at most once. Pure state; the HTTP handlers drive it.
+#[derive(Debug, Default)]
+pub struct Enrolments {
+    open: std::collections::HashMap<crate::ids::UserId, officer_pki::Challenge>,
+    used: std::collections::HashSet<[u8; officer_pki::CHALLENGE_LEN]>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnrolError {
+    #[error("no open challenge matches; ask for a new one")]
+    UnknownChallenge,
+    #[error("{0}")]
+    Possession(#[from] OfficerPkiError),
+}
+
+impl Enrolments {
+    /// Open `challenge` for `officer`, dropping expired state.
+    pub fn open(&mut self, officer: crate::ids::UserId, challenge: officer_pki::Challenge) {
+        let now = challenge.issued_at();
+        self.open
+            .retain(|_, c| now.signed_duration_since(c.issued_at()) <= CHALLENGE_MAX_AGE);
+        // A used challenge older than the maximum age is refused as expired anyway; the set
+        // only needs the recent ones, and those are still in `open` or were just answered.
+        if self.used.len() > 10_000 {
+            self.used.clear();
+        }
+        self.open.insert(officer, challenge);
+    }
+
+    /// Check `officer`'s answer to the challenge given as base64url; on success the challenge
+    /// is consumed and the proven key returned.
+    pub fn answer(
+        &mut self,
+        officer: crate::ids::UserId,
+        challenge_b64: &str,
+        key: officer_pki::SubmittedKey<'_>,
+        signature: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<officer_pki::OfficerPublicKey, EnrolError> {
+        let challenge = match self.open.get(&officer) {
+            Some(c) if c.to_base64url() == challenge_b64 => c.clone(),
+            _ => return Err(EnrolError::UnknownChallenge),
+        };
+        let key = officer_pki::verify_possession(
+            key,
+            &officer.to_string(),
+            &challenge,
+            signature,
+            now,
+            CHALLENGE_MAX_AGE,
+            &mut self.used,
+        )?;
+        self.open.remove(&officer);
+        Ok(key)
+    }
+}

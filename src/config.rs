@@ -49,6 +49,14 @@ pub struct Config {
     pub login_ttl_hours: u32,
     /// How long a session waits for a participant whose connection dropped.
     pub reconnect_grace_secs: u32,
+    /// RFC 3161 time-stamping authority the hub asks for a token over each of its signatures,
+    /// e.g. `http://tsa.example.org/tsr`. None: no timestamps.
+    pub tsa_url: Option<String>,
+    /// PEM file with the time-stamping authority's root certificate(s); required with
+    /// `tsa_url`, so the hub can check the tokens it receives and its auditor views can too.
+    pub tsa_trust: Option<PathBuf>,
+    /// Validity of an officer signing certificate issued at enrolment, in days.
+    pub officer_cert_days: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +86,9 @@ impl Default for Config {
             invite_ttl_hours: 72,
             login_ttl_hours: 12,
             reconnect_grace_secs: 90,
+            tsa_url: None,
+            tsa_trust: None,
+            officer_cert_days: 365,
         }
     }
 }
@@ -125,6 +136,10 @@ pub enum ConfigError {
     },
     #[error("media_ip must be a concrete address, not {0} (a wildcard skips loopback)")]
     MediaIp(IpAddr),
+    #[error("tsa_url must start with http:// or https://, got {0:?}")]
+    TsaUrl(String),
+    #[error("tsa_url needs tsa_trust (a PEM file with the time-stamping authority's root)")]
+    TsaTrust,
 }
 
 /// Overrides from command-line flags; `None` leaves the lower layers alone.
@@ -200,6 +215,7 @@ impl Config {
             ("login_ttl_hours", self.login_ttl_hours, 24 * 7),
             ("reconnect_grace_secs", self.reconnect_grace_secs, 3600),
             ("turn_ttl_secs", self.turn_ttl_secs, 86_400),
+            ("officer_cert_days", self.officer_cert_days, 3 * 366),
         ] {
             if value == 0 || value > max {
                 return Err(ConfigError::Range { field, max, value });
@@ -207,6 +223,14 @@ impl Config {
         }
         if self.media_ip.is_unspecified() {
             return Err(ConfigError::MediaIp(self.media_ip));
+        }
+        if let Some(url) = &self.tsa_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::TsaUrl(url.clone()));
+            }
+            if self.tsa_trust.is_none() {
+                return Err(ConfigError::TsaTrust);
+            }
         }
         let web_dir = self
             .web_dir

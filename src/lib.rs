@@ -29,6 +29,7 @@ pub mod session;
 pub mod signal;
 pub mod state;
 pub mod store;
+pub mod timestamps;
 pub mod translog;
 pub mod transparency;
 pub mod turn;

@@ -38,6 +38,11 @@ enum Command {
         /// line). Defaults to `log.vkey` beside the --trust file, where the hub keeps it.
         #[arg(long)]
         log_key: Vec<PathBuf>,
+        /// Office revocation list (PEM or DER) to check the officer's certificate against,
+        /// besides the one the bundle carries. Defaults to `office.crl` beside the --trust
+        /// file, where the hub publishes it.
+        #[arg(long)]
+        crl: Vec<PathBuf>,
         /// Print the report as JSON instead of one line per check.
         #[arg(long)]
         json: bool,
@@ -184,8 +189,9 @@ async fn main() -> anyhow::Result<()> {
             bundle,
             trust,
             log_key,
+            crl,
             json,
-        } => verify(bundle, trust, log_key, json),
+        } => verify(bundle, trust, log_key, crl, json),
         Command::User { command } => user(cli.config, command).await,
         Command::Admin { command } => admin(cli.config, command).await,
         Command::Pki { command } => pki(cli.config, command).await,
@@ -350,7 +356,13 @@ async fn user(config_file: Option<PathBuf>, command: UserCommand) -> anyhow::Res
 /// Exit status of `verify` when an input cannot be read or parsed.
 const VERIFY_INPUT_ERROR: i32 = 3;
 
-fn verify(bundle: PathBuf, trust: PathBuf, log_keys: Vec<PathBuf>, json: bool) -> ! {
+fn verify(
+    bundle: PathBuf,
+    trust: PathBuf,
+    log_keys: Vec<PathBuf>,
+    crl_files: Vec<PathBuf>,
+    json: bool,
+) -> ! {
     let inputs = (|| -> anyhow::Result<(Vec<u8>, globallink::seal::Trust)> {
         let trust_pem =
             std::fs::read(&trust).with_context(|| format!("reading {}", trust.display()))?;
@@ -379,6 +391,25 @@ fn verify(bundle: PathBuf, trust: PathBuf, log_keys: Vec<PathBuf>, json: bool) -
                 );
             }
         }
+        let crl_files = if crl_files.is_empty() {
+            let beside = trust.with_file_name(globallink::certificates::CRL_FILE);
+            if beside.is_file() {
+                vec![beside]
+            } else {
+                Vec::new()
+            }
+        } else {
+            crl_files
+        };
+        let mut crls = Vec::new();
+        for path in &crl_files {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            crls.extend(
+                globallink::seal::pki::load_crls(&bytes)
+                    .with_context(|| format!("reading {}", path.display()))?,
+            );
+        }
         let bytes =
             std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
         Ok((
@@ -386,6 +417,7 @@ fn verify(bundle: PathBuf, trust: PathBuf, log_keys: Vec<PathBuf>, json: bool) -
             globallink::seal::Trust {
                 certificates,
                 log_keys: verifiers,
+                crls,
             },
         ))
     })();

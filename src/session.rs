@@ -755,11 +755,20 @@ pub async fn seal_session(
     let seal_err = |e: &dyn std::fmt::Display| SessionError::Seal(e.to_string());
     // Hash and sign off the async threads, log the signed manifest (committed before the
     // bundle carries its proof), then write the bundle.
-    let prepared =
+    let mut prepared =
         tokio::task::spawn_blocking(move || crate::seal::bundle::prepare(input, &identity, &out))
             .await
             .map_err(|e| seal_err(&e))?
             .map_err(|e| seal_err(&e))?;
+    if let Some(tsa) = &hub.timestamps
+        && let Some(signature) = prepared.manifest_jws_mut().signatures.last_mut()
+    {
+        // The evidence is sealed whatever the authority does: without an answer the bundle
+        // goes out without a token, and the officer's countersigned version gets one later.
+        if let Err(e) = tsa.stamp(signature).await {
+            tracing::warn!(artefact = %artefact_id, "sealed without a timestamp: {e}");
+        }
+    }
     let inclusion = hub
         .log
         .append(prepared.manifest_json(), artefact_id, now)

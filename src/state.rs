@@ -66,6 +66,10 @@ pub struct Hub {
     pub media: MediaConfig,
     pub paths: Paths,
     pub desk: DeskHandle,
+    /// The time-stamping authority, when one is configured.
+    pub timestamps: Option<crate::timestamps::Timestamper>,
+    /// Open proof-of-possession challenges of officers enrolling a signing key.
+    pub enrolments: std::sync::Mutex<crate::certificates::Enrolments>,
 }
 
 /// A session participant, as a returning connection identifies itself.
@@ -198,9 +202,23 @@ pub async fn start(
     )
     .await
     .map_err(|e| StartError::Pki(e.to_string()))?;
+    let timestamps = match (&settings.config.tsa_url, &settings.config.tsa_trust) {
+        (Some(url), Some(roots)) => {
+            let pem = std::fs::read(roots).map_err(io_err(roots))?;
+            let roots = crate::seal::load_trust_anchors(&pem)
+                .map_err(|e| StartError::Pki(format!("tsa_trust: {e}")))?;
+            Some(crate::timestamps::Timestamper::new(url.clone(), roots))
+        }
+        _ => None,
+    };
+    let mut certificates = vec![identity.ca_der().to_vec()];
+    if let Some(t) = &timestamps {
+        certificates.extend(t.roots().iter().cloned());
+    }
     let trust = crate::seal::verify::Trust {
-        certificates: vec![identity.ca_der().to_vec()],
+        certificates,
         log_keys: vec![log.verifier()],
+        crls: Vec::new(),
     };
     let vault = Vault::open_or_create(&paths.data.join("hub-secret"))?;
     let catalogue = Catalogue::load(settings.config.catalogue.as_deref())?;
@@ -226,6 +244,8 @@ pub async fn start(
         clock,
         identity: Arc::new(identity),
         trust,
+        timestamps,
+        enrolments: std::sync::Mutex::new(crate::certificates::Enrolments::default()),
         log,
         metrics: crate::metrics::Metrics::new(),
         vault,

@@ -1,10 +1,14 @@
-// Officer console: sign-in, clocks, new cases with invite links, the case list, and the live
-// desk (queue → take next → video call → consents, identity check, liveness, still, supporting
-// documents, declarations, checklist → close and seal).
+// Officer console: sign-in, clocks, new cases with invite links, the case list, the live desk
+// (queue → take next → video call → consents, identity check, liveness, still, supporting
+// documents, declarations, checklist → close and seal), and the officer's own signature on each
+// sealed record (a WebCrypto key enrolled in this browser → review → sign).
 
 import {
   $,
+  ApiError,
   OFFICE_TZ,
+  base64urlDecode,
+  base64urlEncode,
   cityOfZone,
   copyText,
   createPeer,
@@ -28,6 +32,7 @@ import {
 } from './common.js';
 import { setupAuth } from './auth.js';
 import { LANGUAGE_NAMES, loadServices, renderCaseDetail, serviceLabel } from './cases.js';
+import { applyTranslations, setI18n, t } from './i18n.js';
 
 const els = {
   clocks: $('#clocks'),
@@ -116,6 +121,31 @@ const els = {
   casesStatus: $('#cases-status'),
   casesBody: $('#cases-body'),
   caseDetail: $('#case-detail'),
+  keyPanel: $('#key-panel'),
+  keyHeading: $('#h-key'),
+  keyStatus: $('#key-status'),
+  keyEnrol: $('#key-enrol'),
+  keyCheck: $('#key-check'),
+  keyProgress: $('#key-progress'),
+  signaturesPanel: $('#signatures-panel'),
+  pendingHeading: $('#h-pending'),
+  pendingCount: $('#pending-count'),
+  pendingRefresh: $('#pending-refresh'),
+  pendingStatus: $('#pending-status'),
+  pendingEmpty: $('#pending-empty'),
+  pendingList: $('#pending-list'),
+  reviewPanel: $('#review-panel'),
+  reviewHeading: $('#h-review'),
+  reviewStatus: $('#review-status'),
+  reviewSummary: $('#review-summary'),
+  reviewForm: $('#review-form'),
+  reviewConfirm: $('#review-confirm'),
+  reviewSign: $('#review-sign'),
+  reviewNeedKey: $('#review-need-key'),
+  reviewNeedKeyText: $('#review-need-key-text'),
+  reviewGoEnrol: $('#review-go-enrol'),
+  reviewResult: $('#review-result'),
+  reviewClose: $('#review-close'),
 };
 
 const DEFAULT_ATTESTATION =
@@ -226,6 +256,24 @@ const state = {
   bookingUpdates: 0,
   /** The clock set last rendered, to rebuild the header only when it changes. */
   clockKey: '',
+  /**
+   * The officer's signing key: the IndexedDB record (`{officer_id, key_pair, x5c, serial,
+   * not_after}`), the hub's certificate (null: none), and what failed while reading them.
+   */
+  key: { loaded: false, record: null, cert: null, certError: null, storeError: null },
+  /** Bumped by every key check, so a slower earlier one does not overwrite a later state. */
+  keyGen: 0,
+  enrolling: false,
+  /** GET /api/officers/me/signatures/pending as last loaded, and its error. */
+  pendingSignatures: [],
+  pendingError: null,
+  pendingGen: 0,
+  /** Artefacts signed from this page (hidden from the list even if it lags behind). */
+  signedArtefacts: new Set(),
+  /** The record under review: `{id, data, manifest, signed}`; data is the hub's `signing` answer. */
+  review: null,
+  reviewGen: 0,
+  signing: false,
 };
 // ---------------------------------------------------------------- clocks
 // Beijing first, then the applicant in session, then the zones of today's applicants (queue
@@ -1724,6 +1772,9 @@ function onSessionClosed(msg) {
   els.sessionResult.classList.toggle('is-warn', kind === 'warn');
   els.sessionResult.hidden = false;
   loadCases();
+  // The sealed record waits for the officer's signature: open it, and refresh the list.
+  if (msg.artefact_id) openReview(msg.artefact_id);
+  loadPending();
 }
 
 function onError(msg) {
@@ -1801,12 +1852,745 @@ function endCall() {
   tick();
 }
 
+// ---------------------------------------------------------------- officer signature
+// The officer signs each artefact's manifest in this browser with an ECDSA P-256 key made by
+// WebCrypto. The private key is non-extractable and lives in IndexedDB as a CryptoKey (structured
+// clone keeps it usable but unreadable): the hub only sees the public key, at enrolment, and
+// certifies it. The signature is a detached JWS over `protected "." payload`, where `payload` is
+// the hub's base64url of the exact manifest.json bytes, never re-encoded here.
+
+const KEY_DB = 'globallink-officer';
+const KEY_DB_VERSION = 1;
+const KEY_STORE = 'keys';
+const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256' };
+const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' };
+/** Domain separation of the proof of possession (src/seal/officer_pki.rs). */
+const ENROL_CONTEXT = 'globallink-enrol-v1\n';
+const utf8 = new TextEncoder();
+
+/** WebCrypto (secure contexts only) and IndexedDB are both needed to hold a key. */
+function keyStorageAvailable() {
+  return !!(globalThis.crypto && globalThis.crypto.subtle && globalThis.indexedDB);
+}
+
+/** An API or browser error in words, with the hub's code when it sent one. */
+function errorText(err) {
+  if (!err) return '';
+  const text = err.message || err.name || String(err);
+  return err instanceof ApiError && err.code ? `${text} [${err.code}]` : text;
+}
+
+/** Resolve with an IDBRequest's result. */
+function idbResult(req) {
+  return new Promise((resolve, reject) => {
+    req.addEventListener('success', () => resolve(req.result));
+    req.addEventListener('error', () => reject(req.error));
+  });
+}
+
+function openKeyDb() {
+  const req = indexedDB.open(KEY_DB, KEY_DB_VERSION);
+  req.addEventListener('upgradeneeded', () => {
+    const db = req.result;
+    if (!db.objectStoreNames.contains(KEY_STORE)) db.createObjectStore(KEY_STORE, { keyPath: 'officer_id' });
+  });
+  return idbResult(req);
+}
+
+/** The officer's stored `{officer_id, key_pair, x5c, serial, not_after}`, or null. */
+async function readKeyRecord(officerId) {
+  const db = await openKeyDb();
+  try {
+    const tx = db.transaction(KEY_STORE, 'readonly');
+    return (await idbResult(tx.objectStore(KEY_STORE).get(officerId))) || null;
+  } finally {
+    db.close();
+  }
+}
+
+/** Store a record (replacing the officer's previous one); resolves once it is committed. */
+async function writeKeyRecord(record) {
+  const db = await openKeyDb();
+  try {
+    const tx = db.transaction(KEY_STORE, 'readwrite', { durability: 'strict' });
+    const done = new Promise((resolve, reject) => {
+      tx.addEventListener('complete', () => resolve());
+      tx.addEventListener('error', () => reject(tx.error));
+      tx.addEventListener('abort', () => reject(tx.error || new Error('the key store transaction was aborted')));
+    });
+    tx.objectStore(KEY_STORE).put(record);
+    await done;
+  } finally {
+    db.close();
+  }
+}
+
+/** A serial number to compare: hex digits only, lower case, no leading zeros. */
+const serialKey = (serial) =>
+  String(serial || '')
+    .toLowerCase()
+    .replace(/[^0-9a-f]/g, '')
+    .replace(/^0+(?=.)/, '');
+
+/** A stored record that can sign: a private key and the certificate chain for the header. */
+function usableRecord(r) {
+  return !!(
+    r &&
+    r.key_pair &&
+    r.key_pair.privateKey &&
+    Array.isArray(r.x5c) &&
+    r.x5c.length > 0 &&
+    r.x5c.every((c) => typeof c === 'string')
+  );
+}
+
+/**
+ * Where the officer's key stands: `unavailable` (no WebCrypto or IndexedDB), `loading`, `none`
+ * (no certificate), `here` (a valid certificate whose key is in this browser), `elsewhere` (a
+ * valid certificate whose key is not here), `revoked`, `expired`, or `error` (the hub could not
+ * be asked).
+ */
+function keyPhase(now = new Date()) {
+  const k = state.key;
+  if (!keyStorageAvailable()) return 'unavailable';
+  if (!k.loaded) return 'loading';
+  if (k.certError) return 'error';
+  const cert = k.cert;
+  if (!cert) return 'none';
+  if (cert.status === 'revoked') return 'revoked';
+  if (cert.status === 'expired' || new Date(cert.not_after) <= now) return 'expired';
+  if (usableRecord(k.record) && serialKey(k.record.serial) === serialKey(cert.serial)) return 'here';
+  return 'elsewhere';
+}
+
+/** This browser can sign now; when the hub could not be asked, an unexpired stored key may try (the hub judges). */
+function canSign() {
+  const phase = keyPhase();
+  if (phase === 'here') return true;
+  const r = state.key.record;
+  return phase === 'error' && usableRecord(r) && new Date(r.not_after) > new Date();
+}
+
+/** Read the stored key and ask the hub for the certificate (404: none). */
+async function loadKey() {
+  const gen = ++state.keyGen;
+  state.key = { loaded: false, record: null, cert: null, certError: null, storeError: null };
+  renderKey();
+  if (!keyStorageAvailable() || !state.me) return;
+  const next = { loaded: true, record: null, cert: null, certError: null, storeError: null };
+  await Promise.all([
+    readKeyRecord(state.me.id).then(
+      (r) => {
+        next.record = r;
+      },
+      (err) => {
+        next.storeError = err;
+      },
+    ),
+    fetchJson('/api/officers/me/certificate').then(
+      (c) => {
+        if (c && typeof c === 'object' && typeof c.serial === 'string') next.cert = c;
+        else next.certError = new Error(t('sigBadAnswer'));
+      },
+      (err) => {
+        if (err.status !== 404) next.certError = err;
+      },
+    ),
+  ]);
+  if (gen !== state.keyGen) return;
+  state.key = next;
+  renderKey();
+}
+
+function renderKey() {
+  const phase = keyPhase();
+  const k = state.key;
+  const cert = k.cert || {};
+  const vars = { serial: cert.serial || '', until: formatInstant(cert.not_after, 'en-GB', OFFICE_TZ) };
+  const [key, kind] = {
+    unavailable: ['sigKeyUnavailable', 'error'],
+    loading: ['sigKeyLoading', ''],
+    none: ['sigKeyNone', 'warn'],
+    here: ['sigKeyHere', 'ok'],
+    elsewhere: ['sigKeyElsewhere', 'warn'],
+    revoked: ['sigKeyRevoked', 'error'],
+    expired: ['sigKeyExpired', 'error'],
+    error: ['sigKeyCheckFailed', 'error'],
+  }[phase];
+  let text = t(key, phase === 'error' ? { error: errorText(k.certError) } : vars);
+  if (k.storeError) text += ` ${t('sigKeyReadFailed', { error: errorText(k.storeError) })}`;
+  setStatus(els.keyStatus, text, kind);
+  els.keyStatus.dataset.state = phase;
+  els.keyStatus.dataset.serial = cert.serial || '';
+  els.keyPanel.dataset.state = phase;
+  const offer =
+    ['none', 'elsewhere', 'revoked', 'expired'].includes(phase) || (phase === 'error' && !usableRecord(k.record));
+  els.keyEnrol.hidden = !offer && !state.enrolling;
+  els.keyEnrol.disabled = state.enrolling;
+  els.keyCheck.hidden = phase !== 'error' || state.enrolling;
+  renderReviewActions();
+}
+
+/** Bytes of several parts, one after the other. */
+function concatBytes(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function enrolProgress(key, vars = {}, kind = '', stateName = 'enrolling') {
+  setStatus(els.keyProgress, t(key, vars), kind);
+  els.keyProgress.dataset.state = stateName;
+}
+
+/**
+ * Enrol this browser: a challenge from the hub, a fresh non-extractable P-256 key, the proof of
+ * possession over `"globallink-enrol-v1\n" officer_id "\n" challenge`, the certificate back, and
+ * the key and certificate stored together in IndexedDB.
+ */
+async function enrol() {
+  if (state.enrolling || !keyStorageAvailable()) return;
+  state.enrolling = true;
+  const button = els.keyEnrol;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  setI18n(button, 'sigEnrolling');
+  els.keyCheck.hidden = true;
+  try {
+    enrolProgress('sigEnrolChallenge');
+    const challenge = await fetchJson('/api/officers/me/enrolment/challenge', { method: 'POST', json: {} });
+    if (!challenge || typeof challenge.challenge !== 'string' || typeof challenge.officer_id !== 'string') {
+      throw new Error(t('sigBadAnswer'));
+    }
+    const nonce = base64urlDecode(challenge.challenge);
+    enrolProgress('sigEnrolKey');
+    const keyPair = await crypto.subtle.generateKey(ECDSA_P256, false, ['sign', 'verify']);
+    const spki = await crypto.subtle.exportKey('spki', keyPair.publicKey);
+    const message = concatBytes(utf8.encode(`${ENROL_CONTEXT}${challenge.officer_id}\n`), nonce);
+    const proof = await crypto.subtle.sign(ECDSA_SHA256, keyPair.privateKey, message);
+    enrolProgress('sigEnrolSend');
+    const cert = await fetchJson('/api/officers/me/enrolment', {
+      method: 'POST',
+      json: { challenge: challenge.challenge, public_key: base64urlEncode(spki), signature: base64urlEncode(proof) },
+    });
+    if (!cert || typeof cert.serial !== 'string' || !Array.isArray(cert.x5c) || cert.x5c.length === 0) {
+      throw new Error(t('sigBadAnswer'));
+    }
+    enrolProgress('sigEnrolSave');
+    const record = {
+      officer_id: challenge.officer_id,
+      key_pair: keyPair,
+      x5c: cert.x5c,
+      serial: cert.serial,
+      not_after: cert.not_after,
+    };
+    try {
+      await writeKeyRecord(record);
+    } catch (err) {
+      enrolProgress('sigEnrolNotSaved', { serial: cert.serial, error: errorText(err) }, 'error', 'error');
+      return;
+    }
+    state.keyGen += 1; // a check still under way must not overwrite this
+    state.key = {
+      loaded: true,
+      record,
+      cert: { ...cert, status: 'valid' },
+      certError: null,
+      storeError: null,
+    };
+    enrolProgress(
+      'sigEnrolDone',
+      { serial: cert.serial, until: formatInstant(cert.not_after, 'en-GB', OFFICE_TZ) },
+      'ok',
+      'enrolled',
+    );
+  } catch (err) {
+    enrolProgress('sigEnrolFailed', { error: errorText(err) }, 'error', 'error');
+    els.keyProgress.dataset.code = (err instanceof ApiError && err.code) || '';
+  } finally {
+    state.enrolling = false;
+    button.removeAttribute('aria-busy');
+    setI18n(button, 'sigEnrol');
+    renderKey();
+    if (els.keyProgress.dataset.state === 'enrolled') {
+      // The button is gone: go on to the record waiting to be signed, if one is open.
+      if (!els.reviewForm.hidden) els.reviewConfirm.focus();
+      else els.keyHeading.focus();
+    }
+  }
+}
+
+// ---- records awaiting the officer's signature
+
+async function loadPending() {
+  const gen = ++state.pendingGen;
+  els.pendingList.setAttribute('aria-busy', 'true');
+  try {
+    const list = await fetchJson('/api/officers/me/signatures/pending');
+    if (gen !== state.pendingGen) return;
+    state.pendingSignatures = Array.isArray(list) ? list.filter((p) => p && typeof p.artefact_id === 'string') : [];
+    state.pendingError = null;
+    setStatus(els.pendingStatus, '');
+  } catch (err) {
+    if (gen !== state.pendingGen) return;
+    state.pendingError = err;
+    setStatus(els.pendingStatus, t('sigPendingLoadFailed', { error: errorText(err) }), 'error');
+  }
+  els.pendingList.removeAttribute('aria-busy');
+  renderPending();
+}
+
+function renderPending() {
+  const list = state.pendingSignatures.filter((p) => !state.signedArtefacts.has(p.artefact_id));
+  const openId = state.review && state.review.id;
+  els.pendingList.replaceChildren(
+    ...list.map((p) => {
+      const service = serviceLabel(state.services, p.service);
+      const sealed = formatInstant(p.sealed_at, 'en-GB', OFFICE_TZ);
+      const outcome = OUTCOME_LABELS[p.outcome] || p.outcome || '';
+      const button = h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn small',
+          'aria-label': t('sigReviewAndSignFor', { service, sealed }),
+          dataset: { testid: 'pending-review', artefactId: p.artefact_id },
+        },
+        t('sigReviewAndSign'),
+      );
+      button.addEventListener('click', () => openReview(p.artefact_id));
+      return h(
+        'li',
+        {
+          class: `tool-row pending-row${p.artefact_id === openId ? ' is-open' : ''}`,
+          dataset: {
+            testid: 'pending-item',
+            artefactId: p.artefact_id,
+            sessionId: p.session_id || '',
+            caseId: p.case_id || '',
+            outcome: p.outcome || '',
+          },
+        },
+        h(
+          'p',
+          { class: 'pending-text' },
+          t('sigPendingItem', { service, outcome, sealed }),
+          h('br'),
+          h('span', { class: 'small muted mono break' }, t('sigPendingCase', { id: p.case_id || '' })),
+        ),
+        button,
+      );
+    }),
+  );
+  els.pendingCount.textContent = String(list.length);
+  els.pendingList.dataset.count = String(list.length);
+  els.pendingEmpty.hidden = list.length > 0 || !!state.pendingError;
+}
+
+// ---- review and sign one record
+
+/** JSON with every object's keys sorted, to compare two parsed documents. */
+function sortedJson(value) {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
+      : v,
+  );
+}
+
+/**
+ * The manifest about to be signed, read from the very bytes that will be signed (`payload`), so
+ * what the officer reviews cannot differ from what they sign; the hub's `manifest` object and
+ * the artefact id must agree with it.
+ */
+function manifestToSign(data, artefactId) {
+  if (!data || typeof data.payload !== 'string' || !/^[A-Za-z0-9_-]+$/.test(data.payload)) {
+    throw new Error(t('sigBadAnswer'));
+  }
+  let manifest;
+  try {
+    manifest = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64urlDecode(data.payload)));
+  } catch {
+    throw new Error(t('sigBadAnswer'));
+  }
+  if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest)) throw new Error(t('sigBadAnswer'));
+  const same = (a, b) => String(a || '').toLowerCase() === String(b || '').toLowerCase();
+  const agrees =
+    same(manifest.artefact_id, artefactId) &&
+    (data.artefact_id === undefined || same(data.artefact_id, artefactId)) &&
+    (data.manifest === undefined || sortedJson(data.manifest) === sortedJson(manifest));
+  if (!agrees) throw Object.assign(new Error(t('sigReviewMismatch')), { mismatch: true });
+  return manifest;
+}
+
+/** Open the review of an artefact: load what is to be signed and show it. */
+async function openReview(artefactId, { focus = true } = {}) {
+  const gen = ++state.reviewGen;
+  state.review = { id: artefactId, data: null, manifest: null, signed: null };
+  els.reviewPanel.dataset.artefactId = artefactId;
+  els.reviewPanel.dataset.state = 'loading';
+  els.reviewPanel.hidden = false;
+  els.reviewSummary.replaceChildren();
+  els.reviewConfirm.checked = false;
+  setStatus(els.reviewResult, '');
+  delete els.reviewResult.dataset.state;
+  delete els.reviewResult.dataset.signedAt;
+  delete els.reviewResult.dataset.code;
+  setStatus(els.reviewStatus, t('sigReviewLoading'));
+  renderReviewActions();
+  renderPending();
+  if (focus) els.reviewHeading.focus();
+  let data;
+  let manifest;
+  try {
+    data = await fetchJson(`/api/artefacts/${encodeURIComponent(artefactId)}/signing`);
+    manifest = manifestToSign(data, artefactId);
+  } catch (err) {
+    if (gen !== state.reviewGen) return;
+    const text = err.mismatch ? err.message : t('sigReviewLoadFailed', { error: errorText(err) });
+    setStatus(els.reviewStatus, text, 'error');
+    els.reviewStatus.dataset.code = (err instanceof ApiError && err.code) || '';
+    els.reviewPanel.dataset.state = 'error';
+    renderReviewActions();
+    return;
+  }
+  if (gen !== state.reviewGen) return;
+  state.review.data = data;
+  state.review.manifest = manifest;
+  setStatus(els.reviewStatus, '');
+  delete els.reviewStatus.dataset.code;
+  els.reviewPanel.dataset.state = 'ready';
+  renderReviewSummary(manifest);
+  renderReviewActions();
+}
+
+function closeReview({ focus = true } = {}) {
+  state.reviewGen += 1;
+  const id = state.review && state.review.id;
+  state.review = null;
+  els.reviewPanel.hidden = true;
+  els.reviewPanel.dataset.state = 'closed';
+  delete els.reviewPanel.dataset.artefactId;
+  els.reviewSummary.replaceChildren();
+  renderPending();
+  if (!focus) return;
+  // Back to that record's button if it is still listed, else to the list.
+  const back = id && els.pendingList.querySelector(`button[data-artefact-id="${CSS.escape(id)}"]`);
+  (back || els.pendingHeading).focus();
+}
+
+const roleLabel = (role) => {
+  const key = `sigRole_${role}`;
+  const text = t(key);
+  return text === key ? slugLabel(role) : text;
+};
+
+/** "Sat 28 Nov 2026, 17:05:03 (UTC+08:00)" in `tz`. */
+function zonedInstantText(iso, tz) {
+  const d = new Date(iso);
+  if (!iso || Number.isNaN(d.getTime())) return iso ? String(iso) : '—';
+  const text = formatIn(d, tz, 'en-GB', {
+    weekday: 'short',
+    day: '2-digit',
+    month: 'short',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+  return `${text} (${utcOffsetText(d, tz)})`;
+}
+
+function renderReviewSummary(m) {
+  const c = m.case || {};
+  const s = m.session || {};
+  const chain = m.chain || {};
+  const participants = (Array.isArray(m.participants) ? m.participants : []).filter((p) => p && typeof p === 'object');
+  const checklist = (Array.isArray(m.checklist) ? m.checklist : []).filter((i) => i && typeof i.item === 'string');
+  const files = (Array.isArray(m.files) ? m.files : []).filter((f) => f && typeof f === 'object');
+  const outcome = typeof s.outcome === 'string' ? s.outcome : '';
+
+  const facts = h('dl', { class: 'summary-list', dataset: { testid: 'review-facts' } });
+  const fact = (key, value, testid, cls = '') =>
+    facts.append(h('dt', {}, t(key)), h('dd', { class: cls, dataset: { testid } }, value));
+  fact('sigSumCase', String(c.id || ''), 'review-case', 'mono break');
+  fact('sigSumService', serviceLabel(state.services, c.service), 'review-service');
+  fact('sigSumOutcome', OUTCOME_LABELS[outcome] || outcome, 'review-outcome');
+  facts.lastChild.dataset.outcome = outcome;
+  if (s.reason) fact('sigSumReason', String(s.reason), 'review-reason');
+  fact('sigSumSession', String(s.id || ''), 'review-session', 'mono break');
+  fact('sigSumSealed', zonedInstantText(m.sealed_at, OFFICE_TZ), 'review-sealed');
+  fact('sigSumArtefact', String(m.artefact_id || ''), 'review-artefact', 'mono break');
+  const chainText = t('sigChainText', { events: chain.events ?? '', head: chain.head || '' });
+  fact('sigSumChain', chainText, 'review-chain', 'break');
+  facts.lastChild.dataset.events = String(chain.events ?? '');
+  facts.lastChild.dataset.head = String(chain.head || '');
+
+  // Start and end in Beijing, then in each participant's zone.
+  const zones = new Map([[OFFICE_TZ, []]]);
+  for (const p of participants) {
+    if (!zoneOk(p.tz)) continue;
+    if (!zones.has(p.tz)) zones.set(p.tz, []);
+    zones.get(p.tz).push(roleLabel(p.role));
+  }
+  const times = h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { dataset: { testid: 'review-times' } },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'col' }, t('sigZone')),
+          h('th', { scope: 'col' }, t('sigStart')),
+          h('th', { scope: 'col' }, t('sigEnd')),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        [...zones].map(([tz, roles]) =>
+          h(
+            'tr',
+            { dataset: { testid: 'review-time', zone: tz } },
+            h(
+              'th',
+              { scope: 'row', title: tz },
+              tz === OFFICE_TZ
+                ? t('sigZoneOffice', { city: cityOfZone(tz) })
+                : t('sigZoneOf', { city: cityOfZone(tz), roles: roles.join(', ') }),
+            ),
+            h('td', { dataset: { part: 'start' } }, zonedInstantText(s.started_at, tz)),
+            h('td', { dataset: { part: 'end' } }, zonedInstantText(s.ended_at, tz)),
+          ),
+        ),
+      ),
+    ),
+  );
+
+  const none = () => h('p', { class: 'muted small' }, t('sigNone'));
+  const people = participants.length
+    ? h(
+        'ul',
+        { class: 'tool-list', dataset: { testid: 'review-participants' } },
+        participants.map((p) =>
+          h(
+            'li',
+            { dataset: { testid: 'review-participant', role: String(p.role || ''), tz: String(p.tz || '') } },
+            t('sigParticipant', {
+              role: roleLabel(p.role),
+              city: zoneOk(p.tz) ? cityOfZone(p.tz) : String(p.tz || ''),
+              tz: String(p.tz || ''),
+            }),
+          ),
+        ),
+      )
+    : none();
+
+  const done = checklist.filter((i) => i.satisfied_by != null).length;
+  const items = checklist.length
+    ? h(
+        'ul',
+        { class: 'checks', dataset: { testid: 'review-checklist' } },
+        checklist.map((i) => {
+          const ok = i.satisfied_by != null;
+          const how = ok ? t('sigItemDone', { seq: i.satisfied_by }) : t('sigItemMissing');
+          return h(
+            'li',
+            { dataset: { testid: 'review-checklist-item', item: i.item, satisfied: String(ok) } },
+            h('span', { class: 'mark ' + (ok ? 'ok' : 'bad'), 'aria-hidden': 'true' }, ok ? '✔' : '✘'),
+            itemLabel(i.item),
+            h('span', { class: 'muted small' }, ` — ${how}`),
+          );
+        }),
+      )
+    : none();
+
+  const fileTable = files.length
+    ? h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          { dataset: { testid: 'review-files' } },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', { scope: 'col' }, t('sigFilePath')),
+              h('th', { scope: 'col' }, t('sigFileSize')),
+              h('th', { scope: 'col' }, t('sigFileHash')),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            files.map((f) => {
+              const sha = typeof f.sha256 === 'string' ? f.sha256 : '';
+              const path = String(f.path || '');
+              return h(
+                'tr',
+                { dataset: { testid: 'review-file', path, sha256: sha, size: String(f.size ?? '') } },
+                h('td', { class: 'mono break' }, path),
+                h('td', {}, sizeText(f.size)),
+                h('td', { class: 'mono', title: sha }, sha.slice(0, 16)),
+              );
+            }),
+          ),
+        ),
+      )
+    : none();
+
+  els.reviewSummary.replaceChildren(
+    facts,
+    h('h4', {}, t('sigTimesHeading')),
+    times,
+    h('h4', {}, t('sigParticipantsHeading')),
+    people,
+    h(
+      'h4',
+      {},
+      `${t('sigChecklistHeading')} `,
+      checklist.length
+        ? h(
+            'span',
+            {
+              class: 'badge' + (done === checklist.length ? ' ok' : ' bad'),
+              dataset: { testid: 'review-checklist-summary' },
+            },
+            t('sigChecklistSummary', { done, total: checklist.length }),
+          )
+        : null,
+    ),
+    items,
+    h('h4', {}, t('sigFilesHeading')),
+    fileTable,
+  );
+}
+
+/** The Sign form when this browser can sign the loaded record, else the prompt to enrol first. */
+function renderReviewActions() {
+  const r = state.review;
+  const ready = !!(r && r.manifest) && !r.signed;
+  const phase = keyPhase();
+  const can = canSign();
+  els.reviewForm.hidden = !(ready && can);
+  els.reviewNeedKey.hidden = !ready || can || phase === 'loading';
+  setI18n(els.reviewNeedKeyText, phase === 'unavailable' ? 'sigKeyUnavailable' : 'sigNeedEnrol');
+  els.reviewConfirm.disabled = state.signing;
+  els.reviewSign.disabled = state.signing;
+  els.reviewPanel.dataset.canSign = String(can);
+}
+
+/**
+ * Sign the record under review: protected header `{"alg":"ES256","typ":"JOSE","x5c":…}`,
+ * signing input `protected "." payload` (payload exactly as the hub sent it).
+ */
+async function signReview(ev) {
+  ev.preventDefault();
+  const r = state.review;
+  if (!r || !r.manifest || r.signed || state.signing) return;
+  if (!els.reviewConfirm.checked) {
+    setStatus(els.reviewResult, t('sigConfirmFirst'), 'error');
+    els.reviewResult.dataset.state = 'unconfirmed';
+    els.reviewConfirm.focus();
+    return;
+  }
+  if (!canSign()) {
+    renderReviewActions();
+    return;
+  }
+  const record = state.key.record;
+  state.signing = true;
+  els.reviewPanel.dataset.state = 'signing';
+  els.reviewSign.setAttribute('aria-busy', 'true');
+  setI18n(els.reviewSign, 'sigSigning');
+  renderReviewActions();
+  setStatus(els.reviewResult, t('sigSigning'));
+  els.reviewResult.dataset.state = 'signing';
+  delete els.reviewResult.dataset.code;
+  let refreshKey = false;
+  try {
+    const header = { alg: 'ES256', typ: 'JOSE', x5c: record.x5c };
+    const protectedB64 = base64urlEncode(utf8.encode(JSON.stringify(header)));
+    const input = utf8.encode(`${protectedB64}.${r.data.payload}`);
+    const signature = await crypto.subtle.sign(ECDSA_SHA256, record.key_pair.privateKey, input);
+    const res = await fetchJson(`/api/artefacts/${encodeURIComponent(r.id)}/signature`, {
+      method: 'POST',
+      json: { protected: protectedB64, signature: base64urlEncode(signature) },
+    });
+    r.signed = res || {};
+    state.signedArtefacts.add(r.id);
+    if (r === state.review) showSigned(r.signed);
+    loadPending();
+  } catch (err) {
+    if (r === state.review) {
+      setStatus(els.reviewResult, t('sigSignFailed', { error: errorText(err) }), 'error');
+      els.reviewResult.dataset.state = 'error';
+      els.reviewResult.dataset.code = (err instanceof ApiError && err.code) || '';
+    }
+    // The hub refused the signature (a revoked or expired certificate…): check the key again.
+    refreshKey = err instanceof ApiError && err.status >= 400 && err.status < 500;
+  } finally {
+    state.signing = false;
+    els.reviewSign.removeAttribute('aria-busy');
+    setI18n(els.reviewSign, 'sigSign');
+    if (r === state.review) els.reviewPanel.dataset.state = r.signed ? 'signed' : 'ready';
+    renderReviewActions();
+    if (r === state.review && r.signed) els.reviewClose.focus();
+  }
+  if (refreshKey) loadKey();
+}
+
+function showSigned(res) {
+  const at = res.officer_signed_at;
+  let text = t('sigSigned', { time: formatInstant(at || new Date().toISOString(), 'en-GB', OFFICE_TZ) });
+  const signer = res.signer;
+  if (signer && signer.subject) {
+    const vars = { subject: signer.subject, serial: signer.serial || '', issuer: signer.issuer || '' };
+    text += ` ${t('sigSignedBy', vars)}`;
+  }
+  setStatus(els.reviewResult, text, 'ok');
+  els.reviewResult.dataset.state = 'signed';
+  els.reviewResult.dataset.signedAt = at || '';
+}
+
+/** Forget the key state, the list and the review (signed out). */
+function resetSignatures() {
+  state.keyGen += 1;
+  state.pendingGen += 1;
+  state.key = { loaded: false, record: null, cert: null, certError: null, storeError: null };
+  state.pendingSignatures = [];
+  state.pendingError = null;
+  state.signedArtefacts.clear();
+  setStatus(els.keyProgress, '');
+  delete els.keyProgress.dataset.state;
+  setStatus(els.pendingStatus, '');
+  closeReview({ focus: false });
+  renderKey();
+}
+
 // ---------------------------------------------------------------- start
 
 function signedIn(me) {
   state.me = me;
-  loadServiceOptions().then(loadCases);
+  loadServiceOptions().then(() => {
+    renderPending(); // service names, now that they are known
+    return loadCases();
+  });
   connectDesk();
+  loadKey();
+  loadPending();
 }
 
 function signedOut() {
@@ -1822,6 +2606,7 @@ function signedOut() {
   els.bookingsEmpty.hidden = true;
   els.bookingsWaiting.textContent = 'Waiting for the desk…';
   els.bookingsWaiting.hidden = false;
+  resetSignatures();
 }
 
 function main() {
@@ -1851,6 +2636,18 @@ function main() {
     els.enableSound.hidden = true;
   });
   updateIdFields();
+  applyTranslations(els.keyPanel);
+  applyTranslations(els.signaturesPanel);
+  els.keyEnrol.addEventListener('click', enrol);
+  els.keyCheck.addEventListener('click', loadKey);
+  els.pendingRefresh.addEventListener('click', loadPending);
+  els.reviewForm.addEventListener('submit', signReview);
+  els.reviewClose.addEventListener('click', () => closeReview());
+  els.reviewPanel.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && !state.signing) closeReview();
+  });
+  els.reviewGoEnrol.addEventListener('click', () => (els.keyEnrol.hidden ? els.keyHeading : els.keyEnrol).focus());
+  renderKey();
   const auth = setupAuth({
     roles: ['officer'],
     wrongRoleText: (role) =>

@@ -199,6 +199,10 @@ struct CertificateView {
     serial: String,
     not_before: String,
     not_after: String,
+    /// Whose signature carries this certificate: `officer` or `hub`.
+    role: &'static str,
+    /// The hub's signing time (`sigT`), on the hub's certificates.
+    signed_at: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -301,40 +305,62 @@ fn read_timeline(bytes: &[u8]) -> Result<Timeline, String> {
     })
 }
 
-/// The `x5c` certificates of a JWS header, as an auditor reads them; empty if unreadable (the
-/// verification report says why).
+/// The `x5c` certificates of every signature on the manifest (the officer's, then the hub's),
+/// as an auditor reads them; empty if unreadable (the verification report says why).
 fn certificates(jws: &str) -> Vec<CertificateView> {
-    let header = jws
-        .split('.')
-        .next()
-        .and_then(|h| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(h)
-                .ok()
-        })
-        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok());
-    let Some(chain) = header.as_ref().and_then(|h| h["x5c"].as_array()) else {
-        return Vec::new();
+    use crate::seal::jws::JwsJson;
+    let headers: Vec<(&'static str, String)> = match JwsJson::parse(jws.as_bytes()) {
+        Ok(parsed) => {
+            let officer = parsed.officer().map(|s| ("officer", s.protected.clone()));
+            let hub = parsed.hub().map(|s| ("hub", s.protected.clone()));
+            officer.into_iter().chain(hub).collect()
+        }
+        // A bundle from before officer signatures: one compact hub signature.
+        Err(_) => jws
+            .split('.')
+            .next()
+            .map(|h| ("hub", h.to_owned()))
+            .into_iter()
+            .collect(),
     };
-    chain
-        .iter()
-        .filter_map(|c| {
-            base64::engine::general_purpose::STANDARD
-                .decode(c.as_str()?)
-                .ok()
-        })
-        .filter_map(|der| {
-            use x509_parser::prelude::FromDer as _;
-            let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&der).ok()?;
-            Some(CertificateView {
-                subject: cert.subject().to_string(),
-                issuer: cert.issuer().to_string(),
-                serial: cert.raw_serial_as_string(),
-                not_before: cert.validity().not_before.to_string(),
-                not_after: cert.validity().not_after.to_string(),
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (role, protected) in headers {
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(protected)
+            .ok()
+            .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok());
+        let signed_at = header
+            .as_ref()
+            .and_then(|h| h["sigT"].as_str())
+            .map(str::to_owned);
+        let Some(chain) = header.as_ref().and_then(|h| h["x5c"].as_array()) else {
+            continue;
+        };
+        out.extend(
+            chain
+                .iter()
+                .filter_map(|c| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(c.as_str()?)
+                        .ok()
+                })
+                .filter_map(|der| {
+                    use x509_parser::prelude::FromDer as _;
+                    let (_, cert) =
+                        x509_parser::certificate::X509Certificate::from_der(&der).ok()?;
+                    Some(CertificateView {
+                        role,
+                        signed_at: signed_at.clone(),
+                        subject: cert.subject().to_string(),
+                        issuer: cert.issuer().to_string(),
+                        serial: cert.raw_serial_as_string(),
+                        not_before: cert.validity().not_before.to_string(),
+                        not_after: cert.validity().not_after.to_string(),
+                    })
+                }),
+        );
+    }
+    out
 }
 
 #[derive(Serialize)]

@@ -7,6 +7,7 @@ mod booking;
 pub mod guard;
 mod log;
 mod officers;
+mod signing;
 
 use crate::auth::{hash_password, random_token, token_hash, verify_password};
 use crate::consent::LANGUAGES;
@@ -652,6 +653,7 @@ pub fn app(state: AppState) -> Router {
         .merge(officers::routes())
         .merge(log::routes())
         .merge(audit::routes())
+        .merge(signing::routes())
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn(guard::same_site_writes))
         .with_state(state);

@@ -12,7 +12,7 @@
 //! and writes through a temporary file that is renamed into place only once complete and
 //! synced, so a crash never leaves a half-written bundle under the final name.
 
-use super::jws::{self, JwsError};
+use super::jws::{JwsError, JwsJson};
 use super::pki::HubIdentity;
 use crate::evidence::{self, ChainError};
 use crate::ids::{ArtefactId, CaseId, SessionId};
@@ -218,7 +218,7 @@ pub fn seal(
 pub struct Prepared {
     manifest: Manifest,
     manifest_json: String,
-    manifest_jws: String,
+    manifest_jws: JwsJson,
     zip: ZipWriter<BufWriter<fs::File>>,
     tmp: TempPath,
     out: PathBuf,
@@ -329,9 +329,11 @@ pub fn prepare(input: SealInput, id: &HubIdentity, out: &Path) -> Result<Prepare
         files,
         sealed_at: input.sealed_at,
     };
+    let input_sealed_at = input.sealed_at;
     let manifest_json =
         evidence::canonical_json(&manifest).map_err(|e| BundleError::Manifest(e.to_string()))?;
-    let manifest_jws = jws::sign_detached(manifest_json.as_bytes(), id)?;
+    let manifest_jws = super::signatures::hub_only(manifest_json.as_bytes(), id, input_sealed_at)
+        .map_err(|e| BundleError::Manifest(e.to_string()))?;
     Ok(Prepared {
         manifest,
         manifest_json,
@@ -346,6 +348,11 @@ impl Prepared {
     /// The canonical manifest bytes: the transparency-log leaf.
     pub fn manifest_json(&self) -> &[u8] {
         self.manifest_json.as_bytes()
+    }
+
+    /// The signatures that will be written as `manifest.jws`, for adding a timestamp token.
+    pub fn manifest_jws_mut(&mut self) -> &mut JwsJson {
+        &mut self.manifest_jws
     }
 
     /// Add the signed manifest and `log` as `log.json`, sync, and move the bundle into place.
@@ -365,7 +372,7 @@ impl Prepared {
             .last_modified_time(zip_time(manifest.sealed_at));
         for (name, bytes) in [
             (MANIFEST_JSON, manifest_json.as_bytes()),
-            (MANIFEST_JWS, manifest_jws.as_bytes()),
+            (MANIFEST_JWS, manifest_jws.to_text().as_bytes()),
             (LOG_JSON, log_json.as_bytes()),
         ] {
             zip.start_file(name, text)?;
@@ -583,6 +590,36 @@ impl Drop for TempPath {
     }
 }
 
+/// Read one entry of a sealed artefact at rest: a file in its directory, or an entry of a
+/// bundle zip written by an earlier version.
+pub fn read_sealed_entry(artefact: &Path, name: &str) -> Result<Vec<u8>, BundleError> {
+    let io_err = |source| BundleError::Io {
+        path: artefact.join(name),
+        source,
+    };
+    if artefact.is_dir() {
+        return fs::read(artefact.join(name)).map_err(io_err);
+    }
+    let file = fs::File::open(artefact).map_err(io_err)?;
+    let mut zip = zip::ZipArchive::new(io::BufReader::new(file))?;
+    let mut entry = zip.by_name(name)?;
+    let mut out = Vec::new();
+    entry
+        .by_ref()
+        .take(MAX_ENTRY_SIZE)
+        .read_to_end(&mut out)
+        .map_err(io_err)?;
+    Ok(out)
+}
+
+// TEMP until merge with seal-speed
+pub fn replace_manifest_jws(artefact_dir: &Path, manifest_jws: &[u8]) -> Result<(), BundleError> {
+    fs::write(artefact_dir.join(MANIFEST_JWS), manifest_jws).map_err(|source| BundleError::Io {
+        path: artefact_dir.to_owned(),
+        source,
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -652,6 +689,7 @@ pub(crate) mod tests {
             crate::seal::verify::Trust {
                 certificates: vec![id.ca_der().to_vec()],
                 log_keys: vec![self.signer.verifier()],
+                crls: Vec::new(),
             }
         }
     }

@@ -93,6 +93,10 @@ pub enum JwsError {
     Header(String),
     #[error("cannot sign: {0}")]
     Sign(#[from] PkiError),
+    #[error("the hub signature's protected header has no signing time (sigT)")]
+    MissingSigningTime,
+    #[error("manifest.jws is not a JWS JSON serialization: {0}")]
+    Json(String),
 }
 
 #[derive(Serialize)]
@@ -109,6 +113,10 @@ struct InHeader {
     x5c: Vec<String>,
     #[serde(default)]
     crit: Option<serde_json::Value>,
+    #[serde(default, rename = "sigT")]
+    sig_t: Option<DateTime<Utc>>,
+    #[serde(default)]
+    countersigns: Option<String>,
 }
 
 /// Sign `payload` with the hub key; the payload itself is not part of the output.
@@ -128,6 +136,124 @@ pub fn sign_detached(payload: &[u8], id: &HubIdentity) -> Result<String, JwsErro
     ))
 }
 
+/// The JWS JSON General Serialization (RFC 7515 section 7.2.1) with the payload detached
+/// (Appendix F): what `manifest.jws` holds. The signatures come in order: the officer's, once
+/// the officer has signed, then the hub's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwsJson {
+    pub signatures: Vec<JwsSignature>,
+}
+
+/// One entry of [`JwsJson::signatures`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwsSignature {
+    /// base64url of the protected header JSON.
+    pub protected: String,
+    /// Validation data that needs no signature of its own: it is signed by its issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<Unprotected>,
+    /// base64url of the ES256 signature, `r || s`.
+    pub signature: String,
+}
+
+/// The unprotected header of the hub's signature.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unprotected {
+    /// RFC 3161 TimeStampToken over the SHA-256 of this signature's bytes, base64 DER.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tst: Option<String>,
+    /// The office CRL the hub checked the officer's certificate against, base64 DER.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl: Option<String>,
+}
+
+/// Longest `manifest.jws` accepted; two signatures with their chains, a CRL and a timestamp
+/// token fit in a fraction of this.
+pub const MAX_JWS_JSON: usize = 1 << 20;
+
+impl JwsJson {
+    /// Parse `manifest.jws`: one or two signatures, nothing else.
+    pub fn parse(bytes: &[u8]) -> Result<Self, JwsError> {
+        if bytes.len() > MAX_JWS_JSON {
+            return Err(JwsError::Json(format!("{} bytes is too long", bytes.len())));
+        }
+        let jws: JwsJson =
+            serde_json::from_slice(bytes).map_err(|e| JwsError::Json(e.to_string()))?;
+        if !(1..=2).contains(&jws.signatures.len()) {
+            return Err(JwsError::Json(format!(
+                "{} signatures, expected the hub's and at most one officer's",
+                jws.signatures.len()
+            )));
+        }
+        Ok(jws)
+    }
+
+    /// The compact JSON text stored as `manifest.jws`.
+    pub fn to_text(&self) -> String {
+        // Plain strings and options: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The hub's signature: always the last one.
+    pub fn hub(&self) -> Option<&JwsSignature> {
+        self.signatures.last()
+    }
+
+    /// The officer's signature, when there are two.
+    pub fn officer(&self) -> Option<&JwsSignature> {
+        match &self.signatures[..] {
+            [officer, _hub] => Some(officer),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct HubHeader<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    x5c: Vec<String>,
+    #[serde(rename = "sigT")]
+    sig_t: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    countersigns: Option<String>,
+}
+
+/// base64url SHA-256 of a signature's bytes: what a countersignature names.
+pub fn signature_digest(signature: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, signature))
+}
+
+/// Sign `payload` as the hub at `signed_at` (whole seconds, carried as `sigT`). With
+/// `countersigns`, the raw bytes of the officer's signature, the protected header also commits
+/// to that signature, so the hub's signature covers the officer's.
+pub fn sign_hub(
+    payload: &[u8],
+    id: &HubIdentity,
+    signed_at: DateTime<Utc>,
+    countersigns: Option<&[u8]>,
+) -> Result<JwsSignature, JwsError> {
+    let header = HubHeader {
+        alg: ALG,
+        typ: "JOSE",
+        x5c: id.x5c(),
+        sig_t: signed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        countersigns: countersigns.map(signature_digest),
+    };
+    let header = serde_json::to_vec(&header).map_err(|e| JwsError::Header(e.to_string()))?;
+    let protected = URL_SAFE_NO_PAD.encode(header);
+    let signing_input = format!("{protected}.{}", URL_SAFE_NO_PAD.encode(payload));
+    let signature = id.sign(signing_input.as_bytes())?;
+    Ok(JwsSignature {
+        protected,
+        header: None,
+        signature: URL_SAFE_NO_PAD.encode(signature),
+    })
+}
+
 /// Verify a detached JWS over `payload` against `trust_anchors` (DER) at time `at`.
 pub fn verify_detached(
     jws: &str,
@@ -141,11 +267,47 @@ pub fn verify_detached(
         [header, "", signature] if !header.is_empty() => (header, signature),
         _ => return Err(JwsError::Format),
     };
+    Ok(verify_parts(header_b64, signature_b64, payload, trust_anchors, at)?.signer)
+}
+
+/// One signature that verified, with what its protected header said.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub signer: Signer,
+    /// DER of the `x5c` certificates, leaf first.
+    pub chain: Vec<Vec<u8>>,
+    /// The raw signature, `r || s`.
+    pub signature: Vec<u8>,
+    /// `sigT`: when the signer says it signed (hub signatures carry it).
+    pub signed_at: Option<DateTime<Utc>>,
+    /// `countersigns`: base64url SHA-256 of the signature this one countersigns.
+    pub countersigns: Option<String>,
+}
+
+/// Decode a protected header that must name a signing time, and return that time: the
+/// verifier needs it before it can check certificates "at the time of signing".
+pub fn signing_time(protected_b64: &str) -> Result<DateTime<Utc>, JwsError> {
+    let header = decode_header(protected_b64)?;
+    header.sig_t.ok_or(JwsError::MissingSigningTime)
+}
+
+fn decode_header(header_b64: &str) -> Result<InHeader, JwsError> {
     let header_json = URL_SAFE_NO_PAD
         .decode(header_b64)
         .map_err(|e| JwsError::HeaderEncoding(e.to_string()))?;
-    let header: InHeader =
-        serde_json::from_slice(&header_json).map_err(|e| JwsError::HeaderJson(e.to_string()))?;
+    serde_json::from_slice(&header_json).map_err(|e| JwsError::HeaderJson(e.to_string()))
+}
+
+/// Verify one signature given as its base64url protected header and signature, over the
+/// detached `payload`, with its `x5c` chain anchored in `trust_anchors` and valid at `at`.
+pub fn verify_parts(
+    header_b64: &str,
+    signature_b64: &str,
+    payload: &[u8],
+    trust_anchors: &[Vec<u8>],
+    at: DateTime<Utc>,
+) -> Result<Verified, JwsError> {
+    let header = decode_header(header_b64)?;
     if header.alg != ALG {
         return Err(JwsError::UnsupportedAlg(header.alg));
     }
@@ -251,10 +413,16 @@ pub fn verify_detached(
     .verify(signing_input.as_bytes(), &signature)
     .map_err(|_| JwsError::BadSignature)?;
 
-    Ok(Signer {
-        subject: leaf.subject().to_string(),
-        issuer: leaf.issuer().to_string(),
-        serial: hex::encode(leaf.raw_serial()),
+    Ok(Verified {
+        signer: Signer {
+            subject: leaf.subject().to_string(),
+            issuer: leaf.issuer().to_string(),
+            serial: hex::encode(leaf.raw_serial()),
+        },
+        chain: ders.clone(),
+        signature,
+        signed_at: header.sig_t,
+        countersigns: header.countersigns,
     })
 }
 

@@ -11,6 +11,8 @@ pub mod bundle;
 pub mod jws;
 pub mod officer_pki;
 pub mod pki;
+pub mod signatures;
+pub mod tsa;
 pub mod verify;
 
 pub use bundle::{

@@ -195,6 +195,31 @@ pub fn load_trust_anchors(pem: &[u8]) -> Result<Vec<Vec<u8>>, PkiError> {
     Ok(anchors)
 }
 
+/// Read CRLs from a file: PEM `X509 CRL` blocks, or one DER CRL. Signatures are checked later,
+/// against the CA that issued the certificate in question.
+pub fn load_crls(bytes: &[u8]) -> Result<Vec<Vec<u8>>, PkiError> {
+    if !bytes.starts_with(b"-----BEGIN") {
+        return Ok(vec![bytes.to_vec()]);
+    }
+    let mut crls = Vec::new();
+    for (index, block) in Pem::iter_from_buffer(bytes).enumerate() {
+        let block = block.map_err(|e| PkiError::Pem {
+            path: PathBuf::from("revocation lists"),
+            reason: format!("PEM block {}: {e}", index + 1),
+        })?;
+        if block.label == "X509 CRL" {
+            crls.push(block.contents);
+        }
+    }
+    if crls.is_empty() {
+        return Err(PkiError::Pem {
+            path: PathBuf::from("revocation lists"),
+            reason: "no X509 CRL block".to_owned(),
+        });
+    }
+    Ok(crls)
+}
+
 fn generate(dir: &Path, now: DateTime<Utc>) -> Result<(), PkiError> {
     fs::create_dir_all(dir).map_err(|source| PkiError::Io {
         path: dir.to_owned(),

@@ -2,7 +2,8 @@
 //!
 //! Contract: [`verify_bundle`] takes the bundle bytes and the trust anchors and returns a
 //! [`Report`]; it never panics and never touches the file system. Checks run in a fixed order
-//! (`zip`, `manifest`, `signature`, `files`, `chain`, `log`, `summary`) and stop at the first failure,
+//! (`zip`, `manifest`, `signature` (the hub's), `officer`, `timestamp`, `files`, `chain`, `log`,
+//! `summary`) and stop at the first failure,
 //! whose exact reason becomes [`Report::error`]. A report is `ok` only if every check passed.
 //!
 //! Memory and work are bounded: each entry may declare at most [`MAX_ENTRY_SIZE`] bytes, at most
@@ -20,7 +21,7 @@ use super::bundle::{
     MANIFEST_FORMAT, MANIFEST_JSON, MANIFEST_JWS, MAX_ENTRY_SIZE, Manifest, RECORDINGS_PREFIX,
     is_plain_file_name,
 };
-use super::jws;
+use super::signatures::{self, Anchors, Checked, SignatureError};
 use crate::evidence;
 use crate::ids::SessionId;
 use crate::translog::{self, LogVerifier};
@@ -42,6 +43,9 @@ pub struct Report {
     pub checks: Vec<Check>,
     /// The manifest, present once its signature has been verified.
     pub manifest: Option<Manifest>,
+    /// Who signed and when, present once the signatures have been verified.
+    #[serde(default, skip_deserializing)]
+    pub signatures: Option<Checked>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -94,18 +98,22 @@ impl Report {
 /// log verifier keys for the checkpoint a bundle's log proof is checked against.
 #[derive(Clone, Debug, Default)]
 pub struct Trust {
+    /// Office CA certificates and time-stamping authority roots, DER.
     pub certificates: Vec<Vec<u8>>,
     pub log_keys: Vec<LogVerifier>,
+    /// Office CRLs (DER) to check officer certificates against, besides the one a bundle
+    /// carries: a fresher list catches a revocation made after sealing but dated before it.
+    pub crls: Vec<Vec<u8>>,
 }
 
 /// Verify a bundle held in memory against `trust`.
 pub fn verify_bundle(bytes: &[u8], trust: &Trust) -> Report {
-    let trust_anchors = &trust.certificates;
     let mut report = Report {
         ok: false,
         error: None,
         checks: Vec::new(),
         manifest: None,
+        signatures: None,
     };
 
     let entries = match read_entries(bytes) {
@@ -134,10 +142,64 @@ pub fn verify_bundle(bytes: &[u8], trust: &Trust) -> Report {
         ),
     );
 
-    match check_signature(&entries, manifest_bytes, &manifest, trust_anchors) {
-        Ok(detail) => report.pass("signature", detail),
-        Err(reason) => return report.fail("signature", reason),
+    let signed = match check_signature(&entries, manifest_bytes, &manifest, trust) {
+        Ok(signed) => signed,
+        Err((check, reason)) => {
+            // The checks before the failing one passed; name them so the report reads in order.
+            for earlier in ["signature", "officer", "timestamp"] {
+                if earlier == check {
+                    break;
+                }
+                report.pass(earlier, "verified".to_owned());
+            }
+            return report.fail(check, reason);
+        }
+    };
+    report.pass(
+        "signature",
+        format!(
+            "hub: signed by {}, issued by {} (serial {}), at {}",
+            signed.hub.subject,
+            signed.hub.issuer,
+            signed.hub.serial,
+            signed.signed_at.to_rfc3339()
+        ),
+    );
+    match &signed.officer {
+        Some(officer) => report.pass(
+            "officer",
+            format!(
+                "signed by officer {} ({}), certificate serial {} issued by {}, valid at {}; {}; \
+                 countersigned by the hub",
+                officer.display_name,
+                officer.officer_id,
+                officer.serial,
+                officer.signer.issuer,
+                signed.signed_at.to_rfc3339(),
+                officer.revocation
+            ),
+        ),
+        None => report.pass(
+            "officer",
+            "not signed by an officer: sealed by the hub alone".to_owned(),
+        ),
     }
+    match &signed.timestamp {
+        Some(token) => report.pass(
+            "timestamp",
+            format!(
+                "RFC 3161 token from {} at {} (serial {}) over the hub signature",
+                token.tsa,
+                token.gen_time.to_rfc3339(),
+                token.serial
+            ),
+        ),
+        None => report.pass(
+            "timestamp",
+            "none: no time-stamping authority was used".to_owned(),
+        ),
+    }
+    report.signatures = Some(signed);
     report.manifest = Some(manifest.clone());
 
     match check_files(&entries, &manifest) {
@@ -517,21 +579,25 @@ fn check_signature(
     entries: &Entries,
     manifest_bytes: &[u8],
     manifest: &Manifest,
-    trust_anchors: &[Vec<u8>],
-) -> Result<String, String> {
+    trust: &Trust,
+) -> Result<Checked, (&'static str, String)> {
     let jws = entries
         .contents(MANIFEST_JWS)
-        .ok_or("manifest.jws is missing")?;
-    let jws = std::str::from_utf8(jws).map_err(|_| "manifest.jws is not UTF-8".to_owned())?;
-    let signer = jws::verify_detached(jws, manifest_bytes, trust_anchors, manifest.sealed_at)
-        .map_err(|e| format!("manifest.jws: {e}"))?;
-    Ok(format!(
-        "signed by {}, issued by {} (serial {}), valid at {}",
-        signer.subject,
-        signer.issuer,
-        signer.serial,
-        manifest.sealed_at.to_rfc3339()
-    ))
+        .ok_or(("signature", "manifest.jws is missing".to_owned()))?;
+    let anchors = Anchors {
+        certificates: &trust.certificates,
+        crls: &trust.crls,
+    };
+    signatures::check(jws, manifest_bytes, anchors, manifest.sealed_at).map_err(|e| {
+        let check = match &e {
+            SignatureError::Jws(_) | SignatureError::Hub(_) => "signature",
+            SignatureError::TimestampEncoding(_)
+            | SignatureError::Timestamp(_)
+            | SignatureError::TimestampSkew { .. } => "timestamp",
+            _ => "officer",
+        };
+        (check, e.to_string())
+    })
 }
 
 /// `log.json` proves `manifest.json` is leaf `leaf_index` of a tree whose checkpoint a trusted
@@ -797,7 +863,9 @@ mod tests {
                 .expect("manifest parses");
         edit(&mut manifest);
         let json = evidence::canonical_json(&manifest).expect("canonical");
-        let jws = jws::sign_detached(json.as_bytes(), &fx.id).expect("sign");
+        let jws = crate::seal::signatures::hub_only(json.as_bytes(), &fx.id, manifest.sealed_at)
+            .expect("sign")
+            .to_text();
         // Logged too, so only the check the edit is aimed at can fail.
         let log = fx.log.include(json.as_bytes()).expect("logged");
         let (m, j, l) = (
@@ -835,6 +903,8 @@ mod tests {
                 "zip",
                 "manifest",
                 "signature",
+                "officer",
+                "timestamp",
                 "files",
                 "chain",
                 "log",

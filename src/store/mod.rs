@@ -330,6 +330,28 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         reason: Option<u8>,
     ) -> Result<bool, StoreError>;
+
+    /// Record the officer's signature on an artefact; a second one is a conflict.
+    async fn record_officer_signature(
+        &self,
+        signature: &OfficerSignatureRecord,
+    ) -> Result<(), StoreError>;
+    async fn officer_signature(
+        &self,
+        artefact: ArtefactId,
+    ) -> Result<Option<OfficerSignatureRecord>, StoreError>;
+    /// Artefacts of `officer`'s sessions that the officer has not signed yet, newest first.
+    async fn unsigned_artefacts(&self, officer: UserId) -> Result<Vec<ArtefactRecord>, StoreError>;
+}
+
+/// An officer's signature on an artefact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfficerSignatureRecord {
+    pub artefact_id: ArtefactId,
+    pub officer_id: UserId,
+    /// Serial of the certificate the officer signed with.
+    pub serial: u64,
+    pub signed_at: DateTime<Utc>,
 }
 
 /// A certificate the office CA issued to an officer.

@@ -286,3 +286,23 @@ where
 {
     rows.into_iter().map(T::try_from).collect()
 }
+
+#[derive(sqlx::FromRow)]
+pub(super) struct OfficerSignatureRow {
+    artefact_id: String,
+    officer_id: String,
+    serial: i64,
+    signed_at: DateTime<Utc>,
+}
+
+impl TryFrom<OfficerSignatureRow> for super::OfficerSignatureRecord {
+    type Error = StoreError;
+    fn try_from(row: OfficerSignatureRow) -> Result<Self, StoreError> {
+        Ok(super::OfficerSignatureRecord {
+            artefact_id: parse("artefact_id", &row.artefact_id)?,
+            officer_id: parse("officer_id", &row.officer_id)?,
+            serial: unsigned("serial", row.serial)?,
+            signed_at: row.signed_at,
+        })
+    }
+}

@@ -557,6 +557,51 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn record_officer_signature(&self, g: &OfficerSignatureRecord) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO artefact_signatures (artefact_id, officer_id, serial, signed_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(g.artefact_id.to_string())
+        .bind(g.officer_id.to_string())
+        .bind(serial_i64(g.serial)?)
+        .bind(g.signed_at)
+        .execute(&self.pool)
+        .await;
+        conflict_if_taken(done, || {
+            format!("artefact {} is already signed", g.artefact_id)
+        })?;
+        Ok(())
+    }
+
+    async fn officer_signature(
+        &self,
+        artefact: ArtefactId,
+    ) -> Result<Option<OfficerSignatureRecord>, StoreError> {
+        sqlx::query_as::<_, OfficerSignatureRow>(
+            "SELECT * FROM artefact_signatures WHERE artefact_id = ?",
+        )
+        .bind(artefact.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(TryInto::try_into)
+        .transpose()
+    }
+
+    async fn unsigned_artefacts(&self, officer: UserId) -> Result<Vec<ArtefactRecord>, StoreError> {
+        records(
+            sqlx::query_as::<_, ArtefactRow>(
+                "SELECT a.* FROM artefacts a JOIN sessions s ON s.id = a.session_id \
+                 LEFT JOIN artefact_signatures g ON g.artefact_id = a.id \
+                 WHERE s.officer_id = ? AND g.artefact_id IS NULL \
+                 ORDER BY a.created_at DESC",
+            )
+            .bind(officer.to_string())
+            .fetch_all(&self.pool)
+            .await?,
+        )
+    }
+
     async fn artefacts(&self) -> Result<Vec<ArtefactRecord>, StoreError> {
         records(
             sqlx::query_as::<_, ArtefactRow>("SELECT * FROM artefacts ORDER BY created_at DESC")

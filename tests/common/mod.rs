@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod peer;
+pub mod tsa;
 pub mod zipped;
 
 use futures::{SinkExt, StreamExt};

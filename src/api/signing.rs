@@ -1,0 +1,420 @@
+//! Officer signatures over HTTP: enrolling a browser key with the office CA (proof of
+//! possession of a non-extractable WebCrypto key), the officer's own certificate, the artefacts
+//! awaiting the officer's signature, and receiving a signature, which the hub verifies,
+//! countersigns with its signing time, timestamps when a TSA is configured, and writes into
+//! the artefact's `manifest.jws`.
+//!
+//! Every route is for the signed-in officer alone, and an artefact only for the officer of its
+//! session. The private key never reaches the hub: it signs in the browser.
+
+use super::{ApiError, Officer, parse_id};
+use crate::certificates::{self, EnrolError};
+use crate::ids::ArtefactId;
+use crate::seal::bundle::{MANIFEST_JSON, Manifest};
+use crate::seal::jws::JwsSignature;
+use crate::seal::officer_pki::SubmittedKey;
+use crate::seal::signatures::{self, SignatureError};
+use crate::state::AppState;
+use crate::store::{ArtefactRecord, OfficerCertRecord, OfficerSignatureRecord, StoreError};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/officers/me/enrolment/challenge", post(challenge))
+        .route("/api/officers/me/enrolment", post(enrol))
+        .route("/api/officers/me/certificate", get(certificate))
+        .route("/api/officers/me/signatures/pending", get(pending))
+        .route("/api/artefacts/{id}/signing", get(signing))
+        .route("/api/artefacts/{id}/signature", post(sign))
+}
+
+#[derive(Serialize)]
+struct ChallengeView {
+    challenge: String,
+    officer_id: String,
+    expires_at: DateTime<Utc>,
+}
+
+async fn challenge(
+    State(state): State<AppState>,
+    Officer(user): Officer,
+) -> Result<Json<ChallengeView>, ApiError> {
+    let now = state.clock.now();
+    let challenge =
+        crate::seal::officer_pki::Challenge::generate(&ring::rand::SystemRandom::new(), now)
+            .map_err(|e| internal("challenge", &e))?;
+    let view = ChallengeView {
+        challenge: challenge.to_base64url(),
+        officer_id: user.id.to_string(),
+        expires_at: now + certificates::CHALLENGE_MAX_AGE,
+    };
+    lock(&state).open(user.id, challenge);
+    Ok(Json(view))
+}
+
+fn lock(state: &AppState) -> std::sync::MutexGuard<'_, certificates::Enrolments> {
+    // The state is a map of challenges; a panic elsewhere cannot leave it half-updated.
+    state
+        .enrolments
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn internal(what: &str, e: &dyn std::fmt::Display) -> ApiError {
+    let id = uuid::Uuid::new_v4();
+    tracing::error!(error_id = %id, "{what}: {e}");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        format!("internal error {id}"),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrolBody {
+    challenge: String,
+    /// base64url DER SubjectPublicKeyInfo.
+    public_key: String,
+    /// base64url `r || s`.
+    signature: String,
+}
+
+#[derive(Serialize)]
+struct CertificateView {
+    /// Lower-case hex.
+    serial: String,
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+    /// `valid`, `revoked` or `expired`.
+    status: &'static str,
+    /// base64 DER: the officer's certificate, then the office CA's.
+    x5c: Vec<String>,
+}
+
+fn view(state: &AppState, cert: &OfficerCertRecord, now: DateTime<Utc>) -> CertificateView {
+    let status = if cert.revoked_at.is_some_and(|t| t <= now) {
+        "revoked"
+    } else if now > cert.not_after {
+        "expired"
+    } else {
+        "valid"
+    };
+    CertificateView {
+        serial: format!("{:x}", cert.serial),
+        not_before: cert.not_before,
+        not_after: cert.not_after,
+        status,
+        x5c: vec![
+            STANDARD.encode(&cert.der),
+            STANDARD.encode(state.identity.ca_der()),
+        ],
+    }
+}
+
+fn decode(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| ApiError::invalid(format!("{field} is not base64url without padding")))
+}
+
+async fn enrol(
+    State(state): State<AppState>,
+    Officer(user): Officer,
+    Json(body): Json<EnrolBody>,
+) -> Result<(StatusCode, Json<CertificateView>), ApiError> {
+    let now = state.clock.now();
+    let spki = decode("public_key", &body.public_key)?;
+    let signature = decode("signature", &body.signature)?;
+    let answer = lock(&state).answer(
+        user.id,
+        &body.challenge,
+        SubmittedKey::Spki(&spki),
+        &signature,
+        now,
+    );
+    let key = answer.map_err(|e| match e {
+        EnrolError::UnknownChallenge => {
+            ApiError::new(StatusCode::CONFLICT, "unknown_challenge", e.to_string())
+        }
+        EnrolError::Possession(e) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "no_possession", e.to_string())
+        }
+    })?;
+    let cert = certificates::issue(
+        state.store.as_ref(),
+        &state.paths.pki,
+        &user,
+        &key.spki_der(),
+        now,
+        state.settings.config.officer_cert_days,
+    )
+    .await
+    .map_err(|e| internal("issuing an officer certificate", &e))?;
+    tracing::info!(officer = %user.id, serial = %format!("{:x}", cert.serial), "officer signing key enrolled");
+    Ok((StatusCode::CREATED, Json(view(&state, &cert, now))))
+}
+
+/// The officer's newest certificate.
+async fn certificate(
+    State(state): State<AppState>,
+    Officer(user): Officer,
+) -> Result<Json<CertificateView>, ApiError> {
+    let now = state.clock.now();
+    let newest = state
+        .store
+        .officer_certificates()
+        .await?
+        .into_iter()
+        .filter(|c| c.officer_id == user.id)
+        .max_by_key(|c| (c.issued_at, c.serial))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_enrolled",
+                "no signing certificate yet: enrol this browser",
+            )
+        })?;
+    Ok(Json(view(&state, &newest, now)))
+}
+
+#[derive(Serialize)]
+struct PendingView {
+    artefact_id: String,
+    session_id: String,
+    case_id: String,
+    service: String,
+    outcome: String,
+    sealed_at: DateTime<Utc>,
+}
+
+async fn pending(
+    State(state): State<AppState>,
+    Officer(user): Officer,
+) -> Result<Json<Vec<PendingView>>, ApiError> {
+    let mut out = Vec::new();
+    for a in state.store.unsigned_artefacts(user.id).await? {
+        let service = state
+            .store
+            .case(a.case_id)
+            .await?
+            .map(|c| c.service)
+            .unwrap_or_default();
+        out.push(PendingView {
+            artefact_id: a.id.to_string(),
+            session_id: a.session_id.to_string(),
+            case_id: a.case_id.to_string(),
+            service,
+            outcome: a.outcome,
+            sealed_at: a.created_at,
+        });
+    }
+    Ok(Json(out))
+}
+
+/// The artefact `id`, if `user` was the officer of its session.
+async fn own_artefact(
+    state: &AppState,
+    user: &crate::store::UserRecord,
+    id: &str,
+) -> Result<ArtefactRecord, ApiError> {
+    let id: ArtefactId = parse_id(id, "artefact")?;
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such artefact among your sessions",
+        )
+    };
+    let artefact = state.store.artefact(id).await?.ok_or_else(not_found)?;
+    let session = state
+        .store
+        .session(artefact.session_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if session.officer_id != user.id {
+        // The same answer as for a missing one: an officer learns nothing of others' work.
+        return Err(not_found());
+    }
+    Ok(artefact)
+}
+
+#[derive(Serialize)]
+struct SigningView {
+    artefact_id: String,
+    manifest: Manifest,
+    /// base64url of the exact `manifest.json` bytes: the JWS payload.
+    payload: String,
+    /// When the officer signed, if already.
+    officer_signed_at: Option<DateTime<Utc>>,
+}
+
+async fn signing(
+    State(state): State<AppState>,
+    Officer(user): Officer,
+    Path(id): Path<String>,
+) -> Result<Json<SigningView>, ApiError> {
+    let artefact = own_artefact(&state, &user, &id).await?;
+    let bytes = read_entry(&state, &artefact, MANIFEST_JSON).await?;
+    let manifest: Manifest =
+        serde_json::from_slice(&bytes).map_err(|e| internal("reading a sealed manifest", &e))?;
+    let signed = state.store.officer_signature(artefact.id).await?;
+    Ok(Json(SigningView {
+        artefact_id: artefact.id.to_string(),
+        manifest,
+        payload: URL_SAFE_NO_PAD.encode(&bytes),
+        officer_signed_at: signed.map(|s| s.signed_at),
+    }))
+}
+
+/// One entry of a sealed artefact.
+async fn read_entry(
+    state: &AppState,
+    artefact: &ArtefactRecord,
+    name: &'static str,
+) -> Result<Vec<u8>, ApiError> {
+    let path = state.paths.artefacts.join(&artefact.file_name);
+    tokio::task::spawn_blocking(move || crate::seal::bundle::read_sealed_entry(&path, name))
+        .await
+        .map_err(|e| internal("reading an artefact", &e))?
+        .map_err(|e| internal("reading an artefact", &e))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignatureBody {
+    /// base64url of the protected header JSON.
+    protected: String,
+    /// base64url `r || s`.
+    signature: String,
+}
+
+#[derive(Serialize)]
+struct SignedView {
+    artefact_id: String,
+    officer_signed_at: DateTime<Utc>,
+    signer: crate::seal::jws::Signer,
+    /// The RFC 3161 timestamp of the hub's countersignature, when a TSA is configured.
+    timestamp: Option<crate::seal::tsa::TokenInfo>,
+}
+
+async fn sign(
+    State(state): State<AppState>,
+    Officer(user): Officer,
+    Path(id): Path<String>,
+    Json(body): Json<SignatureBody>,
+) -> Result<Json<SignedView>, ApiError> {
+    let artefact = own_artefact(&state, &user, &id).await?;
+    if state.store.officer_signature(artefact.id).await?.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_signed",
+            "this artefact already carries your signature",
+        ));
+    }
+    let now = state.clock.now();
+    let payload = read_entry(&state, &artefact, MANIFEST_JSON).await?;
+    let crl = certificates::current_crl(
+        state.store.as_ref(),
+        &state.paths.pki,
+        state.identity.ca_der(),
+        now,
+    )
+    .await
+    .map_err(|e| internal("reading the office CRL", &e))?;
+    let officer_sig = JwsSignature {
+        protected: body.protected,
+        header: None,
+        signature: body.signature,
+    };
+    let (mut jws, signed) = signatures::countersign(
+        &payload,
+        officer_sig,
+        &state.identity,
+        state.identity.ca_der(),
+        &crl,
+        &user.id.to_string(),
+        now,
+    )
+    .map_err(|e| {
+        let code = match e {
+            SignatureError::OfficerCertificate(_) => "bad_certificate",
+            SignatureError::WrongOfficer { .. } => "wrong_officer",
+            _ => "bad_signature",
+        };
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string())
+    })?;
+    let mut timestamp = None;
+    if let Some(tsa) = &state.timestamps {
+        let hub = jws
+            .signatures
+            .last_mut()
+            .ok_or_else(|| internal("countersigning", &"no hub signature"))?;
+        // Nothing is lost by refusing here: the hub-sealed artefact stands and the officer
+        // can sign again once the authority answers.
+        timestamp = Some(tsa.stamp(hub).await.map_err(|e| {
+            tracing::warn!(artefact = %artefact.id, "timestamp refused: {e}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "tsa_unavailable",
+                format!("the time-stamping authority did not give a valid token: {e}"),
+            )
+        })?);
+    }
+    // One signature write at a time: the file is written before the store records it, so a
+    // failed write leaves the artefact pending rather than marked signed.
+    static SIGNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = SIGNING.lock().await;
+    if state.store.officer_signature(artefact.id).await?.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_signed",
+            "this artefact already carries your signature",
+        ));
+    }
+    let path = state.paths.artefacts.join(&artefact.file_name);
+    let text = jws.to_text();
+    tokio::task::spawn_blocking(move || {
+        crate::seal::bundle::replace_manifest_jws(&path, text.as_bytes())
+    })
+    .await
+    .map_err(|e| internal("writing the signature", &e))?
+    .map_err(|e| internal("writing the signature", &e))?;
+    let record = OfficerSignatureRecord {
+        artefact_id: artefact.id,
+        officer_id: user.id,
+        serial: u64::from_str_radix(&signed.serial, 16)
+            .map_err(|e| internal("officer serial", &e))?,
+        signed_at: now,
+    };
+    match state.store.record_officer_signature(&record).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "already_signed",
+                "this artefact already carries your signature",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(
+        artefact = %artefact.id,
+        officer = %user.id,
+        serial = %signed.serial,
+        "officer signature verified and countersigned",
+    );
+    Ok(Json(SignedView {
+        artefact_id: artefact.id.to_string(),
+        officer_signed_at: now,
+        signer: signed.signer,
+        timestamp,
+    }))
+}

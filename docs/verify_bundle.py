@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
 """Verify a globallink artefact bundle without globallink.
 
-Usage: python3 verify_bundle.py BUNDLE.zip OFFICE-CA.pem LOG.vkey
+Usage: python3 verify_bundle.py BUNDLE.zip OFFICE-CA.pem LOG.vkey [TSA-ROOT.pem]
 
 Needs only the Python standard library and the `cryptography` package
-(`pip install cryptography`). It checks, in order:
+(`pip install cryptography`), plus the `openssl` command for an RFC 3161 timestamp. It checks,
+in order:
 
-1. the certificate chain in the signature's `x5c` header: each certificate issued by the next,
-   the last one issued by (or equal to) a certificate in OFFICE-CA.pem, all valid when the
-   bundle was sealed, and the signing certificate allowed to make digital signatures;
-2. the ES256 signature (JWS, detached payload) over `manifest.json`;
+1. the hub's signature in `manifest.jws` (JWS JSON serialization, detached payload): its `x5c`
+   chain, each certificate issued by the next, the last one issued by (or equal to) a
+   certificate in OFFICE-CA.pem, all valid at the signing time `sigT`, the signing certificate
+   allowed to make digital signatures, and the ES256 signature over `manifest.json`;
+2. the officer's signature, when there is one: the same checks for the officer's chain at
+   `sigT`, the hub's `countersigns` equal to the SHA-256 of the officer's signature bytes, and
+   the officer's certificate not revoked at `sigT` by the office CRL the hub attached (signed
+   by the office CA); a bundle without one was sealed by the hub alone;
+3. the RFC 3161 timestamp over the hub's signature, when there is one and TSA-ROOT.pem is
+   given, with `openssl ts -verify`;
 3. every file the manifest lists: present, same size, same SHA-256; and no unlisted file;
 4. the evidence chain in `events.jsonl`: sequence numbers from 1, each `prev_hash` the SHA-256
    of the previous line, and the count and head the manifest commits to;
@@ -24,7 +31,10 @@ import base64
 import datetime
 import hashlib
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import zipfile
 
 from cryptography import x509
@@ -69,23 +79,61 @@ def check_certificates(certs, anchors, at):
     return certs[0].subject.rfc4514_string()
 
 
-def check_signature(jws, manifest_bytes, leaf):
-    parts = jws.split(".")
-    if len(parts) != 3 or parts[1] != "":
-        raise Failed("manifest.jws is not a detached JWS")
-    header = json.loads(b64url(parts[0]))
-    if header.get("alg") != "ES256":
-        raise Failed(f"unexpected algorithm {header.get('alg')!r}")
-    raw = b64url(parts[2])
+def check_signature(protected, signature_b64, manifest_bytes, leaf):
+    raw = b64url(signature_b64)
     if len(raw) != 64:
         raise Failed("the signature is not 64 bytes")
     signature = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
     payload = base64.urlsafe_b64encode(manifest_bytes).rstrip(b"=").decode()
-    signing_input = f"{parts[0]}.{payload}".encode()
+    signing_input = f"{protected}.{payload}".encode()
     try:
         leaf.public_key().verify(signature, signing_input, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         raise Failed("the signature does not match manifest.json") from None
+    return raw
+
+
+def signatures(jws_text):
+    """(protected header dict, entry) for each signature, officer first; and the format."""
+    if not jws_text.startswith("{"):
+        # A bundle sealed before officer signatures: one compact hub signature.
+        parts = jws_text.split(".")
+        if len(parts) != 3 or parts[1] != "":
+            raise Failed("manifest.jws is not a detached JWS")
+        return [(json.loads(b64url(parts[0])), {"protected": parts[0], "signature": parts[2]})]
+    entries = json.loads(jws_text)["signatures"]
+    if not 1 <= len(entries) <= 2:
+        raise Failed(f"manifest.jws has {len(entries)} signatures")
+    return [(json.loads(b64url(e["protected"])), e) for e in entries]
+
+
+def chain_of(header):
+    if header.get("alg") != "ES256":
+        raise Failed(f"unexpected algorithm {header.get('alg')!r}")
+    return [x509.load_der_x509_certificate(base64.b64decode(c)) for c in header["x5c"]]
+
+
+def check_not_revoked(crl_der, cert, anchors, at):
+    crl = x509.load_der_x509_crl(crl_der)
+    if not any(crl.is_signature_valid(a.public_key()) for a in anchors):
+        raise Failed("the attached CRL is not signed by the office CA")
+    entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+    if entry is not None and entry.revocation_date_utc <= at:
+        raise Failed(f"the officer's certificate was revoked at {entry.revocation_date_utc}")
+
+
+def check_timestamp(token_b64, signature_raw, tsa_root):
+    with tempfile.TemporaryDirectory() as tmp:
+        token = os.path.join(tmp, "token.der")
+        with open(token, "wb") as f:
+            f.write(base64.b64decode(token_b64))
+        digest = hashlib.sha256(signature_raw).hexdigest()
+        out = subprocess.run(
+            ["openssl", "ts", "-verify", "-digest", digest, "-in", token, "-token_in",
+             "-CAfile", tsa_root],
+            capture_output=True, text=True)
+        if out.returncode != 0:
+            raise Failed(f"the timestamp does not verify: {out.stderr.strip() or out.stdout.strip()}")
 
 
 def check_chain(jsonl, session):
@@ -155,22 +203,50 @@ def open_checkpoint(note, vkey):
     return origin, int(size), base64.b64decode(root, validate=True)
 
 
-def verify(bundle_path, ca_path, vkey_path):
+def verify(bundle_path, ca_path, vkey_path, tsa_root=None):
     with open(ca_path, "rb") as f:
         anchors = x509.load_pem_x509_certificates(f.read())
     with zipfile.ZipFile(bundle_path) as bundle:
         names = set(bundle.namelist())
         manifest_bytes = bundle.read("manifest.json")
         manifest = json.loads(manifest_bytes)
-        jws = bundle.read("manifest.jws").decode()
-        header = json.loads(b64url(jws.split(".")[0]))
-        certs = [x509.load_der_x509_certificate(base64.b64decode(c)) for c in header["x5c"]]
-        sealed_at = datetime.datetime.fromisoformat(manifest["sealed_at"].replace("Z", "+00:00"))
+        signed = signatures(bundle.read("manifest.jws").decode())
+        hub_header, hub = signed[-1]
+        at_text = hub_header.get("sigT", manifest["sealed_at"])
+        at = datetime.datetime.fromisoformat(at_text.replace("Z", "+00:00"))
 
-        signer = check_certificates(certs, anchors, sealed_at)
-        print(f"ok   certificates: signed by {signer}, chain to the office CA")
-        check_signature(jws, manifest_bytes, certs[0])
-        print("ok   signature: ES256 over manifest.json")
+        certs = chain_of(hub_header)
+        signer = check_certificates(certs, anchors, at)
+        hub_raw = check_signature(hub["protected"], hub["signature"], manifest_bytes, certs[0])
+        print(f"ok   signature: ES256 over manifest.json by {signer} at {at_text}, chain to the office CA")
+
+        if len(signed) == 2:
+            officer_header, officer = signed[0]
+            officer_certs = chain_of(officer_header)
+            officer_name = check_certificates(officer_certs, anchors, at)
+            officer_raw = check_signature(
+                officer["protected"], officer["signature"], manifest_bytes, officer_certs[0])
+            counter = base64.urlsafe_b64encode(hashlib.sha256(officer_raw).digest()).rstrip(b"=").decode()
+            if hub_header.get("countersigns") != counter:
+                raise Failed("the hub signature does not countersign the officer's signature")
+            crl = (hub.get("header") or {}).get("crl")
+            if crl is None:
+                raise Failed("no CRL attached: the officer's certificate cannot be checked")
+            check_not_revoked(base64.b64decode(crl), officer_certs[0], anchors, at)
+            print(f"ok   officer: ES256 over manifest.json by {officer_name}, not revoked, countersigned")
+        elif "countersigns" in hub_header:
+            raise Failed("the hub countersigns an officer signature that is missing")
+        else:
+            print("ok   officer: none, sealed by the hub alone")
+
+        token = (hub.get("header") or {}).get("tst")
+        if token is None:
+            print("ok   timestamp: none")
+        elif tsa_root is None:
+            print("skip timestamp: present, give TSA-ROOT.pem to check it")
+        else:
+            check_timestamp(token, hub_raw, tsa_root)
+            print("ok   timestamp: RFC 3161 token over the hub signature verifies")
 
         listed = {f["path"] for f in manifest["files"]}
         for f in manifest["files"]:
@@ -200,11 +276,11 @@ def verify(bundle_path, ca_path, vkey_path):
 
 
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5):
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     try:
-        verify(sys.argv[1], sys.argv[2], sys.argv[3])
+        verify(*sys.argv[1:])
     except (Failed, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as e:
         print(f"FAILED: {e}")
         return 1

@@ -8,7 +8,7 @@
 //! the restored database by opening and migrating it. Stop the hub before restoring.
 
 use std::fs;
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Write as _};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Component, Path, PathBuf};
 
@@ -93,6 +93,11 @@ pub async fn backup(data_dir: &Path, database_url: &str, out: &Path) -> Result<u
                 || p.to_string_lossy().ends_with("-wal")
                 || p.to_string_lossy().ends_with("-shm")
                 || p.extension().is_some_and(|e| e == "tmp")
+                // An artefact still being assembled, or a crash's leftover of one.
+                || p.strip_prefix(data_dir).is_ok_and(|rel| {
+                    rel.components()
+                        .any(|c| c.as_os_str().to_string_lossy().ends_with(".tmp"))
+                })
         };
         for path in walk(data_dir)? {
             if skip(&path) {
@@ -212,16 +217,19 @@ pub async fn restore(
             fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
         let mode = entry.unix_mode().map_or(0o600, |m| m & 0o777);
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).map_err(io_err(&target))?;
+        // A file already there may be read-only (artefacts are): replaced, not rewritten.
+        match fs::remove_file(&target) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&target)(e)),
+        }
         let mut out = fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(mode)
             .open(&target)
             .map_err(io_err(&target))?;
-        out.write_all(&bytes).map_err(io_err(&target))?;
+        io::copy(&mut entry, &mut out).map_err(io_err(&target))?;
         out.sync_all().map_err(io_err(&target))?;
         fs::set_permissions(&target, fs::Permissions::from_mode(mode)).map_err(io_err(&target))?;
     }
@@ -229,4 +237,56 @@ pub async fn restore(
         .await
         .map_err(|e| BackupError::Restored(e.to_string()))?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::bundle::tests::{TestLog, sample_input};
+    use crate::seal::bundle::{StoredArtefact, seal};
+    use crate::seal::pki::tests::dev_identity;
+
+    fn url(dir: &Path) -> String {
+        format!("sqlite://{}", dir.join(DB_FILE).display())
+    }
+
+    #[tokio::test]
+    async fn an_artefact_directory_survives_backup_and_restore() -> anyhow::Result<()> {
+        let (_pki, id) = dev_identity();
+        let data = tempfile::tempdir()?;
+        crate::store::sqlite::SqliteStore::open(&url(data.path())).await?;
+        let recordings = data.path().join("recordings").join("session");
+        let artefacts = data.path().join("artefacts");
+        fs::create_dir_all(&recordings)?;
+        fs::create_dir_all(&artefacts)?;
+        let input = sample_input(&recordings);
+        let name = input.artefact_id.to_string();
+        let log = TestLog::new();
+        seal(input, &id, |m| log.include(m), &artefacts.join(&name))?;
+        let zip = |data: &Path| StoredArtefact::Directory(data.join("artefacts").join(&name)).zip();
+        let before = zip(data.path())?.to_vec()?;
+        // What a crash in the middle of sealing leaves is not backed up.
+        fs::create_dir(artefacts.join(".other.0123.tmp"))?;
+        fs::write(artefacts.join(".other.0123.tmp/manifest.json"), b"half")?;
+
+        let backups = tempfile::tempdir()?;
+        let file = backups.path().join("hub.zip");
+        backup(data.path(), &url(data.path()), &file).await?;
+        let target = tempfile::tempdir()?;
+        for force in [false, true] {
+            // The second time over the restored, read-only files.
+            restore(&file, target.path(), &url(target.path()), force).await?;
+            let after = zip(target.path())?.to_vec()?;
+            assert_eq!(after, before, "the same bundle, byte for byte");
+            assert!(crate::seal::verify::verify_bundle(&after, &log.trust(&id)).ok);
+            let manifest = target
+                .path()
+                .join("artefacts")
+                .join(&name)
+                .join("manifest.json");
+            assert_eq!(fs::metadata(&manifest)?.permissions().mode() & 0o777, 0o444);
+            assert!(!target.path().join("artefacts/.other.0123.tmp").exists());
+        }
+        Ok(())
+    }
 }

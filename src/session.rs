@@ -720,7 +720,8 @@ pub async fn seal_session(
     )
     .map_err(|e| SessionError::Seal(format!("documents: {e}")))?;
     let artefact_id = ArtefactId::random();
-    let file_name = format!("{artefact_id}.zip");
+    // The artefact's directory under `artefacts/` (earlier versions stored `<id>.zip`).
+    let file_name = artefact_id.to_string();
     let out = hub.paths.artefacts.join(&file_name);
     let input = SealInput {
         artefact_id,
@@ -753,8 +754,8 @@ pub async fn seal_session(
     };
     let identity = hub.identity.clone();
     let seal_err = |e: &dyn std::fmt::Display| SessionError::Seal(e.to_string());
-    // Hash and sign off the async threads, log the signed manifest (committed before the
-    // bundle carries its proof), then write the bundle.
+    // Link, hash and sign off the async threads, log the signed manifest (committed before the
+    // artefact carries its proof), then finish the artefact and move it into place.
     let mut prepared =
         tokio::task::spawn_blocking(move || crate::seal::bundle::prepare(input, &identity, &out))
             .await

@@ -4,11 +4,11 @@
 //! log position, and the access log. Every view of an artefact is recorded before it is
 //! answered; auditors read the record of who looked at what.
 
-use super::{ApiError, Staff, artefact_bytes};
+use super::{ApiError, Staff, stored_artefact};
 use crate::ids::UserId;
 use crate::schedule::{self, ShownTime};
 use crate::seal::bundle::{
-    EVENTS_JSONL, LOG_JSON, LogInclusion, MANIFEST_JSON, MANIFEST_JWS, Manifest,
+    EVENTS_JSONL, LOG_JSON, LogInclusion, MANIFEST_JSON, MANIFEST_JWS, Manifest, StoredArtefact,
 };
 use crate::state::AppState;
 use crate::store::{AccessRecord, Role};
@@ -21,7 +21,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::Read as _;
 
 /// The office zone every Beijing-time column is read in.
 const OFFICE_TZ: Tz = chrono_tz::Asia::Shanghai;
@@ -217,9 +216,9 @@ async fn timeline(
     Staff(user): Staff,
     Path(id): Path<String>,
 ) -> Result<Json<Timeline>, ApiError> {
-    let (artefact, bytes) = artefact_bytes(&state, &id).await?;
+    let (artefact, stored) = stored_artefact(&state, &id).await?;
     record(&state, user.id, "timeline", &artefact.to_string()).await?;
-    let timeline = tokio::task::spawn_blocking(move || read_timeline(&bytes))
+    let timeline = tokio::task::spawn_blocking(move || read_timeline(&stored))
         .await
         .map_err(|_| {
             ApiError::new(
@@ -242,16 +241,9 @@ async fn timeline(
     }))
 }
 
-/// The timeline of a sealed bundle, from its own files.
-fn read_timeline(bytes: &[u8]) -> Result<Timeline, String> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
-    let mut entry = |name: &str| -> Result<Vec<u8>, String> {
-        let mut file = zip.by_name(name).map_err(|e| format!("{name}: {e}"))?;
-        let mut out = Vec::new();
-        file.read_to_end(&mut out)
-            .map_err(|e| format!("{name}: {e}"))?;
-        Ok(out)
-    };
+/// The timeline of a sealed artefact, from its own small files (the recordings are not read).
+fn read_timeline(stored: &StoredArtefact) -> Result<Timeline, String> {
+    let entry = |name: &str| stored.small_entry(name).map_err(|e| e.to_string());
     let manifest_bytes = entry(MANIFEST_JSON)?;
     let manifest: Manifest =
         serde_json::from_slice(&manifest_bytes).map_err(|e| format!("manifest: {e}"))?;

@@ -12,6 +12,7 @@ mod signing;
 use crate::auth::{hash_password, random_token, token_hash, verify_password};
 use crate::consent::LANGUAGES;
 use crate::ids::{ArtefactId, CaseId, SessionId};
+use crate::seal::bundle::{BundleZip, StoredArtefact};
 use crate::signal::gateway::{self, Frame};
 use crate::signal::protocol::MAX_FRAME_BYTES;
 use crate::state::AppState;
@@ -349,32 +350,128 @@ async fn show_case(
     ))
 }
 
-async fn artefact_bytes(state: &AppState, id: &str) -> Result<(ArtefactId, Vec<u8>), ApiError> {
+/// The stored artefact `id` names.
+async fn stored_artefact(
+    state: &AppState,
+    id: &str,
+) -> Result<(ArtefactId, StoredArtefact), ApiError> {
     let id: ArtefactId = parse_id(id, "artefact")?;
     let artefact = state
         .store
         .artefact(id)
         .await?
         .ok_or_else(|| ApiError::not_found("artefact"))?;
-    let path = state.paths.artefacts.join(&artefact.file_name);
-    let bytes = tokio::fs::read(&path).await.map_err(|e| {
-        tracing::error!(artefact = %id, "artefact file unreadable: {e}");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the artefact file is missing",
-        )
-    })?;
+    Ok((
+        id,
+        StoredArtefact::locate(&state.paths.artefacts, &artefact.file_name),
+    ))
+}
+
+/// The answer when a stored artefact cannot be read: logged here, generic to the caller.
+fn artefact_unreadable(id: ArtefactId, e: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(artefact = %id, "artefact unreadable: {e}");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the artefact file is missing",
+    )
+}
+
+/// The artefact's bundle zip, planned (its length known) off the async threads.
+async fn artefact_zip(state: &AppState, id: &str) -> Result<(ArtefactId, BundleZip), ApiError> {
+    let (id, stored) = stored_artefact(state, id).await?;
+    let zip = tokio::task::spawn_blocking(move || stored.zip())
+        .await
+        .map_err(|e| artefact_unreadable(id, &e))?
+        .map_err(|e| artefact_unreadable(id, &e))?;
+    Ok((id, zip))
+}
+
+/// The artefact's bundle zip in memory, for the verifier.
+async fn artefact_bytes(state: &AppState, id: &str) -> Result<(ArtefactId, Vec<u8>), ApiError> {
+    let (id, zip) = artefact_zip(state, id).await?;
+    let bytes = tokio::task::spawn_blocking(move || zip.to_vec())
+        .await
+        .map_err(|e| artefact_unreadable(id, &e))?
+        .map_err(|e| artefact_unreadable(id, &e))?;
     Ok((id, bytes))
 }
 
+/// Bytes of a streamed response body handed over at a time.
+const BODY_CHUNK: usize = 256 << 10;
+
+/// An `io::Write` feeding a response body from a blocking thread, a chunk at a time, so a
+/// bundle of any size is streamed without being held in memory. A receiver that went away
+/// (the client disconnected) fails the next write.
+struct BodyWriter {
+    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+    closed: bool,
+}
+
+impl BodyWriter {
+    fn send(&mut self, chunk: bytes::Bytes) -> std::io::Result<()> {
+        if self.tx.blocking_send(Ok(chunk)).is_err() {
+            self.closed = true;
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        Ok(())
+    }
+}
+
+impl std::io::Write for BodyWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.is_empty() && data.len() >= BODY_CHUNK {
+            self.send(bytes::Bytes::copy_from_slice(data))?;
+        } else {
+            self.buf.extend_from_slice(data);
+            if self.buf.len() >= BODY_CHUNK {
+                self.flush()?;
+            }
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = bytes::Bytes::from(std::mem::take(&mut self.buf));
+        self.send(chunk)
+    }
+}
+
+/// The bundle's zip, streamed with its exact length as `Content-Length`.
 async fn download_bundle(
     State(state): State<AppState>,
     Staff(user): Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (id, bytes) = artefact_bytes(&state, &id).await?;
+    let (id, zip) = artefact_zip(&state, &id).await?;
     audit::record(&state, user.id, "download", &id.to_string()).await?;
+    let len = zip.len();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = BodyWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(BODY_CHUNK),
+            closed: false,
+        };
+        let written = match zip.write_to(&mut out) {
+            Ok(_) => std::io::Write::flush(&mut out).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match written {
+            Ok(()) => {}
+            Err(_) if out.closed => tracing::debug!(artefact = %id, "download abandoned"),
+            Err(e) => {
+                tracing::error!(artefact = %id, "bundle download failed: {e}");
+                // Ends the response early, so the client sees a failed download.
+                let _ = tx.blocking_send(Err(std::io::Error::other("bundle unreadable")));
+            }
+        }
+    });
+    let body = axum::body::Body::from_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
     let disposition = format!("attachment; filename=\"globallink-{id}.zip\"");
     Ok((
         [
@@ -387,8 +484,9 @@ async fn download_bundle(
                 HeaderValue::from_str(&disposition)
                     .unwrap_or(HeaderValue::from_static("attachment")),
             ),
+            (header::CONTENT_LENGTH, HeaderValue::from(len)),
         ],
-        bytes,
+        body,
     )
         .into_response())
 }

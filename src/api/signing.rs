@@ -10,7 +10,7 @@
 use super::{ApiError, Officer, parse_id};
 use crate::certificates::{self, EnrolError};
 use crate::ids::ArtefactId;
-use crate::seal::bundle::{MANIFEST_JSON, Manifest};
+use crate::seal::bundle::{MANIFEST_JSON, Manifest, StoredArtefact};
 use crate::seal::jws::JwsSignature;
 use crate::seal::officer_pki::SubmittedKey;
 use crate::seal::signatures::{self, SignatureError};
@@ -280,8 +280,8 @@ async fn read_entry(
     artefact: &ArtefactRecord,
     name: &'static str,
 ) -> Result<Vec<u8>, ApiError> {
-    let path = state.paths.artefacts.join(&artefact.file_name);
-    tokio::task::spawn_blocking(move || crate::seal::bundle::read_sealed_entry(&path, name))
+    let stored = StoredArtefact::locate(&state.paths.artefacts, &artefact.file_name);
+    tokio::task::spawn_blocking(move || stored.small_entry(name))
         .await
         .map_err(|e| internal("reading an artefact", &e))?
         .map_err(|e| internal("reading an artefact", &e))
@@ -319,6 +319,16 @@ async fn sign(
             "this artefact already carries your signature",
         ));
     }
+    let StoredArtefact::Directory(dir) =
+        StoredArtefact::locate(&state.paths.artefacts, &artefact.file_name)
+    else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "legacy_artefact",
+            "this artefact was sealed by an earlier version as a closed zip; it keeps the hub's \
+             signature alone",
+        ));
+    };
     let now = state.clock.now();
     let payload = read_entry(&state, &artefact, MANIFEST_JSON).await?;
     let crl = certificates::current_crl(
@@ -379,10 +389,9 @@ async fn sign(
             "this artefact already carries your signature",
         ));
     }
-    let path = state.paths.artefacts.join(&artefact.file_name);
     let text = jws.to_text();
     tokio::task::spawn_blocking(move || {
-        crate::seal::bundle::replace_manifest_jws(&path, text.as_bytes())
+        crate::seal::bundle::replace_manifest_jws(&dir, text.as_bytes())
     })
     .await
     .map_err(|e| internal("writing the signature", &e))?

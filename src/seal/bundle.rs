@@ -1,17 +1,28 @@
-//! The artefact bundle: a zip holding a signed manifest, the evidence chain and the recordings.
+//! The artefact bundle: a signed manifest, the evidence chain, the recordings and documents.
 //!
 //! Contract: a bundle has exactly the entries `manifest.json`, `manifest.jws`, `log.json`,
 //! `events.jsonl`, `recordings/<name>` for each recording and `documents/<name>` for each
 //! document or still. `manifest.json` is the RFC 8785 canonical JSON of
 //! a [`Manifest`], which lists every other entry with its SHA-256 and size and commits to the
-//! chain's length and head; `manifest.jws` is a detached ES256 JWS over those exact bytes. The
+//! chain's length and head; `manifest.jws` is a detached JWS over those exact bytes. The
 //! zip container itself (timestamps, compression, order) is not covered by the signature:
 //! everything a verifier relies on is in the signed manifest.
 //!
-//! [`seal`] refuses a broken or foreign chain and recording names that are not plain file names,
-//! and writes through a temporary file that is renamed into place only once complete and
-//! synced, so a crash never leaves a half-written bundle under the final name.
+//! At rest a sealed artefact is a directory holding exactly those entries as files, all
+//! read-only (0444); recordings are hard links to the files the recorder wrote (copies only
+//! where linking fails), so sealing reads each recording once, to hash it, and copies nothing.
+//! [`StoredArtefact::zip`] turns a directory into the zip auditors download, the same bytes on
+//! every call; it is the one way any consumer gets a bundle's zip. Artefacts of earlier versions
+//! stored as `<id>.zip` are served as they were stored.
+//!
+//! [`seal`] refuses a broken or foreign chain, recording names that are not plain file names and
+//! an artefact that already exists, and assembles the directory under a hidden temporary name
+//! that is synced and renamed into place only once complete, so a crash never leaves a half
+//! artefact under the final name.
 
+mod archive;
+
+use self::archive::{Archive, ArchiveError, Body, Entry};
 use super::jws::{JwsError, JwsJson};
 use super::pki::HubIdentity;
 use crate::evidence::{self, ChainError};
@@ -21,10 +32,9 @@ use ring::digest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{self, BufWriter, Read, Write as _};
+use std::io::{self, Read, Write as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipWriter};
 
 /// `format` of every manifest this module writes and accepts.
 pub const MANIFEST_FORMAT: &str = "globallink-artefact/1";
@@ -45,6 +55,13 @@ pub const LOG_PROOF_FORMAT: &str = "globallink-log-proof/1";
 /// Largest entry a bundle may hold. The verifier enforces the same limit, so [`seal`] refuses
 /// anything larger rather than produce a bundle that cannot be verified.
 pub const MAX_ENTRY_SIZE: u64 = 2 << 30;
+/// Directories of an artefact, named like the entry prefixes.
+const RECORDINGS_DIR: &str = "recordings";
+const DOCUMENTS_DIR: &str = "documents";
+/// The small entries, in the order they close the zip.
+const TEXT_ENTRIES: [&str; 4] = [EVENTS_JSONL, MANIFEST_JSON, MANIFEST_JWS, LOG_JSON];
+/// Mode of every file of a sealed artefact.
+const READ_ONLY: u32 = 0o444;
 
 /// What a bundle commits to. Serialised as RFC 8785 canonical JSON into `manifest.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,7 +150,8 @@ pub struct SealInput {
     pub participants: Vec<ManifestParticipant>,
     /// The session's `events.jsonl`, exactly as it will be stored.
     pub events_jsonl: Vec<u8>,
-    /// `(name inside recordings/, file on disk)`. Names must be plain file names.
+    /// `(name inside recordings/, file on disk)`. Names must be plain file names. Each file is
+    /// hard-linked into the artefact and made read-only, so it must not change afterwards.
     pub recordings: Vec<(String, PathBuf)>,
     /// `(name inside documents/, content)`: stills and uploads, decrypted.
     pub documents: Vec<(String, Vec<u8>)>,
@@ -141,13 +159,13 @@ pub struct SealInput {
     pub sealed_at: DateTime<Utc>,
 }
 
-/// A bundle written to disk.
+/// An artefact written to disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sealed {
     pub manifest: Manifest,
     /// Hex SHA-256 of `manifest.json`, for the store and for logs.
     pub manifest_sha256: String,
-    /// Size of the bundle file in bytes.
+    /// Size in bytes of the bundle's zip, as [`StoredArtefact::zip`] serves it.
     pub size: u64,
 }
 
@@ -182,10 +200,12 @@ pub enum BundleError {
     Manifest(String),
     #[error("cannot sign the manifest: {0}")]
     Sign(#[from] JwsError),
-    #[error("cannot write the bundle: {0}")]
-    Zip(#[from] zip::result::ZipError),
     #[error("output path {} is not a file path", .0.display())]
     OutPath(PathBuf),
+    #[error("an artefact already exists at {}", .0.display())]
+    Exists(PathBuf),
+    #[error("stored artefact {}: {reason}", path.display())]
+    Stored { path: PathBuf, reason: String },
 }
 
 /// Whether `name` may be used as `recordings/<name>`: a plain, visible file name that every
@@ -199,8 +219,8 @@ pub fn is_plain_file_name(name: &str) -> bool {
         && !name.chars().any(char::is_control)
 }
 
-/// Seal a session into a bundle at `out`, replacing any file already there: [`prepare`], then
-/// `log` appends the manifest to the transparency log, then [`Prepared::write`].
+/// Seal a session into the artefact directory `out`, which must not exist yet: [`prepare`],
+/// then `log` appends the manifest to the transparency log, then [`Prepared::write`].
 pub fn seal(
     input: SealInput,
     id: &HubIdentity,
@@ -212,15 +232,15 @@ pub fn seal(
     prepared.write(&inclusion)
 }
 
-/// A bundle half written: every file the manifest lists is in the temporary zip, and the
-/// manifest is signed. What is left is to log it and add `manifest.json`, `manifest.jws` and
-/// `log.json`. Dropped unwritten, its temporary file is removed.
+/// An artefact half written: under a hidden temporary directory beside its final place, every
+/// file the manifest lists is in place and the manifest is signed. What is left is to log it
+/// and add `manifest.json`, `manifest.jws` and `log.json`. Dropped unwritten, its temporary
+/// directory is removed.
 pub struct Prepared {
     manifest: Manifest,
     manifest_json: String,
     manifest_jws: JwsJson,
-    zip: ZipWriter<BufWriter<fs::File>>,
-    tmp: TempPath,
+    tmp: TempDir,
     out: PathBuf,
 }
 
@@ -233,13 +253,24 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
-/// Copy buffer for recordings: large, so a 100 MiB file is a hundred reads and writes.
+/// Read buffer for hashing and copying recordings: large, so a 100 MiB file is a hundred reads.
 const COPY_BUFFER: usize = 1 << 20;
 
-/// Check the chain and names; copy every recording, document and the chain into a temporary
-/// zip beside `out`, hashing each byte as it is copied (one pass over each file); and sign the
-/// canonical manifest of what was written.
+/// Check the chain and names; in a temporary directory beside `out`, link every recording
+/// (hashing the linked file: one read of each) and write the documents and the chain; and sign
+/// the canonical manifest of what is there. Recordings are linked here rather than after the
+/// log append so that what was hashed is the very file the artefact holds.
 pub fn prepare(input: SealInput, id: &HubIdentity, out: &Path) -> Result<Prepared, BundleError> {
+    prepare_with(input, id, out, |from, to| fs::hard_link(from, to))
+}
+
+/// [`prepare`] with the way a recording is linked into the artefact, so tests can make it fail.
+fn prepare_with(
+    input: SealInput,
+    id: &HubIdentity,
+    out: &Path,
+    link: impl Fn(&Path, &Path) -> io::Result<()>,
+) -> Result<Prepared, BundleError> {
     let chain = evidence::verify_jsonl(&input.events_jsonl)?;
     if chain.events == 0 {
         return Err(BundleError::EmptyChain);
@@ -277,43 +308,40 @@ pub fn prepare(input: SealInput, id: &HubIdentity, out: &Path) -> Result<Prepare
             return Err(BundleError::RecordingName(name.clone()));
         }
     }
+    if out.symlink_metadata().is_ok() {
+        return Err(BundleError::Exists(out.to_owned()));
+    }
 
-    let (tmp, file) = create_temp(out)?;
-    let mut zip = ZipWriter::new(BufWriter::with_capacity(COPY_BUFFER, file));
-    let text = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .last_modified_time(zip_time(input.sealed_at));
-    // Recordings are already compressed media; deflating them again only costs time.
-    let media = text.compression_method(CompressionMethod::Stored);
-
+    let tmp = TempDir::create(out)?;
     let mut files = vec![ManifestFile {
         path: EVENTS_JSONL.to_owned(),
         sha256: evidence::sha256_hex(&input.events_jsonl),
         size: input.events_jsonl.len() as u64,
     }];
-    let mut buffer = vec![0u8; COPY_BUFFER];
-    for (name, path) in &recordings {
-        let entry = format!("{RECORDINGS_PREFIX}{name}");
-        zip.start_file(entry.as_str(), media)?;
-        let (sha256, size) = copy_hashed(path, &mut zip, &mut buffer)?;
-        files.push(ManifestFile {
-            path: entry,
-            sha256,
-            size,
-        });
+    if !recordings.is_empty() {
+        let dir = tmp.create_subdir(RECORDINGS_DIR)?;
+        let mut buffer = vec![0u8; COPY_BUFFER];
+        for (name, path) in &recordings {
+            let (sha256, size, _) = place_recording(path, &dir.join(name), &link, &mut buffer)?;
+            files.push(ManifestFile {
+                path: format!("{RECORDINGS_PREFIX}{name}"),
+                sha256,
+                size,
+            });
+        }
     }
-    for (name, bytes) in &documents {
-        let entry = format!("{DOCUMENTS_PREFIX}{name}");
-        zip.start_file(entry.as_str(), media)?;
-        write_entry(&mut zip, &entry, bytes)?;
-        files.push(ManifestFile {
-            path: entry,
-            sha256: evidence::sha256_hex(bytes),
-            size: bytes.len() as u64,
-        });
+    if !documents.is_empty() {
+        let dir = tmp.create_subdir(DOCUMENTS_DIR)?;
+        for (name, bytes) in &documents {
+            write_read_only(&dir.join(name), bytes)?;
+            files.push(ManifestFile {
+                path: format!("{DOCUMENTS_PREFIX}{name}"),
+                sha256: evidence::sha256_hex(bytes),
+                size: bytes.len() as u64,
+            });
+        }
     }
-    zip.start_file(EVENTS_JSONL, text)?;
-    write_entry(&mut zip, EVENTS_JSONL, &input.events_jsonl)?;
+    write_read_only(&tmp.path.join(EVENTS_JSONL), &input.events_jsonl)?;
 
     let manifest = Manifest {
         format: MANIFEST_FORMAT.to_owned(),
@@ -338,7 +366,6 @@ pub fn prepare(input: SealInput, id: &HubIdentity, out: &Path) -> Result<Prepare
         manifest,
         manifest_json,
         manifest_jws,
-        zip,
         tmp,
         out: out.to_owned(),
     })
@@ -355,41 +382,46 @@ impl Prepared {
         &mut self.manifest_jws
     }
 
-    /// Add the signed manifest and `log` as `log.json`, sync, and move the bundle into place.
+    /// Add the signed manifest and `log` as `log.json`, sync the directory and move it into
+    /// place.
     pub fn write(self, log: &LogInclusion) -> Result<Sealed, BundleError> {
         let Prepared {
             manifest,
             manifest_json,
             manifest_jws,
-            mut zip,
             tmp,
             out,
         } = self;
         let log_json =
             evidence::canonical_json(log).map_err(|e| BundleError::Manifest(e.to_string()))?;
-        let text = SimpleFileOptions::default()
-            .compression_method(CompressionMethod::Deflated)
-            .last_modified_time(zip_time(manifest.sealed_at));
         for (name, bytes) in [
             (MANIFEST_JSON, manifest_json.as_bytes()),
             (MANIFEST_JWS, manifest_jws.to_text().as_bytes()),
             (LOG_JSON, log_json.as_bytes()),
         ] {
-            zip.start_file(name, text)?;
-            write_entry(&mut zip, name, bytes)?;
+            write_read_only(&tmp.path.join(name), bytes)?;
         }
-        let file = zip.finish()?.into_inner().map_err(|e| BundleError::Io {
-            path: tmp.0.clone(),
-            source: e.into_error(),
-        })?;
-        let size = commit_temp(tmp, file, &out)?;
+        for sub in [RECORDINGS_DIR, DOCUMENTS_DIR] {
+            let dir = tmp.path.join(sub);
+            if dir.is_dir() {
+                sync_dir(&dir)?;
+            }
+        }
+        sync_dir(&tmp.path)?;
+        let size = zip_of_dir(&tmp.path)?.len();
+        // Checked again just before the rename, which would otherwise replace an empty
+        // directory left there.
+        if out.symlink_metadata().is_ok() {
+            return Err(BundleError::Exists(out));
+        }
+        tmp.commit(&out)?;
         tracing::info!(
             artefact = %manifest.artefact_id,
             session = %manifest.session.id,
             out = %out.display(),
             size,
             log_index = log.leaf_index,
-            "sealed artefact bundle",
+            "sealed artefact",
         );
         Ok(Sealed {
             manifest_sha256: evidence::sha256_hex(manifest_json.as_bytes()),
@@ -399,20 +431,93 @@ impl Prepared {
     }
 }
 
-fn write_entry(
-    zip: &mut ZipWriter<BufWriter<fs::File>>,
-    name: &str,
-    bytes: &[u8],
-) -> Result<(), BundleError> {
-    zip.write_all(bytes).map_err(|source| BundleError::Io {
-        path: name.into(),
+/// Replace `manifest.jws` of the artefact at `artefact_dir` with `manifest_jws`, atomically: a
+/// temporary file beside it, synced, renamed over it, and the directory synced. Readers see the
+/// old or the new file, never a mix, and a crash leaves one of the two.
+pub fn replace_manifest_jws(artefact_dir: &Path, manifest_jws: &[u8]) -> Result<(), BundleError> {
+    let target = artefact_dir.join(MANIFEST_JWS);
+    let meta = target
+        .symlink_metadata()
+        .map_err(|source| BundleError::Io {
+            path: target.clone(),
+            source,
+        })?;
+    if !meta.is_file() {
+        return Err(BundleError::Stored {
+            path: artefact_dir.to_owned(),
+            reason: format!("{MANIFEST_JWS} is not a regular file"),
+        });
+    }
+    let tmp = TempFile(artefact_dir.join(format!(
+        ".{MANIFEST_JWS}.{}.tmp",
+        uuid::Uuid::new_v4().simple()
+    )));
+    write_read_only(&tmp.0, manifest_jws)?;
+    fs::rename(&tmp.0, &target).map_err(|source| BundleError::Io {
+        path: target.clone(),
         source,
-    })
+    })?;
+    tmp.disarm();
+    sync_dir(artefact_dir)
 }
 
-/// Copy the regular file at `path` into `out`, returning the SHA-256 and length of exactly the
+/// How a recording got into an artefact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Placement {
+    Linked,
+    Copied,
+}
+
+/// Put the regular file `from` at `to` by `link`, or by copying it when linking fails (another
+/// file system, a file system without hard links), make it read-only and synced, and return
+/// the SHA-256 and length of what `to` holds, read once.
+fn place_recording(
+    from: &Path,
+    to: &Path,
+    link: impl Fn(&Path, &Path) -> io::Result<()>,
+    buffer: &mut [u8],
+) -> Result<(String, u64, Placement), BundleError> {
+    let io_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BundleError::Io { path, source }
+    };
+    // Not followed: a link to a symbolic link would put the link itself into the artefact.
+    let meta = from.symlink_metadata().map_err(io_err(from))?;
+    if !meta.is_file() {
+        let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+        return Err(io_err(from)(source));
+    }
+    if meta.len() > MAX_ENTRY_SIZE {
+        return Err(BundleError::TooLarge {
+            path: from.to_owned(),
+            size: meta.len(),
+        });
+    }
+    match link(from, to) {
+        Ok(()) => {
+            // The mode belongs to the file, so the recorder's name turns read-only too.
+            fs::set_permissions(to, fs::Permissions::from_mode(READ_ONLY)).map_err(io_err(to))?;
+            let mut file = fs::File::open(to).map_err(io_err(to))?;
+            let (sha256, size) = copy_hashed(&mut file, to, &mut io::sink(), buffer)?;
+            // The recorder synced it when it stopped, but not after a crash: make sure.
+            file.sync_all().map_err(io_err(to))?;
+            Ok((sha256, size, Placement::Linked))
+        }
+        Err(e) => {
+            tracing::debug!(from = %from.display(), error = %e, "cannot hard-link; copying");
+            let mut source = fs::File::open(from).map_err(io_err(from))?;
+            let mut copy = create_read_only(to)?;
+            let (sha256, size) = copy_hashed(&mut source, from, &mut copy, buffer)?;
+            copy.sync_all().map_err(io_err(to))?;
+            Ok((sha256, size, Placement::Copied))
+        }
+    }
+}
+
+/// Copy `file` (read from `path`) into `out`, returning the SHA-256 and length of exactly the
 /// bytes copied; refuses files above [`MAX_ENTRY_SIZE`].
 fn copy_hashed(
+    file: &mut fs::File,
     path: &Path,
     out: &mut impl io::Write,
     buffer: &mut [u8],
@@ -421,18 +526,6 @@ fn copy_hashed(
         path: path.to_owned(),
         source,
     };
-    let mut file = fs::File::open(path).map_err(io_err)?;
-    let meta = file.metadata().map_err(io_err)?;
-    if !meta.is_file() {
-        let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
-        return Err(io_err(source));
-    }
-    if meta.len() > MAX_ENTRY_SIZE {
-        return Err(BundleError::TooLarge {
-            path: path.to_owned(),
-            size: meta.len(),
-        });
-    }
     let mut ctx = digest::Context::new(&digest::SHA256);
     let mut size = 0u64;
     loop {
@@ -454,6 +547,320 @@ fn copy_hashed(
         out.write_all(chunk).map_err(io_err)?;
     }
     Ok((hex::encode(ctx.finish()), size))
+}
+
+/// A new read-only file at `path`, open for writing.
+fn create_read_only(path: &Path) -> Result<fs::File, BundleError> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(READ_ONLY)
+        .open(path)
+        .map_err(|source| BundleError::Io {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Write `bytes` to a new read-only file at `path` and sync it.
+fn write_read_only(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
+    let mut file = create_read_only(path)?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|source| BundleError::Io {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Sync a directory, which makes the names created or renamed in it durable.
+fn sync_dir(dir: &Path) -> Result<(), BundleError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| BundleError::Io {
+            path: dir.to_owned(),
+            source,
+        })
+}
+
+/// Where and in which form an artefact is stored: the one place that knows both forms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredArtefact {
+    /// A directory holding the bundle's entries as files.
+    Directory(PathBuf),
+    /// A zip written by an earlier version, kept as it was sealed.
+    LegacyZip(PathBuf),
+}
+
+impl StoredArtefact {
+    /// The artefact stored under `artefacts` as `file_name`: `<id>.zip` names a zip written by
+    /// an earlier version, anything else a directory.
+    pub fn locate(artefacts: &Path, file_name: &str) -> Self {
+        let path = artefacts.join(file_name);
+        if file_name.ends_with(".zip") {
+            StoredArtefact::LegacyZip(path)
+        } else {
+            StoredArtefact::Directory(path)
+        }
+    }
+
+    /// The bundle's zip, planned: its length is known, its bytes are written on demand.
+    pub fn zip(&self) -> Result<BundleZip, BundleError> {
+        match self {
+            StoredArtefact::Directory(dir) => zip_of_dir(dir),
+            StoredArtefact::LegacyZip(path) => {
+                let meta = fs::metadata(path).map_err(|source| BundleError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok(BundleZip(Planned::Legacy {
+                    path: path.clone(),
+                    len: meta.len(),
+                }))
+            }
+        }
+    }
+
+    /// One of the small entries (`manifest.json`, `manifest.jws`, `log.json`,
+    /// `events.jsonl`), without building the zip.
+    pub fn small_entry(&self, name: &str) -> Result<Vec<u8>, BundleError> {
+        if !TEXT_ENTRIES.contains(&name) {
+            return Err(BundleError::Stored {
+                path: self.path().to_owned(),
+                reason: format!("{name} is not a small entry"),
+            });
+        }
+        match self {
+            StoredArtefact::Directory(dir) => {
+                let path = dir.join(name);
+                fs::read(&path).map_err(|source| BundleError::Io { path, source })
+            }
+            StoredArtefact::LegacyZip(path) => {
+                let stored = |reason: String| BundleError::Stored {
+                    path: path.clone(),
+                    reason,
+                };
+                let file = fs::File::open(path).map_err(|source| BundleError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                let mut zip =
+                    zip::ZipArchive::new(file).map_err(|e| stored(format!("not a zip: {e}")))?;
+                let entry = zip
+                    .by_name(name)
+                    .map_err(|e| stored(format!("{name}: {e}")))?;
+                let mut out = Vec::new();
+                entry
+                    .take(MAX_ENTRY_SIZE)
+                    .read_to_end(&mut out)
+                    .map_err(|e| stored(format!("{name}: {e}")))?;
+                Ok(out)
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            StoredArtefact::Directory(p) | StoredArtefact::LegacyZip(p) => p,
+        }
+    }
+}
+
+/// The zip of one artefact, ready to be written: [`BundleZip::len`] bytes, the same ones on
+/// every [`BundleZip::write_to`].
+#[derive(Debug)]
+pub struct BundleZip(Planned);
+
+#[derive(Debug)]
+enum Planned {
+    Directory { dir: PathBuf, archive: Archive },
+    Legacy { path: PathBuf, len: u64 },
+}
+
+impl BundleZip {
+    /// Exact length in bytes, known before anything is written (a `Content-Length`).
+    pub fn len(&self) -> u64 {
+        match &self.0 {
+            Planned::Directory { archive, .. } => archive.len(),
+            Planned::Legacy { len, .. } => *len,
+        }
+    }
+
+    /// Never true: a bundle holds at least its manifest.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Write the zip to `out`; returns the bytes written. Fails, leaving `out` with a prefix,
+    /// if a file changed since the zip was planned.
+    pub fn write_to(&self, out: &mut impl io::Write) -> Result<u64, BundleError> {
+        match &self.0 {
+            Planned::Directory { dir, archive } => {
+                archive.write_to(out).map_err(|e| archive_error(dir, e))
+            }
+            Planned::Legacy { path, len } => {
+                let io_err = |source| BundleError::Io {
+                    path: path.clone(),
+                    source,
+                };
+                let file = fs::File::open(path).map_err(io_err)?;
+                let copied = io::copy(&mut file.take(*len), out).map_err(io_err)?;
+                if copied != *len {
+                    return Err(BundleError::Stored {
+                        path: path.clone(),
+                        reason: format!("holds {copied} bytes, {len} were expected"),
+                    });
+                }
+                Ok(copied)
+            }
+        }
+    }
+
+    /// The whole zip in memory, for the verifier.
+    pub fn to_vec(&self) -> Result<Vec<u8>, BundleError> {
+        let mut out = Vec::with_capacity(usize::try_from(self.len()).unwrap_or(0));
+        self.write_to(&mut out)?;
+        Ok(out)
+    }
+}
+
+fn archive_error(dir: &Path, e: ArchiveError) -> BundleError {
+    match e {
+        ArchiveError::Io { path, source } => BundleError::Io { path, source },
+        ArchiveError::Entry { name, reason } => BundleError::Stored {
+            path: dir.to_owned(),
+            reason: format!("{name}: {reason}"),
+        },
+    }
+}
+
+/// Plan the zip of the artefact directory `dir`: recordings, then documents, each sorted by
+/// name and stored; then `events.jsonl`, `manifest.json`, `manifest.jws` and `log.json`,
+/// deflated; every entry stamped with the manifest's `sealed_at`. Hidden names (temporary files
+/// of [`replace_manifest_jws`]) are skipped; anything else unexpected is refused, so the zip
+/// holds exactly what the directory does.
+fn zip_of_dir(dir: &Path) -> Result<BundleZip, BundleError> {
+    zip_of_dir_with(dir, Archive::plan)
+}
+
+/// [`zip_of_dir`] with the way the archive is planned, so tests can force zip64 records.
+fn zip_of_dir_with(
+    dir: &Path,
+    plan: impl FnOnce(Vec<Entry>, zip::DateTime) -> Result<Archive, ArchiveError>,
+) -> Result<BundleZip, BundleError> {
+    let stored = |reason: String| BundleError::Stored {
+        path: dir.to_owned(),
+        reason,
+    };
+    let listed = list_visible(dir)?;
+    for (name, meta) in &listed {
+        let expected = match name.as_str() {
+            RECORDINGS_DIR | DOCUMENTS_DIR => meta.is_dir(),
+            n if TEXT_ENTRIES.contains(&n) => meta.is_file(),
+            _ => false,
+        };
+        if !expected {
+            return Err(stored(format!("unexpected entry {name:?}")));
+        }
+    }
+    let mut entries = Vec::new();
+    for (sub, prefix) in [
+        (RECORDINGS_DIR, RECORDINGS_PREFIX),
+        (DOCUMENTS_DIR, DOCUMENTS_PREFIX),
+    ] {
+        if !listed.iter().any(|(name, _)| name == sub) {
+            continue;
+        }
+        for (name, meta) in list_visible(&dir.join(sub))? {
+            if !meta.is_file() || !is_plain_file_name(&name) {
+                return Err(stored(format!("unexpected entry {prefix}{name}")));
+            }
+            entries.push(Entry {
+                name: format!("{prefix}{name}"),
+                body: Body::Stored {
+                    path: dir.join(sub).join(&name),
+                    size: meta.len(),
+                },
+            });
+        }
+    }
+    let mut sealed_at = None;
+    for name in TEXT_ENTRIES {
+        let path = dir.join(name);
+        let bytes = read_limited(&path)?;
+        if name == MANIFEST_JSON {
+            sealed_at = manifest_sealed_at(&bytes);
+        }
+        let body = Body::deflate(&bytes).map_err(|source| BundleError::Io { path, source })?;
+        entries.push(Entry {
+            name: name.to_owned(),
+            body,
+        });
+    }
+    // A manifest without a readable `sealed_at` still gets a zip, which the verifier rejects.
+    let time = sealed_at.map(zip_time).unwrap_or_default();
+    let archive = plan(entries, time).map_err(|e| archive_error(dir, e))?;
+    Ok(BundleZip(Planned::Directory {
+        dir: dir.to_owned(),
+        archive,
+    }))
+}
+
+/// The entries of `dir` not starting with `.`, sorted by name, with their metadata (links not
+/// followed).
+fn list_visible(dir: &Path) -> Result<Vec<(String, fs::Metadata)>, BundleError> {
+    let io_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BundleError::Io { path, source }
+    };
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            return Err(BundleError::Stored {
+                path: dir.to_owned(),
+                reason: format!("a name that is not UTF-8: {:?}", entry.file_name()),
+            });
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let meta = entry.metadata().map_err(io_err(&entry.path()))?;
+        out.push((name, meta));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// A small entry's bytes, refusing more than [`MAX_ENTRY_SIZE`].
+fn read_limited(path: &Path) -> Result<Vec<u8>, BundleError> {
+    let io_err = |source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = fs::File::open(path).map_err(io_err)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_ENTRY_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if bytes.len() as u64 > MAX_ENTRY_SIZE {
+        return Err(BundleError::TooLarge {
+            path: path.to_owned(),
+            size: bytes.len() as u64,
+        });
+    }
+    Ok(bytes)
+}
+
+/// `sealed_at` of a manifest, read leniently: the zip's timestamps are not evidence.
+fn manifest_sealed_at(manifest_json: &[u8]) -> Option<DateTime<Utc>> {
+    #[derive(Deserialize)]
+    struct SealedAt {
+        sealed_at: DateTime<Utc>,
+    }
+    serde_json::from_slice::<SealedAt>(manifest_json)
+        .ok()
+        .map(|m| m.sealed_at)
 }
 
 /// Session of the first line; `verify_jsonl` has already checked that all lines agree.
@@ -524,44 +931,58 @@ fn zip_time(t: DateTime<Utc>) -> zip::DateTime {
     }
 }
 
-/// A new temporary file beside `out`, removed again unless [`commit_temp`] moves it into place.
-fn create_temp(out: &Path) -> Result<(TempPath, fs::File), BundleError> {
-    let name = out
-        .file_name()
-        .ok_or_else(|| BundleError::OutPath(out.to_owned()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
-    let tmp = TempPath(parent_dir(out).join(tmp_name));
-    let file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp.0)
-        .map_err(|source| BundleError::Io {
-            path: tmp.0.clone(),
-            source,
-        })?;
-    Ok((tmp, file))
+/// The hidden temporary directory beside `out` an artefact is assembled in: removed with
+/// everything in it on drop, unless committed.
+struct TempDir {
+    path: PathBuf,
+    armed: bool,
 }
 
-/// Sync `file`, rename it to `out` and sync the directory, so the bundle is whole under its
-/// final name or absent. Returns its size.
-fn commit_temp(tmp: TempPath, file: fs::File, out: &Path) -> Result<u64, BundleError> {
-    let io_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| BundleError::Io { path, source }
-    };
-    file.sync_all().map_err(io_err(&tmp.0))?;
-    let size = file.metadata().map_err(io_err(&tmp.0))?.len();
-    drop(file);
-    fs::rename(&tmp.0, out).map_err(io_err(out))?;
-    tmp.disarm();
-    // The rename is durable only once the directory is synced.
-    let dir = parent_dir(out);
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))?;
-    Ok(size)
+impl TempDir {
+    fn create(out: &Path) -> Result<Self, BundleError> {
+        let name = out
+            .file_name()
+            .ok_or_else(|| BundleError::OutPath(out.to_owned()))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
+        let path = parent_dir(out).join(tmp_name);
+        fs::create_dir(&path).map_err(|source| BundleError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(TempDir { path, armed: true })
+    }
+
+    fn create_subdir(&self, name: &str) -> Result<PathBuf, BundleError> {
+        let dir = self.path.join(name);
+        fs::create_dir(&dir).map_err(|source| BundleError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(dir)
+    }
+
+    /// Rename the (synced) directory to `out` and sync the parent, so the artefact is whole
+    /// under its final name or absent.
+    fn commit(mut self, out: &Path) -> Result<(), BundleError> {
+        fs::rename(&self.path, out).map_err(|source| BundleError::Io {
+            path: out.to_owned(),
+            source,
+        })?;
+        self.armed = false;
+        sync_dir(parent_dir(out))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if self.armed
+            && let Err(e) = fs::remove_dir_all(&self.path)
+        {
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot remove temporary directory");
+        }
+    }
 }
 
 fn parent_dir(out: &Path) -> &Path {
@@ -572,15 +993,15 @@ fn parent_dir(out: &Path) -> &Path {
 }
 
 /// Removes the file on drop unless disarmed.
-struct TempPath(PathBuf);
+struct TempFile(PathBuf);
 
-impl TempPath {
+impl TempFile {
     fn disarm(mut self) {
         self.0 = PathBuf::new();
     }
 }
 
-impl Drop for TempPath {
+impl Drop for TempFile {
     fn drop(&mut self) {
         if !self.0.as_os_str().is_empty()
             && let Err(e) = fs::remove_file(&self.0)
@@ -590,322 +1011,5 @@ impl Drop for TempPath {
     }
 }
 
-/// Read one entry of a sealed artefact at rest: a file in its directory, or an entry of a
-/// bundle zip written by an earlier version.
-pub fn read_sealed_entry(artefact: &Path, name: &str) -> Result<Vec<u8>, BundleError> {
-    let io_err = |source| BundleError::Io {
-        path: artefact.join(name),
-        source,
-    };
-    if artefact.is_dir() {
-        return fs::read(artefact.join(name)).map_err(io_err);
-    }
-    let file = fs::File::open(artefact).map_err(io_err)?;
-    let mut zip = zip::ZipArchive::new(io::BufReader::new(file))?;
-    let mut entry = zip.by_name(name)?;
-    let mut out = Vec::new();
-    entry
-        .by_ref()
-        .take(MAX_ENTRY_SIZE)
-        .read_to_end(&mut out)
-        .map_err(io_err)?;
-    Ok(out)
-}
-
-// TEMP until merge with seal-speed
-pub fn replace_manifest_jws(artefact_dir: &Path, manifest_jws: &[u8]) -> Result<(), BundleError> {
-    fs::write(artefact_dir.join(MANIFEST_JWS), manifest_jws).map_err(|source| BundleError::Io {
-        path: artefact_dir.to_owned(),
-        source,
-    })
-}
-
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::evidence::{ChainBuilder, EventKind, ParticipantRole};
-    use crate::seal::pki::tests::{dev_identity, now};
-
-    /// A canonical `events.jsonl` of a short, complete session.
-    pub(crate) fn events_for(session: SessionId) -> Vec<u8> {
-        let mut chain = ChainBuilder::new(session);
-        let kinds = [
-            EventKind::SessionOpened {
-                case: "c-1".into(),
-                service: "id-card-renewal".into(),
-            },
-            EventKind::ParticipantJoined {
-                role: ParticipantRole::Applicant,
-                tz: "Europe/Lisbon".into(),
-            },
-            EventKind::RecordingStarted {
-                tracks: vec!["applicant-video".into()],
-            },
-            EventKind::RecordingStopped {
-                reason: "session_closed".into(),
-                recording_offset_ms: None,
-            },
-            EventKind::SessionClosed {
-                outcome: "completed".into(),
-                reason: None,
-            },
-        ];
-        let mut lines = Vec::new();
-        for (i, kind) in kinds.into_iter().enumerate() {
-            let at = now() + chrono::TimeDelta::seconds(i as i64);
-            let event = chain.next(at, kind).expect("serialisable event");
-            chain.commit(&event);
-            lines.push(event.canonical);
-        }
-        evidence::to_jsonl(lines.iter().map(String::as_str)).into_bytes()
-    }
-
-    /// A transparency log of its own for tests: a fresh key and an in-memory tree.
-    pub(crate) struct TestLog {
-        pub(crate) signer: crate::translog::LogSigner,
-        tree: std::cell::RefCell<crate::translog::MerkleLog>,
-    }
-
-    impl TestLog {
-        pub(crate) fn new() -> Self {
-            let (signer, _) =
-                crate::translog::LogSigner::generate("hub.test/log").expect("log key");
-            Self {
-                signer,
-                tree: Default::default(),
-            }
-        }
-
-        /// Append `leaf` and prove it against the tree that now ends with it.
-        pub(crate) fn include(&self, leaf: &[u8]) -> Result<LogInclusion, BundleError> {
-            let mut tree = self.tree.borrow_mut();
-            let index = tree.append(leaf);
-            crate::transparency::prove(&self.signer, &tree, index)
-                .map_err(|e| BundleError::Manifest(e.to_string()))
-        }
-
-        /// What a verifier trusting `id`'s CA and this log holds.
-        pub(crate) fn trust(&self, id: &HubIdentity) -> crate::seal::verify::Trust {
-            crate::seal::verify::Trust {
-                certificates: vec![id.ca_der().to_vec()],
-                log_keys: vec![self.signer.verifier()],
-                crls: Vec::new(),
-            }
-        }
-    }
-
-    /// A seal input with two small recordings written into `dir`.
-    pub(crate) fn sample_input(dir: &Path) -> SealInput {
-        let session = SessionId::random();
-        let video = dir.join("video.ivf");
-        let audio = dir.join("audio.ogg");
-        fs::write(&video, b"DKIF\x00\x00 fake video frames 0123456789").expect("write video");
-        fs::write(&audio, b"OggS fake audio pages").expect("write audio");
-        SealInput {
-            artefact_id: ArtefactId::random(),
-            case: ManifestCase {
-                id: CaseId::random(),
-                service: "id-card-renewal".into(),
-            },
-            session: ManifestSession {
-                id: session,
-                started_at: now(),
-                ended_at: now() + chrono::TimeDelta::minutes(12),
-                outcome: "completed".into(),
-                reason: None,
-            },
-            participants: vec![
-                ManifestParticipant {
-                    role: "applicant".into(),
-                    tz: "Europe/Lisbon".into(),
-                },
-                ManifestParticipant {
-                    role: "officer".into(),
-                    tz: "Asia/Macau".into(),
-                },
-            ],
-            events_jsonl: events_for(session),
-            documents: vec![],
-            checklist: vec![],
-            recordings: vec![
-                ("applicant-video.ivf".into(), video),
-                ("applicant-audio.ogg".into(), audio),
-            ],
-            sealed_at: now() + chrono::TimeDelta::minutes(13),
-        }
-    }
-
-    fn entry_names(bundle: &Path) -> anyhow::Result<Vec<String>> {
-        let mut zip = zip::ZipArchive::new(fs::File::open(bundle)?)?;
-        let mut names = Vec::new();
-        for i in 0..zip.len() {
-            names.push(zip.by_index(i)?.name().to_owned());
-        }
-        Ok(names)
-    }
-
-    #[test]
-    fn seal_writes_the_expected_entries_and_manifest() -> anyhow::Result<()> {
-        let (dir, id) = dev_identity();
-        let input = sample_input(dir.path());
-        let events = input.events_jsonl.clone();
-        let out = dir.path().join("bundle.zip");
-        let sealed = seal(input, &id, |m| TestLog::new().include(m), &out)?;
-
-        assert_eq!(
-            entry_names(&out)?,
-            // Recordings first, so each is copied and hashed in one pass; the signed
-            // manifest and its log proof last.
-            [
-                "recordings/applicant-audio.ogg",
-                "recordings/applicant-video.ivf",
-                EVENTS_JSONL,
-                MANIFEST_JSON,
-                MANIFEST_JWS,
-                LOG_JSON,
-            ]
-        );
-        let paths: Vec<_> = sealed
-            .manifest
-            .files
-            .iter()
-            .map(|f| f.path.as_str())
-            .collect();
-        assert_eq!(
-            paths,
-            [
-                EVENTS_JSONL,
-                "recordings/applicant-audio.ogg",
-                "recordings/applicant-video.ivf"
-            ]
-        );
-        assert_eq!(
-            sealed.manifest.files[0].sha256,
-            evidence::sha256_hex(&events)
-        );
-        assert_eq!(sealed.manifest.files[2].size, 35);
-        assert_eq!(sealed.manifest.chain.events, 5);
-        assert_eq!(
-            sealed.manifest.chain.head,
-            evidence::verify_jsonl(&events)?.head
-        );
-        assert_eq!(sealed.size, fs::metadata(&out)?.len());
-
-        let mut zip = zip::ZipArchive::new(fs::File::open(&out)?)?;
-        let mut manifest_json = String::new();
-        zip.by_name(MANIFEST_JSON)?
-            .read_to_string(&mut manifest_json)?;
-        assert_eq!(manifest_json, evidence::canonical_json(&sealed.manifest)?);
-        assert_eq!(
-            sealed.manifest_sha256,
-            evidence::sha256_hex(manifest_json.as_bytes())
-        );
-
-        let leftovers: Vec<_> = fs::read_dir(dir.path())?
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-            .collect();
-        assert!(leftovers.is_empty(), "{leftovers:?}");
-        Ok(())
-    }
-
-    #[test]
-    fn broken_chain_is_not_sealed() -> anyhow::Result<()> {
-        let (dir, id) = dev_identity();
-        let mut input = sample_input(dir.path());
-        let text = String::from_utf8(input.events_jsonl.clone())?;
-        let mut lines: Vec<&str> = text.lines().collect();
-        lines.remove(1);
-        input.events_jsonl = evidence::to_jsonl(lines).into_bytes();
-        let out = dir.path().join("bundle.zip");
-        let err = seal(input, &id, |m| TestLog::new().include(m), &out).unwrap_err();
-        assert!(matches!(err, BundleError::Chain(_)), "{err}");
-        assert!(!out.exists());
-        Ok(())
-    }
-
-    #[test]
-    fn empty_or_foreign_chain_is_not_sealed() {
-        let (dir, id) = dev_identity();
-        let out = dir.path().join("bundle.zip");
-        let mut input = sample_input(dir.path());
-        input.events_jsonl = Vec::new();
-        assert!(matches!(
-            seal(input, &id, |m| TestLog::new().include(m), &out),
-            Err(BundleError::EmptyChain)
-        ));
-        let mut input = sample_input(dir.path());
-        input.events_jsonl = events_for(SessionId::random());
-        let err = seal(input, &id, |m| TestLog::new().include(m), &out).unwrap_err();
-        assert!(matches!(err, BundleError::ForeignSession { .. }), "{err}");
-    }
-
-    #[test]
-    fn recording_names_must_be_plain() {
-        let (dir, id) = dev_identity();
-        let out = dir.path().join("bundle.zip");
-        for bad in [
-            "",
-            "../x.ivf",
-            "a/b.ivf",
-            ".hidden",
-            "a..b",
-            "c:\\x",
-            "new\nline",
-            "x\\y",
-        ] {
-            let mut input = sample_input(dir.path());
-            input.recordings[0].0 = bad.to_owned();
-            let err = seal(input, &id, |m| TestLog::new().include(m), &out).unwrap_err();
-            assert!(
-                matches!(err, BundleError::RecordingName(_)),
-                "{bad:?}: {err}"
-            );
-        }
-        let mut input = sample_input(dir.path());
-        input.recordings[1].0 = input.recordings[0].0.clone();
-        let err = seal(input, &id, |m| TestLog::new().include(m), &out).unwrap_err();
-        assert!(matches!(err, BundleError::DuplicateRecording(_)), "{err}");
-        assert!(!out.exists());
-    }
-
-    #[test]
-    fn missing_recording_fails_and_leaves_nothing_behind() -> anyhow::Result<()> {
-        let (dir, id) = dev_identity();
-        let mut input = sample_input(dir.path());
-        input.recordings[0].1 = dir.path().join("absent.ivf");
-        let out = dir.path().join("bundle.zip");
-        let err = seal(input, &id, |m| TestLog::new().include(m), &out).unwrap_err();
-        assert!(matches!(err, BundleError::Io { .. }), "{err}");
-        let names: Vec<_> = fs::read_dir(dir.path())?
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains("bundle"))
-            .collect();
-        assert!(names.is_empty(), "{names:?}");
-        Ok(())
-    }
-
-    #[test]
-    fn reseal_replaces_the_previous_bundle() -> anyhow::Result<()> {
-        let (dir, id) = dev_identity();
-        let out = dir.path().join("bundle.zip");
-        fs::write(&out, b"old")?;
-        let sealed = seal(
-            sample_input(dir.path()),
-            &id,
-            |m| TestLog::new().include(m),
-            &out,
-        )?;
-        assert_eq!(fs::metadata(&out)?.len(), sealed.size);
-        assert!(sealed.size > 3);
-        Ok(())
-    }
-
-    #[test]
-    fn zip_time_clamps_out_of_range_dates() {
-        assert_eq!(zip_time(DateTime::<Utc>::MIN_UTC), zip::DateTime::default());
-        let t = zip_time(now());
-        assert_eq!((t.year(), t.month(), t.day(), t.hour()), (2026, 5, 1, 12));
-    }
-}
+pub(crate) mod tests;

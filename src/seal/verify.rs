@@ -803,10 +803,13 @@ mod tests {
     impl Fixture {
         fn new() -> Self {
             let (dir, id) = dev_identity();
-            let out = dir.path().join("bundle.zip");
+            let out = dir.path().join("artefact");
             let log = TestLog::new();
             seal(sample_input(dir.path()), &id, |m| log.include(m), &out).expect("seal");
-            let bytes = std::fs::read(&out).expect("read bundle");
+            let bytes = crate::seal::bundle::StoredArtefact::Directory(out)
+                .zip()
+                .and_then(|zip| zip.to_vec())
+                .expect("bundle zip");
             Fixture {
                 _dir: dir,
                 id,

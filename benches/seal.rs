@@ -74,6 +74,7 @@ impl Fixture {
             certificates: vec![self.id.ca_der().to_vec()],
             log_keys: vec![self.signer.verifier()],
             crls: Vec::new(),
+            log_head: None,
         }
     }
 }

@@ -43,6 +43,11 @@ enum Command {
         /// file, where the hub publishes it.
         #[arg(long)]
         crl: Vec<PathBuf>,
+        /// Base URL of the hub whose log the bundle is in (e.g. `https://desk.example.org`):
+        /// fetch its current checkpoint and a consistency proof from the bundle's checkpoint,
+        /// and check that the log only grew since (no fork, no rollback).
+        #[arg(long)]
+        log_url: Option<String>,
         /// Print the report as JSON instead of one line per check.
         #[arg(long)]
         json: bool,
@@ -190,8 +195,9 @@ async fn main() -> anyhow::Result<()> {
             trust,
             log_key,
             crl,
+            log_url,
             json,
-        } => verify(bundle, trust, log_key, crl, json),
+        } => verify(bundle, trust, log_key, crl, log_url, json).await,
         Command::User { command } => user(cli.config, command).await,
         Command::Admin { command } => admin(cli.config, command).await,
         Command::Pki { command } => pki(cli.config, command).await,
@@ -356,14 +362,15 @@ async fn user(config_file: Option<PathBuf>, command: UserCommand) -> anyhow::Res
 /// Exit status of `verify` when an input cannot be read or parsed.
 const VERIFY_INPUT_ERROR: i32 = 3;
 
-fn verify(
+async fn verify(
     bundle: PathBuf,
     trust: PathBuf,
     log_keys: Vec<PathBuf>,
     crl_files: Vec<PathBuf>,
+    log_url: Option<String>,
     json: bool,
 ) -> ! {
-    let inputs = (|| -> anyhow::Result<(Vec<u8>, globallink::seal::Trust)> {
+    let inputs = async {
         let trust_pem =
             std::fs::read(&trust).with_context(|| format!("reading {}", trust.display()))?;
         let certificates = globallink::seal::pki::load_trust_anchors(&trust_pem)
@@ -412,15 +419,21 @@ fn verify(
         }
         let bytes =
             std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
-        Ok((
+        let log_head = match &log_url {
+            Some(url) => Some(fetch_log_head(url, &bytes, &verifiers).await?),
+            None => None,
+        };
+        anyhow::Ok((
             bytes,
             globallink::seal::Trust {
                 certificates,
                 log_keys: verifiers,
                 crls,
+                log_head,
             },
         ))
-    })();
+    }
+    .await;
     let (bytes, trust) = match inputs {
         Ok(inputs) => inputs,
         Err(e) => {
@@ -441,6 +454,68 @@ fn verify(
         print!("{}", report.render_text());
     }
     std::process::exit(if report.ok { 0 } else { 1 });
+}
+
+/// The log's current checkpoint and the consistency proof from the bundle's checkpoint, from
+/// the hub at `url`.
+async fn fetch_log_head(
+    url: &str,
+    bundle: &[u8],
+    keys: &[globallink::translog::LogVerifier],
+) -> anyhow::Result<globallink::seal::verify::LogHead> {
+    let base = url.trim_end_matches('/');
+    let inclusion = globallink::seal::verify::log_inclusion(bundle)
+        .map_err(|e| anyhow::anyhow!("the bundle's log proof: {e}"))?;
+    let key = keys
+        .iter()
+        .find(|k| k.name() == inclusion.origin)
+        .with_context(|| format!("no verifier key for log {:?}", inclusion.origin))?;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?;
+    let fetch = |path: String| {
+        let client = client.clone();
+        async move {
+            let res = client
+                .get(&path)
+                .send()
+                .await
+                .with_context(|| format!("fetching {path}"))?;
+            if !res.status().is_success() {
+                anyhow::bail!("fetching {path}: HTTP {}", res.status());
+            }
+            res.text().await.with_context(|| format!("reading {path}"))
+        }
+    };
+    let checkpoint = fetch(format!("{base}/api/log/checkpoint")).await?;
+    // The size is needed to ask for the proof; the verifier checks the signature again.
+    let current = key
+        .open_checkpoint(&checkpoint, &inclusion.origin)
+        .map_err(|e| anyhow::anyhow!("the checkpoint served at {base} does not verify: {e}"))?;
+    let mut consistency = Vec::new();
+    if current.size > inclusion.tree_size {
+        let text = fetch(format!(
+            "{base}/api/log/consistency?from={}&to={}",
+            inclusion.tree_size, current.size
+        ))
+        .await?;
+        let proof: serde_json::Value = serde_json::from_str(&text).context("consistency proof")?;
+        for hash in proof["proof"]
+            .as_array()
+            .context("consistency proof: no proof")?
+        {
+            let bytes = hex::decode(hash.as_str().unwrap_or_default())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .context("consistency proof: not a 32-byte hex hash")?;
+            consistency.push(bytes);
+        }
+    }
+    Ok(globallink::seal::verify::LogHead {
+        source: base.to_owned(),
+        checkpoint,
+        consistency,
+    })
 }
 
 async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {

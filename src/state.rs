@@ -219,6 +219,7 @@ pub async fn start(
         certificates,
         log_keys: vec![log.verifier()],
         crls: Vec::new(),
+        log_head: None,
     };
     let vault = Vault::open_or_create(&paths.data.join("hub-secret"))?;
     let catalogue = Catalogue::load(settings.config.catalogue.as_deref())?;

@@ -4,20 +4,29 @@
 
 mod common;
 
-use common::{login, paired_session, start_hub};
+use common::officer::Browser;
+use common::tsa::TestTsa;
+use common::{login, paired_session, start_hub_configured};
+use globallink::clock::SystemClock;
 use serde_json::json;
 use std::io::{Read, Write};
 use std::process::Command;
+use std::sync::Arc;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/verify_bundle.py");
 
-fn python(bundle: &std::path::Path, ca: &std::path::Path) -> (bool, String) {
+fn python(
+    bundle: &std::path::Path,
+    ca: &std::path::Path,
+    tsa_root: &std::path::Path,
+) -> (bool, String) {
     let vkey = ca.with_file_name("log.vkey");
     let out = Command::new("python3")
         .arg(SCRIPT)
         .arg(bundle)
         .arg(ca)
         .arg(vkey)
+        .arg(tsa_root)
         .output()
         .expect("python3 runs");
     (
@@ -58,9 +67,17 @@ fn rezip(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs python3 with the cryptography package (run by .ci/run)"]
 async fn the_python_recipe_verifies_a_sealed_bundle_and_catches_tampering() {
-    let hub = start_hub().await;
+    let tsa = TestTsa::start().await;
+    let (url, root) = (tsa.url.clone(), tsa.root_pem_path.clone());
+    let hub = start_hub_configured(Arc::new(SystemClock), move |s| {
+        s.config.tsa_url = Some(url);
+        s.config.tsa_trust = Some(root);
+    })
+    .await;
     let base = hub.url("");
     let officer_http = login(&base, &hub.accounts.officer).await;
+    let mut browser = Browser::new();
+    browser.enrol(&base, &officer_http).await;
     let (mut officer, mut applicant, _) =
         paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
     officer
@@ -72,6 +89,10 @@ async fn the_python_recipe_verifies_a_sealed_bundle_and_catches_tampering() {
     officer.send(json!({"type": "close_session"})).await;
     let closed = officer.expect("session_closed").await;
     let artefact = closed["artefact_id"].as_str().expect("artefact");
+    assert_eq!(
+        browser.sign_artefact(&base, &officer_http, artefact).await,
+        200
+    );
     let bytes = officer_http
         .get(format!("{base}/api/artefacts/{artefact}/bundle"))
         .send()
@@ -86,8 +107,13 @@ async fn the_python_recipe_verifies_a_sealed_bundle_and_catches_tampering() {
     std::fs::write(&bundle, &bytes).expect("write");
     let ca = hub.dir.path().join("pki").join("office-ca.pem");
 
-    let (ok, text) = python(&bundle, &ca);
+    let (ok, text) = python(&bundle, &ca, &tsa.root_pem_path);
     assert!(ok && text.contains("VERIFIED"), "{text}");
+    assert!(
+        text.contains("ok   officer: ES256 over manifest.json by"),
+        "{text}"
+    );
+    assert!(text.contains("ok   timestamp: RFC 3161 token"), "{text}");
 
     assert!(
         text.contains("ok   log: leaf 0 of 1 in 127.0.0.1"),
@@ -99,7 +125,7 @@ async fn the_python_recipe_verifies_a_sealed_bundle_and_catches_tampering() {
         let pos = data.len() / 2;
         data[pos] ^= 0x01;
     });
-    let (ok, text) = python(&tampered, &ca);
+    let (ok, text) = python(&tampered, &ca, &tsa.root_pem_path);
     assert!(
         !ok && text.contains("FAILED") && text.contains("events.jsonl"),
         "{text}"
@@ -112,19 +138,48 @@ async fn the_python_recipe_verifies_a_sealed_bundle_and_catches_tampering() {
             .replace("\"leaf_index\":0", "\"leaf_index\":1")
             .into_bytes();
     });
-    let (ok, text) = python(&tampered, &ca);
+    let (ok, text) = python(&tampered, &ca, &tsa.root_pem_path);
     assert!(!ok && text.contains("inclusion proof fails"), "{text}");
     // A checkpoint changed after signing.
     let tampered = rezip(&bytes, dir.path(), "log.json", |data| {
         let text = String::from_utf8(data.clone()).expect("utf-8");
         *data = text.replacen("\\n1\\n", "\\n2\\n", 1).into_bytes();
     });
-    let (ok, text) = python(&tampered, &ca);
+    let (ok, text) = python(&tampered, &ca, &tsa.root_pem_path);
     assert!(!ok && text.contains("checkpoint signature"), "{text}");
+
+    // The officer's signature changed by one byte: the recipe's officer check fails.
+    let tampered = rezip(&bytes, dir.path(), "manifest.jws", |data| {
+        let jws: serde_json::Value = serde_json::from_slice(data).expect("json");
+        let mut jws = jws;
+        let sig = jws["signatures"][0]["signature"]
+            .as_str()
+            .expect("sig")
+            .to_owned();
+        let flipped = if sig.starts_with('A') {
+            sig.replacen('A', "B", 1)
+        } else {
+            format!("A{}", &sig[1..])
+        };
+        jws["signatures"][0]["signature"] = flipped.into();
+        *data = serde_json::to_vec(&jws).expect("json");
+    });
+    let (ok, text) = python(&tampered, &ca, &tsa.root_pem_path);
+    assert!(
+        !ok && text.contains("does not match manifest.json"),
+        "{text}"
+    );
+    // A timestamp from another authority's root: openssl refuses it.
+    let (ok, text) = python(&bundle, &ca, &ca);
+    assert!(!ok && text.contains("timestamp does not verify"), "{text}");
 
     // A CA that did not sign it.
     let other = tempfile::tempdir().expect("tempdir");
     globallink::seal::pki::ensure_dev_pki(other.path(), chrono::Utc::now()).expect("pki");
-    let (ok, text) = python(&bundle, &other.path().join("office-ca.pem"));
+    let (ok, text) = python(
+        &bundle,
+        &other.path().join("office-ca.pem"),
+        &tsa.root_pem_path,
+    );
     assert!(!ok && text.contains("office CA"), "{text}");
 }

@@ -283,3 +283,116 @@ fn pem_body(pem: &str) -> Vec<u8> {
         .decode(body)
         .expect("base64")
 }
+
+/// `globallink verify --log-url`: a bundle whose log proof is for a tree the log never had (a
+/// split view, signed with the log's own key) verifies offline, since its checkpoint and
+/// inclusion proof are both sound; against the log's current state it is caught as a fork, and
+/// a tree larger than the log as a rollback. Honest bundles pass, old and new.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_with_the_log_url_catches_a_split_view() {
+    let hub = start_hub().await;
+    let base = hub.url("");
+    let officer_http = login(&base, &hub.accounts.officer).await;
+    let auditor_http = login(&base, &hub.accounts.auditor).await;
+    let mut artefacts = Vec::new();
+    for _ in 0..2 {
+        let (mut officer, _applicant, _) =
+            paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
+        officer.send(json!({"type": "close_session"})).await;
+        let closed = officer.expect("session_closed").await;
+        artefacts.push(closed["artefact_id"].as_str().expect("artefact").to_owned());
+    }
+    let first = download_bundle(&auditor_http, &base, &artefacts[0]).await;
+    let second = download_bundle(&auditor_http, &base, &artefacts[1]).await;
+
+    let pki = hub.dir.path().join("pki");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let verify = |name: &str, bytes: &[u8], log_url: Option<&str>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_globallink"));
+        cmd.arg("verify")
+            .arg(&path)
+            .arg("--trust")
+            .arg(pki.join("office-ca.pem"));
+        if let Some(url) = log_url {
+            cmd.arg("--log-url").arg(url);
+        }
+        let out = cmd.output().expect("globallink verify runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = verify("first.zip", &first, Some(&base));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("✔ log-current: the log at") && text.contains("from 1 to 2 leaves"),
+        "{text}"
+    );
+    let (code, text) = verify("second.zip", &second, Some(&base));
+    assert_eq!(code, Some(0), "{text}");
+
+    // The split view: a tree [x, manifest] of size 2, signed with the log's key.
+    let vkey = std::fs::read_to_string(pki.join("log.vkey")).expect("log.vkey");
+    let verifier = LogVerifier::new(vkey.trim()).expect("vkey");
+    let signer = LogSigner::from_pkcs8(
+        verifier.name(),
+        &pem_body(&std::fs::read_to_string(pki.join("log.key")).expect("log.key")),
+    )
+    .expect("the log's key");
+    let forge = |leaves: &[&[u8]], index: u64| {
+        let mut entries = unzip(&first);
+        let manifest = entries
+            .iter()
+            .find(|(n, _)| n == "manifest.json")
+            .expect("manifest")
+            .1
+            .clone();
+        let mut tree = translog::MerkleLog::new();
+        for leaf in leaves {
+            tree.append(if leaf.is_empty() { &manifest } else { leaf });
+        }
+        let checkpoint = signer
+            .sign_checkpoint(
+                &Checkpoint::new(verifier.name(), tree.size(), tree.root()).expect("checkpoint"),
+            )
+            .expect("signed");
+        let proof = tree.inclusion_proof(index, tree.size()).expect("proof");
+        let log = json!({
+            "format": "globallink-log-proof/1",
+            "origin": verifier.name(),
+            "leaf_index": index,
+            "tree_size": tree.size(),
+            "inclusion_proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+            "checkpoint": checkpoint,
+        });
+        for (name, data) in entries.iter_mut() {
+            if name == "log.json" {
+                *data = globallink::evidence::canonical_json(&log)
+                    .expect("canonical")
+                    .into_bytes();
+            }
+        }
+        rezip(&entries)
+    };
+    // An empty slice stands for the bundle's own manifest.
+    let split = forge(&[b"a manifest the public log never had", b""], 1);
+    let (code, text) = verify("split.zip", &split, None);
+    assert_eq!(code, Some(0), "offline, a split view is sound: {text}");
+    let (code, text) = verify("split.zip", &split, Some(&base));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("✘ log-current") && text.contains("the log forked"),
+        "{text}"
+    );
+
+    let ahead = forge(&[b"", b"two", b"three"], 0);
+    let (code, text) = verify("ahead.zip", &ahead, Some(&base));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("fewer than the 3"), "{text}");
+
+    // A log that cannot be reached is an input error, not a verdict.
+    let (code, _) = verify("first.zip", &first, Some("http://127.0.0.1:9"));
+    assert_eq!(code, Some(3));
+}

@@ -104,6 +104,36 @@ pub struct Trust {
     /// Office CRLs (DER) to check officer certificates against, besides the one a bundle
     /// carries: a fresher list catches a revocation made after sealing but dated before it.
     pub crls: Vec<Vec<u8>>,
+    /// The log as its server shows it now, to check the bundle's checkpoint against.
+    pub log_head: Option<LogHead>,
+}
+
+/// A log's current checkpoint and the consistency proof from the tree size a bundle's
+/// checkpoint names up to it, as fetched from the log (`globallink verify --log-url`).
+#[derive(Clone, Debug, Default)]
+pub struct LogHead {
+    /// Where it came from, for the report.
+    pub source: String,
+    /// The current checkpoint note.
+    pub checkpoint: String,
+    /// RFC 9162 consistency proof from the bundle's tree size to the current one.
+    pub consistency: Vec<translog::Hash>,
+}
+
+/// The `log.json` of a bundle, read without verifying anything else: what a caller needs to
+/// ask the log for a consistency proof.
+pub fn log_inclusion(bundle: &[u8]) -> Result<LogInclusion, String> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bundle))
+        .map_err(|e| format!("not a readable zip archive: {e}"))?;
+    let mut entry = archive
+        .by_name(LOG_JSON)
+        .map_err(|_| "log.json is missing".to_owned())?;
+    let mut bytes = Vec::new();
+    (&mut entry)
+        .take(1 << 20)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("log.json: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("log.json: not a log proof: {e}"))
 }
 
 /// Verify a bundle held in memory against `trust`.
@@ -215,6 +245,13 @@ pub fn verify_bundle(bytes: &[u8], trust: &Trust) -> Report {
     match check_log(&entries, manifest_bytes, &trust.log_keys) {
         Ok(detail) => report.pass("log", detail),
         Err(reason) => return report.fail("log", reason),
+    }
+
+    if let Some(head) = &trust.log_head {
+        match check_log_current(&entries, head, &trust.log_keys) {
+            Ok(detail) => report.pass("log-current", detail),
+            Err(reason) => return report.fail("log-current", reason),
+        }
     }
 
     report.pass(
@@ -600,6 +637,58 @@ fn check_signature(
     })
 }
 
+/// The bundle's checkpoint is an ancestor of the log's current one: the log was only appended
+/// to since, so the record the bundle was proved against is the record everyone sees.
+fn check_log_current(
+    entries: &Entries,
+    head: &LogHead,
+    log_keys: &[LogVerifier],
+) -> Result<String, String> {
+    let bytes = entries.contents(LOG_JSON).ok_or("log.json is missing")?;
+    let log: LogInclusion =
+        serde_json::from_slice(bytes).map_err(|e| format!("log.json: not a log proof: {e}"))?;
+    let key = log_keys
+        .iter()
+        .find(|k| k.name() == log.origin)
+        .ok_or_else(|| format!("no trusted key for log {:?}", log.origin))?;
+    let ours = key
+        .open_checkpoint(&log.checkpoint, &log.origin)
+        .map_err(|e| format!("checkpoint: {e}"))?;
+    let current = key
+        .open_checkpoint(&head.checkpoint, &log.origin)
+        .map_err(|e| {
+            format!(
+                "the current checkpoint from {} does not verify: {e}",
+                head.source
+            )
+        })?;
+    if current.size < ours.size {
+        return Err(format!(
+            "the log at {} has {} leaves, fewer than the {} the bundle's checkpoint commits to: \
+             the log was rolled back or the bundle was proved against a fork",
+            head.source, current.size, ours.size
+        ));
+    }
+    translog::verify_consistency(
+        ours.size,
+        current.size,
+        &ours.root,
+        &current.root,
+        &head.consistency,
+    )
+    .map_err(|e| {
+        format!(
+            "the bundle's checkpoint ({} leaves) is not an earlier state of the log at {} ({} \
+             leaves): {e}; the log forked",
+            ours.size, head.source, current.size
+        )
+    })?;
+    Ok(format!(
+        "the log at {} has grown from {} to {} leaves, consistently",
+        head.source, ours.size, current.size
+    ))
+}
+
 /// `log.json` proves `manifest.json` is leaf `leaf_index` of a tree whose checkpoint a trusted
 /// log key signed.
 fn check_log(
@@ -921,7 +1010,7 @@ mod tests {
         let text = report.render_text();
         assert!(text.ends_with("VERIFIED\n"), "{text}");
         assert!(
-            text.contains("✔ signature: signed by CN=globallink hub"),
+            text.contains("✔ signature: hub: signed by CN=globallink hub"),
             "{text}"
         );
         let json = serde_json::to_value(&report).expect("serialisable");

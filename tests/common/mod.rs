@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod officer;
 pub mod peer;
 pub mod tsa;
 pub mod zipped;

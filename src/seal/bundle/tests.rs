@@ -65,6 +65,7 @@ impl TestLog {
             certificates: vec![id.ca_der().to_vec()],
             log_keys: vec![self.signer.verifier()],
             crls: Vec::new(),
+            log_head: None,
         }
     }
 }

@@ -2,10 +2,12 @@
 //! caught it: 1,000 random single-byte changes spread over every file of the bundle; events
 //! removed, reordered and duplicated (also under a manifest re-signed with the hub's own key,
 //! so the chain check itself is what catches them); and a forked transparency log, which a
-//! monitor detects with the consistency proof the hub serves.
+//! monitor detects with the consistency proof the hub serves. The session is signed by the
+//! officer and countersigned first, so changes to either signature are caught too.
 
 mod common;
 
+use common::officer::Browser;
 use common::peer::{TestPeer, negotiate, wait_for};
 use common::zipped::{rezip, unzip};
 use common::{download_bundle, login, paired_session, proof_hashes, start_hub};
@@ -45,6 +47,8 @@ async fn every_change_to_a_sealed_session_is_caught_and_named() {
     let hub = start_hub().await;
     let base = hub.url("");
     let officer_http = login(&base, &hub.accounts.officer).await;
+    let mut browser = Browser::new();
+    browser.enrol(&base, &officer_http).await;
     let (mut officer, mut applicant, _) =
         paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
 
@@ -82,6 +86,11 @@ async fn every_change_to_a_sealed_session_is_caught_and_named() {
     officer.send(json!({"type": "close_session"})).await;
     let closed = officer.expect("session_closed").await;
     let artefact = closed["artefact_id"].as_str().expect("artefact").to_owned();
+    // Signed by the officer and countersigned, so both signatures are under attack.
+    assert_eq!(
+        browser.sign_artefact(&base, &officer_http, &artefact).await,
+        200
+    );
     let bundle = download_bundle(&officer_http, &base, &artefact).await;
     peer_a.close().await;
     peer_o.close().await;
@@ -117,7 +126,7 @@ async fn every_change_to_a_sealed_session_is_caught_and_named() {
         // Each kind of file is caught where it is checked.
         let expected: &[&str] = match name.as_str() {
             "manifest.json" => &["manifest", "signature"],
-            "manifest.jws" => &["signature"],
+            "manifest.jws" => &["signature", "officer"],
             "log.json" => &["log"],
             _ => &["files"],
         };
@@ -132,7 +141,7 @@ async fn every_change_to_a_sealed_session_is_caught_and_named() {
         }
         *caught_by.entry(check.to_owned()).or_default() += 1;
     }
-    for check in ["manifest", "signature", "files", "log"] {
+    for check in ["manifest", "signature", "officer", "files", "log"] {
         assert!(
             caught_by.contains_key(check),
             "{check} caught nothing: {caught_by:?}"

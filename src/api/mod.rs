@@ -498,7 +498,15 @@ async fn verify_artefact(
 ) -> Result<Json<crate::seal::verify::Report>, ApiError> {
     let (id, bytes) = artefact_bytes(&state, &id).await?;
     audit::record(&state, user.id, "verify", &id.to_string()).await?;
-    let trust = state.trust.clone();
+    let mut trust = state.trust.clone();
+    // The office's current revocation list, besides the one the bundle carries: it shows a
+    // revocation made after sealing but dated before the signature.
+    if let Ok(crl) = crate::seal::pki::read_pem(
+        &state.paths.pki.join(crate::certificates::CRL_FILE),
+        "X509 CRL",
+    ) {
+        trust.crls.push(crl);
+    }
     let report =
         tokio::task::spawn_blocking(move || crate::seal::verify::verify_bundle(&bytes, &trust))
             .await

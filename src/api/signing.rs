@@ -378,6 +378,21 @@ async fn sign(
             )
         })?);
     }
+    // The hub verifies what it is about to write, both signatures and the timestamp, as an
+    // auditor will.
+    let text = jws.to_text();
+    let manifest: Manifest =
+        serde_json::from_slice(&payload).map_err(|e| internal("reading a sealed manifest", &e))?;
+    signatures::check(
+        text.as_bytes(),
+        &payload,
+        signatures::Anchors {
+            certificates: &state.trust.certificates,
+            crls: &[],
+        },
+        manifest.sealed_at,
+    )
+    .map_err(|e| internal("checking the countersigned manifest", &e))?;
     // One signature write at a time: the file is written before the store records it, so a
     // failed write leaves the artefact pending rather than marked signed.
     static SIGNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -389,7 +404,6 @@ async fn sign(
             "this artefact already carries your signature",
         ));
     }
-    let text = jws.to_text();
     tokio::task::spawn_blocking(move || {
         crate::seal::bundle::replace_manifest_jws(&dir, text.as_bytes())
     })

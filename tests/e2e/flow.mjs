@@ -1316,6 +1316,48 @@ async function main() {
     log(`receipt file ${download.suggestedFilename()} (${text.length} bytes)`);
   });
 
+  await step('officer enrols this browser (WebCrypto key, proof of possession) and signs the artefact in the console', async () => {
+    const keyStatus = officer.locator('#key-status');
+    await officer.waitForSelector('#key-status:not([data-state="loading"])', { state: 'attached' });
+    const before = await keyStatus.getAttribute('data-state');
+    if (before === 'here') throw new Error('a fresh browser already holds a signing key');
+    await officer.locator('#key-enrol').click();
+    await officer.waitForSelector('#key-progress[data-state="enrolled"], #key-progress[data-state="error"]', { state: 'attached' });
+    const progress = officer.locator('#key-progress');
+    if ((await progress.getAttribute('data-state')) !== 'enrolled') {
+      throw new Error(`enrolment failed: ${(await progress.innerText()).trim()}`);
+    }
+    await officer.waitForSelector('#key-status[data-state="here"]', { state: 'attached' });
+    // The private key is in IndexedDB and cannot be exported.
+    const extractable = await officer.evaluate(() => new Promise((resolve, reject) => {
+      const open = indexedDB.open('globallink-officer', 1);
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const get = open.result.transaction('keys').objectStore('keys').getAll();
+        get.onsuccess = () => resolve(get.result.map((r) => r.key_pair.privateKey.extractable));
+        get.onerror = () => reject(get.error);
+      };
+    }));
+    if (extractable.length !== 1 || extractable[0] !== false) {
+      throw new Error(`expected one non-extractable key in IndexedDB, found ${JSON.stringify(extractable)}`);
+    }
+    const item = officer.locator(`[data-testid="pending-review"][data-artefact-id="${artefactId}"]`);
+    await item.waitFor({ state: 'visible' });
+    await item.click();
+    await officer.waitForSelector(`#review-panel[data-artefact-id="${artefactId}"][data-state="ready"]`, { state: 'attached' });
+    const outcome = await officer.locator('[data-testid="review-outcome"]').getAttribute('data-outcome');
+    if (outcome !== 'completed') throw new Error(`the review shows outcome ${outcome}`);
+    await officer.locator('#review-confirm').check();
+    await officer.locator('#review-sign').click();
+    await officer.waitForSelector('#review-result[data-state="signed"], #review-result[data-state="error"]', { state: 'attached' });
+    const result = officer.locator('#review-result');
+    if ((await result.getAttribute('data-state')) !== 'signed') {
+      throw new Error(`signing failed: ${(await result.innerText()).trim()}`);
+    }
+    await shot(officer, 'officer-signed');
+    log(`officer signed: ${(await result.innerText()).trim()}`);
+  });
+
   await step('auditor signs in, verifies the artefact (every check ✔), downloads the bundle, finds it by date and reads its timeline', async () => {
     const auditorCtx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
     const auditor = watch(await auditorCtx.newPage(), 'auditor');
@@ -1337,6 +1379,7 @@ async function main() {
       .locator(tid('verify-check'))
       .evaluateAll((els) => els.map((e) => ({ name: e.dataset.name, ok: e.dataset.ok === 'true' })));
     if (!checks.length || checks.some((c) => !c.ok)) throw new Error(`not every check passed:\n${report}`);
+    if (!/signed by officer/.test(report)) throw new Error(`the report does not show the officer's signature:\n${report}`);
     log(`verify checks: ${checks.map((c) => `${c.name} ✔`).join(', ')}`);
     const href = await auditor
       .locator(`${tid('artefact-download')}[data-artefact-id="${artefactId}"]`)
@@ -1365,7 +1408,7 @@ async function main() {
       throw new Error(`timeline row lacks Beijing time or the event: ${first}`);
     }
     const certs = await auditor.locator(`${tid('certificates-table')} tbody tr`).count();
-    if (certs !== 2) throw new Error(`expected the hub and CA certificates, saw ${certs}`);
+    if (certs !== 4) throw new Error(`expected the officer's and the hub's certificates with the CA's, saw ${certs}`);
     await shot(auditor, 'auditor-timeline');
     await auditor.locator(tid('access-refresh')).click();
     const access = auditor.locator(`${tid('access-table')} tbody tr`);

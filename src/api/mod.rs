@@ -683,10 +683,19 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Initial capacity of a signalling socket's read buffer. tungstenite fills the whole capacity
+/// with zeros before every read, so its default (128 KiB) made each idle socket cost 128 KiB of
+/// resident memory; signalling frames are small, and a larger frame grows the buffer to fit it
+/// (`docs/benchmarks.md`, signalling load).
+const WS_READ_BUFFER_BYTES: usize = 1024;
+
 /// Upgrade to the signalling socket. Frames larger than twice the protocol limit are cut off by
 /// the transport; frames between the two limits get a `too_large` error and the socket lives.
+/// Every frame is written as soon as it is sent (no write buffering: one frame per message).
 async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     upgrade
+        .read_buffer_size(WS_READ_BUFFER_BYTES)
+        .write_buffer_size(0)
         .max_message_size(MAX_FRAME_BYTES * 2)
         .max_frame_size(MAX_FRAME_BYTES * 2)
         .on_upgrade(move |socket| serve_socket(state, socket))

@@ -169,6 +169,18 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// Raise the soft limit on open files to the hard limit: every signalling socket is a file
+/// descriptor, and a common soft default (1024) would cap the hub at about a thousand waiting
+/// applicants.
+fn raise_open_files_limit() {
+    let before = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(0, |(soft, _)| soft);
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(now) if now > before => tracing::info!(before, now, "raised the open files limit"),
+        Ok(now) => tracing::info!(limit = now, "open files limit"),
+        Err(e) => tracing::warn!("cannot raise the open files limit ({before}): {e}"),
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -533,6 +545,7 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
     };
     let mut settings = Config::load(config_file.as_deref(), &overrides)?.validate()?;
     init_tracing(settings.config.log_format);
+    raise_open_files_limit();
     std::fs::create_dir_all(&settings.config.data_dir)
         .with_context(|| format!("creating data dir {}", settings.config.data_dir.display()))?;
     let store = globallink::store::open(&settings.database_url)

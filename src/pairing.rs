@@ -9,17 +9,19 @@ use crate::signal::protocol::ServerMsg;
 use crate::state::AppState;
 use crate::store::{CaseRecord, UserRecord};
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Identifies one signalling connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnId(pub u64);
 
-/// Who is behind a connection, established by its first frame.
+/// Who is behind a connection, established by its first frame. Shared by the connection and the
+/// desk's registry rather than copied into each (it is held for every idle connection).
 #[derive(Clone, Debug)]
 pub enum Principal {
-    Officer(UserRecord),
-    Applicant(CaseRecord),
+    Officer(Arc<UserRecord>),
+    Applicant(Arc<CaseRecord>),
 }
 
 #[derive(Debug)]
@@ -98,7 +100,7 @@ struct Caps {
 }
 
 fn error(reference: Option<u64>, code: &str, message: &str) -> Outbound {
-    Outbound::Msg(ServerMsg::Error {
+    Outbound::msg(ServerMsg::Error {
         reference,
         code: code.into(),
         message: message.into(),
@@ -140,7 +142,7 @@ impl Driver {
                 let wait = crate::desk::estimated_wait(position - 1, officers, &recent, typical);
                 self.send(
                     conn,
-                    Outbound::Msg(ServerMsg::QueuePosition {
+                    Outbound::msg(ServerMsg::QueuePosition {
                         position,
                         length,
                         estimated_wait_minutes: Some(wait.num_minutes()),
@@ -152,7 +154,7 @@ impl Driver {
         crate::metrics::Metrics::set_count(&self.hub.metrics.queue_length, entries.len());
         for c in self.conns.values() {
             if matches!(c.principal, Principal::Officer(_)) {
-                let _ = c.tx.send(Outbound::Msg(ServerMsg::Queue {
+                let _ = c.tx.send(Outbound::msg(ServerMsg::Queue {
                     entries: entries.clone(),
                 }));
             }
@@ -193,7 +195,7 @@ impl Driver {
                 let msg = ServerMsg::Bookings {
                     entries: entries.clone(),
                 };
-                let _ = c.tx.send(Outbound::Msg(msg));
+                let _ = c.tx.send(Outbound::msg(msg));
             }
         }
     }
@@ -218,7 +220,7 @@ impl Driver {
                 if is_officer {
                     self.send(
                         conn,
-                        Outbound::Msg(ServerMsg::Queue {
+                        Outbound::msg(ServerMsg::Queue {
                             entries: self.desk.entries(),
                         }),
                     );
@@ -368,8 +370,8 @@ impl Driver {
         };
         match crate::session::open(
             &self.hub,
-            case,
-            officer,
+            Arc::unwrap_or_clone(case),
+            Arc::unwrap_or_clone(officer),
             (applicant, applicant_tx),
             (conn, officer_tx),
         )

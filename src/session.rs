@@ -22,14 +22,23 @@ use tokio::sync::mpsc;
 pub const OFFICE_TZ: &str = "Asia/Shanghai";
 
 /// Messages a connection receives from the desk or its session.
+///
+/// Variants are boxed to keep the enum one pointer wide: every connection's channel allocates
+/// a block of 32 slots when it is made, and with `ServerMsg` inline (248 bytes) that block
+/// alone cost each idle connection 8 KiB (`docs/benchmarks.md`, signalling load).
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant)] // messages are few and short-lived; boxing buys nothing
 pub enum Outbound {
-    Msg(ServerMsg),
+    Msg(Box<ServerMsg>),
     /// The connection is now a participant of this session.
-    Attach(SessionHandle),
+    Attach(Box<SessionHandle>),
     /// The session ended; drop the handle.
     Detach,
+}
+
+impl Outbound {
+    pub fn msg(msg: ServerMsg) -> Outbound {
+        Outbound::Msg(Box::new(msg))
+    }
 }
 
 pub type ConnTx = mpsc::UnboundedSender<Outbound>;
@@ -214,11 +223,11 @@ pub async fn open(
             role,
             tx: tx.clone(),
         };
-        let _ = conn.send(Outbound::Attach(handle));
+        let _ = conn.send(Outbound::Attach(Box::new(handle)));
         if let Some(msg) = ice_servers(hub, record.id, role) {
-            let _ = conn.send(Outbound::Msg(msg));
+            let _ = conn.send(Outbound::msg(msg));
         }
-        let _ = conn.send(Outbound::Msg(ServerMsg::Paired {
+        let _ = conn.send(Outbound::msg(ServerMsg::Paired {
             session_id: record.id,
             case_id: case.id,
             peer,
@@ -284,7 +293,7 @@ impl Driver {
     }
 
     fn send(&self, role: ParticipantRole, msg: ServerMsg) {
-        let _ = self.conn(role).send(Outbound::Msg(msg));
+        let _ = self.conn(role).send(Outbound::msg(msg));
     }
 
     fn both(&self, msg: ServerMsg) {
@@ -448,7 +457,7 @@ impl Driver {
         }
         let (old_id, old) = std::mem::replace(&mut self.conns[slot(role)], (conn, tx.clone()));
         if old_id != conn {
-            let _ = old.send(Outbound::Msg(ServerMsg::Error {
+            let _ = old.send(Outbound::msg(ServerMsg::Error {
                 reference: None,
                 code: "moved".into(),
                 message: "this session continues in another window".into(),
@@ -461,11 +470,11 @@ impl Driver {
             role,
             tx: self_tx,
         };
-        let _ = tx.send(Outbound::Attach(handle));
+        let _ = tx.send(Outbound::Attach(Box::new(handle)));
         if let Some(msg) = ice_servers(&self.hub, self.record.id, role) {
-            let _ = tx.send(Outbound::Msg(msg));
+            let _ = tx.send(Outbound::msg(msg));
         }
-        let _ = tx.send(Outbound::Msg(ServerMsg::Paired {
+        let _ = tx.send(Outbound::msg(ServerMsg::Paired {
             session_id: self.record.id,
             case_id: self.case.id,
             peer: self.peers[slot(role)].clone(),

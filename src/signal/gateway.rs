@@ -19,6 +19,7 @@ use crate::store::Role;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -61,12 +62,17 @@ where
 }
 
 /// Serve one connection until it closes.
+///
+/// Signing in, the welcome and a return to a live session run in boxed futures, and so does
+/// each frame's handling: an idle connection's task then only holds the loop's own state, not
+/// the largest of everything it might await (`docs/benchmarks.md`, signalling load).
 pub async fn serve<S, K>(hub: AppState, mut incoming: S, mut outgoing: K)
 where
     S: Stream<Item = Frame> + Unpin,
     K: Sink<Frame> + Unpin,
 {
-    let Some((principal, reference)) = authenticate(&hub, &mut incoming, &mut outgoing).await
+    let Some((principal, _reference)) =
+        Box::pin(authenticate(&hub, &mut incoming, &mut outgoing)).await
     else {
         let _ = outgoing.send(Frame::Close).await;
         return;
@@ -74,7 +80,82 @@ where
     let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
     let _open = crate::metrics::GaugeGuard::hold(&hub.metrics.connections);
     let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
-    let welcome = match &principal {
+    if !Box::pin(welcome(&hub, &principal, conn, &tx, &mut outgoing)).await {
+        return;
+    }
+    hub.desk.send(DeskCmd::Register {
+        conn,
+        principal: principal.clone(),
+        tx,
+    });
+    let mut conn_state = Connection {
+        hub: hub.clone(),
+        conn,
+        principal,
+        session: None,
+        limiter: RateLimiter::direct(
+            Quota::per_second(NonZeroU32::new(RATE_PER_SECOND).unwrap_or(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(RATE_BURST).unwrap_or(NonZeroU32::MIN)),
+        ),
+        strikes: 0,
+    };
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    let mut last_seen = Instant::now();
+    loop {
+        tokio::select! {
+            frame = incoming.next() => {
+                let Some(frame) = frame else { break };
+                last_seen = Instant::now();
+                let replies = Box::pin(conn_state.on_frame(frame)).await;
+                let mut closing = false;
+                for reply in replies {
+                    match reply {
+                        Reply::Msg(msg) => if !send(&mut outgoing, &msg).await { closing = true },
+                        Reply::Pong(data) => { let _ = outgoing.send(Frame::Ping(data)).await; }
+                        Reply::Close => closing = true,
+                    }
+                }
+                if closing { break }
+            }
+            Some(out) = rx.recv() => match out {
+                Outbound::Msg(msg) => if !send(&mut outgoing, &msg).await { break },
+                Outbound::Attach(handle) => conn_state.session = Some(*handle),
+                Outbound::Detach => {
+                    conn_state.session = None;
+                    hub.desk.send(DeskCmd::SessionEnded { conn });
+                }
+            },
+            _ = ping.tick() => {
+                if last_seen.elapsed() > IDLE_TIMEOUT {
+                    tracing::info!(conn = conn.0, "peer silent for too long; closing");
+                    break;
+                }
+                if outgoing.send(Frame::Ping(Vec::new())).await.is_err() { break }
+            }
+        }
+    }
+    if let Some(session) = conn_state.session.take() {
+        // The session decides: a grace period to come back, then the participant has left.
+        let role = session.role;
+        Box::pin(session.send(SessionCmd::Gone { role, conn })).await;
+    }
+    hub.desk.send(DeskCmd::Unregister { conn });
+    let _ = outgoing.send(Frame::Close).await;
+}
+
+/// Send `welcome`; a participant whose session is still open (they dropped, reloaded, or
+/// opened another window) goes straight back into it. `false` if the socket is gone.
+async fn welcome<K>(
+    hub: &AppState,
+    principal: &Principal,
+    conn: ConnId,
+    tx: &mpsc::UnboundedSender<Outbound>,
+    outgoing: &mut K,
+) -> bool
+where
+    K: Sink<Frame> + Unpin,
+{
+    let welcome = match principal {
         Principal::Officer(user) => ServerMsg::Welcome {
             v: PROTOCOL_VERSION,
             role: "officer".into(),
@@ -90,13 +171,10 @@ where
             service: Some(case.service.clone()),
         },
     };
-    let _ = reference;
-    if !send(&mut outgoing, &welcome).await {
-        return;
+    if !send(outgoing, &welcome).await {
+        return false;
     }
-    // A participant whose session is still open (they dropped, reloaded, or opened another
-    // window) goes straight back into it.
-    let key = match &principal {
+    let key = match principal {
         Principal::Officer(user) => crate::state::Participant::Officer(user.id),
         Principal::Applicant(case) => crate::state::Participant::Applicant(case.id),
     };
@@ -126,64 +204,7 @@ where
             })
             .await;
     }
-    hub.desk.send(DeskCmd::Register {
-        conn,
-        principal: principal.clone(),
-        tx,
-    });
-    let mut conn_state = Connection {
-        hub: hub.clone(),
-        conn,
-        principal,
-        session: None,
-        limiter: RateLimiter::direct(
-            Quota::per_second(NonZeroU32::new(RATE_PER_SECOND).unwrap_or(NonZeroU32::MIN))
-                .allow_burst(NonZeroU32::new(RATE_BURST).unwrap_or(NonZeroU32::MIN)),
-        ),
-        strikes: 0,
-    };
-    let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
-    let mut last_seen = Instant::now();
-    loop {
-        tokio::select! {
-            frame = incoming.next() => {
-                let Some(frame) = frame else { break };
-                last_seen = Instant::now();
-                let replies = conn_state.on_frame(frame).await;
-                let mut closing = false;
-                for reply in replies {
-                    match reply {
-                        Reply::Msg(msg) => if !send(&mut outgoing, &msg).await { closing = true },
-                        Reply::Pong(data) => { let _ = outgoing.send(Frame::Ping(data)).await; }
-                        Reply::Close => closing = true,
-                    }
-                }
-                if closing { break }
-            }
-            Some(out) = rx.recv() => match out {
-                Outbound::Msg(msg) => if !send(&mut outgoing, &msg).await { break },
-                Outbound::Attach(handle) => conn_state.session = Some(handle),
-                Outbound::Detach => {
-                    conn_state.session = None;
-                    hub.desk.send(DeskCmd::SessionEnded { conn });
-                }
-            },
-            _ = ping.tick() => {
-                if last_seen.elapsed() > IDLE_TIMEOUT {
-                    tracing::info!(conn = conn.0, "peer silent for too long; closing");
-                    break;
-                }
-                if outgoing.send(Frame::Ping(Vec::new())).await.is_err() { break }
-            }
-        }
-    }
-    if let Some(session) = conn_state.session.take() {
-        // The session decides: a grace period to come back, then the participant has left.
-        let role = session.role;
-        session.send(SessionCmd::Gone { role, conn }).await;
-    }
-    hub.desk.send(DeskCmd::Unregister { conn });
-    let _ = outgoing.send(Frame::Close).await;
+    true
 }
 
 /// Wait for the first frame and resolve its credential.
@@ -249,9 +270,11 @@ where
             .tickets
             .redeem(&ticket, now)
             .filter(|user| user.role == Role::Officer)
-            .map(Principal::Officer),
+            .map(|user| Principal::Officer(Arc::new(user))),
         (None, Some(invite)) => match hub.store.case_by_invite(&token_hash(&invite)).await {
-            Ok(Some(case)) if case.invite_expires_at > now => Some(Principal::Applicant(case)),
+            Ok(Some(case)) if case.invite_expires_at > now => {
+                Some(Principal::Applicant(Arc::new(case)))
+            }
             Ok(Some(_)) => {
                 send(
                     outgoing,
@@ -301,9 +324,10 @@ where
     }
 }
 
-#[allow(clippy::large_enum_variant)] // one per frame, consumed at once
+/// What a frame's handling asks the loop to do. Boxed so that the loop, which holds a reply
+/// while sending it, stays small.
 enum Reply {
-    Msg(ServerMsg),
+    Msg(Box<ServerMsg>),
     Pong(Vec<u8>),
     Close,
 }
@@ -334,15 +358,15 @@ impl Connection {
         self.strikes += 1;
         if self.strikes >= MAX_STRIKES {
             return vec![
-                Reply::Msg(err(
+                Reply::Msg(Box::new(err(
                     None,
                     "too_many_errors",
                     "closing after repeated bad frames",
-                )),
+                ))),
                 Reply::Close,
             ];
         }
-        vec![Reply::Msg(msg)]
+        vec![Reply::Msg(Box::new(msg))]
     }
 
     async fn on_frame(&mut self, frame: Frame) -> Vec<Reply> {
@@ -402,7 +426,7 @@ impl Connection {
             }
         };
         match msg {
-            ClientMsg::Ping => Ok(vec![Reply::Msg(ServerMsg::Pong)]),
+            ClientMsg::Ping => Ok(vec![Reply::Msg(Box::new(ServerMsg::Pong))]),
             ClientMsg::Auth { .. } => Err(err(reference, "conflict", "already authenticated")),
             ClientMsg::JoinQueue => {
                 need(ParticipantRole::Applicant, "join_queue")?;

@@ -37,6 +37,13 @@ struct Report {
     per_connection_anon_bytes: f64,
     /// The same with VmRSS.
     per_connection_rss_bytes: f64,
+    /// Memory after the first half of the clients connected, and how many were held then.
+    memory_half: Memory,
+    held_half: usize,
+    /// (RssAnon idle − RssAnon at half) / connections added in the second half.
+    marginal_anon_bytes: f64,
+    /// The same with VmRSS.
+    marginal_rss_bytes: f64,
     /// Server CPU seconds per minute while holding the clients idle (keepalives).
     idle_cpu_secs_per_min: f64,
     ping_idle: Summary,
@@ -91,69 +98,90 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         memory_before.vm_rss_kib, memory_before.rss_anon_kib
     );
 
-    // Connect: every client in its own task, `connect_concurrency` signing in at a time.
+    // Connect in two halves: every client in its own task, `connect_concurrency` signing in at
+    // a time, with the server's memory read between the halves. The second half's growth is
+    // the marginal cost of a connection, without the server's fixed costs that grow with the
+    // first connections (caches, pools, runtime structures).
     let started = Instant::now();
     let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Result<(), String>)>();
     let mut senders = Vec::with_capacity(args.clients);
     let mut invites = invites.into_iter();
-    for index in 0..args.clients {
-        let (tx, rx) = mpsc::channel::<Cmd>(16);
-        senders.push(tx);
-        let source =
-            u32::from(args.first_source) + (index % usize::from(args.sources.max(1))) as u32;
-        let spec = Spec {
-            index,
-            source: Ipv4Addr::from(source),
-            server: args.server,
-            invite: invites.next(),
-            queue: queued,
-            keepalive: Duration::from_secs(args.keepalive_secs.max(1)),
-        };
-        let (gate, done, shared) = (gate.clone(), done_tx.clone(), shared.clone());
-        tokio::spawn(async move {
-            let Ok(permit) = gate.acquire_owned().await else {
-                return;
-            };
-            let opened = client::open(&spec).await;
-            let opened = match opened {
-                Ok(mut ws) if spec.queue => client::join_queue(&mut ws, &spec, &shared)
-                    .await
-                    .map(|()| ws),
-                other => other,
-            };
-            drop(permit);
-            match opened {
-                Ok(ws) => {
-                    let _ = done.send((spec.index, Ok(())));
-                    client::idle(ws, spec, shared, rx).await;
-                }
-                Err(reason) => {
-                    let _ = done.send((spec.index, Err(reason)));
-                }
-            }
-        });
-    }
-    drop(done_tx);
     let mut connected = Vec::new();
     let mut failures: BTreeMap<String, usize> = BTreeMap::new();
-    let mut last_report = Instant::now();
-    while let Some((index, result)) = done_rx.recv().await {
-        match result {
-            Ok(()) => connected.push(index),
-            Err(reason) => *failures.entry(reason).or_default() += 1,
+    let half = args.clients / 2;
+    let mut memory_half = memory_before;
+    let mut held_half = 0;
+    for (batch_no, batch) in [0..half, half..args.clients].into_iter().enumerate() {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Result<(), String>)>();
+        let size = batch.len();
+        for index in batch {
+            let (tx, rx) = mpsc::channel::<Cmd>(16);
+            senders.push(tx);
+            let sources = usize::from(args.sources.max(1));
+            let source = u32::from(args.first_source) + (index % sources) as u32;
+            let spec = Spec {
+                index,
+                source: Ipv4Addr::from(source),
+                server: args.server,
+                invite: invites.next(),
+                queue: queued,
+                keepalive: Duration::from_secs(args.keepalive_secs.max(1)),
+            };
+            let (gate, done, shared) = (gate.clone(), done_tx.clone(), shared.clone());
+            tokio::spawn(async move {
+                let Ok(permit) = gate.acquire_owned().await else {
+                    return;
+                };
+                let opened = client::open(&spec).await;
+                let opened = match opened {
+                    Ok(mut ws) if spec.queue => client::join_queue(&mut ws, &spec, &shared)
+                        .await
+                        .map(|()| ws),
+                    other => other,
+                };
+                drop(permit);
+                match opened {
+                    Ok(ws) => {
+                        let _ = done.send((spec.index, Ok(())));
+                        client::idle(ws, spec, shared, rx).await;
+                    }
+                    Err(reason) => {
+                        let _ = done.send((spec.index, Err(reason)));
+                    }
+                }
+            });
         }
-        if last_report.elapsed() > Duration::from_secs(5) {
-            last_report = Instant::now();
+        drop(done_tx);
+        let mut last_report = Instant::now();
+        let mut finished = 0;
+        while finished < size {
+            let Some((index, result)) = done_rx.recv().await else {
+                break;
+            };
+            finished += 1;
+            match result {
+                Ok(()) => connected.push(index),
+                Err(reason) => *failures.entry(reason).or_default() += 1,
+            }
+            if last_report.elapsed() > Duration::from_secs(5) {
+                last_report = Instant::now();
+                eprintln!(
+                    "  {} connected, {} failed, {:.0} s",
+                    connected.len(),
+                    failures.values().sum::<usize>(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+        if batch_no == 0 {
+            // Let the first half settle (answers, keepalive timers) before reading.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            memory_half = procfs::memory(args.pid)?;
+            held_half = shared.alive.load(Ordering::Relaxed);
             eprintln!(
-                "  {} connected, {} failed, {:.0} s",
-                connected.len(),
-                failures.values().sum::<usize>(),
-                started.elapsed().as_secs_f64()
+                "half: {held_half} held, server VmRSS {} KiB, RssAnon {} KiB",
+                memory_half.vm_rss_kib, memory_half.rss_anon_kib
             );
-        }
-        if connected.len() + failures.values().sum::<usize>() == args.clients {
-            break;
         }
     }
     let connect_secs = started.elapsed().as_secs_f64();
@@ -187,10 +215,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let per_connection_anon_bytes = per(memory_idle.rss_anon_kib, memory_before.rss_anon_kib);
     let per_connection_rss_bytes = per(memory_idle.vm_rss_kib, memory_before.vm_rss_kib);
+    let second_half = held_after_hold.saturating_sub(held_half).max(1) as f64;
+    let marginal =
+        |after: u64, before: u64| (after.saturating_sub(before) * 1024) as f64 / second_half;
+    let marginal_anon_bytes = marginal(memory_idle.rss_anon_kib, memory_half.rss_anon_kib);
+    let marginal_rss_bytes = marginal(memory_idle.vm_rss_kib, memory_half.vm_rss_kib);
     eprintln!(
-        "idle: {held_after_hold} held; {:.0} B/conn anonymous, {:.0} B/conn resident; \
-         server CPU {idle_cpu_secs_per_min:.2} s/min",
-        per_connection_anon_bytes, per_connection_rss_bytes
+        "idle: {held_after_hold} held; growth / held: {:.0} B anonymous, {:.0} B resident; \
+         second half: {:.0} B anonymous, {:.0} B resident; server CPU {idle_cpu_secs_per_min:.2} s/min",
+        per_connection_anon_bytes,
+        per_connection_rss_bytes,
+        marginal_anon_bytes,
+        marginal_rss_bytes
     );
 
     // Round trips while everyone is connected and idle.
@@ -242,6 +278,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         memory_after_active,
         per_connection_anon_bytes,
         per_connection_rss_bytes,
+        memory_half,
+        held_half,
+        marginal_anon_bytes,
+        marginal_rss_bytes,
         idle_cpu_secs_per_min,
         ping_idle,
         ping_active,

@@ -155,6 +155,15 @@ impl Desk {
             .collect()
     }
 
+    /// How many are waiting, over every service.
+    pub fn len(&self) -> usize {
+        self.queues.values().map(VecDeque::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Every queued case with its position, for position broadcasts.
     pub fn positions(&self) -> Vec<(CaseId, usize, usize)> {
         self.queues

@@ -1,6 +1,11 @@
 //! The desk driver: one task owns the pure [`Desk`] and the registry of signalling connections.
 //! It turns queue commands into queue changes, pairs the officer who asks with the applicant at
 //! the head of the queue by opening a session, and broadcasts live positions and queues.
+//!
+//! A broadcast reaches everyone waiting, so it is made once per batch of commands rather than
+//! once per change: the commands already queued up (at most [`MAX_BATCH`]) are handled first.
+//! A burst of joins then costs one broadcast instead of one each, which keeps tens of thousands
+//! of waiting applicants linear rather than quadratic (`docs/benchmarks.md`, signalling load).
 
 use crate::desk::{Desk, Waiting};
 use crate::ids::CaseId;
@@ -81,6 +86,11 @@ struct Driver {
     hub: AppState,
     desk: Desk,
     conns: HashMap<ConnId, Conn>,
+    /// Applicant connections by case (a case may be open in several windows), so that a
+    /// broadcast finds each waiting applicant's socket without scanning every connection.
+    by_case: HashMap<CaseId, Vec<ConnId>>,
+    /// The queue changed since positions and queues last went out.
+    dirty: bool,
     /// When each officer connection's current session started.
     started: HashMap<ConnId, chrono::DateTime<chrono::Utc>>,
     /// Durations of the last sessions, for wait estimates.
@@ -89,6 +99,10 @@ struct Driver {
 
 /// How many finished sessions the wait estimate looks at.
 const RECENT_SESSIONS: usize = 20;
+
+/// Most commands handled before a pending broadcast goes out, so positions stay fresh even
+/// while commands keep arriving.
+pub const MAX_BATCH: usize = 1024;
 
 /// The skills and languages part of an officer's stored profile.
 #[derive(serde::Deserialize, Default)]
@@ -114,14 +128,18 @@ impl Driver {
         }
     }
 
+    /// A connection of this case's applicant that is not in a session.
     fn applicant_conn(&self, case: CaseId) -> Option<ConnId> {
-        self.conns.iter().find_map(|(id, c)| match &c.principal {
-            Principal::Applicant(record) if record.id == case && !c.in_session => Some(*id),
-            _ => None,
-        })
+        self.by_case
+            .get(&case)?
+            .iter()
+            .copied()
+            .find(|id| self.conns.get(id).is_some_and(|c| !c.in_session))
     }
 
-    fn broadcast(&self) {
+    /// Send every waiting applicant its position and every officer the queue.
+    fn broadcast(&mut self) {
+        self.dirty = false;
         let officers = self
             .conns
             .values()
@@ -150,8 +168,11 @@ impl Driver {
                 );
             }
         }
+        crate::metrics::Metrics::set_count(&self.hub.metrics.queue_length, self.desk.len());
+        if officers == 0 {
+            return;
+        }
         let entries = self.desk.entries();
-        crate::metrics::Metrics::set_count(&self.hub.metrics.queue_length, entries.len());
         for c in self.conns.values() {
             if matches!(c.principal, Principal::Officer(_)) {
                 let _ = c.tx.send(Outbound::msg(ServerMsg::Queue {
@@ -209,6 +230,9 @@ impl Driver {
                 tx,
             } => {
                 let is_officer = matches!(principal, Principal::Officer(_));
+                if let Principal::Applicant(case) = &principal {
+                    self.by_case.entry(case.id).or_default().push(conn);
+                }
                 self.conns.insert(
                     conn,
                     Conn {
@@ -232,10 +256,16 @@ impl Driver {
                     principal: Principal::Applicant(case),
                     ..
                 }) = self.conns.remove(&conn)
-                    && self.applicant_conn(case.id).is_none()
-                    && self.desk.leave(case.id)
                 {
-                    self.broadcast();
+                    if let Some(conns) = self.by_case.get_mut(&case.id) {
+                        conns.retain(|c| *c != conn);
+                        if conns.is_empty() {
+                            self.by_case.remove(&case.id);
+                        }
+                    }
+                    if self.applicant_conn(case.id).is_none() && self.desk.leave(case.id) {
+                        self.dirty = true;
+                    }
                 }
             }
             DeskCmd::SessionEnded { conn } => {
@@ -292,11 +322,9 @@ impl Driver {
                     booked_with,
                     since: now,
                 };
-                match self.desk.join(waiting) {
-                    Ok(()) => self.broadcast(),
-                    // Queued already (e.g. a second tab): just tell them where they stand.
-                    Err(_) => self.broadcast(),
-                }
+                // Queued already (e.g. a second tab) or not, they hear where they stand.
+                let _ = self.desk.join(waiting);
+                self.dirty = true;
             }
             DeskCmd::LeaveQueue { conn, reference } => {
                 let Some(Conn {
@@ -307,7 +335,7 @@ impl Driver {
                     return self.send(conn, error(reference, "forbidden", "only applicants queue"));
                 };
                 if self.desk.leave(case.id) {
-                    self.broadcast();
+                    self.dirty = true;
                 }
             }
             DeskCmd::TakeNext {
@@ -353,7 +381,7 @@ impl Driver {
             return self.send(conn, error(reference, "queue_empty", "nobody is waiting"));
         };
         let Some(applicant) = self.applicant_conn(waiting.case_id) else {
-            self.broadcast();
+            self.dirty = true;
             return self.send(
                 conn,
                 error(reference, "gone", "the applicant left; take the next"),
@@ -396,7 +424,7 @@ impl Driver {
                 );
             }
         }
-        self.broadcast();
+        self.dirty = true;
     }
 }
 
@@ -406,10 +434,21 @@ pub async fn run(hub: AppState, mut rx: mpsc::UnboundedReceiver<DeskCmd>) {
         hub,
         desk: Desk::default(),
         conns: HashMap::new(),
+        by_case: HashMap::new(),
+        dirty: false,
         started: HashMap::new(),
         recent: std::collections::VecDeque::new(),
     };
     while let Some(cmd) = rx.recv().await {
         driver.handle(cmd).await;
+        let mut handled = 1;
+        while handled < MAX_BATCH {
+            let Ok(cmd) = rx.try_recv() else { break };
+            driver.handle(cmd).await;
+            handled += 1;
+        }
+        if driver.dirty {
+            driver.broadcast();
+        }
     }
 }

@@ -21,11 +21,8 @@ use tokio::sync::mpsc;
 /// Zone of the office, shown for officers in the evidence and the manifest.
 pub const OFFICE_TZ: &str = "Asia/Shanghai";
 
-/// Messages a connection receives from the desk or its session.
-///
-/// Variants are boxed to keep the enum one pointer wide: every connection's channel allocates
-/// a block of 32 slots when it is made, and with `ServerMsg` inline (248 bytes) that block
-/// alone cost each idle connection 8 KiB (`docs/benchmarks.md`, signalling load).
+/// Messages a connection receives from the desk or its session. Variants are boxed to keep the
+/// enum one pointer wide (`ServerMsg` is 248 bytes).
 #[derive(Debug)]
 pub enum Outbound {
     Msg(Box<ServerMsg>),
@@ -41,7 +38,36 @@ impl Outbound {
     }
 }
 
-pub type ConnTx = mpsc::UnboundedSender<Outbound>;
+/// The sending half of a connection's outbound queue: the desk and the session hand messages to
+/// the connection's task through it, never waiting. An idle connection's queue is empty, and
+/// this one then costs about a hundred bytes; tokio's unbounded channel allocates a block of 32
+/// slots and cache-padded state up front, about 1 KiB per connection (`docs/benchmarks.md`,
+/// signalling load).
+#[derive(Clone, Debug)]
+pub struct ConnTx(futures::channel::mpsc::UnboundedSender<Outbound>);
+
+/// The receiving half, read by the connection's task.
+#[derive(Debug)]
+pub struct ConnRx(futures::channel::mpsc::UnboundedReceiver<Outbound>);
+
+impl ConnTx {
+    pub fn channel() -> (ConnTx, ConnRx) {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        (ConnTx(tx), ConnRx(rx))
+    }
+
+    /// Queue a message for the connection; `false` if it has closed.
+    pub fn send(&self, msg: Outbound) -> bool {
+        self.0.unbounded_send(msg).is_ok()
+    }
+}
+
+impl ConnRx {
+    /// The next message; `None` once every sender is gone.
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        futures::StreamExt::next(&mut self.0).await
+    }
+}
 
 /// The committed event a command produced: `(seq, hash)`, or why nothing was recorded.
 pub type Committed = Result<Option<(u64, String)>, String>;

@@ -685,9 +685,9 @@ async fn health() -> Json<serde_json::Value> {
 
 /// Initial capacity of a signalling socket's read buffer. tungstenite fills the whole capacity
 /// with zeros before every read, so its default (128 KiB) made each idle socket cost 128 KiB of
-/// resident memory; signalling frames are small, and a larger frame grows the buffer to fit it
-/// (`docs/benchmarks.md`, signalling load).
-const WS_READ_BUFFER_BYTES: usize = 1024;
+/// resident memory. Most signalling frames are a few dozen bytes; once a frame's header is read,
+/// the buffer grows to hold the whole frame (`docs/benchmarks.md`, signalling load).
+const WS_READ_BUFFER_BYTES: usize = 256;
 
 /// Upgrade to the signalling socket. Frames larger than twice the protocol limit are cut off by
 /// the transport; frames between the two limits get a `too_large` error and the socket lives.
@@ -701,7 +701,10 @@ async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Respons
         .on_upgrade(move |socket| serve_socket(state, socket))
 }
 
-async fn serve_socket(state: AppState, socket: WebSocket) {
+/// Adapt axum's socket to the gateway. Not an `async fn`: the split happens before the future
+/// is made, so the connection's task does not keep room for the unsplit socket beside the
+/// gateway's own state for as long as the connection lives.
+fn serve_socket(state: AppState, socket: WebSocket) -> impl Future<Output = ()> + Send {
     let (sink, stream) = socket.split();
     let incoming = stream
         .map(|m| match m {
@@ -722,7 +725,7 @@ async fn serve_socket(state: AppState, socket: WebSocket) {
         })
     });
     let outgoing = Box::pin(outgoing);
-    gateway::serve(state, incoming, outgoing).await;
+    gateway::serve(state, incoming, outgoing)
 }
 
 /// Prometheus scrape endpoint: counts only, no ids or addresses (see `metrics`).

@@ -13,7 +13,7 @@ use crate::evidence::ParticipantRole;
 use crate::identity::{self, DocumentInput, DocumentType};
 use crate::pairing::{ConnId, DeskCmd, Principal};
 use crate::room::{CheckedIdentity, RoomInput};
-use crate::session::{Outbound, SessionCmd, SessionHandle};
+use crate::session::{ConnTx, Outbound, SessionCmd, SessionHandle};
 use crate::state::AppState;
 use crate::store::Role;
 use futures::{Sink, SinkExt, Stream, StreamExt};
@@ -22,7 +22,6 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,7 +78,7 @@ where
     };
     let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
     let _open = crate::metrics::GaugeGuard::hold(&hub.metrics.connections);
-    let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
+    let (tx, mut rx) = ConnTx::channel();
     if !Box::pin(welcome(&hub, &principal, conn, &tx, &mut outgoing)).await {
         return;
     }
@@ -149,7 +148,7 @@ async fn welcome<K>(
     hub: &AppState,
     principal: &Principal,
     conn: ConnId,
-    tx: &mpsc::UnboundedSender<Outbound>,
+    tx: &ConnTx,
     outgoing: &mut K,
 ) -> bool
 where

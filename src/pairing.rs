@@ -158,14 +158,13 @@ impl Driver {
                     .map(|s| chrono::Duration::minutes(i64::from(s.typical_minutes)))
                     .unwrap_or(chrono::Duration::minutes(30));
                 let wait = crate::desk::estimated_wait(position - 1, officers, &recent, typical);
-                self.send(
-                    conn,
-                    Outbound::msg(ServerMsg::QueuePosition {
+                if let Some(c) = self.conns.get(&conn) {
+                    c.tx.replace_latest(ServerMsg::QueuePosition {
                         position,
                         length,
                         estimated_wait_minutes: Some(wait.num_minutes()),
-                    }),
-                );
+                    });
+                }
             }
         }
         crate::metrics::Metrics::set_count(&self.hub.metrics.queue_length, self.desk.len());
@@ -175,9 +174,9 @@ impl Driver {
         let entries = self.desk.entries();
         for c in self.conns.values() {
             if matches!(c.principal, Principal::Officer(_)) {
-                let _ = c.tx.send(Outbound::msg(ServerMsg::Queue {
+                c.tx.replace_latest(ServerMsg::Queue {
                     entries: entries.clone(),
-                }));
+                });
             }
         }
     }
@@ -242,12 +241,11 @@ impl Driver {
                     },
                 );
                 if is_officer {
-                    self.send(
-                        conn,
-                        Outbound::msg(ServerMsg::Queue {
+                    if let Some(c) = self.conns.get(&conn) {
+                        c.tx.replace_latest(ServerMsg::Queue {
                             entries: self.desk.entries(),
-                        }),
-                    );
+                        });
+                    }
                     self.push_bookings().await;
                 }
             }

@@ -26,6 +26,8 @@ pub const OFFICE_TZ: &str = "Asia/Shanghai";
 #[derive(Debug)]
 pub enum Outbound {
     Msg(Box<ServerMsg>),
+    /// The connection's queue state changed: send what [`ConnRx::take_latest`] holds.
+    Latest,
     /// The connection is now a participant of this session.
     Attach(Box<SessionHandle>),
     /// The session ended; drop the handle.
@@ -38,34 +40,75 @@ impl Outbound {
     }
 }
 
+/// The newest queue state for one connection, waiting to be sent.
+type LatestSlot = std::sync::Mutex<Option<Box<ServerMsg>>>;
+
 /// The sending half of a connection's outbound queue: the desk and the session hand messages to
-/// the connection's task through it, never waiting. An idle connection's queue is empty, and
-/// this one then costs about a hundred bytes; tokio's unbounded channel allocates a block of 32
-/// slots and cache-padded state up front, about 1 KiB per connection (`docs/benchmarks.md`,
-/// signalling load).
+/// the connection's task through it, never waiting.
+///
+/// Messages are queued in order, except the queue state (`queue_position` for an applicant,
+/// `queue` for an officer), which replaces the one still waiting: a broadcast reaches everyone
+/// waiting, and a connection that falls behind sends only the newest state instead of every
+/// stale one in between. An idle connection's queue costs about 150 bytes; tokio's unbounded
+/// channel allocates 32 slots and cache-padded state up front, about 1 KiB
+/// (`docs/benchmarks.md`, signalling load).
 #[derive(Clone, Debug)]
-pub struct ConnTx(futures::channel::mpsc::UnboundedSender<Outbound>);
+pub struct ConnTx {
+    tx: futures::channel::mpsc::UnboundedSender<Outbound>,
+    latest: std::sync::Arc<LatestSlot>,
+}
 
 /// The receiving half, read by the connection's task.
 #[derive(Debug)]
-pub struct ConnRx(futures::channel::mpsc::UnboundedReceiver<Outbound>);
+pub struct ConnRx {
+    rx: futures::channel::mpsc::UnboundedReceiver<Outbound>,
+    latest: std::sync::Arc<LatestSlot>,
+}
+
+fn lock_latest(slot: &LatestSlot) -> std::sync::MutexGuard<'_, Option<Box<ServerMsg>>> {
+    // Only an `Option` is replaced under the lock; a panic cannot leave it half-written.
+    slot.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 impl ConnTx {
     pub fn channel() -> (ConnTx, ConnRx) {
         let (tx, rx) = futures::channel::mpsc::unbounded();
-        (ConnTx(tx), ConnRx(rx))
+        let latest = std::sync::Arc::new(LatestSlot::new(None));
+        (
+            ConnTx {
+                tx,
+                latest: latest.clone(),
+            },
+            ConnRx { rx, latest },
+        )
     }
 
     /// Queue a message for the connection; `false` if it has closed.
     pub fn send(&self, msg: Outbound) -> bool {
-        self.0.unbounded_send(msg).is_ok()
+        self.tx.unbounded_send(msg).is_ok()
+    }
+
+    /// Make `msg` the connection's queue state, replacing one not sent yet; the connection is
+    /// woken only when nothing was waiting. `false` if it has closed.
+    pub fn replace_latest(&self, msg: ServerMsg) -> bool {
+        let waiting = lock_latest(&self.latest).replace(Box::new(msg)).is_some();
+        if waiting {
+            !self.tx.is_closed()
+        } else {
+            self.send(Outbound::Latest)
+        }
     }
 }
 
 impl ConnRx {
     /// The next message; `None` once every sender is gone.
     pub async fn recv(&mut self) -> Option<Outbound> {
-        futures::StreamExt::next(&mut self.0).await
+        futures::StreamExt::next(&mut self.rx).await
+    }
+
+    /// The queue state waiting to be sent, after [`Outbound::Latest`].
+    pub fn take_latest(&self) -> Option<Box<ServerMsg>> {
+        lock_latest(&self.latest).take()
     }
 }
 
@@ -866,4 +909,36 @@ pub async fn recover_interrupted(hub: &AppState) -> Result<usize, SessionError> 
         tracing::warn!(session = %session.id, "session found open at start: marked interrupted and sealed");
     }
     Ok(open.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn position(position: usize) -> ServerMsg {
+        ServerMsg::QueuePosition {
+            position,
+            length: 10,
+            estimated_wait_minutes: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn queue_state_replaces_the_one_not_sent_yet() {
+        let (tx, mut rx) = ConnTx::channel();
+        assert!(tx.replace_latest(position(3)));
+        assert!(tx.send(Outbound::Detach));
+        assert!(tx.replace_latest(position(2)));
+        // One wake-up, in the place of the first change, carrying the newest state.
+        assert!(matches!(rx.recv().await, Some(Outbound::Latest)));
+        assert_eq!(rx.take_latest().map(|m| *m), Some(position(2)));
+        assert!(matches!(rx.recv().await, Some(Outbound::Detach)));
+        assert!(rx.take_latest().is_none());
+        // Sent: the next change wakes the connection again.
+        assert!(tx.replace_latest(position(1)));
+        assert!(matches!(rx.recv().await, Some(Outbound::Latest)));
+        assert_eq!(rx.take_latest().map(|m| *m), Some(position(1)));
+        drop(rx);
+        assert!(!tx.replace_latest(position(1)));
+    }
 }

@@ -118,6 +118,8 @@ where
             }
             Some(out) = rx.recv() => match out {
                 Outbound::Msg(msg) => if !send(&mut outgoing, &msg).await { break },
+                Outbound::Latest => if let Some(msg) = rx.take_latest()
+                    && !send(&mut outgoing, &msg).await { break },
                 Outbound::Attach(handle) => conn_state.session = Some(*handle),
                 Outbound::Detach => {
                     conn_state.session = None;

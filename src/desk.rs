@@ -164,14 +164,14 @@ impl Desk {
         self.len() == 0
     }
 
-    /// Every queued case with its position, for position broadcasts.
-    pub fn positions(&self) -> Vec<(CaseId, usize, usize)> {
+    /// Every queued case with its service, position and queue length, for position broadcasts.
+    pub fn positions(&self) -> Vec<(&str, CaseId, usize, usize)> {
         self.queues
-            .values()
-            .flat_map(|q| {
+            .iter()
+            .flat_map(|(service, q)| {
                 q.iter()
                     .enumerate()
-                    .map(move |(i, w)| (w.case_id, i + 1, q.len()))
+                    .map(move |(i, w)| (service.as_str(), w.case_id, i + 1, q.len()))
             })
             .collect()
     }

@@ -12,7 +12,7 @@ use crate::ids::CaseId;
 use crate::session::{ConnTx, Outbound};
 use crate::signal::protocol::ServerMsg;
 use crate::state::AppState;
-use crate::store::{CaseRecord, UserRecord};
+use crate::store::UserRecord;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -21,12 +21,14 @@ use tokio::sync::mpsc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnId(pub u64);
 
-/// Who is behind a connection, established by its first frame. Shared by the connection and the
-/// desk's registry rather than copied into each (it is held for every idle connection).
+/// Who is behind a connection, established by its first frame. It is held for every idle
+/// connection, twice (the connection and the desk's registry), so it stays small: an officer's
+/// record is shared, and an applicant is their case's id, the case being read from the store
+/// when they join the queue or are taken.
 #[derive(Clone, Debug)]
 pub enum Principal {
     Officer(Arc<UserRecord>),
-    Applicant(Arc<CaseRecord>),
+    Applicant(CaseId),
 }
 
 #[derive(Debug)]
@@ -146,15 +148,12 @@ impl Driver {
             .filter(|c| matches!(c.principal, Principal::Officer(_)))
             .count();
         let recent: Vec<chrono::Duration> = self.recent.iter().copied().collect();
-        for (case, position, length) in self.desk.positions() {
+        for (service, case, position, length) in self.desk.positions() {
             if let Some(conn) = self.applicant_conn(case) {
                 let typical = self
-                    .conns
-                    .get(&conn)
-                    .and_then(|c| match &c.principal {
-                        Principal::Applicant(r) => self.hub.catalogue.service(&r.service),
-                        Principal::Officer(_) => None,
-                    })
+                    .hub
+                    .catalogue
+                    .service(service)
                     .map(|s| chrono::Duration::minutes(i64::from(s.typical_minutes)))
                     .unwrap_or(chrono::Duration::minutes(30));
                 let wait = crate::desk::estimated_wait(position - 1, officers, &recent, typical);
@@ -229,8 +228,8 @@ impl Driver {
                 tx,
             } => {
                 let is_officer = matches!(principal, Principal::Officer(_));
-                if let Principal::Applicant(case) = &principal {
-                    self.by_case.entry(case.id).or_default().push(conn);
+                if let Principal::Applicant(case) = principal {
+                    self.by_case.entry(case).or_default().push(conn);
                 }
                 self.conns.insert(
                     conn,
@@ -255,13 +254,13 @@ impl Driver {
                     ..
                 }) = self.conns.remove(&conn)
                 {
-                    if let Some(conns) = self.by_case.get_mut(&case.id) {
+                    if let Some(conns) = self.by_case.get_mut(&case) {
                         conns.retain(|c| *c != conn);
                         if conns.is_empty() {
-                            self.by_case.remove(&case.id);
+                            self.by_case.remove(&case);
                         }
                     }
-                    if self.applicant_conn(case.id).is_none() && self.desk.leave(case.id) {
+                    if self.applicant_conn(case).is_none() && self.desk.leave(case) {
                         self.dirty = true;
                     }
                 }
@@ -281,13 +280,25 @@ impl Driver {
                 let Some(c) = self.conns.get(&conn) else {
                     return;
                 };
-                let Principal::Applicant(case) = &c.principal else {
+                let Principal::Applicant(case) = c.principal else {
                     return self.send(conn, error(reference, "forbidden", "only applicants queue"));
                 };
                 if c.in_session {
                     return self.send(conn, error(reference, "conflict", "already in a session"));
                 }
-                let case = case.clone();
+                let case = match self.hub.store.case(case).await {
+                    Ok(Some(case)) => case,
+                    Ok(None) => {
+                        return self.send(conn, error(reference, "gone", "this case is gone"));
+                    }
+                    Err(e) => {
+                        tracing::error!("case unavailable for queueing: {e}");
+                        return self.send(
+                            conn,
+                            error(reference, "internal", "please try again shortly"),
+                        );
+                    }
+                };
                 let now = self.hub.clock.now();
                 // A live booking near now puts the applicant ahead of walk-ins for its officer.
                 let booked_with = match self.hub.store.bookings_for_case(case.id).await {
@@ -312,10 +323,10 @@ impl Driver {
                     .unwrap_or_else(|| case.service.clone());
                 let waiting = Waiting {
                     case_id: case.id,
-                    applicant_name: case.applicant_name.clone(),
-                    service: case.service.clone(),
-                    tz: case.applicant_tz.clone(),
-                    lang: case.applicant_lang.clone(),
+                    applicant_name: case.applicant_name,
+                    service: case.service,
+                    tz: case.applicant_tz,
+                    lang: case.applicant_lang,
                     skill,
                     booked_with,
                     since: now,
@@ -332,7 +343,7 @@ impl Driver {
                 else {
                     return self.send(conn, error(reference, "forbidden", "only applicants queue"));
                 };
-                if self.desk.leave(case.id) {
+                if self.desk.leave(*case) {
                     self.dirty = true;
                 }
             }
@@ -385,18 +396,29 @@ impl Driver {
                 error(reference, "gone", "the applicant left; take the next"),
             );
         };
-        let Some(Principal::Applicant(case)) =
-            self.conns.get(&applicant).map(|c| c.principal.clone())
-        else {
-            return;
-        };
         let applicant_tx = self.conns.get(&applicant).map(|c| c.tx.clone());
         let Some(applicant_tx) = applicant_tx else {
             return;
         };
+        let case = match self.hub.store.case(waiting.case_id).await {
+            Ok(Some(case)) => case,
+            Ok(None) => {
+                self.dirty = true;
+                return self.send(conn, error(reference, "gone", "the case is gone"));
+            }
+            Err(e) => {
+                tracing::error!("case unavailable for the session: {e}");
+                let _ = self.desk.join(waiting);
+                self.dirty = true;
+                return self.send(
+                    conn,
+                    error(reference, "internal", "the session could not be opened"),
+                );
+            }
+        };
         match crate::session::open(
             &self.hub,
-            Arc::unwrap_or_clone(case),
+            case,
             Arc::unwrap_or_clone(officer),
             (applicant, applicant_tx),
             (conn, officer_tx),

@@ -70,7 +70,7 @@ where
     S: Stream<Item = Frame> + Unpin,
     K: Sink<Frame> + Unpin,
 {
-    let Some((principal, _reference)) =
+    let Some((principal, greeting)) =
         Box::pin(authenticate(&hub, &mut incoming, &mut outgoing)).await
     else {
         let _ = outgoing.send(Frame::Close).await;
@@ -79,7 +79,16 @@ where
     let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
     let _open = crate::metrics::GaugeGuard::hold(&hub.metrics.connections);
     let (tx, mut rx) = ConnTx::channel();
-    if !Box::pin(welcome(&hub, &principal, conn, &tx, &mut outgoing)).await {
+    if !Box::pin(welcome(
+        &hub,
+        greeting,
+        &principal,
+        conn,
+        &tx,
+        &mut outgoing,
+    ))
+    .await
+    {
         return;
     }
     hub.desk.send(DeskCmd::Register {
@@ -144,10 +153,12 @@ where
     let _ = outgoing.send(Frame::Close).await;
 }
 
-/// Send `welcome`; a participant whose session is still open (they dropped, reloaded, or
-/// opened another window) goes straight back into it. `false` if the socket is gone.
+/// Send `welcome` (the `greeting`); a participant whose session is still open (they dropped,
+/// reloaded, or opened another window) goes straight back into it. `false` if the socket is
+/// gone.
 async fn welcome<K>(
     hub: &AppState,
+    greeting: Box<ServerMsg>,
     principal: &Principal,
     conn: ConnId,
     tx: &ConnTx,
@@ -156,28 +167,12 @@ async fn welcome<K>(
 where
     K: Sink<Frame> + Unpin,
 {
-    let welcome = match principal {
-        Principal::Officer(user) => ServerMsg::Welcome {
-            v: PROTOCOL_VERSION,
-            role: "officer".into(),
-            case_id: None,
-            name: user.display_name.clone(),
-            service: None,
-        },
-        Principal::Applicant(case) => ServerMsg::Welcome {
-            v: PROTOCOL_VERSION,
-            role: "applicant".into(),
-            case_id: Some(case.id),
-            name: case.applicant_name.clone(),
-            service: Some(case.service.clone()),
-        },
-    };
-    if !send(outgoing, &welcome).await {
+    if !send(outgoing, &greeting).await {
         return false;
     }
     let key = match principal {
         Principal::Officer(user) => crate::state::Participant::Officer(user.id),
-        Principal::Applicant(case) => crate::state::Participant::Applicant(case.id),
+        Principal::Applicant(case) => crate::state::Participant::Applicant(*case),
     };
     let live = hub
         .live
@@ -208,12 +203,13 @@ where
     true
 }
 
-/// Wait for the first frame and resolve its credential.
+/// Wait for the first frame and resolve its credential: who is connecting, and their
+/// `welcome`.
 async fn authenticate<S, K>(
     hub: &AppState,
     incoming: &mut S,
     outgoing: &mut K,
-) -> Option<(Principal, Option<u64>)>
+) -> Option<(Principal, Box<ServerMsg>)>
 where
     S: Stream<Item = Frame> + Unpin,
     K: Sink<Frame> + Unpin,
@@ -271,11 +267,27 @@ where
             .tickets
             .redeem(&ticket, now)
             .filter(|user| user.role == Role::Officer)
-            .map(|user| Principal::Officer(Arc::new(user))),
+            .map(|user| {
+                let greeting = ServerMsg::Welcome {
+                    v: PROTOCOL_VERSION,
+                    role: "officer".into(),
+                    case_id: None,
+                    name: user.display_name.clone(),
+                    service: None,
+                };
+                (Principal::Officer(Arc::new(user)), greeting)
+            }),
         (None, Some(invite)) => match hub.store.case_by_invite(&token_hash(&invite)).await {
-            Ok(Some(case)) if case.invite_expires_at > now => {
-                Some(Principal::Applicant(Arc::new(case)))
-            }
+            Ok(Some(case)) if case.invite_expires_at > now => Some((
+                Principal::Applicant(case.id),
+                ServerMsg::Welcome {
+                    v: PROTOCOL_VERSION,
+                    role: "applicant".into(),
+                    case_id: Some(case.id),
+                    name: case.applicant_name,
+                    service: Some(case.service),
+                },
+            )),
             Ok(Some(_)) => {
                 send(
                     outgoing,
@@ -313,7 +325,7 @@ where
         }
     };
     match principal {
-        Some(p) => Some((p, reference)),
+        Some((principal, greeting)) => Some((principal, Box::new(greeting))),
         None => {
             send(
                 outgoing,

@@ -121,8 +121,8 @@ echo "== results ($RESULTS)"
 jq -r '[.label, .clients, .connected, .held_at_end,
         (.memory_before.vm_rss_kib/1024|floor), (.memory_idle.vm_rss_kib/1024|floor),
         (.per_connection_rss_bytes/1024*100|round/100),
-        (.per_connection_anon_bytes/1024*100|round/100),
+        (.marginal_rss_bytes/1024*100|round/100),
         .ping_idle.p50_ms, .ping_idle.p99_ms,
         (.fanout.completion.p50_ms // "-"), (.ping_active.p99_ms // "-")] | @tsv' \
     "$RESULTS" | column -t -s $'\t' -N \
-    "server,clients,connected,held,RSS0_MiB,RSS_MiB,KiB/conn,anon_KiB/conn,ping_p50,ping_p99,fanout_ms,busy_ping_p99"
+    "server,clients,connected,held,RSS0_MiB,RSS_MiB,KiB/conn,2nd_half_KiB/conn,ping_p50_ms,ping_p99_ms,fanout_p50_ms,busy_ping_p99_ms"

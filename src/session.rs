@@ -41,7 +41,52 @@ impl Outbound {
 }
 
 /// The newest queue state for one connection, waiting to be sent.
-type LatestSlot = std::sync::Mutex<Option<Box<ServerMsg>>>;
+type LatestSlot = std::sync::Mutex<Option<Pending>>;
+
+/// A queue state waiting in a connection's slot. A position is kept inline: every broadcast
+/// makes one for each applicant waiting, and a boxed `ServerMsg` each time churned the
+/// allocator by 256 bytes per applicant.
+#[derive(Debug)]
+enum Pending {
+    Position {
+        position: usize,
+        length: usize,
+        estimated_wait_minutes: Option<i64>,
+    },
+    Other(Box<ServerMsg>),
+}
+
+impl Pending {
+    fn new(msg: ServerMsg) -> Pending {
+        match msg {
+            ServerMsg::QueuePosition {
+                position,
+                length,
+                estimated_wait_minutes,
+            } => Pending::Position {
+                position,
+                length,
+                estimated_wait_minutes,
+            },
+            other => Pending::Other(Box::new(other)),
+        }
+    }
+
+    fn into_msg(self) -> ServerMsg {
+        match self {
+            Pending::Position {
+                position,
+                length,
+                estimated_wait_minutes,
+            } => ServerMsg::QueuePosition {
+                position,
+                length,
+                estimated_wait_minutes,
+            },
+            Pending::Other(msg) => *msg,
+        }
+    }
+}
 
 /// The sending half of a connection's outbound queue: the desk and the session hand messages to
 /// the connection's task through it, never waiting.
@@ -65,7 +110,7 @@ pub struct ConnRx {
     latest: std::sync::Arc<LatestSlot>,
 }
 
-fn lock_latest(slot: &LatestSlot) -> std::sync::MutexGuard<'_, Option<Box<ServerMsg>>> {
+fn lock_latest(slot: &LatestSlot) -> std::sync::MutexGuard<'_, Option<Pending>> {
     // Only an `Option` is replaced under the lock; a panic cannot leave it half-written.
     slot.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -91,7 +136,9 @@ impl ConnTx {
     /// Make `msg` the connection's queue state, replacing one not sent yet; the connection is
     /// woken only when nothing was waiting. `false` if it has closed.
     pub fn replace_latest(&self, msg: ServerMsg) -> bool {
-        let waiting = lock_latest(&self.latest).replace(Box::new(msg)).is_some();
+        let waiting = lock_latest(&self.latest)
+            .replace(Pending::new(msg))
+            .is_some();
         if waiting {
             !self.tx.is_closed()
         } else {
@@ -107,8 +154,8 @@ impl ConnRx {
     }
 
     /// The queue state waiting to be sent, after [`Outbound::Latest`].
-    pub fn take_latest(&self) -> Option<Box<ServerMsg>> {
-        lock_latest(&self.latest).take()
+    pub fn take_latest(&self) -> Option<ServerMsg> {
+        lock_latest(&self.latest).take().map(Pending::into_msg)
     }
 }
 
@@ -931,13 +978,13 @@ mod tests {
         assert!(tx.replace_latest(position(2)));
         // One wake-up, in the place of the first change, carrying the newest state.
         assert!(matches!(rx.recv().await, Some(Outbound::Latest)));
-        assert_eq!(rx.take_latest().map(|m| *m), Some(position(2)));
+        assert_eq!(rx.take_latest(), Some(position(2)));
         assert!(matches!(rx.recv().await, Some(Outbound::Detach)));
         assert!(rx.take_latest().is_none());
         // Sent: the next change wakes the connection again.
         assert!(tx.replace_latest(position(1)));
         assert!(matches!(rx.recv().await, Some(Outbound::Latest)));
-        assert_eq!(rx.take_latest().map(|m| *m), Some(position(1)));
+        assert_eq!(rx.take_latest(), Some(position(1)));
         drop(rx);
         assert!(!tx.replace_latest(position(1)));
     }

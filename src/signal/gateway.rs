@@ -127,8 +127,12 @@ where
             }
             Some(out) = rx.recv() => match out {
                 Outbound::Msg(msg) => if !send(&mut outgoing, &msg).await { break },
-                Outbound::Latest => if let Some(msg) = rx.take_latest()
-                    && !send(&mut outgoing, &msg).await { break },
+                Outbound::Latest => {
+                    // Encoded at once: the loop does not hold a whole message while it sends.
+                    let text = rx.take_latest().map(|msg| protocol::encode(&msg));
+                    if let Some(text) = text
+                        && outgoing.send(Frame::Text(text)).await.is_err() { break }
+                }
                 Outbound::Attach(handle) => conn_state.session = Some(*handle),
                 Outbound::Detach => {
                     conn_state.session = None;

@@ -57,6 +57,9 @@ pub struct Config {
     pub tsa_trust: Option<PathBuf>,
     /// Validity of an officer signing certificate issued at enrolment, in days.
     pub officer_cert_days: u32,
+    /// On SIGTERM, how long the hub waits for its open sessions to end and seal before it
+    /// stops.
+    pub drain_timeout_secs: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +92,7 @@ impl Default for Config {
             tsa_url: None,
             tsa_trust: None,
             officer_cert_days: 365,
+            drain_timeout_secs: 20,
         }
     }
 }
@@ -216,6 +220,7 @@ impl Config {
             ("reconnect_grace_secs", self.reconnect_grace_secs, 3600),
             ("turn_ttl_secs", self.turn_ttl_secs, 86_400),
             ("officer_cert_days", self.officer_cert_days, 3 * 366),
+            ("drain_timeout_secs", self.drain_timeout_secs, 600),
         ] {
             if value == 0 || value > max {
                 return Err(ConfigError::Range { field, max, value });

@@ -573,11 +573,17 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
             accounts.auditor.0, accounts.auditor.1
         );
     }
-    // Signalling sockets outlive a graceful HTTP shutdown, so bound the drain: sessions still
-    // open when the process exits are marked interrupted and sealed on the next start.
+    // On SIGTERM or Ctrl-C: drain first (no new sessions, clients told, open sessions ended as
+    // interrupted and sealed, within `drain_timeout_secs`), then stop serving HTTP. Sessions
+    // still open after the bound keep their chains and are sealed at the next start.
+    let state = started.state.clone();
+    let bound = std::time::Duration::from_secs(u64::from(state.settings.config.drain_timeout_secs));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown_signal().await;
+        tracing::info!("shutting down: draining sessions");
+        let left = globallink::session::drain(&state, "the hub was asked to stop", bound).await;
+        tracing::info!(still_open = left, "drained; closing connections");
         let _ = stop_tx.send(());
     };
     let server = globallink::run(listener, started.state, shutdown);
@@ -585,8 +591,8 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
         result = server => result?,
         _ = async {
             let _ = stop_rx.await;
-            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
-        } => tracing::warn!("connections still open after 10 s; exiting"),
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        } => tracing::warn!("connections still open 5 s after the drain; exiting"),
     }
     Ok(())
 }

@@ -63,6 +63,8 @@ pub enum SessionCmd {
         conn: crate::pairing::ConnId,
         tx: ConnTx,
     },
+    /// The hub is shutting down: end the session as interrupted and seal it.
+    Drain { reason: String },
     /// A document stored by the upload handler, which waits for the event to commit.
     Document {
         doc: crate::room::StoredDocument,
@@ -356,6 +358,9 @@ impl Driver {
                         let input = RoomInput::LivenessPrompt {
                             prompt_id: prompt.id.clone(), lang, text, officer_text };
                         let _ = self.apply(ParticipantRole::Officer, input, reference).await;
+                    }
+                    Some(SessionCmd::Drain { reason }) => {
+                        let _ = self.apply(ParticipantRole::Officer, RoomInput::Shutdown { reason }, None).await;
                     }
                     Some(SessionCmd::Document { doc, reply }) => {
                         let result = self.apply(ParticipantRole::Officer, RoomInput::DocumentAdded(doc), None).await;
@@ -794,6 +799,47 @@ pub async fn seal_session(
     hub.metrics.sealed_in(started.elapsed());
     hub.metrics.session_ended(outcome);
     Ok(artefact)
+}
+
+/// How long clients are asked to wait before reconnecting to a hub that is shutting down.
+pub const DRAIN_RETRY_AFTER_SECS: u32 = 30;
+
+/// Shut the hub's sessions down: from now on no session starts and every connection is told
+/// the hub is draining; each open session ends as interrupted and is sealed with what was
+/// recorded. Waits at most `bound` for them and returns how many were still open then (those
+/// are left `open` in the store, their chains intact, and are sealed as interrupted at the
+/// next start).
+pub async fn drain(hub: &AppState, reason: &str, bound: std::time::Duration) -> usize {
+    hub.draining.send_replace(true);
+    let open: Vec<mpsc::Sender<SessionCmd>> = hub
+        .sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    tracing::info!(sessions = open.len(), "draining: ending open sessions");
+    for tx in &open {
+        let _ = tx
+            .send(SessionCmd::Drain {
+                reason: reason.to_owned(),
+            })
+            .await;
+    }
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        let left = hub.sessions.lock().unwrap_or_else(|p| p.into_inner()).len();
+        if left == 0 || tokio::time::Instant::now() >= deadline {
+            if left > 0 {
+                tracing::warn!(
+                    sessions = left,
+                    "drain bound reached with sessions still open"
+                );
+            }
+            return left;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// After a crash: every session still `open` gets a `session_interrupted` event appended to its

@@ -68,6 +68,8 @@ pub struct Hub {
     pub desk: DeskHandle,
     /// The time-stamping authority, when one is configured.
     pub timestamps: Option<crate::timestamps::Timestamper>,
+    /// Set once the hub starts shutting down: no new sessions, connections told to go.
+    pub draining: tokio::sync::watch::Sender<bool>,
     /// Open proof-of-possession challenges of officers enrolling a signing key.
     pub enrolments: std::sync::Mutex<crate::certificates::Enrolments>,
 }
@@ -247,6 +249,7 @@ pub async fn start(
         trust,
         timestamps,
         enrolments: std::sync::Mutex::new(crate::certificates::Enrolments::default()),
+        draining: tokio::sync::watch::channel(false).0,
         log,
         metrics: crate::metrics::Metrics::new(),
         vault,

@@ -267,3 +267,77 @@ async fn sigkill_mid_session_loses_no_acknowledged_event() {
         "reason names the file: {text}"
     );
 }
+
+/// SIGTERM: the hub drains: both participants are told, the session ends as interrupted and is
+/// sealed before the process exits (status 0, within the drain bound), so the next start has
+/// nothing to recover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_seals_open_sessions_and_exits() {
+    let dir = HubDir::fresh();
+    let first = 57000 + (std::process::id() % 50) as u16 * 20;
+    let ports = format!("{first}-{}", first + 9);
+    let mut hub = spawn(&dir, &ports);
+    let officer_account = account(&hub.lines, "officer");
+    let base = format!("http://{}", hub.addr);
+    let officer_http = login(&base, &officer_account).await;
+    let (case_id, invite) = create_case(&base, &officer_http, "id-card-renewal").await;
+    let mut officer = Ws::auth(
+        hub.addr,
+        json!({"ticket": ticket(&base, &officer_http).await}),
+    )
+    .await;
+    let mut applicant = Ws::auth(hub.addr, json!({"invite": invite})).await;
+    applicant.send(json!({"type": "join_queue"})).await;
+    applicant.expect("queue_position").await;
+    officer.send(json!({"type": "take_next"})).await;
+    officer.expect("paired").await;
+    applicant.expect("paired").await;
+
+    let pid = hub.child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    for ws in [&mut officer, &mut applicant] {
+        ws.expect("draining").await;
+        let closed = ws.expect("session_closed").await;
+        assert_eq!(closed["outcome"], "interrupted", "{closed}");
+        assert!(
+            closed["artefact_id"].is_string(),
+            "sealed before exit: {closed}"
+        );
+    }
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(exit) = hub.child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the hub did not exit after SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+    drop(hub);
+
+    let hub = spawn(&dir, &ports);
+    assert!(
+        !hub.lines.iter().any(|l| l.contains("marked interrupted")),
+        "nothing left to recover: {:?}",
+        hub.lines
+    );
+    let base = format!("http://{}", hub.addr);
+    let officer_http = login(&base, &officer_account).await;
+    let shown: Value = officer_http
+        .get(format!("{base}/api/cases/{case_id}"))
+        .send()
+        .await
+        .expect("case")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(shown["sessions"][0]["status"], "interrupted");
+    assert_eq!(shown["artefacts"][0]["outcome"], "interrupted");
+}

@@ -686,6 +686,14 @@ async fn health() -> Json<serde_json::Value> {
 /// Upgrade to the signalling socket. Frames larger than twice the protocol limit are cut off by
 /// the transport; frames between the two limits get a `too_large` error and the socket lives.
 async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    if *state.draining.borrow() {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "the desk is restarting; please try again in a minute",
+        )
+        .into_response();
+    }
     upgrade
         .max_message_size(MAX_FRAME_BYTES * 2)
         .max_frame_size(MAX_FRAME_BYTES * 2)

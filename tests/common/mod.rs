@@ -225,6 +225,24 @@ impl Ws {
             .expect("ws send");
     }
 
+    /// Send without panicking: false once the socket is gone.
+    pub async fn try_send(&mut self, v: Value) -> bool {
+        self.stream
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .is_ok()
+    }
+
+    /// The `ack` or `error` answering `id`, or None if the socket closes first.
+    pub async fn try_answer(&mut self, id: u64) -> Option<Value> {
+        loop {
+            let msg = self.next().await?;
+            if msg["ref"] == id {
+                return Some(msg);
+            }
+        }
+    }
+
     pub async fn send_raw(&mut self, m: Message) {
         self.stream.send(m).await.expect("ws send");
     }

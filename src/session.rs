@@ -414,7 +414,19 @@ impl Driver {
 
     /// Chain every recording evidence piece closed since the last call.
     async fn persist_recorded_pieces(&mut self) -> Result<(), SessionError> {
-        for p in self.media.take_recorded_pieces() {
+        for recorded in self.media.take_recorded_pieces() {
+            let p = match recorded {
+                crate::media::record::Recorded::Piece(p) => p,
+                crate::media::record::Recorded::Failed(f) => {
+                    let kind = EventKind::RecordingFailed {
+                        file: f.file,
+                        reason: f.reason,
+                        recording_offset_ms: Some(f.recording_offset_ms),
+                    };
+                    self.persist(kind, None, None).await?;
+                    continue;
+                }
+            };
             let kind = EventKind::RecordingSegment {
                 file: p.file,
                 piece: p.piece.to_owned(),

@@ -407,7 +407,7 @@ impl MediaSession {
 
     /// The recordings' evidence pieces (header, each ~10 s of clusters, cues) closed since
     /// the last call, for the chain.
-    pub fn take_recorded_pieces(&self) -> Vec<record::RecordedPiece> {
+    pub fn take_recorded_pieces(&self) -> Vec<record::Recorded> {
         self.forwarder.recorder.take_pieces()
     }
 

@@ -193,7 +193,7 @@ struct ConsentState {
     at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Room {
     applicant_lang: String,
     consents: BTreeMap<String, ConsentState>,

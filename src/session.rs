@@ -522,6 +522,9 @@ impl Driver {
         input: RoomInput,
         reference: Option<u64>,
     ) -> Committed {
+        // Kept so that a step the store refuses leaves the room as it was: the room and the
+        // chain never disagree about what happened.
+        let before = self.room.clone();
         let effects = match self.room.handle(self.hub.clock.now(), role, input) {
             Ok(effects) => effects,
             Err(e) => {
@@ -543,13 +546,28 @@ impl Driver {
                 Ok(None) => {}
                 Err(e) => {
                     tracing::error!(session = %self.record.id, "session effect failed: {e}");
+                    if last.is_none() {
+                        self.room = before;
+                    }
+                    let unavailable = matches!(&e, SessionError::Store(s) if s.is_unavailable());
+                    let (code, message) = if unavailable {
+                        (
+                            "database_unavailable",
+                            "the database cannot be reached right now; this step was not \
+                             recorded, please try it again shortly",
+                        )
+                    } else {
+                        (
+                            "internal",
+                            "the hub could not store this step; it was not recorded",
+                        )
+                    };
                     self.send(
                         role,
                         ServerMsg::Error {
                             reference,
-                            code: "internal".into(),
-                            message: "the hub could not store this step; it was not recorded"
-                                .into(),
+                            code: code.into(),
+                            message: message.into(),
                         },
                     );
                     return Err("the hub could not store this step".into());

@@ -81,6 +81,14 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!("database unavailable: {e}");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the database cannot be reached right now; nothing was changed, please try again shortly",
+            );
+        }
         let id = uuid::Uuid::new_v4();
         tracing::error!(error_id = %id, "store error: {e}");
         Self::new(

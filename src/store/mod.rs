@@ -214,6 +214,24 @@ pub enum StoreError {
     UnsupportedUrl,
 }
 
+impl StoreError {
+    /// The database could not be reached (connection refused or lost, pool exhausted): the
+    /// request may succeed later, unlike a conflict or a corrupt row.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::Protocol(_)
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn count_users(&self) -> Result<u64, StoreError>;

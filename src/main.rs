@@ -544,7 +544,7 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
     let local = listener.local_addr()?;
     if settings.config.public_url.is_none() {
         // Invite links must name the port actually bound (`--listen 127.0.0.1:0`).
-        settings.public_url = format!("http://{local}");
+        settings.public_url = format!("{}://{local}", settings.scheme());
     }
     let web = settings.web_dir.clone();
     let started = globallink::state::start(settings, store, Arc::new(SystemClock), web).await?;
@@ -560,8 +560,9 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
             started.recovered
         );
     }
-    println!("globallink listening on http://{local}");
-    println!("  officer console: http://{local}/console   auditor: http://{local}/audit");
+    let scheme = started.state.settings.scheme();
+    println!("globallink listening on {scheme}://{local}");
+    println!("  officer console: {scheme}://{local}/console   auditor: {scheme}://{local}/audit");
     if let Some(accounts) = &started.dev_accounts {
         println!("DEVELOPMENT ACCOUNTS (created on first start, shown only this once):");
         println!(

@@ -268,6 +268,10 @@ async fn pages_carry_security_headers() {
             .map(|v| v.as_bytes()),
         Some(&b"nosniff"[..])
     );
+    assert!(
+        headers.get(header::STRICT_TRANSPORT_SECURITY).is_none(),
+        "a hub on plain HTTP announces no HSTS"
+    );
     let res = app(state.clone())
         .oneshot(req("GET", "/join", None, None))
         .await

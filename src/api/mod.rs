@@ -752,6 +752,11 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
     let web = state.paths.web.clone();
+    // Only when the hub serves TLS itself: `None` adds no header.
+    let hsts = state
+        .settings
+        .hsts()
+        .and_then(|value| HeaderValue::try_from(value).ok());
     let api = Router::new()
         .route("/api/health", get(health))
         .route("/api/login", post(login))
@@ -799,6 +804,10 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            hsts,
         ))
         // Outermost: every request gets an id (or keeps a valid one it came with), every log
         // line of its span carries it, and the response hands it back for support requests.

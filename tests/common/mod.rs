@@ -72,8 +72,9 @@ impl HubDir {
 }
 
 impl TestHub {
+    /// `path` on this hub: `https://` when it serves TLS.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}{}", self.state.settings.public_url, path)
     }
 }
 
@@ -115,7 +116,7 @@ pub async fn start_hub_configured(
     let addr = listener.local_addr().expect("addr");
     let mut settings = dir.settings();
     adjust(&mut settings);
-    settings.public_url = format!("http://{addr}");
+    settings.public_url = format!("{}://{addr}", settings.scheme());
     let store = globallink::store::open(&settings.database_url)
         .await
         .expect("database opens");

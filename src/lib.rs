@@ -46,7 +46,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let tls = state.tls.clone();
-    let app = api::app(state);
+    // With the peer address, so sign-in throttling can count attempts per client address.
+    let app = api::app(state).into_make_service_with_connect_info::<api::guard::PeerAddr>();
     match tls {
         Some(config) => {
             axum::serve(tls::TlsListener::new(listener, config), app)

@@ -454,3 +454,29 @@ async fn responses_carry_a_request_id() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(headers.get("x-request-id").expect("kept"), "lb-7f3a");
 }
+
+/// Through a real listener the hub knows each client's address: sign-in attempts spread over
+/// many accounts from one address are throttled after the per-address burst.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_attempts_from_one_address_are_throttled_across_accounts() {
+    let hub = common::start_hub().await;
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for n in 0..21 {
+        let res = client
+            .post(hub.url("/api/login"))
+            .json(&json!({"username": format!("nobody{n}"), "password": "wrong"}))
+            .send()
+            .await
+            .expect("answered");
+        statuses.push(res.status().as_u16());
+    }
+    assert!(
+        statuses[..20].iter().all(|s| *s == 401),
+        "the burst is answered normally: {statuses:?}"
+    );
+    assert_eq!(
+        statuses[20], 429,
+        "then the address is throttled: {statuses:?}"
+    );
+}

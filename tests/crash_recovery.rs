@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{HubDir, Ws, create_case, login, ticket};
+use common::{HubDir, login, paired_session};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -102,18 +102,8 @@ async fn sigkill_mid_session_loses_no_acknowledged_event() {
     let auditor_account = account(&hub.lines, "auditor");
     let base = format!("http://{}", hub.addr);
     let officer_http = login(&base, &officer_account).await;
-    let (case_id, invite) = create_case(&base, &officer_http, "id-card-renewal").await;
-    let mut officer = Ws::auth(
-        hub.addr,
-        json!({"ticket": ticket(&base, &officer_http).await}),
-    )
-    .await;
-    let mut applicant = Ws::auth(hub.addr, json!({"invite": invite})).await;
-    applicant.send(json!({"type": "join_queue"})).await;
-    applicant.expect("queue_position").await;
-    officer.send(json!({"type": "take_next"})).await;
-    officer.expect("paired").await;
-    applicant.expect("paired").await;
+    let (mut officer, mut applicant, case_id) =
+        paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
     officer
         .send(json!({"id": 1, "type": "request_consent", "consent": "recording"}))
         .await;
@@ -280,18 +270,8 @@ async fn sigterm_drains_seals_open_sessions_and_exits() {
     let officer_account = account(&hub.lines, "officer");
     let base = format!("http://{}", hub.addr);
     let officer_http = login(&base, &officer_account).await;
-    let (case_id, invite) = create_case(&base, &officer_http, "id-card-renewal").await;
-    let mut officer = Ws::auth(
-        hub.addr,
-        json!({"ticket": ticket(&base, &officer_http).await}),
-    )
-    .await;
-    let mut applicant = Ws::auth(hub.addr, json!({"invite": invite})).await;
-    applicant.send(json!({"type": "join_queue"})).await;
-    applicant.expect("queue_position").await;
-    officer.send(json!({"type": "take_next"})).await;
-    officer.expect("paired").await;
-    applicant.expect("paired").await;
+    let (mut officer, mut applicant, case_id) =
+        paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
 
     let pid = hub.child.id().to_string();
     let status = Command::new("kill")
@@ -401,18 +381,8 @@ async fn sigkill_during_twenty_sessions_loses_no_acknowledged_event() {
         let mut tasks = Vec::new();
         for (i, account) in accounts.iter().enumerate() {
             let officer_http = login(&base, account).await;
-            let (case_id, invite) = create_case(&base, &officer_http, "id-card-renewal").await;
-            let mut officer = Ws::auth(
-                hub.addr,
-                json!({"ticket": ticket(&base, &officer_http).await}),
-            )
-            .await;
-            let mut applicant = Ws::auth(hub.addr, json!({"invite": invite})).await;
-            applicant.send(json!({"type": "join_queue"})).await;
-            applicant.expect("queue_position").await;
-            officer.send(json!({"type": "take_next"})).await;
-            officer.expect("paired").await;
-            applicant.expect("paired").await;
+            let (mut officer, applicant, case_id) =
+                paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
             let acked = acked.clone();
             tasks.push(tokio::spawn(async move {
                 // Identity checks, one after another, until the hub dies.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::peer::{TestPeer, negotiate};
+use common::peer::recorded_call;
 use common::{download_bundle, login, paired_session, start_hub};
 use globallink::seal::verify::verify_bundle;
 use serde_json::json;
@@ -43,22 +43,7 @@ async fn a_full_disk_while_recording_is_flagged_in_the_chain_and_the_session_goe
     let officer_http = login(&base, &hub.accounts.officer).await;
     let (mut officer, mut applicant, _) =
         paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
-    let mut peer_a = TestPeer::new().await;
-    let mut peer_o = TestPeer::new().await;
-    let offer = peer_a.offer().await;
-    negotiate(&mut applicant, &peer_a, offer).await;
-    let offer = peer_o.offer().await;
-    negotiate(&mut officer, &peer_o, offer).await;
-    peer_a.start_media().await;
-    peer_o.start_media().await;
-    officer
-        .send(json!({"id": 1, "type": "request_consent", "consent": "recording"}))
-        .await;
-    applicant.expect("consent_requested").await;
-    applicant
-        .send(json!({"id": 2, "type": "consent_answer", "consent": "recording", "granted": true}))
-        .await;
-    applicant.answer(2).await;
+    let (peer_a, peer_o) = recorded_call(&mut officer, &mut applicant).await;
 
     // The officer's console acknowledges every event; wait for the failure to be chained.
     let failed = loop {

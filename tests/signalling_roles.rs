@@ -174,33 +174,24 @@ async fn every_signalling_message_answers_each_caller_as_it_should() {
     #[rustfmt::skip]
     let applicant_only = ["join_queue", "leave_queue", "consent_answer", "withdraw_consent",
         "my_consents", "liveness_done", "confirm_declaration"];
-    for name in officer_only {
-        let msg = all
-            .iter()
-            .find(|(n, _)| *n == name)
-            .expect("known")
-            .1
-            .clone();
-        id += 1;
-        assert_eq!(
-            code_of(&mut applicant, id, msg).await,
-            "forbidden",
-            "applicant sends {name}"
-        );
-    }
-    for name in applicant_only {
-        let msg = all
-            .iter()
-            .find(|(n, _)| *n == name)
-            .expect("known")
-            .1
-            .clone();
-        id += 1;
-        assert_eq!(
-            code_of(&mut officer, id, msg).await,
-            "forbidden",
-            "officer sends {name}"
-        );
+    for (sender, names, who) in [
+        (&mut applicant, &officer_only, "applicant"),
+        (&mut officer, &applicant_only, "officer"),
+    ] {
+        for name in names {
+            let msg = all
+                .iter()
+                .find(|(n, _)| n == name)
+                .expect("known")
+                .1
+                .clone();
+            id += 1;
+            assert_eq!(
+                code_of(sender, id, msg).await,
+                "forbidden",
+                "{who} sends {name}"
+            );
+        }
     }
     // An answer naming another session is refused even from this session's applicant.
     id += 1;

@@ -556,9 +556,13 @@ async fn the_openapi_document_lists_every_route() {
         "the routes registered in src/api/ are the matrix's"
     );
 
-    // Every operation answers errors in the one shape, and protected ones name their scheme.
+    // Every operation has its own id, answers errors in the one shape, and protected ones name
+    // their scheme.
+    let mut ids = std::collections::BTreeSet::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("path item") {
+            let id = op["operationId"].as_str().expect("operationId");
+            assert!(ids.insert(id.to_owned()), "{method} {path}: {id} twice");
             let responses = op["responses"].as_object().expect("responses");
             for (code, response) in responses {
                 if code.starts_with('4') || code.starts_with('5') {
@@ -578,6 +582,29 @@ async fn the_openapi_document_lists_every_route() {
             }
         }
     }
+}
+
+/// The document passes a real validator of the OpenAPI specification (its JSON Schema and
+/// rules such as unique operation ids and declared path parameters).
+#[tokio::test]
+#[ignore = "needs python openapi-spec-validator (run by .ci/run)"]
+async fn the_openapi_document_passes_openapi_spec_validator() {
+    let (state, _, dir) = common::state_only().await;
+    let (status, _, doc) = call(&state, req("GET", "/api/openapi.json", None, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, doc.to_string()).expect("written");
+    let out = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Every response carries a request id for support and the logs: a fresh UUID, or the one the

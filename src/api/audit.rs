@@ -88,7 +88,7 @@ struct Person {
 
 /// Artefacts newest first, filtered; the listing is recorded in the access log.
 #[utoipa::path(
-    get, path = "/api/artefacts", tag = "audit", security(("staff" = [])),
+    get, path = "/api/artefacts", operation_id = "list_artefacts", tag = "audit", security(("staff" = [])),
     params(Filter),
     responses(
         (status = 200, description = "the artefacts", body = [ArtefactRow]),

@@ -620,7 +620,7 @@ struct BookingRow {
 
 /// Bookings of a period, for the console: applicant name, zone and both local times.
 #[utoipa::path(
-    get, path = "/api/bookings", tag = "officers", security(("staff" = [])),
+    get, path = "/api/bookings", operation_id = "list_bookings", tag = "officers", security(("staff" = [])),
     params(Period),
     responses(
         (status = 200, description = "live bookings of the period", body = [BookingRow]),

@@ -37,7 +37,7 @@ impl From<TransparencyError> for ApiError {
 
 /// The transparency log's verifier key.
 #[utoipa::path(
-    get, path = "/api/log/key", tag = "log",
+    get, path = "/api/log/key", operation_id = "log_key", tag = "log",
     responses((status = 200, description = "`<origin>+<key id>+<base64 key>`",
         content_type = "text/plain; charset=utf-8", body = String)),
 )]
@@ -47,7 +47,7 @@ async fn key(State(state): State<AppState>) -> impl IntoResponse {
 
 /// The current C2SP checkpoint.
 #[utoipa::path(
-    get, path = "/api/log/checkpoint", tag = "log",
+    get, path = "/api/log/checkpoint", operation_id = "log_checkpoint", tag = "log",
     responses(
         (status = 200, description = "a signed note: origin, size, base64 root",
             content_type = "text/plain; charset=utf-8", body = String),
@@ -77,7 +77,7 @@ struct InclusionProof {
 
 /// RFC 9162 inclusion path of leaf `index` in the tree of `size` leaves.
 #[utoipa::path(
-    get, path = "/api/log/inclusion", tag = "log",
+    get, path = "/api/log/inclusion", operation_id = "log_inclusion", tag = "log",
     params(InclusionParams),
     responses(
         (status = 200, description = "the proof", body = InclusionProof),
@@ -115,7 +115,7 @@ struct ConsistencyProof {
 
 /// RFC 9162 consistency proof between the trees of `from` and `to` leaves.
 #[utoipa::path(
-    get, path = "/api/log/consistency", tag = "log",
+    get, path = "/api/log/consistency", operation_id = "log_consistency", tag = "log",
     params(ConsistencyParams),
     responses(
         (status = 200, description = "the proof", body = ConsistencyProof),
@@ -157,7 +157,7 @@ async fn pki_file(
 
 /// The office CA certificate.
 #[utoipa::path(
-    get, path = "/api/pki/ca", tag = "log",
+    get, path = "/api/pki/ca", operation_id = "pki_ca", tag = "log",
     responses(
         (status = 200, description = "PEM", content_type = "application/x-pem-file", body = String),
         (status = 404, description = "`not_found`", body = ErrorBody),
@@ -173,7 +173,7 @@ async fn ca(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError
 
 /// The revocation list of officer certificates, signed by the office CA.
 #[utoipa::path(
-    get, path = "/api/pki/crl", tag = "log",
+    get, path = "/api/pki/crl", operation_id = "pki_crl", tag = "log",
     responses(
         (status = 200, description = "PEM", content_type = "application/x-pem-file", body = String),
         (status = 404, description = "`not_found`: before the first officer certificate", body = ErrorBody),

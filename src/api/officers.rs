@@ -26,7 +26,7 @@ struct OfficerView {
 
 /// Officers with their duty status from the rota, holidays, leave and the override.
 #[utoipa::path(
-    get, path = "/api/officers", tag = "officers", security(("staff" = [])),
+    get, path = "/api/officers", operation_id = "list_officers", tag = "officers", security(("staff" = [])),
     responses(
         (status = 200, description = "every officer", body = [OfficerView]),
         (status = 401, description = "`unauthenticated`", body = ErrorBody),

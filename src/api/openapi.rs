@@ -114,7 +114,7 @@ impl Modify for Security {
 
 /// This document.
 #[utoipa::path(
-    get, path = "/api/openapi.json", tag = "operations",
+    get, path = "/api/openapi.json", operation_id = "openapi", tag = "operations",
     responses((status = 200, description = "the OpenAPI document", content_type = "application/json",
         body = Object)),
 )]

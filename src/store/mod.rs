@@ -153,10 +153,12 @@ pub struct ArtefactRecord {
     pub id: ArtefactId,
     pub case_id: CaseId,
     pub session_id: SessionId,
-    /// File name under `<data_dir>/artefacts/`.
+    /// Name under `<data_dir>/artefacts/`: the artefact's directory, or `<id>.zip` for one
+    /// sealed by an earlier version (`seal::bundle::StoredArtefact::locate`).
     #[serde(skip)]
     pub file_name: String,
     pub manifest_sha256: String,
+    /// Size in bytes of the bundle's zip, as downloaded.
     pub size: u64,
     pub created_at: DateTime<Utc>,
     /// The session's outcome: `completed`, `incomplete`, `refused` or `interrupted`.

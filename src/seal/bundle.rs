@@ -429,9 +429,10 @@ impl Prepared {
         } = self;
         let log_json =
             evidence::canonical_json(log).map_err(|e| BundleError::Manifest(e.to_string()))?;
+        let manifest_jws = manifest_jws.to_text();
         let last = [
             (MANIFEST_JSON, manifest_json.as_bytes()),
-            (MANIFEST_JWS, manifest_jws.to_text().as_bytes()),
+            (MANIFEST_JWS, manifest_jws.as_bytes()),
             (LOG_JSON, log_json.as_bytes()),
         ];
         // Side by side: the file system commits syncs that arrive together in one go.

@@ -16,7 +16,7 @@ pub const DOCUMENT_TYPES: [&str; 3] = ["id-card", "passport", "driving-licence"]
 /// Stills the hub knows how to ask for.
 pub const STILL_KINDS: [&str; 1] = ["identity-document"];
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Checklist {
     #[serde(default)]

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// Address of the HTTP and WebSocket listener.
     pub listen: SocketAddr,
-    /// URL that applicants' invite links point at. Defaults to `http://<listen>`.
+    /// URL that applicants' invite links point at. Defaults to `http://<listen>`, or
+    /// `https://<listen>` when the hub serves TLS itself.
     pub public_url: Option<String>,
     /// Where the database, the development PKI, recordings and artefacts live.
     pub data_dir: PathBuf,
@@ -57,6 +58,17 @@ pub struct Config {
     pub tsa_trust: Option<PathBuf>,
     /// Validity of an officer signing certificate issued at enrolment, in days.
     pub officer_cert_days: u32,
+    /// On SIGTERM, how long the hub waits for its open sessions to end and seal before it
+    /// stops.
+    pub drain_timeout_secs: u32,
+    /// PEM certificate chain (server certificate first) for HTTPS on `listen`; needs
+    /// `tls_key`. Neither: plain HTTP, for development or behind a TLS-terminating proxy.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, RSA or SEC1) of the first certificate in `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// `max-age` of the `Strict-Transport-Security` header sent over TLS; 0 sends none.
+    /// Never sent over plain HTTP: browsers ignore it there.
+    pub hsts_max_age_secs: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +101,10 @@ impl Default for Config {
             tsa_url: None,
             tsa_trust: None,
             officer_cert_days: 365,
+            drain_timeout_secs: 20,
+            tls_cert: None,
+            tls_key: None,
+            hsts_max_age_secs: 365 * 24 * 3600,
         }
     }
 }
@@ -140,6 +156,13 @@ pub enum ConfigError {
     TsaUrl(String),
     #[error("tsa_url needs tsa_trust (a PEM file with the time-stamping authority's root)")]
     TsaTrust,
+    #[error("{given} needs {missing}: set both tls_cert and tls_key for HTTPS, or neither")]
+    TlsPair {
+        given: &'static str,
+        missing: &'static str,
+    },
+    #[error("{field} {path} does not exist or is not a file")]
+    TlsFile { field: &'static str, path: PathBuf },
 }
 
 /// Overrides from command-line flags; `None` leaves the lower layers alone.
@@ -169,6 +192,22 @@ pub struct Settings {
     pub web_dir: PathBuf,
     /// TURN servers and credentials, when configured.
     pub turn: Option<crate::turn::TurnSettings>,
+    /// The certificate chain and key to serve HTTPS with; `None` serves plain HTTP.
+    pub tls: Option<crate::tls::TlsFiles>,
+}
+
+impl Settings {
+    /// `https` when the hub terminates TLS itself, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// The `Strict-Transport-Security` value to send on every response: only over TLS, and
+    /// only when `hsts_max_age_secs` is not 0.
+    pub fn hsts(&self) -> Option<String> {
+        let max_age = self.config.hsts_max_age_secs;
+        (self.tls.is_some() && max_age > 0).then(|| format!("max-age={max_age}; includeSubDomains"))
+    }
 }
 
 impl Config {
@@ -203,12 +242,42 @@ impl Config {
             }
             None => default_database_url(&self.data_dir),
         };
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                for (field, path) in [("tls_cert", cert), ("tls_key", key)] {
+                    if !path.is_file() {
+                        return Err(ConfigError::TlsFile {
+                            field,
+                            path: path.clone(),
+                        });
+                    }
+                }
+                Some(crate::tls::TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                })
+            }
+            (Some(_), None) => {
+                return Err(ConfigError::TlsPair {
+                    given: "tls_cert",
+                    missing: "tls_key",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::TlsPair {
+                    given: "tls_key",
+                    missing: "tls_cert",
+                });
+            }
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let public_url = match &self.public_url {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
                 url.trim_end_matches('/').to_owned()
             }
             Some(url) => return Err(ConfigError::PublicUrl(url.clone())),
-            None => format!("http://{}", self.listen),
+            None => format!("{scheme}://{}", self.listen),
         };
         for (field, value, max) in [
             ("invite_ttl_hours", self.invite_ttl_hours, 24 * 30),
@@ -216,6 +285,7 @@ impl Config {
             ("reconnect_grace_secs", self.reconnect_grace_secs, 3600),
             ("turn_ttl_secs", self.turn_ttl_secs, 86_400),
             ("officer_cert_days", self.officer_cert_days, 3 * 366),
+            ("drain_timeout_secs", self.drain_timeout_secs, 600),
         ] {
             if value == 0 || value > max {
                 return Err(ConfigError::Range { field, max, value });
@@ -259,6 +329,7 @@ impl Config {
         };
         Ok(Settings {
             turn,
+            tls,
             config: self,
             ports,
             database_url,
@@ -408,6 +479,116 @@ mod tests {
                 c.database_url.as_deref(),
                 Some("postgres://hub@db/globallink")
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_both_must_exist() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cert = dir.path().join("hub.pem");
+        let key = dir.path().join("hub.key");
+        std::fs::write(&cert, "certificate").expect("write");
+        std::fs::write(&key, "key").expect("write");
+
+        let only_cert = Config {
+            tls_cert: Some(cert.clone()),
+            ..Config::default()
+        };
+        let err = only_cert.validate().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::TlsPair {
+                    given: "tls_cert",
+                    missing: "tls_key"
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("or neither"), "{err}");
+        let only_key = Config {
+            tls_key: Some(key.clone()),
+            ..Config::default()
+        };
+        assert!(matches!(
+            only_key.validate(),
+            Err(ConfigError::TlsPair {
+                given: "tls_key",
+                missing: "tls_cert"
+            })
+        ));
+
+        let missing = dir.path().join("missing.key");
+        let err = Config {
+            tls_cert: Some(cert.clone()),
+            tls_key: Some(missing.clone()),
+            ..Config::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::TlsFile { field: "tls_key", path } if *path == missing),
+            "{err}"
+        );
+        assert!(err.to_string().contains("missing.key"), "{err}");
+        // A directory is no certificate either.
+        assert!(matches!(
+            Config {
+                tls_cert: Some(dir.path().to_path_buf()),
+                tls_key: Some(key.clone()),
+                ..Config::default()
+            }
+            .validate(),
+            Err(ConfigError::TlsFile {
+                field: "tls_cert",
+                ..
+            })
+        ));
+
+        let tls = Config {
+            tls_cert: Some(cert.clone()),
+            tls_key: Some(key.clone()),
+            ..Config::default()
+        }
+        .validate()
+        .expect("both files exist");
+        assert_eq!(tls.public_url, "https://127.0.0.1:8080");
+        assert_eq!(tls.scheme(), "https");
+        assert_eq!(
+            tls.hsts().as_deref(),
+            Some("max-age=31536000; includeSubDomains")
+        );
+        let files = tls.tls.expect("TLS files");
+        assert_eq!((files.cert, files.key), (cert.clone(), key.clone()));
+
+        let no_hsts = Config {
+            tls_cert: Some(cert),
+            tls_key: Some(key),
+            hsts_max_age_secs: 0,
+            ..Config::default()
+        }
+        .validate()
+        .expect("valid");
+        assert_eq!(no_hsts.hsts(), None);
+        // Plain HTTP never announces HSTS, whatever the max-age.
+        let plain = Config::default().validate().expect("valid");
+        assert_eq!((plain.scheme(), plain.hsts()), ("http", None));
+    }
+
+    #[test]
+    fn tls_files_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("hub.pem", "certificate")?;
+            jail.create_file("hub.key", "key")?;
+            jail.set_env("GLOBALLINK_TLS_CERT", "hub.pem");
+            jail.set_env("GLOBALLINK_TLS_KEY", "hub.key");
+            jail.set_env("GLOBALLINK_HSTS_MAX_AGE_SECS", "600");
+            let c = Config::load(None, &Overrides::default()).expect("loads");
+            assert_eq!(c.tls_cert.as_deref(), Some(Path::new("hub.pem")));
+            assert_eq!(c.hsts_max_age_secs, 600);
+            let s = c.validate().expect("valid");
+            assert_eq!(s.hsts().as_deref(), Some("max-age=600; includeSubDomains"));
             Ok(())
         });
     }

@@ -113,6 +113,13 @@ pub enum EventKind {
         end_ms: Option<u64>,
         sha256: String,
     },
+    /// A recording file could not be written further (a full disk, an I/O error): it keeps
+    /// what was written before `recording_offset_ms`; the session goes on.
+    RecordingFailed {
+        file: String,
+        reason: String,
+        recording_offset_ms: Option<u64>,
+    },
     IdentityCheckRecorded {
         document_type: String,
         /// Masked number, e.g. `110105********002X`. The full number is never in the chain.
@@ -194,6 +201,7 @@ impl EventKind {
             EventKind::RecordingStarted { .. } => "recording_started",
             EventKind::RecordingStopped { .. } => "recording_stopped",
             EventKind::RecordingSegment { .. } => "recording_segment",
+            EventKind::RecordingFailed { .. } => "recording_failed",
             EventKind::IdentityCheckRecorded { .. } => "identity_check_recorded",
             EventKind::LivenessPrompted { .. } => "liveness_prompted",
             EventKind::LivenessResponded { .. } => "liveness_responded",

@@ -30,6 +30,7 @@ pub mod signal;
 pub mod state;
 pub mod store;
 pub mod timestamps;
+pub mod tls;
 pub mod translog;
 pub mod transparency;
 pub mod turn;
@@ -37,13 +38,26 @@ pub mod vault;
 
 use std::future::Future;
 
-/// Serve the hub on `listener` until `shutdown` resolves.
+/// Serve the hub on `listener` until `shutdown` resolves: over TLS when the hub was started
+/// with a certificate, else plain HTTP.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: state::AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, api::app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let tls = state.tls.clone();
+    // With the peer address, so sign-in throttling can count attempts per client address.
+    let app = api::app(state).into_make_service_with_connect_info::<api::guard::PeerAddr>();
+    match tls {
+        Some(config) => {
+            axum::serve(tls::TlsListener::new(listener, config), app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
 }

@@ -557,7 +557,7 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
     let local = listener.local_addr()?;
     if settings.config.public_url.is_none() {
         // Invite links must name the port actually bound (`--listen 127.0.0.1:0`).
-        settings.public_url = format!("http://{local}");
+        settings.public_url = format!("{}://{local}", settings.scheme());
     }
     let web = settings.web_dir.clone();
     let started = globallink::state::start(settings, store, Arc::new(SystemClock), web).await?;
@@ -573,8 +573,9 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
             started.recovered
         );
     }
-    println!("globallink listening on http://{local}");
-    println!("  officer console: http://{local}/console   auditor: http://{local}/audit");
+    let scheme = started.state.settings.scheme();
+    println!("globallink listening on {scheme}://{local}");
+    println!("  officer console: {scheme}://{local}/console   auditor: {scheme}://{local}/audit");
     if let Some(accounts) = &started.dev_accounts {
         println!("DEVELOPMENT ACCOUNTS (created on first start, shown only this once):");
         println!(
@@ -586,11 +587,17 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
             accounts.auditor.0, accounts.auditor.1
         );
     }
-    // Signalling sockets outlive a graceful HTTP shutdown, so bound the drain: sessions still
-    // open when the process exits are marked interrupted and sealed on the next start.
+    // On SIGTERM or Ctrl-C: drain first (no new sessions, clients told, open sessions ended as
+    // interrupted and sealed, within `drain_timeout_secs`), then stop serving HTTP. Sessions
+    // still open after the bound keep their chains and are sealed at the next start.
+    let state = started.state.clone();
+    let bound = std::time::Duration::from_secs(u64::from(state.settings.config.drain_timeout_secs));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown_signal().await;
+        tracing::info!("shutting down: draining sessions");
+        let left = globallink::session::drain(&state, "the hub was asked to stop", bound).await;
+        tracing::info!(still_open = left, "drained; closing connections");
         let _ = stop_tx.send(());
     };
     let server = globallink::run(listener, started.state, shutdown);
@@ -598,8 +605,8 @@ async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<
         result = server => result?,
         _ = async {
             let _ = stop_rx.await;
-            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
-        } => tracing::warn!("connections still open after 10 s; exiting"),
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        } => tracing::warn!("connections still open 5 s after the drain; exiting"),
     }
     Ok(())
 }

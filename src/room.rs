@@ -105,6 +105,11 @@ pub enum RoomInput {
     GraceExpired {
         role: ParticipantRole,
     },
+    /// The hub is shutting down: the session ends as interrupted, sealed with what was
+    /// recorded so far.
+    Shutdown {
+        reason: String,
+    },
     RequestConsent {
         consent: String,
     },
@@ -188,7 +193,7 @@ struct ConsentState {
     at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Room {
     applicant_lang: String,
     consents: BTreeMap<String, ConsentState>,
@@ -350,6 +355,17 @@ impl Room {
                         },
                     },
                 ])
+            }
+            RoomInput::Shutdown { reason } => {
+                let mut effects = self.stop_recording(now, "hub shutting down");
+                effects.push(persist(EventKind::SessionInterrupted {
+                    reason: format!("hub shutting down: {reason}"),
+                }));
+                effects.push(Effect::Interrupt {
+                    reason: format!("hub shutting down: {reason}"),
+                });
+                self.ended = true;
+                Ok(effects)
             }
             RoomInput::GraceExpired { role } => {
                 if !self.away[slot(role)] {

@@ -188,6 +188,8 @@ pub enum SessionCmd {
         conn: crate::pairing::ConnId,
         tx: ConnTx,
     },
+    /// The hub is shutting down: end the session as interrupted and seal it.
+    Drain { reason: String },
     /// A document stored by the upload handler, which waits for the event to commit.
     Document {
         doc: crate::room::StoredDocument,
@@ -482,6 +484,9 @@ impl Driver {
                             prompt_id: prompt.id.clone(), lang, text, officer_text };
                         let _ = self.apply(ParticipantRole::Officer, input, reference).await;
                     }
+                    Some(SessionCmd::Drain { reason }) => {
+                        let _ = self.apply(ParticipantRole::Officer, RoomInput::Shutdown { reason }, None).await;
+                    }
                     Some(SessionCmd::Document { doc, reply }) => {
                         let result = self.apply(ParticipantRole::Officer, RoomInput::DocumentAdded(doc), None).await;
                         let _ = reply.send(result);
@@ -534,7 +539,19 @@ impl Driver {
 
     /// Chain every recording evidence piece closed since the last call.
     async fn persist_recorded_pieces(&mut self) -> Result<(), SessionError> {
-        for p in self.media.take_recorded_pieces() {
+        for recorded in self.media.take_recorded_pieces() {
+            let p = match recorded {
+                crate::media::record::Recorded::Piece(p) => p,
+                crate::media::record::Recorded::Failed(f) => {
+                    let kind = EventKind::RecordingFailed {
+                        file: f.file,
+                        reason: f.reason,
+                        recording_offset_ms: Some(f.recording_offset_ms),
+                    };
+                    self.persist(kind, None, None).await?;
+                    continue;
+                }
+            };
             let kind = EventKind::RecordingSegment {
                 file: p.file,
                 piece: p.piece.to_owned(),
@@ -630,6 +647,9 @@ impl Driver {
         input: RoomInput,
         reference: Option<u64>,
     ) -> Committed {
+        // Kept so that a step the store refuses leaves the room as it was: the room and the
+        // chain never disagree about what happened.
+        let before = self.room.clone();
         let effects = match self.room.handle(self.hub.clock.now(), role, input) {
             Ok(effects) => effects,
             Err(e) => {
@@ -651,13 +671,28 @@ impl Driver {
                 Ok(None) => {}
                 Err(e) => {
                     tracing::error!(session = %self.record.id, "session effect failed: {e}");
+                    if last.is_none() {
+                        self.room = before;
+                    }
+                    let unavailable = matches!(&e, SessionError::Store(s) if s.is_unavailable());
+                    let (code, message) = if unavailable {
+                        (
+                            "database_unavailable",
+                            "the database cannot be reached right now; this step was not \
+                             recorded, please try it again shortly",
+                        )
+                    } else {
+                        (
+                            "internal",
+                            "the hub could not store this step; it was not recorded",
+                        )
+                    };
                     self.send(
                         role,
                         ServerMsg::Error {
                             reference,
-                            code: "internal".into(),
-                            message: "the hub could not store this step; it was not recorded"
-                                .into(),
+                            code: code.into(),
+                            message: message.into(),
                         },
                     );
                     return Err("the hub could not store this step".into());
@@ -919,6 +954,47 @@ pub async fn seal_session(
     hub.metrics.sealed_in(started.elapsed());
     hub.metrics.session_ended(outcome);
     Ok(artefact)
+}
+
+/// How long clients are asked to wait before reconnecting to a hub that is shutting down.
+pub const DRAIN_RETRY_AFTER_SECS: u32 = 30;
+
+/// Shut the hub's sessions down: from now on no session starts and every connection is told
+/// the hub is draining; each open session ends as interrupted and is sealed with what was
+/// recorded. Waits at most `bound` for them and returns how many were still open then (those
+/// are left `open` in the store, their chains intact, and are sealed as interrupted at the
+/// next start).
+pub async fn drain(hub: &AppState, reason: &str, bound: std::time::Duration) -> usize {
+    hub.draining.send_replace(true);
+    let open: Vec<mpsc::Sender<SessionCmd>> = hub
+        .sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    tracing::info!(sessions = open.len(), "draining: ending open sessions");
+    for tx in &open {
+        let _ = tx
+            .send(SessionCmd::Drain {
+                reason: reason.to_owned(),
+            })
+            .await;
+    }
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        let left = hub.sessions.lock().unwrap_or_else(|p| p.into_inner()).len();
+        if left == 0 || tokio::time::Instant::now() >= deadline {
+            if left > 0 {
+                tracing::warn!(
+                    sessions = left,
+                    "drain bound reached with sessions still open"
+                );
+            }
+            return left;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// After a crash: every session still `open` gets a `session_interrupted` event appended to its

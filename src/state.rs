@@ -68,8 +68,12 @@ pub struct Hub {
     pub desk: DeskHandle,
     /// The time-stamping authority, when one is configured.
     pub timestamps: Option<crate::timestamps::Timestamper>,
+    /// Set once the hub starts shutting down: no new sessions, connections told to go.
+    pub draining: tokio::sync::watch::Sender<bool>,
     /// Open proof-of-possession challenges of officers enrolling a signing key.
     pub enrolments: std::sync::Mutex<crate::certificates::Enrolments>,
+    /// The HTTPS configuration `run` serves with, loaded from `tls_cert` and `tls_key`.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// A session participant, as a returning connection identifies itself.
@@ -112,6 +116,8 @@ pub enum StartError {
     Catalogue(#[from] crate::catalogue::CatalogueError),
     #[error("holiday calendar: {0}")]
     Calendar(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Credentials of the development accounts created on first start. Shown once.
@@ -189,6 +195,11 @@ pub async fn start(
     clock: Arc<dyn Clock>,
     web: PathBuf,
 ) -> Result<Started, StartError> {
+    // First, so a bad certificate stops the hub before it writes anything.
+    let tls = match &settings.tls {
+        Some(files) => Some(crate::tls::server_config(files, clock.now())?),
+        None => None,
+    };
     let paths = Paths::new(&settings.config.data_dir, web);
     for dir in [&paths.data, &paths.pki, &paths.recordings, &paths.artefacts] {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -247,6 +258,8 @@ pub async fn start(
         trust,
         timestamps,
         enrolments: std::sync::Mutex::new(crate::certificates::Enrolments::default()),
+        draining: tokio::sync::watch::channel(false).0,
+        tls,
         log,
         metrics: crate::metrics::Metrics::new(),
         vault,

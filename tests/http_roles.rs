@@ -268,6 +268,10 @@ async fn pages_carry_security_headers() {
             .map(|v| v.as_bytes()),
         Some(&b"nosniff"[..])
     );
+    assert!(
+        headers.get(header::STRICT_TRANSPORT_SECURITY).is_none(),
+        "a hub on plain HTTP announces no HSTS"
+    );
     let res = app(state.clone())
         .oneshot(req("GET", "/join", None, None))
         .await
@@ -341,37 +345,30 @@ async fn guessing_passwords_is_throttled_and_cross_site_writes_are_refused() {
     );
 }
 
-/// Every HTTP route, every role: anonymous, an applicant (invite header, which opens nothing
-/// but their own case), an officer and an auditor each get exactly the status in the table.
-/// Ids in paths are unknown ones: a caller allowed in gets 404, one who is not is stopped
-/// first (401 or 403), so nobody learns whether an id exists.
-#[tokio::test]
-async fn every_route_answers_each_role_as_it_should() {
-    let (state, accounts, _dir) = common::state_only().await;
-    let officer = login(&state, &accounts.officer).await;
-    let auditor = login(&state, &accounts.auditor).await;
-    let (status, _, created) = call(
-        &state,
-        req("POST", "/api/cases", Some(&officer), Some(new_case())),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let invite = format!(
-        "Invite {}",
-        created["invite_token"].as_str().expect("token")
-    );
-    let unknown = "00000000-0000-4000-8000-000000000000";
+/// An id that exists nowhere, in every path of the matrix.
+const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
 
+/// Every HTTP route the hub serves (but the `/ws` upgrade and the pages), each with a request
+/// and the status it gets from each of: anonymous, applicant, officer, auditor. Besides the
+/// authorization matrix, the OpenAPI test holds the document to exactly these routes, and
+/// these to the routes registered in `src/api/`.
+fn route_matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 4])> {
+    let unknown = UNKNOWN;
     const A: u16 = 401;
     #[rustfmt::skip]
     let table: Vec<(&str, String, Option<Value>, [u16; 4])> = vec![
         //                                                          anon applicant officer auditor
         ("GET", "/api/health".into(), None, [200, 200, 200, 200]),
+        ("GET", "/api/openapi.json".into(), None, [200, 200, 200, 200]),
         ("GET", "/api/services".into(), None, [200, 200, 200, 200]),
         ("GET", "/api/log/key".into(), None, [200, 200, 200, 200]),
         ("GET", "/api/log/checkpoint".into(), None, [200, 200, 200, 200]),
+        ("GET", "/api/log/inclusion?index=0&size=1".into(), None, [400, 400, 400, 400]),
+        ("GET", "/api/log/consistency?from=1&to=2".into(), None, [400, 400, 400, 400]),
         ("GET", "/api/pki/ca".into(), None, [200, 200, 200, 200]),
+        ("GET", "/api/pki/crl".into(), None, [404, 404, 404, 404]),
         ("GET", "/metrics".into(), None, [200, 200, 200, 200]),
+        ("POST", "/api/login".into(), Some(json!({"username": "nobody", "password": "x"})), [A, A, A, A]),
         ("GET", "/api/me".into(), None, [A, A, 200, 200]),
         ("POST", "/api/ws-ticket".into(), None, [A, A, 200, 403]),
         ("GET", "/api/cases".into(), None, [A, A, 200, 200]),
@@ -397,10 +394,36 @@ async fn every_route_answers_each_role_as_it_should() {
         ("GET", "/api/applicant/slots?days=1".into(), None, [A, 200, A, A]),
         ("GET", "/api/applicant/desk".into(), None, [A, 200, A, A]),
         ("POST", "/api/applicant/bookings".into(), Some(json!({"start": "2020-01-01T00:00:00Z"})), [A, 400, A, A]),
+        ("POST", format!("/api/applicant/bookings/{unknown}/reschedule"), Some(json!({"start": "2020-01-01T00:00:00Z"})), [A, 404, A, A]),
         ("GET", format!("/api/applicant/bookings/{unknown}/invite.ics"), None, [A, 404, A, A]),
         ("DELETE", format!("/api/applicant/bookings/{unknown}"), None, [A, 404, A, A]),
+        // Last: it ends the officer's and the auditor's logins.
+        ("POST", "/api/logout".into(), None, [204, 204, 204, 204]),
     ];
-    for (method, path, body, expected) in table {
+    table
+}
+
+/// Every HTTP route, every role: anonymous, an applicant (invite header, which opens nothing
+/// but their own case), an officer and an auditor each get exactly the status in the table.
+/// Ids in paths are unknown ones: a caller allowed in gets 404, one who is not is stopped
+/// first (401 or 403), so nobody learns whether an id exists.
+#[tokio::test]
+async fn every_route_answers_each_role_as_it_should() {
+    let (state, accounts, _dir) = common::state_only().await;
+    let officer = login(&state, &accounts.officer).await;
+    let auditor = login(&state, &accounts.auditor).await;
+    let (status, _, created) = call(
+        &state,
+        req("POST", "/api/cases", Some(&officer), Some(new_case())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let invite = format!(
+        "Invite {}",
+        created["invite_token"].as_str().expect("token")
+    );
+
+    for (method, path, body, expected) in route_matrix() {
         for (who, want) in ["anonymous", "applicant", "officer", "auditor"]
             .into_iter()
             .zip(expected)
@@ -428,6 +451,162 @@ async fn every_route_answers_each_role_as_it_should() {
     }
 }
 
+/// A matrix row's route as the OpenAPI document names it: `{id}` for the id, no query.
+fn template(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    path.replace(UNKNOWN, "{id}")
+}
+
+/// The `(METHOD, path)` pairs registered with `.route(path, get(…).post(…))` in `src/api/`,
+/// read from the source, so a route added there without a row in the matrix and an entry in
+/// the document fails the test below.
+fn registered_routes() -> std::collections::BTreeSet<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+    let mut routes = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).expect("src/api") {
+        let file = entry.expect("entry").path();
+        if file.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("source");
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find(".route(") {
+            rest = &rest[at + ".route(".len()..];
+            // The call's arguments: up to the parenthesis that closes `.route(`.
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })
+                .map(|(i, _)| i)
+                .expect("closed call");
+            let args = &rest[..end];
+            let path = args.split('"').nth(1).expect("a literal path").to_owned();
+            for method in ["get", "post", "put", "delete", "patch"] {
+                let call = format!("{method}(");
+                let named = args
+                    .match_indices(&call)
+                    .any(|(i, _)| !args[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_'));
+                if named {
+                    routes.insert((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+    }
+    routes
+}
+
+/// `GET /api/openapi.json` is an OpenAPI 3 document that lists exactly the routes the hub
+/// serves (the authorization matrix, itself checked against the registrations in `src/api/`),
+/// each with its method; only the `/ws` upgrade is left to `docs/protocol.md`.
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let (state, _, _dir) = common::state_only().await;
+    let (status, headers, doc) = call(&state, req("GET", "/api/openapi.json", None, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
+        Some(&b"application/json"[..])
+    );
+    let version = doc["openapi"].as_str().expect("an OpenAPI document");
+    assert!(version.starts_with("3."), "{version}");
+    assert_eq!(doc["info"]["title"], "globallink");
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["staff"]["in"], "cookie");
+    assert_eq!(schemes["staff"]["name"], globallink::api::SESSION_COOKIE);
+    assert_eq!(schemes["invite"]["name"], "Authorization");
+
+    let documented: std::collections::BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            let methods = item.as_object().expect("path item").keys();
+            methods
+                .filter(|m| ["get", "post", "put", "delete", "patch"].contains(&m.as_str()))
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let matrix: std::collections::BTreeSet<(String, String)> = route_matrix()
+        .into_iter()
+        .map(|(method, path, _, _)| (method.to_owned(), template(&path)))
+        .collect();
+    let missing: Vec<_> = matrix.difference(&documented).collect();
+    assert!(missing.is_empty(), "served but not documented: {missing:?}");
+    let extra: Vec<_> = documented.difference(&matrix).collect();
+    assert!(
+        extra.is_empty(),
+        "documented but not in the matrix: {extra:?}"
+    );
+
+    let mut registered = registered_routes();
+    assert!(
+        registered.remove(&("GET".to_owned(), "/ws".to_owned())),
+        "the signalling upgrade is registered (and described in docs/protocol.md)"
+    );
+    assert_eq!(
+        registered, matrix,
+        "the routes registered in src/api/ are the matrix's"
+    );
+
+    // Every operation has its own id, answers errors in the one shape, and protected ones name
+    // their scheme.
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let id = op["operationId"].as_str().expect("operationId");
+            assert!(ids.insert(id.to_owned()), "{method} {path}: {id} twice");
+            let responses = op["responses"].as_object().expect("responses");
+            for (code, response) in responses {
+                if code.starts_with('4') || code.starts_with('5') {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/Error",
+                        "{method} {path} {code}"
+                    );
+                }
+            }
+            let unauthenticated = responses
+                .get("401")
+                .and_then(|r| r["description"].as_str())
+                .is_some_and(|d| d.contains("`unauthenticated`"));
+            if unauthenticated {
+                assert!(op["security"].is_array(), "{method} {path}: no security");
+            }
+        }
+    }
+}
+
+/// The document passes a real validator of the OpenAPI specification (its JSON Schema and
+/// rules such as unique operation ids and declared path parameters).
+#[tokio::test]
+#[ignore = "needs python openapi-spec-validator (run by .ci/run)"]
+async fn the_openapi_document_passes_openapi_spec_validator() {
+    let (state, _, dir) = common::state_only().await;
+    let (status, _, doc) = call(&state, req("GET", "/api/openapi.json", None, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, doc.to_string()).expect("written");
+    let out = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Every response carries a request id for support and the logs: a fresh UUID, or the one the
 /// caller sent (a load balancer's), echoed back.
 #[tokio::test]
@@ -449,4 +628,30 @@ async fn responses_carry_a_request_id() {
     let (status, headers, _) = call(&state, request).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(headers.get("x-request-id").expect("kept"), "lb-7f3a");
+}
+
+/// Through a real listener the hub knows each client's address: sign-in attempts spread over
+/// many accounts from one address are throttled after the per-address burst.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_attempts_from_one_address_are_throttled_across_accounts() {
+    let hub = common::start_hub().await;
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for n in 0..21 {
+        let res = client
+            .post(hub.url("/api/login"))
+            .json(&json!({"username": format!("nobody{n}"), "password": "wrong"}))
+            .send()
+            .await
+            .expect("answered");
+        statuses.push(res.status().as_u16());
+    }
+    assert!(
+        statuses[..20].iter().all(|s| *s == 401),
+        "the burst is answered normally: {statuses:?}"
+    );
+    assert_eq!(
+        statuses[20], 429,
+        "then the address is throttled: {statuses:?}"
+    );
 }

@@ -195,15 +195,22 @@ async fn applicant_and_officer_complete_a_recorded_session_that_verifies() {
 
     // The auditor downloads it; it verifies against the office CA.
     let auditor = login(&base, &hub.accounts.auditor).await;
-    let bundle = auditor
-        .get(format!("{base}/api/artefacts/{artefact_id}/bundle"))
-        .send()
-        .await
-        .expect("download")
-        .bytes()
-        .await
-        .expect("bytes")
-        .to_vec();
+    let download = || async {
+        let res = auditor
+            .get(format!("{base}/api/artefacts/{artefact_id}/bundle"))
+            .send()
+            .await
+            .expect("download");
+        let length = res.content_length();
+        let bytes = res.bytes().await.expect("bytes").to_vec();
+        assert_eq!(length, Some(bytes.len() as u64), "streamed with its length");
+        bytes
+    };
+    let bundle = download().await;
+    // Written from the artefact's directory on each download, the same bytes every time, and
+    // the size the case lists.
+    assert_eq!(download().await, bundle);
+    assert_eq!(shown["artefacts"][0]["size"], bundle.len());
     let trust = hub.state.trust.clone();
     let report = globallink::seal::verify::verify_bundle(&bundle, &trust);
     assert!(report.ok, "bundle verifies: {}", report.render_text());

@@ -199,3 +199,45 @@ async fn an_applicant_who_leaves_the_queue_is_not_handed_out() {
     let paired = officer.expect("paired").await;
     assert_eq!(b.expect("paired").await["session_id"], paired["session_id"]);
 }
+
+/// Hostile offers are refused before any media port is taken, each with its reason, and a real
+/// offer from the same participant still connects afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offers_with_unknown_codecs_or_too_many_tracks_are_refused() {
+    let hub = start_hub().await;
+    let base = hub.url("");
+    let officer_http = login(&base, &hub.accounts.officer).await;
+    let (_officer, mut applicant, _) =
+        common::paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
+    let head = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+    let audio = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n";
+    let video = "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
+    let cases = [
+        (
+            format!("{head}{audio}m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H265/90000\r\n"),
+            "offers no supported codec (offered: h265); VP8 is required",
+        ),
+        (
+            format!("{head}{audio}{video}{video}"),
+            "more than one video section",
+        ),
+        (format!("{head}{}", video.repeat(30)), "30 media sections"),
+        (
+            format!("{head}m=text 9 RTP/AVP 98\r\na=rtpmap:98 t140/1000\r\n"),
+            "text media is not accepted",
+        ),
+    ];
+    for (id, (sdp, reason)) in cases.iter().enumerate() {
+        let id = 10 + id as u64;
+        applicant
+            .send(json!({"id": id, "type": "offer", "sdp": sdp}))
+            .await;
+        let refused = applicant.answer(id).await;
+        assert_eq!(refused["code"], "media", "{refused}");
+        let message = refused["message"].as_str().unwrap_or_default();
+        assert!(message.contains(reason), "{message} names {reason}");
+    }
+    let mut peer = common::peer::TestPeer::new().await;
+    let offer = peer.offer().await;
+    common::peer::negotiate(&mut applicant, &peer, offer).await;
+}

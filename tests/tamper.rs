@@ -8,7 +8,7 @@
 mod common;
 
 use common::officer::Browser;
-use common::peer::{TestPeer, negotiate, wait_for};
+use common::peer::{recorded_call, wait_for};
 use common::zipped::{rezip, unzip};
 use common::{download_bundle, login, paired_session, proof_hashes, start_hub};
 use globallink::seal::Report;
@@ -53,22 +53,7 @@ async fn every_change_to_a_sealed_session_is_caught_and_named() {
         paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
 
     // A real session: media both ways, recorded after consent, an identity check.
-    let mut peer_a = TestPeer::new().await;
-    let mut peer_o = TestPeer::new().await;
-    let offer_a = peer_a.offer().await;
-    negotiate(&mut applicant, &peer_a, offer_a).await;
-    let offer_o = peer_o.offer().await;
-    negotiate(&mut officer, &peer_o, offer_o).await;
-    peer_a.start_media().await;
-    peer_o.start_media().await;
-    officer
-        .send(json!({"id": 1, "type": "request_consent", "consent": "recording"}))
-        .await;
-    applicant.expect("consent_requested").await;
-    applicant
-        .send(json!({"id": 2, "type": "consent_answer", "consent": "recording", "granted": true}))
-        .await;
-    applicant.answer(2).await;
+    let (peer_a, peer_o) = recorded_call(&mut officer, &mut applicant).await;
     let counts = peer_o.counts.clone();
     let then = counts.video.load(Ordering::SeqCst);
     wait_for(20, "recorded media", || {

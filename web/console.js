@@ -821,6 +821,13 @@ function handleMessage(msg) {
     case 'session_closed':
       onSessionClosed(msg);
       break;
+    case 'draining':
+      deskStatus(
+        `The hub is restarting: open sessions end as interrupted and are sealed; the desk reconnects by itself in about ${msg.retry_after_secs || 30} s.`,
+        'warn',
+        'draining',
+      );
+      break;
     case 'error':
       onError(msg);
       break;

@@ -572,6 +572,11 @@ function handleMessage(msg) {
     case 'session_closed':
       onSessionClosed(msg);
       break;
+    case 'draining':
+      // The hub is restarting: an open session ends (session_closed follows), the socket
+      // closes and the link reconnects by itself.
+      showLinkStatus('deskRestarting', { secs: msg.retry_after_secs || 30 }, 'warn', 'draining');
+      break;
     case 'ack':
       onAck(msg);
       break;

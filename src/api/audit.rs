@@ -4,7 +4,7 @@
 //! log position, and the access log. Every view of an artefact is recorded before it is
 //! answered; auditors read the record of who looked at what.
 
-use super::{ApiError, Staff, stored_artefact};
+use super::{ApiError, ErrorBody, Staff, stored_artefact};
 use crate::ids::UserId;
 use crate::schedule::{self, ShownTime};
 use crate::seal::bundle::{
@@ -21,6 +21,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
 
 /// The office zone every Beijing-time column is read in.
 const OFFICE_TZ: Tz = chrono_tz::Asia::Shanghai;
@@ -43,10 +44,15 @@ pub(super) async fn record(
     Ok(state.store.record_access(&access).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Filter {
+    /// A service code.
     service: Option<String>,
+    /// An officer's id.
+    #[param(format = Uuid)]
     officer: Option<String>,
+    /// `completed`, `incomplete`, `refused` or `interrupted`.
     outcome: Option<String>,
     /// `YYYY-MM-DD`, inclusive, read in `tz`.
     from: Option<NaiveDate>,
@@ -56,9 +62,11 @@ struct Filter {
     tz: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ArtefactRow {
+    #[schema(format = Uuid)]
     id: String,
+    #[schema(format = Uuid)]
     case_id: String,
     service: String,
     applicant_name: String,
@@ -71,12 +79,23 @@ struct ArtefactRow {
     size: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Person {
+    #[schema(format = Uuid)]
     id: String,
     name: String,
 }
 
+/// Artefacts newest first, filtered; the listing is recorded in the access log.
+#[utoipa::path(
+    get, path = "/api/artefacts", operation_id = "list_artefacts", tag = "audit", security(("staff" = [])),
+    params(Filter),
+    responses(
+        (status = 200, description = "the artefacts", body = [ArtefactRow]),
+        (status = 400, description = "`invalid_zone`, `invalid`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     Staff(user): Staff,
@@ -170,8 +189,9 @@ async fn list(
     Ok(Json(rows))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Timeline {
+    #[schema(format = Uuid)]
     artefact_id: String,
     applicant_zone: String,
     events: Vec<TimelineEvent>,
@@ -180,7 +200,7 @@ struct Timeline {
     manifest_sha256: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TimelineEvent {
     seq: u64,
     kind: String,
@@ -188,10 +208,12 @@ struct TimelineEvent {
     beijing: ShownTime,
     applicant: Option<ShownTime>,
     /// The event's own fields, as sealed.
+    #[schema(value_type = Object)]
     detail: serde_json::Value,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = TimelineCertificate)]
 struct CertificateView {
     subject: String,
     issuer: String,
@@ -204,13 +226,23 @@ struct CertificateView {
     signed_at: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct LogPosition {
     origin: String,
     leaf_index: u64,
     tree_size: u64,
 }
 
+/// One artefact's timeline from its sealed bundle; the view is recorded in the access log.
+#[utoipa::path(
+    get, path = "/api/artefacts/{id}/timeline", tag = "audit", security(("staff" = [])),
+    params(("id" = uuid::Uuid, Path, description = "artefact id")),
+    responses(
+        (status = 200, description = "every event in UTC, Beijing and the applicant's time; signatures' certificates; log position", body = Timeline),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 async fn timeline(
     State(state): State<AppState>,
     Staff(user): Staff,
@@ -355,7 +387,7 @@ fn certificates(jws: &str) -> Vec<CertificateView> {
     out
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct AccessView {
     at: DateTime<Utc>,
     user: String,
@@ -363,6 +395,15 @@ struct AccessView {
     target: String,
 }
 
+/// The newest 500 views of artefacts.
+#[utoipa::path(
+    get, path = "/api/access-log", tag = "audit", security(("staff" = [])),
+    responses(
+        (status = 200, description = "who looked at what, newest first", body = [AccessView]),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: auditors only", body = ErrorBody),
+    ),
+)]
 async fn access_log(
     State(state): State<AppState>,
     Staff(user): Staff,

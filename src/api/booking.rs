@@ -4,7 +4,7 @@
 //! cancel, reschedule) and each booking's `.ics` invitation. Officers and auditors list the
 //! bookings of a period for the console.
 
-use super::{ApiError, Staff};
+use super::{ApiError, ErrorBody, Staff};
 use crate::auth::token_hash;
 use crate::ids::BookingId;
 use crate::schedule::{self, ApplicantWindow, ShownTime, SlotQuery, SlotTable};
@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 /// Slots start at least this long from now.
 const LEAD_TIME: Duration = Duration::hours(1);
@@ -83,7 +83,8 @@ fn window(case: &CaseRecord) -> ApplicantWindow {
     w
 }
 
-#[derive(Serialize)]
+/// A slot or booking: its instants and how both sides read its start.
+#[derive(Serialize, ToSchema)]
 struct TimePair {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -100,7 +101,8 @@ fn pair(start: DateTime<Utc>, end: DateTime<Utc>, case: &CaseRecord) -> TimePair
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Booking)]
 struct BookingView {
     #[serde(flatten)]
     booking: BookingRecord,
@@ -172,16 +174,40 @@ impl CaseSearch {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SlotParams {
+    /// Days to search, 1 to the search limit; 14 by default.
     days: Option<u32>,
 }
 
+/// Open slots for the applicant's case.
+#[derive(Serialize, ToSchema)]
+struct Slots {
+    applicant_zone: String,
+    /// Always `Asia/Shanghai`.
+    office_zone: &'static str,
+    /// The applicant's acceptable local hours, `HH:MM`.
+    earliest: String,
+    latest: String,
+    slots: Vec<TimePair>,
+}
+
+/// Slots at least an hour ahead where an officer with the service's skill is on shift and the
+/// whole slot falls in the applicant's hours in their zone.
+#[utoipa::path(
+    get, path = "/api/applicant/slots", tag = "applicant", security(("invite" = [])),
+    params(SlotParams),
+    responses(
+        (status = 200, description = "the open slots", body = Slots),
+        (status = 401, description = "`unauthenticated`, `expired`", body = ErrorBody),
+    ),
+)]
 async fn slots(
     State(state): State<AppState>,
     Applicant(case): Applicant,
     Query(p): Query<SlotParams>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Slots>, ApiError> {
     let days = p.days.unwrap_or(14).clamp(1, schedule::MAX_SEARCH_DAYS);
     let search = CaseSearch::load(&state, &case, state.clock.now() + LEAD_TIME, days).await?;
     let shown: Vec<TimePair> = search
@@ -189,17 +215,18 @@ async fn slots(
         .times()
         .map(|(start, end)| pair(start, end, &case))
         .collect();
-    Ok(Json(json!({
-        "applicant_zone": case.applicant_tz,
-        "office_zone": "Asia/Shanghai",
-        "earliest": case.applicant_earliest,
-        "latest": case.applicant_latest,
-        "slots": shown,
-    })))
+    Ok(Json(Slots {
+        applicant_zone: case.applicant_tz,
+        office_zone: "Asia/Shanghai",
+        earliest: case.applicant_earliest,
+        latest: case.applicant_latest,
+        slots: shown,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct BookBody {
+    /// A slot's `start`.
     start: DateTime<Utc>,
 }
 
@@ -282,6 +309,17 @@ async fn book_at(
     ))
 }
 
+/// Book a slot: the first officer free at `start`.
+#[utoipa::path(
+    post, path = "/api/applicant/bookings", tag = "applicant", security(("invite" = [])),
+    request_body = BookBody,
+    responses(
+        (status = 201, description = "booked", body = BookingView),
+        (status = 400, description = "`in_past`, `invalid`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `expired`", body = ErrorBody),
+        (status = 409, description = "`slot_unavailable`, `already_booked` (one live booking per case)", body = ErrorBody),
+    ),
+)]
 async fn book(
     State(state): State<AppState>,
     Applicant(case): Applicant,
@@ -308,6 +346,20 @@ async fn own_booking(
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such booking"))
 }
 
+/// Move a booking: the new one is made and the old one cancelled in one transaction.
+#[utoipa::path(
+    post, path = "/api/applicant/bookings/{id}/reschedule", tag = "applicant",
+    security(("invite" = [])),
+    params(("id" = uuid::Uuid, Path, description = "booking id")),
+    request_body = BookBody,
+    responses(
+        (status = 201, description = "the new booking", body = BookingView),
+        (status = 400, description = "`in_past`, `invalid`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `expired`", body = ErrorBody),
+        (status = 404, description = "`not_found`: not a booking of this case", body = ErrorBody),
+        (status = 409, description = "`cancelled`, `slot_unavailable`, `already_booked`", body = ErrorBody),
+    ),
+)]
 async fn reschedule(
     State(state): State<AppState>,
     Applicant(case): Applicant,
@@ -327,6 +379,16 @@ async fn reschedule(
     Ok((StatusCode::CREATED, Json(view(booking, &case))))
 }
 
+#[utoipa::path(
+    delete, path = "/api/applicant/bookings/{id}", tag = "applicant", security(("invite" = [])),
+    params(("id" = uuid::Uuid, Path, description = "booking id")),
+    responses(
+        (status = 204, description = "cancelled"),
+        (status = 401, description = "`unauthenticated`, `expired`", body = ErrorBody),
+        (status = 404, description = "`not_found`: not a booking of this case", body = ErrorBody),
+        (status = 409, description = "`cancelled`: it already was", body = ErrorBody),
+    ),
+)]
 async fn cancel(
     State(state): State<AppState>,
     Applicant(case): Applicant,
@@ -345,6 +407,17 @@ async fn cancel(
     }
 }
 
+/// The booking as an RFC 5545 invitation in the applicant's zone (`TZID`).
+#[utoipa::path(
+    get, path = "/api/applicant/bookings/{id}/invite.ics", tag = "applicant",
+    security(("invite" = [])),
+    params(("id" = uuid::Uuid, Path, description = "booking id")),
+    responses(
+        (status = 200, description = "the invitation", content_type = "text/calendar; charset=utf-8", body = String),
+        (status = 401, description = "`unauthenticated`, `expired`", body = ErrorBody),
+        (status = 404, description = "`not_found`: not a booking of this case", body = ErrorBody),
+    ),
+)]
 async fn invite_ics(
     State(state): State<AppState>,
     Applicant(case): Applicant,
@@ -394,10 +467,24 @@ async fn invite_ics(
         .into_response())
 }
 
+/// The applicant's case and every booking of it, cancelled and past ones included.
+#[derive(Serialize, ToSchema)]
+struct ApplicantCase {
+    case: CaseRecord,
+    bookings: Vec<BookingView>,
+}
+
+#[utoipa::path(
+    get, path = "/api/applicant/case", tag = "applicant", security(("invite" = [])),
+    responses(
+        (status = 200, description = "the case of this invite", body = ApplicantCase),
+        (status = 401, description = "`unauthenticated`, `expired`", body = ErrorBody),
+    ),
+)]
 async fn my_case(
     State(state): State<AppState>,
     Applicant(case): Applicant,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ApplicantCase>, ApiError> {
     let bookings: Vec<BookingView> = state
         .store
         .bookings_for_case(case.id)
@@ -405,22 +492,35 @@ async fn my_case(
         .into_iter()
         .map(|b| view(b, &case))
         .collect();
-    Ok(Json(json!({ "case": case, "bookings": bookings })))
+    Ok(Json(ApplicantCase { case, bookings }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, ToSchema)]
 struct Preferences {
+    /// IANA time zone.
     tz: String,
+    /// Acceptable local hours, `HH:MM`, earliest before latest.
     earliest: String,
     latest: String,
+    /// `zh-Hans`, `en`, `pt`, `it` or `es`.
     lang: String,
 }
 
+/// The applicant's zone, acceptable hours and language.
+#[utoipa::path(
+    put, path = "/api/applicant/preferences", tag = "applicant", security(("invite" = [])),
+    request_body = Preferences,
+    responses(
+        (status = 200, description = "saved, as stored", body = Preferences),
+        (status = 400, description = "`invalid`: unknown zone or language, bad hours", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `expired`", body = ErrorBody),
+    ),
+)]
 async fn preferences(
     State(state): State<AppState>,
     Applicant(case): Applicant,
     Json(p): Json<Preferences>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Preferences>, ApiError> {
     if p.tz.parse::<Tz>().is_err() {
         return Err(ApiError::invalid(format!(
             "{:?} is not an IANA time zone",
@@ -445,16 +545,35 @@ async fn preferences(
         .store
         .set_applicant_preferences(case.id, &p.tz, &p.earliest, &p.latest, &p.lang)
         .await?;
-    Ok(Json(
-        json!({ "tz": p.tz, "earliest": p.earliest, "latest": p.latest, "lang": p.lang }),
-    ))
+    Ok(Json(p))
+}
+
+#[derive(Serialize, ToSchema)]
+struct DeskStatus {
+    open: bool,
+    /// When the desk opens next, if it is closed and opens within 30 days.
+    next_opening: Option<Opening>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Opening {
+    utc: DateTime<Utc>,
+    applicant: ShownTime,
+    office: ShownTime,
 }
 
 /// Whether the desk is open, and if not when it opens, in the applicant's and Beijing time.
+#[utoipa::path(
+    get, path = "/api/applicant/desk", tag = "applicant", security(("invite" = [])),
+    responses(
+        (status = 200, description = "the desk's status", body = DeskStatus),
+        (status = 401, description = "`unauthenticated`, `expired`", body = ErrorBody),
+    ),
+)]
 async fn desk_status(
     State(state): State<AppState>,
     Applicant(case): Applicant,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DeskStatus>, ApiError> {
     let now = state.clock.now();
     let skill = state
         .catalogue
@@ -468,28 +587,51 @@ async fn desk_status(
         .collect();
     let next = schedule::next_opening(&schedules, &state.calendar, now);
     let open = next.is_some_and(|t| t <= now);
-    Ok(Json(json!({
-        "open": open,
-        "next_opening": next.filter(|_| !open).map(|t| json!({
-            "utc": t,
-            "applicant": schedule::show(t, zone(&case)),
-            "office": schedule::show(t, chrono_tz::Asia::Shanghai),
-        })),
-    })))
+    Ok(Json(DeskStatus {
+        open,
+        next_opening: next.filter(|_| !open).map(|t| Opening {
+            utc: t,
+            applicant: schedule::show(t, zone(&case)),
+            office: schedule::show(t, chrono_tz::Asia::Shanghai),
+        }),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Period {
+    /// Start of the period; 12 hours ago by default.
     from: Option<DateTime<Utc>>,
+    /// Length in days, 1 to 60; 2 by default.
     days: Option<u32>,
 }
 
+/// A live booking as the console lists it.
+#[derive(Serialize, ToSchema)]
+struct BookingRow {
+    id: BookingId,
+    case_id: crate::ids::CaseId,
+    applicant_name: String,
+    service: String,
+    /// The applicant's IANA zone.
+    tz: String,
+    time: TimePair,
+}
+
 /// Bookings of a period, for the console: applicant name, zone and both local times.
+#[utoipa::path(
+    get, path = "/api/bookings", operation_id = "list_bookings", tag = "officers", security(("staff" = [])),
+    params(Period),
+    responses(
+        (status = 200, description = "live bookings of the period", body = [BookingRow]),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     Staff(_): Staff,
     Query(p): Query<Period>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Vec<BookingRow>>, ApiError> {
     let from = p
         .from
         .unwrap_or_else(|| state.clock.now() - Duration::hours(12));
@@ -499,16 +641,17 @@ async fn list(
         let Some(case) = state.store.case(b.case_id).await? else {
             continue;
         };
-        rows.push(json!({
-            "id": b.id,
-            "case_id": case.id,
-            "applicant_name": case.applicant_name,
-            "service": case.service,
-            "tz": case.applicant_tz,
-            "time": pair(b.starts_at, b.ends_at, &case),
-        }));
+        let time = pair(b.starts_at, b.ends_at, &case);
+        rows.push(BookingRow {
+            id: b.id,
+            case_id: case.id,
+            applicant_name: case.applicant_name,
+            service: case.service,
+            tz: case.applicant_tz,
+            time,
+        });
     }
-    Ok(Json(json!(rows)))
+    Ok(Json(rows))
 }
 
 pub fn routes() -> Router<AppState> {

@@ -71,11 +71,33 @@ impl LoginLimits {
     }
 }
 
+/// The peer address of a connection, over plain TCP or TLS, for [`client_ip`].
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for PeerAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>>
+    for PeerAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
 /// The client address, when the server was started with connection info.
 pub fn client_ip(req_extensions: &axum::http::Extensions) -> Option<IpAddr> {
     req_extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .get::<ConnectInfo<PeerAddr>>()
+        .map(|c| c.0.0.ip())
 }
 
 /// Refuse state-changing requests (and socket upgrades) a browser marks as cross-site.

@@ -3,7 +3,7 @@
 //! the log was only ever appended to; hex hashes, lowest level first, as in RFC 9162). And the
 //! office PKI: the CA certificate and the revocation list of officer certificates.
 
-use super::ApiError;
+use super::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::transparency::TransparencyError;
 use axum::extract::{Query, State};
@@ -11,8 +11,8 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 const TEXT: [(header::HeaderName, &str); 1] = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
 
@@ -35,48 +35,103 @@ impl From<TransparencyError> for ApiError {
     }
 }
 
+/// The transparency log's verifier key.
+#[utoipa::path(
+    get, path = "/api/log/key", operation_id = "log_key", tag = "log",
+    responses((status = 200, description = "`<origin>+<key id>+<base64 key>`",
+        content_type = "text/plain; charset=utf-8", body = String)),
+)]
 async fn key(State(state): State<AppState>) -> impl IntoResponse {
     (TEXT, format!("{}\n", state.log.vkey()))
 }
 
+/// The current C2SP checkpoint.
+#[utoipa::path(
+    get, path = "/api/log/checkpoint", operation_id = "log_checkpoint", tag = "log",
+    responses(
+        (status = 200, description = "a signed note: origin, size, base64 root",
+            content_type = "text/plain; charset=utf-8", body = String),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    ),
+)]
 async fn checkpoint(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     Ok((TEXT, state.log.checkpoint().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InclusionParams {
+    /// The leaf.
     index: u64,
+    /// The tree's size.
     size: u64,
 }
 
+#[derive(Serialize, ToSchema)]
+struct InclusionProof {
+    index: u64,
+    size: u64,
+    /// Hex hashes, lowest level first.
+    proof: Vec<String>,
+}
+
+/// RFC 9162 inclusion path of leaf `index` in the tree of `size` leaves.
+#[utoipa::path(
+    get, path = "/api/log/inclusion", operation_id = "log_inclusion", tag = "log",
+    params(InclusionParams),
+    responses(
+        (status = 200, description = "the proof", body = InclusionProof),
+        (status = 400, description = "`out_of_range`", body = ErrorBody),
+    ),
+)]
 async fn inclusion(
     State(state): State<AppState>,
     Query(p): Query<InclusionParams>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<InclusionProof>, ApiError> {
     let proof = state.log.inclusion(p.index, p.size).await?;
-    Ok(Json(json!({
-        "index": p.index,
-        "size": p.size,
-        "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
-    })))
+    Ok(Json(InclusionProof {
+        index: p.index,
+        size: p.size,
+        proof: proof.iter().map(hex::encode).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ConsistencyParams {
+    /// The older tree's size.
     from: u64,
+    /// The newer tree's size.
     to: u64,
 }
 
+#[derive(Serialize, ToSchema)]
+struct ConsistencyProof {
+    from: u64,
+    to: u64,
+    /// Hex hashes, lowest level first.
+    proof: Vec<String>,
+}
+
+/// RFC 9162 consistency proof between the trees of `from` and `to` leaves.
+#[utoipa::path(
+    get, path = "/api/log/consistency", operation_id = "log_consistency", tag = "log",
+    params(ConsistencyParams),
+    responses(
+        (status = 200, description = "the proof", body = ConsistencyProof),
+        (status = 400, description = "`out_of_range`", body = ErrorBody),
+    ),
+)]
 async fn consistency(
     State(state): State<AppState>,
     Query(p): Query<ConsistencyParams>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ConsistencyProof>, ApiError> {
     let proof = state.log.consistency(p.from, p.to).await?;
-    Ok(Json(json!({
-        "from": p.from,
-        "to": p.to,
-        "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
-    })))
+    Ok(Json(ConsistencyProof {
+        from: p.from,
+        to: p.to,
+        proof: proof.iter().map(hex::encode).collect(),
+    }))
 }
 
 /// A PEM file of the PKI directory, or 404 with `missing` as the reason.
@@ -100,6 +155,14 @@ async fn pki_file(
     }
 }
 
+/// The office CA certificate.
+#[utoipa::path(
+    get, path = "/api/pki/ca", operation_id = "pki_ca", tag = "log",
+    responses(
+        (status = 200, description = "PEM", content_type = "application/x-pem-file", body = String),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 async fn ca(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     pki_file(
         state.paths.pki.join(crate::seal::pki::CA_CERT_FILE),
@@ -108,6 +171,14 @@ async fn ca(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError
     .await
 }
 
+/// The revocation list of officer certificates, signed by the office CA.
+#[utoipa::path(
+    get, path = "/api/pki/crl", operation_id = "pki_crl", tag = "log",
+    responses(
+        (status = 200, description = "PEM", content_type = "application/x-pem-file", body = String),
+        (status = 404, description = "`not_found`: before the first officer certificate", body = ErrorBody),
+    ),
+)]
 async fn crl(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     pki_file(
         state.paths.pki.join(crate::certificates::CRL_FILE),

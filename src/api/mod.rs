@@ -7,6 +7,7 @@ mod booking;
 pub mod guard;
 mod log;
 mod officers;
+pub mod openapi;
 mod signing;
 
 use crate::auth::{hash_password, random_token, token_hash, verify_password};
@@ -28,11 +29,11 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use chrono::Duration;
 use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::{IntoParams, ToSchema};
 
 pub const SESSION_COOKIE: &str = "gl_session";
 
@@ -81,6 +82,14 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!("database unavailable: {e}");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the database cannot be reached right now; nothing was changed, please try again shortly",
+            );
+        }
         let id = uuid::Uuid::new_v4();
         tracing::error!(error_id = %id, "store error: {e}");
         Self::new(
@@ -91,13 +100,23 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The body of every error answer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody<'a> {
+    /// Stable and machine-readable: `unauthenticated`, `forbidden`, `not_found`, `invalid`, …
+    code: &'a str,
+    /// For people; never parsed.
+    message: &'a str,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"code": self.code, "message": self.message})),
-        )
-            .into_response()
+        let body = ErrorBody {
+            code: self.code,
+            message: &self.message,
+        };
+        (self.status, Json(body)).into_response()
     }
 }
 
@@ -133,8 +152,10 @@ impl FromRequestParts<AppState> for Officer {
     }
 }
 
-#[derive(Serialize)]
+/// The signed-in officer or auditor.
+#[derive(Serialize, ToSchema)]
 struct Me {
+    #[schema(format = Uuid)]
     id: String,
     username: String,
     name: String,
@@ -152,7 +173,7 @@ impl From<&UserRecord> for Me {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginBody {
     username: String,
     password: String,
@@ -161,6 +182,18 @@ struct LoginBody {
 /// Verifying against this hash when the user does not exist keeps response times alike.
 static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// Sign in: sets the `gl_session` cookie (HttpOnly, SameSite=Strict).
+#[utoipa::path(
+    post, path = "/api/login", tag = "session",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "signed in; the session cookie is set", body = Me,
+            headers(("set-cookie" = String, description = "`gl_session=…`"))),
+        (status = 400, description = "`invalid`: username or password too long", body = ErrorBody),
+        (status = 401, description = "`bad_credentials`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: per account and per address", body = ErrorBody),
+    ),
+)]
 async fn login(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
@@ -210,6 +243,11 @@ async fn login(
     Ok((jar.add(cookie), Json(Me::from(&user))))
 }
 
+/// Sign out: the login is deleted and the cookie cleared (also without one).
+#[utoipa::path(
+    post, path = "/api/logout", tag = "session",
+    responses((status = 204, description = "signed out; the cookie is cleared")),
+)]
 async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -223,49 +261,107 @@ async fn logout(
     ))
 }
 
+#[utoipa::path(
+    get, path = "/api/me", tag = "session", security(("staff" = [])),
+    responses(
+        (status = 200, description = "who is signed in", body = Me),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    ),
+)]
 async fn me(Staff(user): Staff) -> Json<Me> {
     Json(Me::from(&user))
 }
 
-async fn ws_ticket(
-    State(state): State<AppState>,
-    Officer(user): Officer,
-) -> Json<serde_json::Value> {
-    let ticket = state.tickets.issue(user, state.clock.now());
-    Json(json!({ "ticket": ticket }))
+#[derive(Serialize, ToSchema)]
+struct Ticket {
+    /// Single use, valid 60 s: sent as the first signalling frame on `/ws`.
+    ticket: String,
 }
 
-async fn services(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let list: Vec<_> = state
+/// A ticket that authenticates an officer's signalling socket (`docs/protocol.md`).
+#[utoipa::path(
+    post, path = "/api/ws-ticket", tag = "session", security(("staff" = [])),
+    responses(
+        (status = 200, description = "a fresh ticket", body = Ticket),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: officers only", body = ErrorBody),
+    ),
+)]
+async fn ws_ticket(State(state): State<AppState>, Officer(user): Officer) -> Json<Ticket> {
+    let ticket = state.tickets.issue(user, state.clock.now());
+    Json(Ticket { ticket })
+}
+
+/// A service of the catalogue as clients see it.
+#[derive(Serialize, ToSchema)]
+struct ServiceView {
+    code: String,
+    /// Name per applicant language (`zh-Hans`, `en`, `pt`, `it`, `es`).
+    name: std::collections::BTreeMap<String, String>,
+    languages: Vec<String>,
+    typical_minutes: u32,
+    checklist: crate::catalogue::Checklist,
+}
+
+/// The service catalogue.
+#[utoipa::path(
+    get, path = "/api/services", tag = "cases",
+    responses((status = 200, description = "every service offered", body = [ServiceView])),
+)]
+async fn services(State(state): State<AppState>) -> Json<Vec<ServiceView>> {
+    let list = state
         .catalogue
         .services()
         .iter()
-        .map(|s| {
-            json!({
-                "code": s.code,
-                "name": s.name,
-                "languages": s.languages,
-                "typical_minutes": s.typical_minutes,
-                "checklist": s.checklist,
-            })
+        .map(|s| ServiceView {
+            code: s.code.clone(),
+            name: s.name.clone(),
+            languages: s.languages.clone(),
+            typical_minutes: s.typical_minutes,
+            checklist: s.checklist.clone(),
         })
         .collect();
-    Json(json!(list))
+    Json(list)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewCase {
+    /// A service code from `/api/services`.
     service: String,
+    /// 1 to 200 characters.
     applicant_name: String,
+    /// IANA time zone.
     applicant_tz: String,
+    /// `zh-Hans`, `en`, `pt`, `it` or `es`.
     applicant_lang: String,
 }
 
+/// A new case and its applicant's invite.
+#[derive(Serialize, ToSchema)]
+struct CreatedCase {
+    case: CaseRecord,
+    /// `<public_url>/join#t=<token>`: the token travels in the fragment only.
+    invite_url: String,
+    invite_token: String,
+    invite_expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Open a case and mint its applicant's invite (stored only as a hash).
+#[utoipa::path(
+    post, path = "/api/cases", tag = "cases", security(("staff" = [])),
+    request_body = NewCase,
+    responses(
+        (status = 201, description = "created", body = CreatedCase),
+        (status = 400, description = "`invalid`: unknown service, zone or language, bad name", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: officers only", body = ErrorBody),
+    ),
+)]
 async fn create_case(
     State(state): State<AppState>,
     Officer(officer): Officer,
     Json(body): Json<NewCase>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedCase>), ApiError> {
     if state.catalogue.service(&body.service).is_none() {
         let codes: Vec<&str> = state
             .catalogue
@@ -310,17 +406,26 @@ async fn create_case(
     };
     state.store.create_case(&case, &token_hash(&token)).await?;
     let invite_url = format!("{}/join#t={token}", state.settings.public_url);
+    let invite_expires_at = case.invite_expires_at;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "case": case,
-            "invite_url": invite_url,
-            "invite_token": token,
-            "invite_expires_at": case.invite_expires_at,
-        })),
+        Json(CreatedCase {
+            case,
+            invite_url,
+            invite_token: token,
+            invite_expires_at,
+        }),
     ))
 }
 
+/// Every case, newest first.
+#[utoipa::path(
+    get, path = "/api/cases", tag = "cases", security(("staff" = [])),
+    responses(
+        (status = 200, description = "the cases", body = [CaseRecord]),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    ),
+)]
 async fn list_cases(
     State(state): State<AppState>,
     Staff(_): Staff,
@@ -332,11 +437,28 @@ fn parse_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError>
     text.parse().map_err(|_| ApiError::not_found(what))
 }
 
+/// One case with its sessions and artefacts.
+#[derive(Serialize, ToSchema)]
+struct CaseDetail {
+    case: CaseRecord,
+    sessions: Vec<crate::store::SessionRecord>,
+    artefacts: Vec<crate::store::ArtefactRecord>,
+}
+
+#[utoipa::path(
+    get, path = "/api/cases/{id}", tag = "cases", security(("staff" = [])),
+    params(("id" = uuid::Uuid, Path, description = "case id")),
+    responses(
+        (status = 200, description = "the case", body = CaseDetail),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 async fn show_case(
     State(state): State<AppState>,
     Staff(_): Staff,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<CaseDetail>, ApiError> {
     let id: CaseId = parse_id(&id, "case")?;
     let case = state
         .store
@@ -345,9 +467,11 @@ async fn show_case(
         .ok_or_else(|| ApiError::not_found("case"))?;
     let sessions = state.store.sessions_for_case(id).await?;
     let artefacts = state.store.artefacts_for_case(id).await?;
-    Ok(Json(
-        json!({ "case": case, "sessions": sessions, "artefacts": artefacts }),
-    ))
+    Ok(Json(CaseDetail {
+        case,
+        sessions,
+        artefacts,
+    }))
 }
 
 /// The stored artefact `id` names.
@@ -442,6 +566,16 @@ impl std::io::Write for BodyWriter {
 }
 
 /// The bundle's zip, streamed with its exact length as `Content-Length`.
+#[utoipa::path(
+    get, path = "/api/artefacts/{id}/bundle", tag = "artefacts", security(("staff" = [])),
+    params(("id" = uuid::Uuid, Path, description = "artefact id")),
+    responses(
+        (status = 200, description = "the artefact bundle (`docs/bundle.md`); the download is recorded in the access log",
+            content_type = "application/zip", body = Vec<u8>),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 async fn download_bundle(
     State(state): State<AppState>,
     Staff(user): Staff,
@@ -491,6 +625,17 @@ async fn download_bundle(
         .into_response())
 }
 
+/// The checks of `globallink verify`, with the office's current CRL besides the bundle's.
+#[utoipa::path(
+    get, path = "/api/artefacts/{id}/verify", tag = "artefacts", security(("staff" = [])),
+    params(("id" = uuid::Uuid, Path, description = "artefact id")),
+    responses(
+        (status = 200, description = "the report, also when a check failed (`ok: false`)",
+            body = crate::seal::verify::Report),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 async fn verify_artefact(
     State(state): State<AppState>,
     Staff(user): Staff,
@@ -520,7 +665,8 @@ async fn verify_artefact(
     Ok(Json(report))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UploadQuery {
     /// `still` or `document`.
     category: String,
@@ -531,6 +677,27 @@ struct UploadQuery {
 /// Add a still or a supporting document to an open session. The body is the file itself;
 /// its type is sniffed from the content and must match `Content-Type`. The answer comes once
 /// the `document_added` event is committed.
+#[utoipa::path(
+    post, path = "/api/sessions/{id}/documents", tag = "cases", security(("staff" = [])),
+    params(("id" = uuid::Uuid, Path, description = "session id"), UploadQuery),
+    request_body(description = "the file: PDF, JPEG or PNG, at most 10 MiB; `Content-Type` must match the content",
+        content(
+            (Vec<u8> = "application/pdf"),
+            (Vec<u8> = "image/jpeg"),
+            (Vec<u8> = "image/png"),
+        )),
+    responses(
+        (status = 201, description = "stored and committed to the evidence chain", body = DocumentAdded),
+        (status = 400, description = "`invalid`: not on the service's checklist", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not this session's officer", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`session_closed`, `conflict`", body = ErrorBody),
+        (status = 413, description = "`too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_type`", body = ErrorBody),
+        (status = 507, description = "`storage`: it could not be stored", body = ErrorBody),
+    ),
+)]
 async fn upload_document(
     State(state): State<AppState>,
     Officer(officer): Officer,
@@ -538,7 +705,7 @@ async fn upload_document(
     Query(q): Query<UploadQuery>,
     headers: axum::http::HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<DocumentAdded>), ApiError> {
     let id: SessionId = parse_id(&id, "session")?;
     let session = state
         .store
@@ -668,7 +835,13 @@ async fn upload_document(
     match answer.await {
         Ok(Ok(Some((seq, hash)))) => Ok((
             StatusCode::CREATED,
-            Json(json!({ "file": file, "sha256": sha256, "size": size, "seq": seq, "hash": hash })),
+            Json(DocumentAdded {
+                file,
+                sha256,
+                size,
+                seq,
+                hash,
+            }),
         )),
         Ok(Err(reason)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", reason)),
         _ => Err(ApiError::new(
@@ -679,8 +852,31 @@ async fn upload_document(
     }
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+/// A stored document, as its `document_added` event committed it.
+#[derive(Serialize, ToSchema)]
+struct DocumentAdded {
+    /// Its name in the bundle's `documents/`.
+    file: String,
+    sha256: String,
+    size: u64,
+    /// The event's sequence number and hash in the evidence chain.
+    seq: u64,
+    hash: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+/// Liveness.
+#[utoipa::path(
+    get, path = "/api/health", tag = "operations",
+    responses((status = 200, description = "the hub answers", body = Health)),
+)]
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// Initial capacity of a signalling socket's read buffer. tungstenite fills the whole capacity
@@ -693,6 +889,14 @@ const WS_READ_BUFFER_BYTES: usize = 256;
 /// the transport; frames between the two limits get a `too_large` error and the socket lives.
 /// Every frame is written as soon as it is sent (no write buffering: one frame per message).
 async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    if *state.draining.borrow() {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "the desk is restarting; please try again in a minute",
+        )
+        .into_response();
+    }
     upgrade
         .read_buffer_size(WS_READ_BUFFER_BYTES)
         .write_buffer_size(0)
@@ -729,6 +933,11 @@ fn serve_socket(state: AppState, socket: WebSocket) -> impl Future<Output = ()> 
 }
 
 /// Prometheus scrape endpoint: counts only, no ids or addresses (see `metrics`).
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "OpenMetrics text; keep it behind the firewall",
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String)),
+)]
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(
@@ -748,8 +957,14 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
     let web = state.paths.web.clone();
+    // Only when the hub serves TLS itself: `None` adds no header.
+    let hsts = state
+        .settings
+        .hsts()
+        .and_then(|value| HeaderValue::try_from(value).ok());
     let api = Router::new()
         .route("/api/health", get(health))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))
         .route("/api/me", get(me))
@@ -795,6 +1010,10 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            hsts,
         ))
         // Outermost: every request gets an id (or keeps a valid one it came with), every log
         // line of its span carries it, and the response hands it back for support requests.

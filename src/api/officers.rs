@@ -1,7 +1,7 @@
 //! Officers' profiles over HTTP: skills, languages, schedule and the on-duty status computed
 //! from the rota, holidays, leave and the officer's manual override.
 
-use super::{ApiError, Officer, Staff};
+use super::{ApiError, ErrorBody, Officer, Staff};
 use crate::officers::OfficerProfile;
 use crate::schedule::{self, DutyOverride, DutyStatus};
 use crate::state::AppState;
@@ -10,10 +10,11 @@ use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct OfficerView {
+    #[schema(format = Uuid)]
     id: String,
     name: String,
     skills: Vec<String>,
@@ -23,6 +24,14 @@ struct OfficerView {
     duty: DutyStatus,
 }
 
+/// Officers with their duty status from the rota, holidays, leave and the override.
+#[utoipa::path(
+    get, path = "/api/officers", operation_id = "list_officers", tag = "officers", security(("staff" = [])),
+    responses(
+        (status = 200, description = "every officer", body = [OfficerView]),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     Staff(_): Staff,
@@ -49,17 +58,34 @@ async fn list(
     Ok(Json(out))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, ToSchema)]
 struct OverrideBody {
     /// `on_duty`, `off_duty`, or null to follow the rota.
     status: Option<DutyOverride>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct OverrideView {
+    override_status: Option<DutyOverride>,
+    duty: DutyStatus,
+}
+
+/// A manual switch that wins over the rota for live status.
+#[utoipa::path(
+    put, path = "/api/officers/me/override", tag = "officers", security(("staff" = [])),
+    request_body = OverrideBody,
+    responses(
+        (status = 200, description = "the override and the resulting status", body = OverrideView),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: officers only", body = ErrorBody),
+        (status = 404, description = "`not_found`: no profile", body = ErrorBody),
+    ),
+)]
 async fn set_override(
     State(state): State<AppState>,
     Officer(officer): Officer,
     Json(body): Json<OverrideBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<OverrideView>, ApiError> {
     let json = state
         .store
         .officer_profile(officer.id)
@@ -81,9 +107,10 @@ async fn set_override(
     )
     .await?;
     let duty = schedule::on_duty(&profile.schedule, &state.calendar, state.clock.now());
-    Ok(Json(
-        json!({ "override_status": body.status, "duty": duty }),
-    ))
+    Ok(Json(OverrideView {
+        override_status: body.status,
+        duty,
+    }))
 }
 
 pub fn routes() -> Router<AppState> {

@@ -7,7 +7,7 @@
 //! Every route is for the signed-in officer alone, and an artefact only for the officer of its
 //! session. The private key never reaches the hub: it signs in the browser.
 
-use super::{ApiError, Officer, parse_id};
+use super::{ApiError, ErrorBody, Officer, parse_id};
 use crate::certificates::{self, EnrolError};
 use crate::ids::ArtefactId;
 use crate::seal::bundle::{MANIFEST_JSON, Manifest, StoredArtefact};
@@ -24,6 +24,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -35,13 +36,24 @@ pub fn routes() -> Router<AppState> {
         .route("/api/artefacts/{id}/signature", post(sign))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ChallengeView {
+    /// base64url, 32 bytes; valid 5 minutes.
     challenge: String,
+    #[schema(format = Uuid)]
     officer_id: String,
     expires_at: DateTime<Utc>,
 }
 
+/// A new enrolment challenge; it replaces the last one.
+#[utoipa::path(
+    post, path = "/api/officers/me/enrolment/challenge", tag = "signing", security(("staff" = [])),
+    responses(
+        (status = 200, description = "the challenge", body = ChallengeView),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: officers only", body = ErrorBody),
+    ),
+)]
 async fn challenge(
     State(state): State<AppState>,
     Officer(user): Officer,
@@ -77,17 +89,18 @@ fn internal(what: &str, e: &dyn std::fmt::Display) -> ApiError {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EnrolBody {
     challenge: String,
     /// base64url DER SubjectPublicKeyInfo.
     public_key: String,
-    /// base64url `r || s`.
+    /// base64url `r || s` over `"globallink-enrol-v1\n" || officer_id || "\n" || challenge`.
     signature: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Certificate)]
 struct CertificateView {
     /// Lower-case hex.
     serial: String,
@@ -125,6 +138,18 @@ fn decode(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
         .map_err(|_| ApiError::invalid(format!("{field} is not base64url without padding")))
 }
 
+/// Enrol a browser key: proof of possession of the challenge, then a certificate.
+#[utoipa::path(
+    post, path = "/api/officers/me/enrolment", tag = "signing", security(("staff" = [])),
+    request_body = EnrolBody,
+    responses(
+        (status = 201, description = "the officer's new certificate", body = CertificateView),
+        (status = 400, description = "`no_possession`, `invalid`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: officers only", body = ErrorBody),
+        (status = 409, description = "`unknown_challenge`: unknown, replaced or used", body = ErrorBody),
+    ),
+)]
 async fn enrol(
     State(state): State<AppState>,
     Officer(user): Officer,
@@ -163,6 +188,15 @@ async fn enrol(
 }
 
 /// The officer's newest certificate.
+#[utoipa::path(
+    get, path = "/api/officers/me/certificate", tag = "signing", security(("staff" = [])),
+    responses(
+        (status = 200, description = "the certificate and its status", body = CertificateView),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: officers only", body = ErrorBody),
+        (status = 404, description = "`not_enrolled`", body = ErrorBody),
+    ),
+)]
 async fn certificate(
     State(state): State<AppState>,
     Officer(user): Officer,
@@ -185,16 +219,28 @@ async fn certificate(
     Ok(Json(view(&state, &newest, now)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PendingView {
+    #[schema(format = Uuid)]
     artefact_id: String,
+    #[schema(format = Uuid)]
     session_id: String,
+    #[schema(format = Uuid)]
     case_id: String,
     service: String,
     outcome: String,
     sealed_at: DateTime<Utc>,
 }
 
+/// Artefacts of the officer's sessions not yet signed, newest first.
+#[utoipa::path(
+    get, path = "/api/officers/me/signatures/pending", tag = "signing", security(("staff" = [])),
+    responses(
+        (status = 200, description = "awaiting the officer's signature", body = [PendingView]),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: officers only", body = ErrorBody),
+    ),
+)]
 async fn pending(
     State(state): State<AppState>,
     Officer(user): Officer,
@@ -246,9 +292,12 @@ async fn own_artefact(
     Ok(artefact)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SigningView {
+    #[schema(format = Uuid)]
     artefact_id: String,
+    /// The sealed manifest (`docs/bundle.md`).
+    #[schema(value_type = Object)]
     manifest: Manifest,
     /// base64url of the exact `manifest.json` bytes: the JWS payload.
     payload: String,
@@ -256,6 +305,17 @@ struct SigningView {
     officer_signed_at: Option<DateTime<Utc>>,
 }
 
+/// What the session's officer signs: the exact manifest bytes.
+#[utoipa::path(
+    get, path = "/api/artefacts/{id}/signing", tag = "signing", security(("staff" = [])),
+    params(("id" = uuid::Uuid, Path, description = "artefact id")),
+    responses(
+        (status = 200, description = "the manifest and the JWS payload", body = SigningView),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: officers only", body = ErrorBody),
+        (status = 404, description = "`not_found`: also for another officer's artefact", body = ErrorBody),
+    ),
+)]
 async fn signing(
     State(state): State<AppState>,
     Officer(user): Officer,
@@ -287,7 +347,9 @@ async fn read_entry(
         .map_err(|e| internal("reading an artefact", &e))
 }
 
-#[derive(Deserialize)]
+/// A detached ES256 JWS over the signing payload, header
+/// `{"alg":"ES256","typ":"JOSE","x5c":[…]}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignatureBody {
     /// base64url of the protected header JSON.
@@ -296,8 +358,9 @@ struct SignatureBody {
     signature: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SignedView {
+    #[schema(format = Uuid)]
     artefact_id: String,
     officer_signed_at: DateTime<Utc>,
     signer: crate::seal::jws::Signer,
@@ -305,6 +368,21 @@ struct SignedView {
     timestamp: Option<crate::seal::tsa::TokenInfo>,
 }
 
+/// Receive the officer's signature: verified, countersigned, timestamped, written.
+#[utoipa::path(
+    post, path = "/api/artefacts/{id}/signature", tag = "signing", security(("staff" = [])),
+    params(("id" = uuid::Uuid, Path, description = "artefact id")),
+    request_body = SignatureBody,
+    responses(
+        (status = 200, description = "signed and countersigned", body = SignedView),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: officers only", body = ErrorBody),
+        (status = 404, description = "`not_found`: also for another officer's artefact", body = ErrorBody),
+        (status = 409, description = "`already_signed`, `legacy_artefact`", body = ErrorBody),
+        (status = 422, description = "`bad_signature`, `bad_certificate`, `wrong_officer`", body = ErrorBody),
+        (status = 503, description = "`tsa_unavailable`: nothing changed; sign again", body = ErrorBody),
+    ),
+)]
 async fn sign(
     State(state): State<AppState>,
     Officer(user): Officer,

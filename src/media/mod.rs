@@ -9,6 +9,7 @@
 
 mod forward;
 mod keyframes;
+pub mod offer;
 mod ports;
 pub mod record;
 pub mod webm;
@@ -56,6 +57,8 @@ pub struct MediaConfig {
 pub enum MediaError {
     #[error("the offer is not a valid SDP offer: {0}")]
     BadSdp(String),
+    #[error("the offer was refused: {0}")]
+    Refused(#[from] offer::OfferError),
     #[error("no free media port in the configured range")]
     NoPort,
     #[error("this participant already has a media connection")]
@@ -246,6 +249,7 @@ impl MediaSession {
         {
             return Err(MediaError::AlreadyConnected);
         }
+        offer::check_offer(&offer_sdp)?;
         let offer = RTCSessionDescription::offer(offer_sdp)
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
         let port = self.config.ports.lease().ok_or(MediaError::NoPort)?;
@@ -407,7 +411,7 @@ impl MediaSession {
 
     /// The recordings' evidence pieces (header, each ~10 s of clusters, cues) closed since
     /// the last call, for the chain.
-    pub fn take_recorded_pieces(&self) -> Vec<record::RecordedPiece> {
+    pub fn take_recorded_pieces(&self) -> Vec<record::Recorded> {
         self.forwarder.recorder.take_pieces()
     }
 

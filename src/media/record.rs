@@ -16,7 +16,7 @@
 //! [`Recorder::take_pieces`], so a cut anywhere in a recording is provable.
 
 use super::MediaError;
-use super::webm::{self, AudioTrack, Tracks, VideoTrack, WebmWriter};
+use super::webm::{self, AudioTrack, Tracks, VideoTrack, WebmError, WebmWriter};
 use crate::evidence::ParticipantRole;
 use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::rtp::codec::opus::OpusPacket;
@@ -51,6 +51,23 @@ pub struct RecordedPiece {
     pub sha256: String,
 }
 
+/// A recording file that could not be written any further (a full disk, an I/O error): the
+/// file keeps what was written before, and the chain says where the recording broke off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordingFailure {
+    pub file: String,
+    pub reason: String,
+    /// Recording time at which writing failed.
+    pub recording_offset_ms: u64,
+}
+
+/// What the recorder has for the chain, in the order it happened per file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    Piece(RecordedPiece),
+    Failed(RecordingFailure),
+}
+
 struct Packet {
     kind: RtpCodecKind,
     packet: rtc::rtp::Packet,
@@ -72,7 +89,7 @@ struct State {
 pub(super) struct Recorder {
     dir: PathBuf,
     state: Mutex<State>,
-    pieces: Arc<Mutex<Vec<RecordedPiece>>>,
+    pieces: Arc<Mutex<Vec<Recorded>>>,
     /// Told each time pieces are queued, so the session driver takes them promptly.
     notify: Arc<dyn Fn() + Send + Sync>,
 }
@@ -235,7 +252,7 @@ impl Recorder {
     }
 
     /// The evidence pieces closed since the last call, in the order they closed per file.
-    pub(super) fn take_pieces(&self) -> Vec<RecordedPiece> {
+    pub(super) fn take_pieces(&self) -> Vec<Recorded> {
         std::mem::take(&mut *self.pieces.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
@@ -277,7 +294,7 @@ struct FileJob {
     name: String,
     path: PathBuf,
     started: Instant,
-    pieces: Arc<Mutex<Vec<RecordedPiece>>>,
+    pieces: Arc<Mutex<Vec<Recorded>>>,
     notify: Arc<dyn Fn() + Send + Sync>,
 }
 
@@ -289,12 +306,18 @@ impl FileJob {
             .with_max_time_delay(MAX_LATE_TIME);
         let mut timelines: [Option<Timeline>; 2] = [None, None];
         let mut taken = 0usize;
+        // Once the output fails (a full disk), nothing more is written to this file: packets
+        // are drained and dropped, and the chain says where the recording broke off.
+        let mut failed = false;
         while let Ok(Packet {
             kind,
             packet,
             arrived,
         }) = rx.recv()
         {
+            if failed {
+                continue;
+            }
             let is_video = kind != RtpCodecKind::Audio;
             let since_start = arrived.saturating_duration_since(self.started);
             if is_video {
@@ -321,14 +344,25 @@ impl FileJob {
                 } else {
                     writer.write_audio(at, &sample.data)
                 };
-                if let Err(e) = written {
-                    tracing::debug!(file = %self.name, "frame not recorded: {e}");
+                match written {
+                    Ok(()) => {}
+                    Err(WebmError::Io(e)) => {
+                        failed = true;
+                        self.fail(format!("writing the recording failed: {e}"), since_start);
+                        break;
+                    }
+                    Err(e) => tracing::debug!(file = %self.name, "frame not recorded: {e}"),
                 }
             }
             while let Some(segment) = writer.take_closed_segment() {
                 taken += 1;
                 self.queue(vec![self.clusters(&segment)]);
             }
+        }
+        if failed {
+            // The file keeps the clusters written before the failure; it cannot be finished.
+            sync_dir(&self.path);
+            return;
         }
         match writer.finish_into_inner() {
             Ok((summary, file)) => {
@@ -350,9 +384,24 @@ impl FileJob {
             }
             Err(e) => {
                 tracing::error!(file = %self.path.display(), "finishing recording failed: {e}");
+                let at = Instant::now().saturating_duration_since(self.started);
+                self.fail(format!("finishing the recording failed: {e}"), at);
             }
         }
         sync_dir(&self.path);
+    }
+
+    fn fail(&self, reason: String, at: Duration) {
+        tracing::error!(file = %self.path.display(), "{reason}");
+        self.pieces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Recorded::Failed(RecordingFailure {
+                file: self.name.clone(),
+                reason,
+                recording_offset_ms: u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
+            }));
+        (self.notify)();
     }
 
     fn clusters(&self, s: &webm::ClosedSegment) -> RecordedPiece {
@@ -381,7 +430,7 @@ impl FileJob {
         self.pieces
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .extend(pieces);
+            .extend(pieces.into_iter().map(Recorded::Piece));
         (self.notify)();
     }
 }

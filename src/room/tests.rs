@@ -357,6 +357,37 @@ fn officer_leaving_interrupts_and_stops_recording() {
 }
 
 #[test]
+fn shutdown_interrupts_stops_recording_and_ends_the_room() {
+    let mut r = room("en");
+    r.handle(t(0), Officer, ask("recording")).expect("ok");
+    r.handle(t(0), Applicant, answer("recording", true))
+        .expect("ok");
+    let fx = r
+        .handle(
+            t(9),
+            Officer,
+            RoomInput::Shutdown {
+                reason: "SIGTERM".into(),
+            },
+        )
+        .expect("ok");
+    assert_eq!(
+        names(&fx),
+        [
+            "stop",
+            "recording_stopped",
+            "session_interrupted",
+            "interrupt"
+        ]
+    );
+    assert!(r.is_ended());
+    assert_eq!(
+        r.handle(t(10), Officer, ask("recording")),
+        Err(RoomError::Closed)
+    );
+}
+
+#[test]
 fn a_dropped_participant_has_a_grace_period() {
     let mut r = room("en");
     r.handle(

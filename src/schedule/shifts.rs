@@ -63,7 +63,7 @@ pub struct OfficerSchedule {
 }
 
 /// A manual on/off-duty switch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DutyOverride {
     OnDuty,
@@ -71,7 +71,7 @@ pub enum DutyOverride {
 }
 
 /// Whether an officer is working at a given instant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum DutyStatus {
     OnDuty {

@@ -67,7 +67,7 @@ pub struct SlotQuery<'a> {
 }
 
 /// An instant as a person in `zone` reads it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ShownTime {
     /// `"2026-11-30 09:30"`.
     pub local: String,

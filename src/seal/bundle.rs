@@ -35,6 +35,7 @@ use std::fs;
 use std::io::{self, Read, Write as _};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 /// `format` of every manifest this module writes and accepts.
 pub const MANIFEST_FORMAT: &str = "globallink-artefact/1";
@@ -253,7 +254,8 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
-/// Read buffer for hashing and copying recordings: large, so a 100 MiB file is a hundred reads.
+/// Copy buffer for recordings that cannot be linked: large, so a 100 MiB file is a hundred
+/// reads and writes.
 const COPY_BUFFER: usize = 1 << 20;
 
 /// Check the chain and names; in a temporary directory beside `out`, link every recording
@@ -313,35 +315,68 @@ fn prepare_with(
     }
 
     let tmp = TempDir::create(out)?;
+    let mut placed = Vec::with_capacity(recordings.len());
+    if !recordings.is_empty() {
+        let dir = tmp.create_subdir(RECORDINGS_DIR)?;
+        let mut buffer = Vec::new();
+        for (name, path) in &recordings {
+            let to = dir.join(name);
+            let placement = place_recording(path, &to, &link, &mut buffer)?;
+            placed.push((name, to, placement));
+        }
+    }
+    let documents_dir = match documents.is_empty() {
+        true => None,
+        false => Some(tmp.create_subdir(DOCUMENTS_DIR)?),
+    };
+    // While this thread hashes the linked recordings, another syncs them (the recorder did when
+    // it stopped, but not before a crash) and writes and syncs the chain and the documents.
+    let (side, hashed) = std::thread::scope(|s| {
+        let side = s.spawn(|| -> Result<(), BundleError> {
+            for (_, to, placement) in &placed {
+                if *placement == Placement::Linked {
+                    sync_file(to)?;
+                }
+            }
+            write_read_only(&tmp.path.join(EVENTS_JSONL), &input.events_jsonl)?;
+            if let Some(dir) = &documents_dir {
+                for (name, bytes) in &documents {
+                    write_read_only(&dir.join(name), bytes)?;
+                }
+            }
+            Ok(())
+        });
+        let hashed: Result<Vec<ManifestFile>, BundleError> = placed
+            .iter()
+            .map(|(name, to, placement)| {
+                let (sha256, size) = match placement {
+                    Placement::Linked => hash_file(to)?,
+                    Placement::Copied { sha256, size } => (sha256.clone(), *size),
+                };
+                Ok(ManifestFile {
+                    path: format!("{RECORDINGS_PREFIX}{name}"),
+                    sha256,
+                    size,
+                })
+            })
+            .collect();
+        let side = side
+            .join()
+            .unwrap_or_else(|_| Err(panicked(&tmp.path, "syncing")));
+        (side, hashed)
+    });
+    side?;
     let mut files = vec![ManifestFile {
         path: EVENTS_JSONL.to_owned(),
         sha256: evidence::sha256_hex(&input.events_jsonl),
         size: input.events_jsonl.len() as u64,
     }];
-    if !recordings.is_empty() {
-        let dir = tmp.create_subdir(RECORDINGS_DIR)?;
-        let mut buffer = vec![0u8; COPY_BUFFER];
-        for (name, path) in &recordings {
-            let (sha256, size, _) = place_recording(path, &dir.join(name), &link, &mut buffer)?;
-            files.push(ManifestFile {
-                path: format!("{RECORDINGS_PREFIX}{name}"),
-                sha256,
-                size,
-            });
-        }
-    }
-    if !documents.is_empty() {
-        let dir = tmp.create_subdir(DOCUMENTS_DIR)?;
-        for (name, bytes) in &documents {
-            write_read_only(&dir.join(name), bytes)?;
-            files.push(ManifestFile {
-                path: format!("{DOCUMENTS_PREFIX}{name}"),
-                sha256: evidence::sha256_hex(bytes),
-                size: bytes.len() as u64,
-            });
-        }
-    }
-    write_read_only(&tmp.path.join(EVENTS_JSONL), &input.events_jsonl)?;
+    files.extend(hashed?);
+    files.extend(documents.iter().map(|(name, bytes)| ManifestFile {
+        path: format!("{DOCUMENTS_PREFIX}{name}"),
+        sha256: evidence::sha256_hex(bytes),
+        size: bytes.len() as u64,
+    }));
 
     let manifest = Manifest {
         format: MANIFEST_FORMAT.to_owned(),
@@ -394,13 +429,26 @@ impl Prepared {
         } = self;
         let log_json =
             evidence::canonical_json(log).map_err(|e| BundleError::Manifest(e.to_string()))?;
-        for (name, bytes) in [
+        let manifest_jws = manifest_jws.to_text();
+        let last = [
             (MANIFEST_JSON, manifest_json.as_bytes()),
-            (MANIFEST_JWS, manifest_jws.to_text().as_bytes()),
+            (MANIFEST_JWS, manifest_jws.as_bytes()),
             (LOG_JSON, log_json.as_bytes()),
-        ] {
-            write_read_only(&tmp.path.join(name), bytes)?;
-        }
+        ];
+        // Side by side: the file system commits syncs that arrive together in one go.
+        std::thread::scope(|s| {
+            let writers: Vec<_> = last
+                .iter()
+                .map(|&(name, bytes)| {
+                    let path = tmp.path.join(name);
+                    s.spawn(move || write_read_only(&path, bytes))
+                })
+                .collect();
+            writers.into_iter().try_for_each(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(panicked(&tmp.path, "writing")))
+            })
+        })?;
         for sub in [RECORDINGS_DIR, DOCUMENTS_DIR] {
             let dir = tmp.path.join(sub);
             if dir.is_dir() {
@@ -462,21 +510,23 @@ pub fn replace_manifest_jws(artefact_dir: &Path, manifest_jws: &[u8]) -> Result<
 }
 
 /// How a recording got into an artefact.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Placement {
+    /// Hard-linked: still to be hashed and synced.
     Linked,
-    Copied,
+    /// Copied: hashed while copying, and synced.
+    Copied { sha256: String, size: u64 },
 }
 
 /// Put the regular file `from` at `to` by `link`, or by copying it when linking fails (another
-/// file system, a file system without hard links), make it read-only and synced, and return
-/// the SHA-256 and length of what `to` holds, read once.
+/// file system, a file system without hard links), and make it read-only. A copy is hashed as
+/// it is made and synced; a link is left to [`hash_file`] and [`sync_file`].
 fn place_recording(
     from: &Path,
     to: &Path,
     link: impl Fn(&Path, &Path) -> io::Result<()>,
-    buffer: &mut [u8],
-) -> Result<(String, u64, Placement), BundleError> {
+    buffer: &mut Vec<u8>,
+) -> Result<Placement, BundleError> {
     let io_err = |path: &Path| {
         let path = path.to_owned();
         move |source| BundleError::Io { path, source }
@@ -497,20 +547,98 @@ fn place_recording(
         Ok(()) => {
             // The mode belongs to the file, so the recorder's name turns read-only too.
             fs::set_permissions(to, fs::Permissions::from_mode(READ_ONLY)).map_err(io_err(to))?;
-            let mut file = fs::File::open(to).map_err(io_err(to))?;
-            let (sha256, size) = copy_hashed(&mut file, to, &mut io::sink(), buffer)?;
-            // The recorder synced it when it stopped, but not after a crash: make sure.
-            file.sync_all().map_err(io_err(to))?;
-            Ok((sha256, size, Placement::Linked))
+            Ok(Placement::Linked)
         }
         Err(e) => {
             tracing::debug!(from = %from.display(), error = %e, "cannot hard-link; copying");
             let mut source = fs::File::open(from).map_err(io_err(from))?;
             let mut copy = create_read_only(to)?;
+            buffer.resize(COPY_BUFFER, 0);
             let (sha256, size) = copy_hashed(&mut source, from, &mut copy, buffer)?;
             copy.sync_all().map_err(io_err(to))?;
-            Ok((sha256, size, Placement::Copied))
+            Ok(Placement::Copied { sha256, size })
         }
+    }
+}
+
+/// Chunks a linked recording is read in for hashing, and how many are in flight.
+const HASH_CHUNK: usize = 256 << 10;
+const HASH_CHUNKS: usize = 4;
+
+/// SHA-256 and length of the file at `path`, read once: a second thread reads the next chunks
+/// while this one hashes, so reading adds little to hashing. Refuses files above
+/// [`MAX_ENTRY_SIZE`].
+fn hash_file(path: &Path) -> Result<(String, u64), BundleError> {
+    let io_err = |source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = fs::File::open(path).map_err(io_err)?;
+    let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(HASH_CHUNKS);
+    let (empty_tx, empty_rx) = mpsc::sync_channel::<Vec<u8>>(HASH_CHUNKS);
+    for _ in 0..HASH_CHUNKS {
+        // The channel holds HASH_CHUNKS buffers, so this neither blocks nor fails.
+        let _ = empty_tx.send(vec![0u8; HASH_CHUNK]);
+    }
+    std::thread::scope(|s| {
+        let reader = s.spawn(move || -> io::Result<()> {
+            while let Ok(mut buffer) = empty_rx.recv() {
+                let n = loop {
+                    match file.read(&mut buffer) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        read => break read?,
+                    }
+                };
+                // At the end, or the hasher stopped early.
+                if n == 0 || full_tx.send((buffer, n)).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        let mut size = 0u64;
+        for (buffer, n) in full_rx.iter() {
+            size += n as u64;
+            if size > MAX_ENTRY_SIZE {
+                break;
+            }
+            ctx.update(buffer.get(..n).unwrap_or_default());
+            // The reader may have stopped on an error; its result says so below.
+            let _ = empty_tx.send(buffer);
+        }
+        // Unblocks a reader still waiting to send or for a buffer.
+        drop(full_rx);
+        drop(empty_tx);
+        reader
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the reading thread panicked")))
+            .map_err(io_err)?;
+        if size > MAX_ENTRY_SIZE {
+            return Err(BundleError::TooLarge {
+                path: path.to_owned(),
+                size,
+            });
+        }
+        Ok((hex::encode(ctx.finish()), size))
+    })
+}
+
+/// Sync a file that is complete already.
+fn sync_file(path: &Path) -> Result<(), BundleError> {
+    fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|source| BundleError::Io {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// The error for a helper thread that panicked (a bug).
+fn panicked(path: &Path, what: &str) -> BundleError {
+    BundleError::Io {
+        path: path.to_owned(),
+        source: io::Error::other(format!("the {what} thread panicked")),
     }
 }
 

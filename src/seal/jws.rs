@@ -27,7 +27,7 @@ pub const MAX_CHAIN: usize = 8;
 const SIGNATURE_LEN: usize = 64;
 
 /// Who signed, as named by the verified leaf certificate.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Signer {
     pub subject: String,
     pub issuer: String,

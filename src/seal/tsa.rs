@@ -108,7 +108,7 @@ pub enum TsaError {
 }
 
 /// What a verified token says.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     /// `genTime` of the TSTInfo.
     pub gen_time: DateTime<Utc>,

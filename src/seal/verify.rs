@@ -34,7 +34,8 @@ use std::io::{self, Cursor, Read};
 pub const MAX_TOTAL_UNCOMPRESSED: u64 = 8 << 30;
 
 /// The outcome of verifying one bundle.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = VerifyReport)]
 pub struct Report {
     pub ok: bool,
     /// Reason of the first failed check.
@@ -42,13 +43,15 @@ pub struct Report {
     /// Checks run so far, in order; the last one failed unless `ok`.
     pub checks: Vec<Check>,
     /// The manifest, present once its signature has been verified.
+    #[schema(value_type = Option<Object>)]
     pub manifest: Option<Manifest>,
     /// Who signed and when, present once the signatures have been verified.
     #[serde(default, skip_deserializing)]
+    #[schema(value_type = Option<Object>)]
     pub signatures: Option<Checked>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Check {
     pub name: String,
     pub ok: bool,

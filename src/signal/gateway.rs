@@ -109,8 +109,25 @@ where
     };
     let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
     let mut last_seen = Instant::now();
+    let mut draining = hub.draining.subscribe();
+    let mut told = false;
     loop {
+        if *draining.borrow_and_update() && !told {
+            told = true;
+            let notice = ServerMsg::Draining {
+                retry_after_secs: crate::session::DRAIN_RETRY_AFTER_SECS,
+            };
+            if !send(&mut outgoing, &notice).await {
+                break;
+            }
+        }
+        // Out of a session, a draining hub has nothing more for this connection; in one, it
+        // stays until the session has closed and sent its result.
+        if told && conn_state.session.is_none() {
+            break;
+        }
         tokio::select! {
+            _ = draining.changed() => continue,
             frame = incoming.next() => {
                 let Some(frame) = frame else { break };
                 last_seen = Instant::now();
@@ -416,6 +433,18 @@ impl Connection {
         }
     }
 
+    /// A draining hub starts nothing new.
+    fn refuse_if_draining(&self, reference: Option<u64>) -> Result<(), ServerMsg> {
+        if *self.hub.draining.borrow() {
+            return Err(err(
+                reference,
+                "draining",
+                "the desk is restarting; please try again in a minute",
+            ));
+        }
+        Ok(())
+    }
+
     async fn dispatch(
         &mut self,
         msg: ClientMsg,
@@ -447,6 +476,7 @@ impl Connection {
             ClientMsg::Auth { .. } => Err(err(reference, "conflict", "already authenticated")),
             ClientMsg::JoinQueue => {
                 need(ParticipantRole::Applicant, "join_queue")?;
+                self.refuse_if_draining(reference)?;
                 if self.session.is_some() {
                     return Err(err(reference, "conflict", "you are already in a session"));
                 }
@@ -466,6 +496,7 @@ impl Connection {
             }
             ClientMsg::TakeNext { service } => {
                 need(ParticipantRole::Officer, "take_next")?;
+                self.refuse_if_draining(reference)?;
                 if self.session.is_some() {
                     return Err(err(
                         reference,

@@ -286,6 +286,12 @@ pub enum ServerMsg {
         role: String,
         state: String,
     },
+    /// The hub is shutting down (a restart or an upgrade): it takes no new sessions, ends the
+    /// open ones as interrupted (each participant then gets `session_closed`), and closes the
+    /// connection. Clients reconnect after about `retry_after_secs`.
+    Draining {
+        retry_after_secs: u32,
+    },
     /// The session was closed and sealed. For the applicant this is the receipt.
     SessionClosed {
         session_id: SessionId,
@@ -449,6 +455,12 @@ mod tests {
         assert_eq!(
             encode(&p),
             r#"{"type":"queue_position","position":2,"length":5,"estimated_wait_minutes":20}"#
+        );
+        assert_eq!(
+            encode(&ServerMsg::Draining {
+                retry_after_secs: 30
+            }),
+            r#"{"type":"draining","retry_after_secs":30}"#
         );
     }
 

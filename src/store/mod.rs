@@ -54,7 +54,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     })
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Officer,
@@ -89,7 +89,8 @@ pub struct UserRecord {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Case)]
 pub struct CaseRecord {
     pub id: CaseId,
     pub service: String,
@@ -105,7 +106,7 @@ pub struct CaseRecord {
     pub invite_expires_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionStatus {
     Open,
@@ -132,7 +133,8 @@ impl SessionStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Session)]
 pub struct SessionRecord {
     pub id: SessionId,
     pub case_id: CaseId,
@@ -145,15 +147,18 @@ pub struct SessionRecord {
     pub events: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Artefact)]
 pub struct ArtefactRecord {
     pub id: ArtefactId,
     pub case_id: CaseId,
     pub session_id: SessionId,
-    /// File name under `<data_dir>/artefacts/`.
+    /// Name under `<data_dir>/artefacts/`: the artefact's directory, or `<id>.zip` for one
+    /// sealed by an earlier version (`seal::bundle::StoredArtefact::locate`).
     #[serde(skip)]
     pub file_name: String,
     pub manifest_sha256: String,
+    /// Size in bytes of the bundle's zip, as downloaded.
     pub size: u64,
     pub created_at: DateTime<Utc>,
     /// The session's outcome: `completed`, `incomplete`, `refused` or `interrupted`.
@@ -171,14 +176,14 @@ pub struct AccessRecord {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BookingStatus {
     Booked,
     Cancelled,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BookingRecord {
     pub id: BookingId,
     pub case_id: CaseId,
@@ -212,6 +217,24 @@ pub enum StoreError {
     /// The URL is kept out of the message: it may hold a password.
     #[error("the database URL must start with sqlite:, postgres:// or postgresql://")]
     UnsupportedUrl,
+}
+
+impl StoreError {
+    /// The database could not be reached (connection refused or lost, pool exhausted): the
+    /// request may succeed later, unlike a conflict or a corrupt row.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::Protocol(_)
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    }
 }
 
 #[async_trait]

@@ -37,6 +37,9 @@ impl PostgresStore {
             ]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
+            // A request waits at most this long for a connection, then fails with a clear
+            // "database unavailable" instead of hanging.
+            .acquire_timeout(std::time::Duration::from_secs(5))
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;

@@ -72,8 +72,9 @@ impl HubDir {
 }
 
 impl TestHub {
+    /// `path` on this hub: `https://` when it serves TLS.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}{}", self.state.settings.public_url, path)
     }
 }
 
@@ -115,7 +116,7 @@ pub async fn start_hub_configured(
     let addr = listener.local_addr().expect("addr");
     let mut settings = dir.settings();
     adjust(&mut settings);
-    settings.public_url = format!("http://{addr}");
+    settings.public_url = format!("{}://{addr}", settings.scheme());
     let store = globallink::store::open(&settings.database_url)
         .await
         .expect("database opens");
@@ -223,6 +224,24 @@ impl Ws {
             .send(Message::Text(v.to_string().into()))
             .await
             .expect("ws send");
+    }
+
+    /// Send without panicking: false once the socket is gone.
+    pub async fn try_send(&mut self, v: Value) -> bool {
+        self.stream
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .is_ok()
+    }
+
+    /// The `ack` or `error` answering `id`, or None if the socket closes first.
+    pub async fn try_answer(&mut self, id: u64) -> Option<Value> {
+        loop {
+            let msg = self.next().await?;
+            if msg["ref"] == id {
+                return Some(msg);
+            }
+        }
     }
 
     pub async fn send_raw(&mut self, m: Message) {

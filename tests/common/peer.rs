@@ -293,3 +293,28 @@ pub async fn negotiate(ws: &mut super::Ws, peer: &TestPeer, offer: String) {
     peer.accept(answer["sdp"].as_str().expect("sdp").to_owned())
         .await;
 }
+
+/// Both participants' media flowing through the hub and recording consented: the applicant's
+/// and the officer's peers, negotiated, sending, and the recording consent granted.
+pub async fn recorded_call(
+    officer: &mut super::Ws,
+    applicant: &mut super::Ws,
+) -> (TestPeer, TestPeer) {
+    let mut peer_a = TestPeer::new().await;
+    let mut peer_o = TestPeer::new().await;
+    let offer = peer_a.offer().await;
+    negotiate(applicant, &peer_a, offer).await;
+    let offer = peer_o.offer().await;
+    negotiate(officer, &peer_o, offer).await;
+    peer_a.start_media().await;
+    peer_o.start_media().await;
+    officer
+        .send(serde_json::json!({"id": 1, "type": "request_consent", "consent": "recording"}))
+        .await;
+    applicant.expect("consent_requested").await;
+    applicant
+        .send(serde_json::json!({"id": 2, "type": "consent_answer", "consent": "recording", "granted": true}))
+        .await;
+    applicant.answer(2).await;
+    (peer_a, peer_o)
+}

@@ -360,10 +360,11 @@ fn recordings_are_hard_linked_and_made_read_only() -> anyhow::Result<()> {
     let from = dir.path().join("applicant.webm");
     fs::write(&from, b"webm bytes")?;
     let to = dir.path().join("linked.webm");
-    let mut buffer = vec![0u8; 4];
-    let (sha256, size, how) = place_recording(&from, &to, |a, b| fs::hard_link(a, b), &mut buffer)?;
+    let mut buffer = Vec::new();
+    let how = place_recording(&from, &to, |a, b| fs::hard_link(a, b), &mut buffer)?;
     assert_eq!(how, Placement::Linked);
-    assert_eq!((sha256, size), (evidence::sha256_hex(b"webm bytes"), 10));
+    assert!(buffer.is_empty(), "nothing copied");
+    assert_eq!(hash_file(&to)?, (evidence::sha256_hex(b"webm bytes"), 10));
     assert_eq!(fs::metadata(&to)?.ino(), fs::metadata(&from)?.ino());
     // The mode is the file's: the recorder's name is read-only now too.
     assert_eq!(mode(&to)?, READ_ONLY);
@@ -379,14 +380,17 @@ fn a_recording_is_copied_when_it_cannot_be_linked() -> anyhow::Result<()> {
     fs::write(&from, vec![9u8; 3 * 1024 + 5])?;
     let to = dir.path().join("copied.webm");
     let cross_device = |_: &Path, _: &Path| Err(io::Error::from(io::ErrorKind::CrossesDevices));
-    let mut buffer = vec![0u8; 1024];
-    let (sha256, size, how) = place_recording(&from, &to, cross_device, &mut buffer)?;
-    assert_eq!(how, Placement::Copied);
-    assert_eq!(fs::read(&to)?, fs::read(&from)?);
+    let mut buffer = Vec::new();
+    let how = place_recording(&from, &to, cross_device, &mut buffer)?;
+    let content = fs::read(&from)?;
     assert_eq!(
-        (sha256, size),
-        (evidence::sha256_hex(&fs::read(&from)?), 3 * 1024 + 5)
+        how,
+        Placement::Copied {
+            sha256: evidence::sha256_hex(&content),
+            size: 3 * 1024 + 5
+        }
     );
+    assert_eq!(fs::read(&to)?, content);
     assert_ne!(fs::metadata(&to)?.ino(), fs::metadata(&from)?.ino());
     assert_eq!(mode(&to)?, READ_ONLY);
     assert_ne!(mode(&from)?, READ_ONLY, "the recorder's file is left alone");
@@ -401,6 +405,24 @@ fn a_recording_is_copied_when_it_cannot_be_linked() -> anyhow::Result<()> {
     let linked = out.join("recordings/applicant-video.ivf");
     assert_eq!(fs::metadata(&linked)?.nlink(), 1, "a copy, not a link");
     assert!(crate::seal::verify::verify_bundle(&zip_of(&out)?, &log.trust(&id)).ok);
+    Ok(())
+}
+
+#[test]
+fn hashing_reads_every_chunk_once_in_order() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    for len in [0, 1, HASH_CHUNK, HASH_CHUNK * HASH_CHUNKS * 2 + 17] {
+        let path = dir.path().join(format!("{len}.webm"));
+        let content: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        fs::write(&path, &content)?;
+        assert_eq!(
+            hash_file(&path)?,
+            (evidence::sha256_hex(&content), len as u64),
+            "{len} bytes"
+        );
+    }
+    let err = hash_file(&dir.path().join("absent")).unwrap_err();
+    assert!(matches!(err, BundleError::Io { .. }), "{err}");
     Ok(())
 }
 

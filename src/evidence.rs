@@ -39,6 +39,20 @@ pub enum EventKind {
         /// IANA zone of the participant, so the record shows their local time.
         tz: String,
     },
+    /// The participant arrived and waits in the lobby until the officer admits or denies them.
+    ParticipantKnocked {
+        role: ParticipantRole,
+        /// IANA zone of the participant, so the record shows their local time.
+        tz: String,
+    },
+    /// The officer let the waiting participant into the call.
+    ParticipantAdmitted {
+        role: ParticipantRole,
+    },
+    /// The officer turned the waiting participant away; the session closes.
+    ParticipantDenied {
+        role: ParticipantRole,
+    },
     ParticipantLeft {
         role: ParticipantRole,
         reason: String,
@@ -190,6 +204,9 @@ impl EventKind {
         match self {
             EventKind::SessionOpened { .. } => "session_opened",
             EventKind::ParticipantJoined { .. } => "participant_joined",
+            EventKind::ParticipantKnocked { .. } => "participant_knocked",
+            EventKind::ParticipantAdmitted { .. } => "participant_admitted",
+            EventKind::ParticipantDenied { .. } => "participant_denied",
             EventKind::ParticipantDisconnected { .. } => "participant_disconnected",
             EventKind::ParticipantReconnected { .. } => "participant_reconnected",
             EventKind::ParticipantLeft { .. } => "participant_left",
@@ -475,6 +492,36 @@ mod tests {
         let verified = verify_jsonl(jsonl.as_bytes()).expect("valid chain");
         assert_eq!(verified.events, 4);
         assert_eq!(verified.head, events[3].hash);
+    }
+
+    #[test]
+    fn lobby_events_have_their_documented_form_and_verify() {
+        let mut chain = ChainBuilder::new(SessionId::random());
+        let kinds = [
+            EventKind::ParticipantKnocked {
+                role: ParticipantRole::Applicant,
+                tz: "Europe/Lisbon".into(),
+            },
+            EventKind::ParticipantAdmitted {
+                role: ParticipantRole::Applicant,
+            },
+            EventKind::ParticipantDenied {
+                role: ParticipantRole::Applicant,
+            },
+        ];
+        let mut lines = Vec::new();
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let ev = chain.next(at(i as i64), kind).expect("serialisable");
+            chain.commit(&ev);
+            lines.push(ev.canonical);
+        }
+        assert!(lines[0].contains(r#""kind":"participant_knocked","prev_hash""#));
+        assert!(lines[0].contains(r#""tz":"Europe/Lisbon""#));
+        assert!(lines[1].contains(r#""kind":"participant_admitted""#));
+        assert!(lines[2].contains(r#""kind":"participant_denied""#));
+        let verified = verify_jsonl(to_jsonl(lines.iter().map(String::as_str)).as_bytes())
+            .expect("valid chain");
+        assert_eq!(verified.events, 3);
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //! [`Effect`]s for the driver (`session.rs`) to carry out in order; the driver reports each
 //! committed event back through [`Room::committed`].
 //!
+//! The lobby: everyone but the officer arrives knocking (`participant_knocked`) and stays in
+//! the lobby until the officer admits (`participant_admitted`) or denies
+//! (`participant_denied`, which closes the session as `denied`) them. Until then the room
+//! refuses everything that involves the applicant, from either side, with `not_admitted`, and
+//! [`Room::is_admitted`] tells the driver to refuse their media offer.
+//!
 //! Invariants: `StartRecording` is only emitted after the `consent_granted` event it depends
 //! on; `StopRecording` comes first when recording consent is withdrawn and before any event
 //! that ends the session; once ended, every input is refused.
@@ -38,6 +44,10 @@ pub enum RoomError {
     TextMismatch,
     #[error("only the {0} may do this")]
     WrongRole(&'static str),
+    #[error("the applicant is still in the lobby: the officer has not admitted them")]
+    NotAdmitted,
+    #[error("nobody is waiting in the lobby")]
+    NobodyWaiting,
     #[error("{0}")]
     Invalid(String),
 }
@@ -53,8 +63,10 @@ impl RoomError {
             | RoomError::AlreadyGranted(_)
             | RoomError::NotGranted(_)
             | RoomError::RecordingWithdrawn
-            | RoomError::TextMismatch => "conflict",
+            | RoomError::TextMismatch
+            | RoomError::NobodyWaiting => "conflict",
             RoomError::WrongRole(_) => "forbidden",
+            RoomError::NotAdmitted => "not_admitted",
         }
     }
 }
@@ -85,10 +97,17 @@ pub struct StoredDocument {
 /// Inputs from participants (already authenticated as members of this session).
 #[derive(Clone, Debug, PartialEq)]
 pub enum RoomInput {
+    /// The participant arrived. The officer is in at once; anyone else knocks and waits in
+    /// the lobby. `name` is shown to the officer, never written to the chain.
     Joined {
         role: ParticipantRole,
         tz: String,
+        name: String,
     },
+    /// Officer: let the participant waiting in the lobby in.
+    Admit,
+    /// Officer: turn the participant waiting in the lobby away; the session closes.
+    Deny,
     Left {
         role: ParticipantRole,
         reason: String,
@@ -171,6 +190,10 @@ pub enum Effect {
     Interrupt {
         reason: String,
     },
+    /// The participant was admitted: the driver sends them `paired` so they make their offer.
+    Admit {
+        role: ParticipantRole,
+    },
     /// Start (true) or cancel (false) the reconnection grace timer of a participant.
     Grace {
         role: ParticipantRole,
@@ -193,6 +216,14 @@ struct ConsentState {
     at: Option<DateTime<Utc>>,
 }
 
+/// Someone waiting in the lobby.
+#[derive(Clone, Debug)]
+struct Knock {
+    name: String,
+    tz: String,
+    since: DateTime<Utc>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Room {
     applicant_lang: String,
@@ -205,6 +236,10 @@ pub struct Room {
     present: [bool; 2],
     /// Dropped and not back yet.
     away: [bool; 2],
+    /// The applicant was let in by the officer (the officer is always in).
+    admitted: bool,
+    /// The applicant waiting in the lobby, if any.
+    knock: Option<Knock>,
     ended: bool,
 }
 
@@ -249,8 +284,47 @@ impl Room {
             checklist: ChecklistState::new(checklist),
             present: [false; 2],
             away: [false; 2],
+            admitted: false,
+            knock: None,
             ended: false,
         }
+    }
+
+    /// Whether `role` is in the call (not waiting in the lobby): only then may they send media.
+    pub fn is_admitted(&self, role: ParticipantRole) -> bool {
+        match role {
+            ParticipantRole::Officer => true,
+            ParticipantRole::Applicant => self.admitted,
+        }
+    }
+
+    /// The `knock` for the officer while someone waits in the lobby (sent again when the
+    /// officer's console reconnects).
+    pub fn knock(&self) -> Option<ServerMsg> {
+        self.knock.as_ref().map(|k| ServerMsg::Knock {
+            role: "applicant".into(),
+            name: k.name.clone(),
+            tz: k.tz.clone(),
+            since: k.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
+    }
+
+    /// Inputs that involve the applicant, refused while they wait in the lobby.
+    fn needs_admission(input: &RoomInput) -> bool {
+        matches!(
+            input,
+            RoomInput::RequestConsent { .. }
+                | RoomInput::ConsentAnswer { .. }
+                | RoomInput::WithdrawConsent { .. }
+                | RoomInput::MyConsents
+                | RoomInput::IdentityCheck { .. }
+                | RoomInput::LivenessPrompt { .. }
+                | RoomInput::LivenessDone
+                | RoomInput::LivenessResult { .. }
+                | RoomInput::DocumentAdded(_)
+                | RoomInput::RequestDeclaration { .. }
+                | RoomInput::ConfirmDeclaration { .. }
+        )
     }
 
     pub fn is_recording(&self) -> bool {
@@ -297,43 +371,109 @@ impl Room {
         if self.ended {
             return Err(RoomError::Closed);
         }
+        if !self.admitted && Self::needs_admission(&input) {
+            return Err(RoomError::NotAdmitted);
+        }
         let persist = |kind| Effect::Persist {
             kind,
             reply_to: None,
         };
         match input {
-            RoomInput::Joined { role, tz } => {
+            RoomInput::Joined { role, tz, name } => {
                 self.present[slot(role)] = true;
+                if self.is_admitted(role) {
+                    let mut effects = vec![persist(EventKind::ParticipantJoined { role, tz })];
+                    if self.is_admitted(other(role)) {
+                        effects.push(Effect::Send {
+                            to: other(role),
+                            msg: ServerMsg::PeerState {
+                                role: role_name(role).into(),
+                                state: "joined".into(),
+                            },
+                        });
+                    }
+                    return Ok(effects);
+                }
+                // Arriving early (or on time, with a booking) bypasses nothing: the lobby.
+                self.knock = Some(Knock {
+                    name,
+                    tz: tz.clone(),
+                    since: now,
+                });
+                let mut effects = vec![persist(EventKind::ParticipantKnocked { role, tz })];
+                effects.extend(self.knock().map(|msg| Effect::Send { to: Officer, msg }));
+                effects.push(Effect::Send {
+                    to: role,
+                    msg: ServerMsg::Lobby {
+                        state: "waiting".into(),
+                    },
+                });
+                Ok(effects)
+            }
+            RoomInput::Admit => {
+                need(from, Officer)?;
+                if self.knock.take().is_none() {
+                    return Err(RoomError::NobodyWaiting);
+                }
+                self.admitted = true;
                 Ok(vec![
-                    persist(EventKind::ParticipantJoined { role, tz }),
+                    persist(EventKind::ParticipantAdmitted { role: Applicant }),
                     Effect::Send {
-                        to: other(role),
+                        to: Applicant,
+                        msg: ServerMsg::Lobby {
+                            state: "admitted".into(),
+                        },
+                    },
+                    Effect::Admit { role: Applicant },
+                    Effect::Send {
+                        to: Officer,
                         msg: ServerMsg::PeerState {
-                            role: role_name(role).into(),
+                            role: "applicant".into(),
                             state: "joined".into(),
                         },
                     },
                 ])
+            }
+            RoomInput::Deny => {
+                need(from, Officer)?;
+                if self.knock.take().is_none() {
+                    return Err(RoomError::NobodyWaiting);
+                }
+                let reason = "the officer did not admit the applicant".to_owned();
+                // Nothing can be recording (consent needs admission); stop anyway, by rule.
+                let mut effects = self.stop_recording(now, "entry denied");
+                effects.extend([
+                    persist(EventKind::ParticipantDenied { role: Applicant }),
+                    Effect::Send {
+                        to: Applicant,
+                        msg: ServerMsg::Lobby {
+                            state: "denied".into(),
+                        },
+                    },
+                    persist(EventKind::SessionClosed {
+                        outcome: "denied".into(),
+                        reason: Some(reason.clone()),
+                    }),
+                    Effect::Seal {
+                        outcome: "denied".into(),
+                        reason: Some(reason),
+                    },
+                ]);
+                self.ended = true;
+                Ok(effects)
             }
             RoomInput::Disconnected { role } => {
                 if self.away[slot(role)] || !self.present[slot(role)] {
                     return Ok(Vec::new());
                 }
                 self.away[slot(role)] = true;
-                Ok(vec![
-                    persist(EventKind::ParticipantDisconnected { role }),
-                    Effect::Send {
-                        to: other(role),
-                        msg: ServerMsg::PeerState {
-                            role: role_name(role).into(),
-                            state: "reconnecting".into(),
-                        },
-                    },
-                    Effect::Grace {
-                        role,
-                        running: true,
-                    },
-                ])
+                let mut effects = vec![persist(EventKind::ParticipantDisconnected { role })];
+                effects.extend(self.tell_peer(role, "reconnecting"));
+                effects.push(Effect::Grace {
+                    role,
+                    running: true,
+                });
+                Ok(effects)
             }
             RoomInput::Reconnected { role } => {
                 if !self.away[slot(role)] {
@@ -341,20 +481,15 @@ impl Room {
                     return Ok(Vec::new());
                 }
                 self.away[slot(role)] = false;
-                Ok(vec![
+                let mut effects = vec![
                     Effect::Grace {
                         role,
                         running: false,
                     },
                     persist(EventKind::ParticipantReconnected { role }),
-                    Effect::Send {
-                        to: other(role),
-                        msg: ServerMsg::PeerState {
-                            role: role_name(role).into(),
-                            state: "rejoined".into(),
-                        },
-                    },
-                ])
+                ];
+                effects.extend(self.tell_peer(role, "rejoined"));
+                Ok(effects)
             }
             RoomInput::Shutdown { reason } => {
                 let mut effects = self.stop_recording(now, "hub shutting down");
@@ -383,6 +518,9 @@ impl Room {
             }
             RoomInput::Left { role, reason } => {
                 self.present[slot(role)] = false;
+                if role == Applicant {
+                    self.knock = None;
+                }
                 let mut effects = vec![persist(EventKind::ParticipantLeft {
                     role,
                     reason: reason.clone(),
@@ -750,6 +888,17 @@ impl Room {
                 Ok(effects)
             }
         }
+    }
+
+    /// Tell the other participant how `role` is doing, unless they wait in the lobby.
+    fn tell_peer(&self, role: ParticipantRole, state: &str) -> Option<Effect> {
+        self.is_admitted(other(role)).then(|| Effect::Send {
+            to: other(role),
+            msg: ServerMsg::PeerState {
+                role: role_name(role).into(),
+                state: state.into(),
+            },
+        })
     }
 
     fn stop_recording(&mut self, now: DateTime<Utc>, reason: &str) -> Vec<Effect> {

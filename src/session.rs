@@ -316,25 +316,11 @@ pub async fn open(
             None,
         )
         .await?;
-    for (role, conn, peer) in [
-        (
-            ParticipantRole::Applicant,
-            &applicant_tx,
-            PeerInfo {
-                role: "officer".into(),
-                name: officer.display_name.clone(),
-                tz: OFFICE_TZ.into(),
-            },
-        ),
-        (
-            ParticipantRole::Officer,
-            &officer_tx,
-            PeerInfo {
-                role: "applicant".into(),
-                name: case.applicant_name.clone(),
-                tz: case.applicant_tz.clone(),
-            },
-        ),
+    // The applicant is attached (to hear about the lobby and to be refused cleanly) but gets
+    // `paired`, the cue to send media, only once the officer admits them.
+    for (role, conn) in [
+        (ParticipantRole::Applicant, &applicant_tx),
+        (ParticipantRole::Officer, &officer_tx),
     ] {
         let handle = SessionHandle {
             id: record.id,
@@ -342,22 +328,22 @@ pub async fn open(
             tx: tx.clone(),
         };
         let _ = conn.send(Outbound::Attach(Box::new(handle)));
-        if let Some(msg) = ice_servers(hub, record.id, role) {
-            let _ = conn.send(Outbound::msg(msg));
-        }
-        let _ = conn.send(Outbound::msg(ServerMsg::Paired {
-            session_id: record.id,
-            case_id: case.id,
-            peer,
-            resumed: false,
-        }));
     }
-    for (role, tz) in [
-        (ParticipantRole::Applicant, case.applicant_tz.clone()),
-        (ParticipantRole::Officer, OFFICE_TZ.to_owned()),
+    driver.pair(ParticipantRole::Officer, false);
+    for (role, tz, name) in [
+        (
+            ParticipantRole::Officer,
+            OFFICE_TZ.to_owned(),
+            officer.display_name.clone(),
+        ),
+        (
+            ParticipantRole::Applicant,
+            case.applicant_tz.clone(),
+            case.applicant_name.clone(),
+        ),
     ] {
         let _ = driver
-            .apply(role, RoomInput::Joined { role, tz }, None)
+            .apply(role, RoomInput::Joined { role, tz, name }, None)
             .await;
     }
     let open = {
@@ -412,6 +398,22 @@ impl Driver {
 
     fn send(&self, role: ParticipantRole, msg: ServerMsg) {
         let _ = self.conn(role).send(Outbound::msg(msg));
+    }
+
+    /// Send `role` fresh ICE servers (with TURN) and `paired`: the cue to make an offer.
+    fn pair(&self, role: ParticipantRole, resumed: bool) {
+        if let Some(msg) = ice_servers(&self.hub, self.record.id, role) {
+            self.send(role, msg);
+        }
+        self.send(
+            role,
+            ServerMsg::Paired {
+                session_id: self.record.id,
+                case_id: self.case.id,
+                peer: self.peers[slot(role)].clone(),
+                resumed,
+            },
+        );
     }
 
     fn both(&self, msg: ServerMsg) {
@@ -490,6 +492,17 @@ impl Driver {
                     Some(SessionCmd::Document { doc, reply }) => {
                         let result = self.apply(ParticipantRole::Officer, RoomInput::DocumentAdded(doc), None).await;
                         let _ = reply.send(result);
+                    }
+                    Some(SessionCmd::Offer { role, reference, .. })
+                        if !self.room.is_admitted(role) =>
+                    {
+                        let e = crate::room::RoomError::NotAdmitted;
+                        // Refused before any parsing or port: the lobby costs the hub nothing.
+                        self.send(role, ServerMsg::Error {
+                            reference,
+                            code: e.code().into(),
+                            message: e.to_string(),
+                        });
                     }
                     Some(SessionCmd::Offer { role, sdp, reference }) => {
                         match self.media.answer(role, sdp).await {
@@ -604,28 +617,49 @@ impl Driver {
             tx: self_tx,
         };
         let _ = tx.send(Outbound::Attach(Box::new(handle)));
-        if let Some(msg) = ice_servers(&self.hub, self.record.id, role) {
-            let _ = tx.send(Outbound::msg(msg));
+        if !self.room.is_admitted(role) {
+            // Back in the lobby, still waiting: admitted earlier means admitted now, and
+            // knocking earlier means waiting still (the officer keeps the knock).
+            self.send(
+                role,
+                ServerMsg::Lobby {
+                    state: "waiting".into(),
+                },
+            );
+            let _ = self
+                .apply(role, RoomInput::Reconnected { role }, None)
+                .await;
+            return;
         }
-        let _ = tx.send(Outbound::msg(ServerMsg::Paired {
-            session_id: self.record.id,
-            case_id: self.case.id,
-            peer: self.peers[slot(role)].clone(),
-            resumed: true,
-        }));
+        if role == ParticipantRole::Applicant {
+            self.send(
+                role,
+                ServerMsg::Lobby {
+                    state: "admitted".into(),
+                },
+            );
+        }
+        self.pair(role, true);
         self.send(
             role,
             ServerMsg::Recording {
                 active: self.room.is_recording(),
             },
         );
+        if let Some(knock) = self.room.knock() {
+            // The console came back while someone waits: show the knock again.
+            self.send(role, knock);
+        }
         let _ = self
             .apply(role, RoomInput::Reconnected { role }, None)
             .await;
         // The other participant renegotiates too: their receiving leg starts afresh with the
         // returning participant's new stream rather than splicing it into the old one.
         let peer = crate::room::other(role);
-        if self.room.is_present(peer) && self.grace[slot(peer)].is_none() {
+        if self.room.is_present(peer)
+            && self.room.is_admitted(peer)
+            && self.grace[slot(peer)].is_none()
+        {
             self.media.drop_participant(peer).await;
             self.send(
                 peer,
@@ -753,6 +787,7 @@ impl Driver {
                 return Ok(Some(committed));
             }
             Effect::Send { to, msg } => self.send(to, msg),
+            Effect::Admit { role } => self.pair(role, false),
             Effect::Grace { role, running } => {
                 self.grace[slot(role)] =
                     running.then(|| tokio::time::Instant::now() + self.grace_period);

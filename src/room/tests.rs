@@ -9,12 +9,39 @@ fn t(ms: i64) -> DateTime<Utc> {
         .expect("valid")
 }
 
-fn room(lang: &str) -> Room {
+/// A room both participants joined, the applicant still knocking.
+fn lobby(lang: &str) -> Room {
     let c = Catalogue::parse(DEFAULT_TOML).expect("catalogue");
-    Room::new(
+    let mut r = Room::new(
         lang.into(),
         &c.service("inheritance").expect("service").checklist,
-    )
+    );
+    r.handle(t(0), Officer, joined(Officer)).expect("officer joins");
+    r.handle(t(0), Applicant, joined(Applicant))
+        .expect("applicant knocks");
+    r
+}
+
+/// A room with the applicant admitted from the lobby.
+fn room(lang: &str) -> Room {
+    let mut r = lobby(lang);
+    r.handle(t(0), Officer, RoomInput::Admit).expect("admitted");
+    r
+}
+
+fn joined(role: ParticipantRole) -> RoomInput {
+    match role {
+        Applicant => RoomInput::Joined {
+            role,
+            tz: "Europe/Lisbon".into(),
+            name: "Chen Jing".into(),
+        },
+        Officer => RoomInput::Joined {
+            role,
+            tz: "Asia/Shanghai".into(),
+            name: "Officer Li".into(),
+        },
+    }
 }
 
 fn names(effects: &[Effect]) -> Vec<String> {
@@ -28,6 +55,7 @@ fn names(effects: &[Effect]) -> Vec<String> {
             Effect::Seal { outcome, .. } => format!("seal:{outcome}"),
             Effect::Interrupt { .. } => "interrupt".into(),
             Effect::Grace { running, .. } => format!("grace:{running}"),
+            Effect::Admit { .. } => "admit".into(),
         })
         .collect()
 }
@@ -390,24 +418,6 @@ fn shutdown_interrupts_stops_recording_and_ends_the_room() {
 #[test]
 fn a_dropped_participant_has_a_grace_period() {
     let mut r = room("en");
-    r.handle(
-        t(0),
-        Officer,
-        RoomInput::Joined {
-            role: Applicant,
-            tz: "Europe/Lisbon".into(),
-        },
-    )
-    .expect("ok");
-    r.handle(
-        t(0),
-        Officer,
-        RoomInput::Joined {
-            role: Officer,
-            tz: "Asia/Shanghai".into(),
-        },
-    )
-    .expect("ok");
     let fx = r
         .handle(t(1), Applicant, RoomInput::Disconnected { role: Applicant })
         .expect("ok");
@@ -445,4 +455,225 @@ fn a_dropped_participant_has_a_grace_period() {
         ["participant_left", "session_interrupted", "interrupt"]
     );
     assert!(r.is_ended());
+}
+
+fn sent(effects: &[Effect], to: ParticipantRole) -> Vec<ServerMsg> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { to: t, msg } if *t == to => Some(msg.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn lobby_state(state: &str) -> ServerMsg {
+    ServerMsg::Lobby {
+        state: state.into(),
+    }
+}
+
+#[test]
+fn the_applicant_knocks_and_the_officer_sees_who_and_their_local_zone() {
+    let c = Catalogue::parse(DEFAULT_TOML).expect("catalogue");
+    let mut r = Room::new("en".into(), &c.service("inheritance").expect("s").checklist);
+    let fx = r.handle(t(0), Officer, joined(Officer)).expect("ok");
+    assert_eq!(names(&fx), ["participant_joined"], "the officer is in at once");
+    assert!(r.is_admitted(Officer));
+    let fx = r.handle(t(5), Applicant, joined(Applicant)).expect("ok");
+    assert_eq!(names(&fx), ["participant_knocked", "send", "send"]);
+    assert!(matches!(
+        &fx[0],
+        Effect::Persist {
+            kind: EventKind::ParticipantKnocked { role: Applicant, tz },
+            ..
+        } if tz == "Europe/Lisbon"
+    ));
+    let knock = ServerMsg::Knock {
+        role: "applicant".into(),
+        name: "Chen Jing".into(),
+        tz: "Europe/Lisbon".into(),
+        since: "2026-11-18T11:06:40Z".into(),
+    };
+    assert_eq!(sent(&fx, Officer), [knock.clone()]);
+    assert_eq!(sent(&fx, Applicant), [lobby_state("waiting")]);
+    assert!(!r.is_admitted(Applicant));
+    assert!(r.is_present(Applicant));
+    // The console asks again after a reconnect: the same knock.
+    assert_eq!(r.knock(), Some(knock));
+}
+
+#[test]
+fn admitting_lets_the_applicant_in_and_pairs_them() {
+    let mut r = lobby("en");
+    let fx = r.handle(t(1), Officer, RoomInput::Admit).expect("ok");
+    assert_eq!(names(&fx), ["participant_admitted", "send", "admit", "send"]);
+    assert_eq!(sent(&fx, Applicant), [lobby_state("admitted")]);
+    assert!(fx.contains(&Effect::Admit { role: Applicant }));
+    assert!(r.is_admitted(Applicant));
+    assert_eq!(r.knock(), None);
+    // Nobody left to admit or deny.
+    assert_eq!(
+        r.handle(t(2), Officer, RoomInput::Admit),
+        Err(RoomError::NobodyWaiting)
+    );
+    assert_eq!(
+        r.handle(t(2), Officer, RoomInput::Deny),
+        Err(RoomError::NobodyWaiting)
+    );
+    assert_eq!(RoomError::NobodyWaiting.code(), "conflict");
+    // And now the checklist may begin.
+    r.handle(t(3), Officer, ask("recording")).expect("ok");
+}
+
+#[test]
+fn denying_tells_the_applicant_and_closes_the_session_as_denied() {
+    let mut r = lobby("en");
+    let fx = r.handle(t(1), Officer, RoomInput::Deny).expect("ok");
+    assert_eq!(
+        names(&fx),
+        ["participant_denied", "send", "session_closed", "seal:denied"]
+    );
+    assert_eq!(sent(&fx, Applicant), [lobby_state("denied")]);
+    assert!(matches!(
+        &fx[2],
+        Effect::Persist {
+            kind: EventKind::SessionClosed { outcome, reason: Some(_) },
+            ..
+        } if outcome == "denied"
+    ));
+    assert!(r.is_ended());
+    assert_eq!(
+        r.handle(t(2), Officer, RoomInput::Admit),
+        Err(RoomError::Closed)
+    );
+}
+
+#[test]
+fn nothing_involving_the_applicant_happens_before_admission() {
+    let mut r = lobby("en");
+    let refused = [
+        (Officer, ask("recording")),
+        (Applicant, answer("recording", true)),
+        (
+            Applicant,
+            RoomInput::WithdrawConsent {
+                consent: "recording".into(),
+            },
+        ),
+        (Applicant, RoomInput::MyConsents),
+        (
+            Officer,
+            RoomInput::LivenessPrompt {
+                prompt_id: "p".into(),
+                lang: "en".into(),
+                text: "t".into(),
+                officer_text: "t".into(),
+            },
+        ),
+        (Applicant, RoomInput::LivenessDone),
+        (Officer, RoomInput::LivenessResult { passed: true }),
+        (
+            Officer,
+            RoomInput::RequestDeclaration {
+                declaration: "inheritance".into(),
+            },
+        ),
+        (
+            Applicant,
+            RoomInput::ConfirmDeclaration {
+                declaration: "inheritance".into(),
+                text_sha256: "00".into(),
+            },
+        ),
+        (
+            Officer,
+            RoomInput::DocumentAdded(StoredDocument {
+                category: "still".into(),
+                kind: "identity-document".into(),
+                media_type: "image/jpeg".into(),
+                sha256: "00".into(),
+                size: 1,
+                file: "still-identity-document-1.jpg".into(),
+            }),
+        ),
+    ];
+    for (from, input) in refused {
+        assert_eq!(
+            r.handle(t(1), from, input.clone()),
+            Err(RoomError::NotAdmitted),
+            "{from:?} {input:?}"
+        );
+    }
+    assert_eq!(RoomError::NotAdmitted.code(), "not_admitted");
+    assert!(!r.is_recording());
+    // Refusals change nothing: the applicant still knocks, and the officer may still close.
+    assert!(r.knock().is_some());
+    let fx = r.handle(t(2), Officer, RoomInput::Close).expect("ok");
+    assert!(names(&fx).contains(&"session_closed".to_owned()));
+}
+
+#[test]
+fn only_the_officer_admits_or_denies() {
+    let mut r = lobby("en");
+    for input in [RoomInput::Admit, RoomInput::Deny] {
+        let e = r.handle(t(1), Applicant, input).expect_err("refused");
+        assert_eq!(e, RoomError::WrongRole("officer"));
+        assert_eq!(e.code(), "forbidden");
+    }
+    assert!(!r.is_admitted(Applicant));
+    assert!(r.knock().is_some());
+}
+
+#[test]
+fn an_admitted_applicant_who_reconnects_stays_admitted() {
+    let mut r = room("en");
+    r.handle(t(1), Applicant, RoomInput::Disconnected { role: Applicant })
+        .expect("ok");
+    let fx = r
+        .handle(t(2), Applicant, RoomInput::Reconnected { role: Applicant })
+        .expect("ok");
+    assert_eq!(
+        names(&fx),
+        ["grace:false", "participant_reconnected", "send"]
+    );
+    assert!(r.is_admitted(Applicant));
+    assert_eq!(r.knock(), None, "no second knock");
+    r.handle(t(3), Officer, ask("recording")).expect("still in");
+}
+
+#[test]
+fn a_knocking_applicant_who_drops_still_knocks_and_one_who_leaves_does_not() {
+    let mut r = lobby("en");
+    let fx = r
+        .handle(t(1), Applicant, RoomInput::Disconnected { role: Applicant })
+        .expect("ok");
+    assert_eq!(
+        names(&fx),
+        ["participant_disconnected", "send", "grace:true"]
+    );
+    r.handle(t(2), Applicant, RoomInput::Reconnected { role: Applicant })
+        .expect("ok");
+    assert!(r.knock().is_some() && !r.is_admitted(Applicant));
+    // The officer's drop is not reported to someone in the lobby.
+    let fx = r
+        .handle(t(3), Officer, RoomInput::Disconnected { role: Officer })
+        .expect("ok");
+    assert_eq!(names(&fx), ["participant_disconnected", "grace:true"]);
+    r.handle(t(4), Officer, RoomInput::Reconnected { role: Officer })
+        .expect("ok");
+    r.handle(
+        t(5),
+        Applicant,
+        RoomInput::Left {
+            role: Applicant,
+            reason: "closed the page".into(),
+        },
+    )
+    .expect("ok");
+    assert_eq!(r.knock(), None);
+    assert_eq!(
+        r.handle(t(6), Officer, RoomInput::Admit),
+        Err(RoomError::NobodyWaiting)
+    );
 }

@@ -511,6 +511,14 @@ impl Connection {
                 });
                 Ok(Vec::new())
             }
+            ClientMsg::Admit => {
+                need(ParticipantRole::Officer, "admit")?;
+                self.input(RoomInput::Admit, reference).await
+            }
+            ClientMsg::Deny => {
+                need(ParticipantRole::Officer, "deny")?;
+                self.input(RoomInput::Deny, reference).await
+            }
             ClientMsg::Offer { sdp } => {
                 self.forward(
                     SessionCmd::Offer {

@@ -48,6 +48,10 @@ pub enum ClientMsg {
         #[serde(default)]
         service: Option<String>,
     },
+    /// Officer: let the participant waiting in the lobby into the call.
+    Admit,
+    /// Officer: turn the participant waiting in the lobby away; the session closes.
+    Deny,
     /// Participant in a session: an SDP offer for the peer connection with the hub. The hub
     /// answers with `answer`.
     Offer { sdp: String },
@@ -109,6 +113,8 @@ impl ClientMsg {
             ClientMsg::JoinQueue => "join_queue",
             ClientMsg::LeaveQueue => "leave_queue",
             ClientMsg::TakeNext { .. } => "take_next",
+            ClientMsg::Admit => "admit",
+            ClientMsg::Deny => "deny",
             ClientMsg::Offer { .. } => "offer",
             ClientMsg::RequestConsent { .. } => "request_consent",
             ClientMsg::ConsentAnswer { .. } => "consent_answer",
@@ -229,6 +235,18 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         resumed: bool,
     },
+    /// Officer: someone waits in the session's lobby. `tz` is their IANA zone, so the console
+    /// shows their local time; `since` is when they arrived (RFC 3339, UTC).
+    Knock {
+        role: String,
+        name: String,
+        tz: String,
+        since: String,
+    },
+    /// Applicant: where they stand in the lobby: `waiting`, `admitted` or `denied`.
+    Lobby {
+        state: String,
+    },
     /// The hub's SDP answer to an `offer`.
     Answer {
         sdp: String,
@@ -297,7 +315,7 @@ pub enum ServerMsg {
         session_id: SessionId,
         artefact_id: Option<ArtefactId>,
         manifest_sha256: Option<String>,
-        /// `completed`, `incomplete`, `refused` or `interrupted`.
+        /// `completed`, `incomplete`, `refused`, `denied` or `interrupted`.
         outcome: String,
         reason: Option<String>,
     },
@@ -455,6 +473,16 @@ mod tests {
         assert_eq!(
             encode(&p),
             r#"{"type":"queue_position","position":2,"length":5,"estimated_wait_minutes":20}"#
+        );
+        assert_eq!(
+            decode(r#"{"type":"admit","id":4}"#).unwrap().msg,
+            ClientMsg::Admit
+        );
+        assert_eq!(
+            encode(&ServerMsg::Lobby {
+                state: "waiting".into()
+            }),
+            r#"{"type":"lobby","state":"waiting"}"#
         );
         assert_eq!(
             encode(&ServerMsg::Draining {

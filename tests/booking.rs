@@ -413,7 +413,7 @@ async fn a_booked_applicant_goes_ahead_of_walk_ins_and_the_queue_shows_a_wait() 
         booked_case.as_str(),
         "the booked applicant first"
     );
-    b.expect("paired").await;
+    common::admit(&mut console, &mut b).await;
 }
 
 /// The Shanghai start of the first slot of a given Lisbon date, and the Lisbon offset then.

@@ -52,7 +52,7 @@ async fn metrics_follow_connections_queue_errors_and_sessions() {
     .await;
     officer.send(json!({"type": "take_next"})).await;
     officer.expect("paired").await;
-    waiting.expect("paired").await;
+    common::admit(&mut officer, &mut waiting).await;
     let text = scrape(&base).await;
     assert!(text.contains("globallink_sessions_open 1"), "{text}");
     officer.send(json!({"type": "close_session"})).await;

@@ -74,7 +74,7 @@ async fn pair(
     applicant.expect("queue_position").await;
     officer.send(json!({"type": "take_next"})).await;
     let paired = officer.expect("paired").await;
-    applicant.expect("paired").await;
+    common::admit(&mut officer, &mut applicant).await;
     let session = paired["session_id"].as_str().expect("session").to_owned();
     (
         Pair {

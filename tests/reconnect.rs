@@ -22,7 +22,7 @@ async fn pair(hub: &common::TestHub, officer_http: &reqwest::Client) -> (Ws, Ws,
     applicant.expect("queue_position").await;
     officer.send(json!({"type": "take_next"})).await;
     let paired = officer.expect("paired").await;
-    applicant.expect("paired").await;
+    common::admit(&mut officer, &mut applicant).await;
     (
         officer,
         applicant,

@@ -41,7 +41,7 @@ async fn applicant_and_officer_complete_a_recorded_session_that_verifies() {
 
     officer.send(json!({"type": "take_next"})).await;
     let paired_o = officer.expect("paired").await;
-    let paired_a = applicant.expect("paired").await;
+    let paired_a = common::admit(&mut officer, &mut applicant).await;
     assert_eq!(paired_o["session_id"], paired_a["session_id"]);
     assert_eq!(paired_o["peer"]["tz"], "Europe/Lisbon");
     let session_id = paired_o["session_id"]

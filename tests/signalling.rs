@@ -142,7 +142,7 @@ async fn an_unparsable_offer_is_refused_and_the_session_goes_on() {
     applicant.expect("queue_position").await;
     officer.send(json!({"type": "take_next"})).await;
     officer.expect("paired").await;
-    applicant.expect("paired").await;
+    common::admit(&mut officer, &mut applicant).await;
     officer.send(json!({"type": "take_next"})).await;
     expect_error(&mut officer, "conflict").await;
 
@@ -197,7 +197,10 @@ async fn an_applicant_who_leaves_the_queue_is_not_handed_out() {
     }
     officer.send(json!({"type": "take_next"})).await;
     let paired = officer.expect("paired").await;
-    assert_eq!(b.expect("paired").await["session_id"], paired["session_id"]);
+    assert_eq!(
+        common::admit(&mut officer, &mut b).await["session_id"],
+        paired["session_id"]
+    );
 }
 
 /// Hostile offers are refused before any media port is taken, each with its reason, and a real

@@ -47,6 +47,8 @@ async fn pair(hub: &common::TestHub) -> (Ws, Ws, Value, Value) {
     applicant.send(json!({"type": "join_queue"})).await;
     applicant.expect("queue_position").await;
     officer.send(json!({"type": "take_next"})).await;
+    officer.expect("knock").await;
+    officer.send(json!({"type": "admit"})).await;
     let mut servers = Vec::new();
     for ws in [&mut officer, &mut applicant] {
         let first = ws.expect("ice_servers").await;

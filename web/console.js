@@ -53,6 +53,12 @@ const els = {
   callTitle: $('#call-title'),
   callStatus: $('#call-status'),
   peerNotice: $('#peer-notice'),
+  lobbyPanel: $('#lobby-panel'),
+  knock: $('#knock'),
+  knockActions: $('#knock-actions'),
+  knockLocal: $('#knock-local'),
+  admit: $('#admit'),
+  deny: $('#deny'),
   remoteVideo: $('#remote-video'),
   localVideo: $('#local-video'),
   enableSound: $('#enable-sound'),
@@ -213,6 +219,8 @@ function itemLabel(item) {
 }
 
 const state = {
+  /** Who waits in the lobby of the current session: `{role, name, tz, since}`, or null. */
+  knock: null,
   me: null,
   services: null,
   /** The desk's signalling link (keepSignal): reconnects by itself after a drop. */
@@ -403,6 +411,7 @@ function tickClocks(now) {
 function tick() {
   const now = new Date();
   renderClocks(now);
+  renderKnock();
   // Queue rows: applicant's local time and how long they have waited.
   for (const row of els.queueBody.querySelectorAll('tr')) {
     const local = row.querySelector('[data-col="local"]');
@@ -797,6 +806,9 @@ function handleMessage(msg) {
     case 'paired':
       onPaired(msg);
       break;
+    case 'knock':
+      onKnock(msg);
+      break;
     case 'answer':
       onAnswer(msg);
       break;
@@ -910,6 +922,8 @@ async function onPaired(msg) {
     return;
   }
   const queued = state.queue.find((e) => e.case_id === msg.case_id);
+  clearKnock();
+  delete els.callPanel.dataset.lobby;
   state.session = {
     id: msg.session_id,
     caseId: msg.case_id,
@@ -930,6 +944,59 @@ async function onPaired(msg) {
   renderChecklist();
   tick();
   await startMedia();
+}
+
+/**
+ * Someone knocks: the applicant waits in the lobby until the officer admits or denies them.
+ * Shown with their role and their local time (kept current by the clock tick).
+ */
+function onKnock(msg) {
+  state.knock = { role: msg.role || 'applicant', name: msg.name || '', tz: msg.tz || '', since: msg.since || '' };
+  els.lobbyPanel.dataset.state = 'knocking';
+  els.callPanel.dataset.lobby = 'waiting';
+  const k = state.knock;
+  // Announced once, on arrival; the local time below keeps ticking.
+  setI18n(els.knock, 'lobbyKnock', {
+    name: k.name,
+    role: t(`lobbyRole_${k.role}`),
+    time: applicantLocalText(k.tz, new Date()),
+  });
+  els.knock.dataset.tz = k.tz;
+  els.admit.setAttribute('aria-label', t('lobbyAdmitFor', { name: k.name }));
+  els.deny.setAttribute('aria-label', t('lobbyDenyFor', { name: k.name }));
+  els.knockLocal.hidden = false;
+  renderKnock();
+  els.knockActions.hidden = false;
+  els.admit.disabled = false;
+  els.deny.disabled = false;
+}
+
+/** The knocking applicant's local time, now. */
+function renderKnock() {
+  const k = state.knock;
+  if (!k) return;
+  setI18n(els.knockLocal, 'lobbyLocalTime', { time: applicantLocalText(k.tz, new Date()) });
+}
+
+/** Nobody knocks (a new session, or the answer went out): `note` says what happened. */
+function clearKnock(note, vars) {
+  state.knock = null;
+  els.knockActions.hidden = true;
+  els.admit.removeAttribute('aria-label');
+  els.deny.removeAttribute('aria-label');
+  delete els.knock.dataset.tz;
+  els.knockLocal.hidden = true;
+  setI18n(els.knockLocal, null);
+  setI18n(els.knock, note || 'lobbyNobody', vars);
+  els.lobbyPanel.dataset.state = note === 'lobbyAdmittedNote' ? 'admitted' : note === 'lobbyDeniedNote' ? 'denied' : 'empty';
+}
+
+function answerKnock(admit) {
+  if (!state.knock) return;
+  const name = state.knock.name;
+  if (send({ type: admit ? 'admit' : 'deny' }, { what: admit ? 'admit' : 'deny', name }) == null) return;
+  els.admit.disabled = true;
+  els.deny.disabled = true;
 }
 
 /** A new peer connection with the hub (the old one closed) and its offer. */
@@ -1704,6 +1771,11 @@ function onAck(msg) {
     );
     els.evidenceLog.scrollTop = els.evidenceLog.scrollHeight;
   }
+  if (event === 'participant_admitted' || event === 'participant_denied') {
+    const name = (pending && pending.name) || (state.knock && state.knock.name) || '';
+    clearKnock(event === 'participant_admitted' ? 'lobbyAdmittedNote' : 'lobbyDeniedNote', { name });
+    els.callPanel.dataset.lobby = event === 'participant_admitted' ? 'admitted' : 'denied';
+  }
   if (event === 'identity_check_recorded' || (pending && pending.what === 'identity_check')) {
     const type = (pending && pending.documentType) || els.idDocType.value;
     setStatus(
@@ -1731,6 +1803,8 @@ function onRecording(msg) {
 
 function onPeerState(msg) {
   if (msg.role === 'officer') return;
+  // Gone from the lobby before an answer: nobody left to admit.
+  if (msg.state === 'left' && state.knock) clearKnock();
   const name = (state.session && state.session.peer && state.session.peer.name) || 'The applicant';
   const texts = {
     joined: `${name} joined the call.`,
@@ -1795,6 +1869,15 @@ function onError(msg) {
     els.evidenceLog.append(h('li', { class: 'is-error', dataset: { testid: 'evidence-error' } }, `error: ${text}`));
   }
   switch (what) {
+    case 'admit':
+    case 'deny':
+      // Nobody waiting any more (they left), or the step was not recorded: say so.
+      if (state.knock) {
+        els.admit.disabled = false;
+        els.deny.disabled = false;
+      }
+      els.callStatus.textContent = text;
+      break;
     case 'identity_check':
       setStatus(els.idStatus, `Not recorded — ${text}`, 'error');
       els.idStatus.dataset.state = 'error';
@@ -2627,6 +2710,8 @@ function main() {
   });
   els.casesRefresh.addEventListener('click', loadCases);
   els.takeNext.addEventListener('click', takeNext);
+  els.admit.addEventListener('click', () => answerKnock(true));
+  els.deny.addEventListener('click', () => answerKnock(false));
   els.deskReconnect.addEventListener('click', connectDesk);
   els.idForm.addEventListener('submit', submitIdentity);
   els.idDocType.addEventListener('change', updateIdFields);

@@ -56,6 +56,7 @@ const els = {
   serviceLine: $('#service-line'),
   queueIntro: $('#queue-intro'),
   queuePosition: $('#queue-position'),
+  lobbyStatus: $('#lobby-status'),
   queueKeepOpen: $('#queue-keep-open'),
   joinQueue: $('#join-queue'),
   leaveQueue: $('#leave-queue'),
@@ -545,6 +546,9 @@ function handleMessage(msg) {
     case 'ice_servers':
       setIceServers(msg.servers);
       break;
+    case 'lobby':
+      onLobby(msg);
+      break;
     case 'paired':
       onPaired(msg);
       break;
@@ -659,6 +663,33 @@ function leaveQueue() {
   els.joinQueue.focus();
 }
 
+const LOBBY_TEXT = { waiting: 'lobbyWaiting', admitted: 'lobbyAdmitted', denied: 'lobbyDenied' };
+
+/**
+ * The waiting room. An officer took the case and the applicant waits (`waiting`) until they
+ * are let in (`admitted`: `paired` follows, then the call) or turned away (`denied`:
+ * `session_closed` follows with the outcome). After a reload the hub says again where they are.
+ */
+function onLobby(msg) {
+  const key = LOBBY_TEXT[msg.state];
+  if (!key) return;
+  state.lobby = msg.state;
+  document.body.dataset.lobby = msg.state;
+  els.lobbyStatus.dataset.state = msg.state;
+  els.lobbyStatus.className = `status lobby-status is-${msg.state === 'denied' ? 'warn' : 'ok'}`;
+  setI18n(els.lobbyStatus, key);
+  els.lobbyStatus.hidden = false;
+  if (msg.state === 'waiting') {
+    // Out of the queue, not yet in the call: nothing to press, just keep the page open.
+    state.queued = false;
+    els.joinQueue.hidden = true;
+    els.leaveQueue.hidden = true;
+    setI18n(els.queuePosition, null);
+    renderQueueWait(null);
+    els.queueKeepOpen.hidden = false;
+  }
+}
+
 function onQueuePosition(msg) {
   state.queued = true;
   const position = Number(msg.position);
@@ -750,6 +781,7 @@ async function onPaired(msg) {
     els.stepCall.dataset.connection = pc.connectionState;
     if (pc.connectionState === 'connected') {
       setI18n(els.callStatus, 'callWith', { name: state.peerName });
+      els.lobbyStatus.hidden = true;
     } else if (pc.connectionState === 'failed' && linkUp()) {
       setI18n(els.callStatus, 'callFailed');
     }
@@ -1302,7 +1334,10 @@ function renderReceipt() {
   const r = state.receipt;
   const sealed = !!r.artefactId;
   const interrupted = r.outcome === 'interrupted';
-  setI18n(els.receiptIntro, interrupted ? 'receiptInterrupted' : sealed ? 'receiptIntro' : 'receiptNone');
+  setI18n(
+    els.receiptIntro,
+    r.outcome === 'denied' ? 'lobbyDenied' : interrupted ? 'receiptInterrupted' : sealed ? 'receiptIntro' : 'receiptNone',
+  );
   els.receiptRowArtefact.hidden = !sealed;
   els.receiptRowHash.hidden = !r.manifest;
   els.receiptArtefact.textContent = r.artefactId;
@@ -1322,6 +1357,7 @@ function outcomeText(outcome, lang) {
     completed: 'outcomeCompleted',
     incomplete: 'outcomeIncomplete',
     refused: 'outcomeRefused',
+    denied: 'outcomeDenied',
     interrupted: 'outcomeInterrupted',
   }[outcome];
   if (!key) return outcome;

@@ -345,8 +345,20 @@ pub async fn paired_session(
     applicant.expect("queue_position").await;
     officer.send(json!({"type": "take_next"})).await;
     officer.expect("paired").await;
-    applicant.expect("paired").await;
+    admit(&mut officer, &mut applicant).await;
     (officer, applicant, case_id)
+}
+
+/// After `take_next`: the applicant waits in the lobby and the officer sees their knock; the
+/// officer admits them, and the applicant is told so and paired. Returns the applicant's
+/// `paired`.
+pub async fn admit(officer: &mut Ws, applicant: &mut Ws) -> Value {
+    assert_eq!(applicant.expect("lobby").await["state"], "waiting");
+    let knock = officer.expect("knock").await;
+    assert_eq!(knock["role"], "applicant");
+    officer.send(json!({"type": "admit"})).await;
+    assert_eq!(applicant.expect("lobby").await["state"], "admitted");
+    applicant.expect("paired").await
 }
 
 /// A proof as the log API serves it (hex hashes) in the form `translog` verifies.

@@ -973,7 +973,33 @@ async function main() {
     await officer.waitForSelector(`${tid('take-next')}:enabled`);
     await officer.locator(tid('take-next')).click();
     await officer.waitForSelector(`${tid('call-panel')}:visible`);
+  });
+
+  await step('the applicant waits in the lobby; the officer sees the knock and admits them', async () => {
+    // Everyone but the officer lands in the waiting room: no call before the officer says so.
+    await applicant.waitForSelector(`${tid('lobby-status')}[data-state="waiting"]:visible`);
+    if (await applicant.locator(tid('step-call')).isVisible()) throw new Error('the call opened before admission');
+    log(`applicant sees: "${await visibleText(applicant, 'lobby-status')}"`);
+    await officer.waitForSelector(`${tid('lobby-panel')}[data-state="knocking"]`);
+    const knock = await visibleText(officer, 'knock');
+    const lisbon = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Lisbon', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    const now = new Date();
+    const near = [now, new Date(now.getTime() - 60000)].map((d) => lisbon.format(d));
+    if (!knock.includes('Maria Silva') || !knock.toLowerCase().includes('applicant') || !near.some((t) => knock.includes(t))) {
+      throw new Error(`the knock does not show name, role and Lisbon time ${near[0]}: "${knock}"`);
+    }
+    const live = await officer.locator(tid('knock')).getAttribute('aria-live');
+    if (!live) throw new Error('the knock is not announced (no aria-live)');
+    log(`officer sees: "${knock}" / "${await visibleText(officer, 'knock-local')}"`);
+    await shot(officer, 'officer-knock');
+    await shot(applicant, 'applicant-lobby');
+    const admit = officer.getByRole('button', { name: /Admit/ });
+    await admit.click();
+    await officer.waitForSelector(`${tid('lobby-panel')}[data-state="admitted"]`);
+    await officer.waitForSelector(`${tid('evidence-entry')}[data-event="participant_admitted"]`, { state: 'attached' });
     await applicant.waitForSelector(`${tid('step-call')}:visible`);
+    const admitted = await applicant.locator(tid('lobby-status')).getAttribute('data-state');
+    if (admitted !== 'admitted') throw new Error(`the applicant's lobby state is ${admitted}, expected admitted`);
   });
 
   await step("both see the other side's video playing", async () => {

@@ -9,6 +9,10 @@ use common::{Ws, bundle_events, create_case, download_bundle, login, start_hub, 
 use globallink::seal::verify::verify_bundle;
 use serde_json::{Value, json};
 
+const JPEG: &[u8] = &[
+    0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0, 1, 0xFF, 0xD9,
+];
+
 /// An officer and an applicant after `take_next`, the applicant still in the lobby:
 /// `(officer, applicant, the officer's paired, invite)`.
 async fn knocking(hub: &common::TestHub, officer_http: &reqwest::Client) -> (Ws, Ws, Value, String) {
@@ -92,6 +96,21 @@ async fn nothing_reaches_the_call_before_the_officer_admits() {
     )
     .await;
     refused(&mut officer, 8, json!({"type": "liveness_prompt"}), "not_admitted").await;
+    // A still of a document cannot be taken of someone who is not in the call; the upload
+    // is refused and not kept.
+    let session = paired["session_id"].as_str().expect("session");
+    let res = officer_http
+        .post(format!(
+            "{base}/api/sessions/{session}/documents?category=still&kind=identity-document"
+        ))
+        .header("content-type", "image/jpeg")
+        .body(JPEG.to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), 409);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["code"], "not_admitted", "{body}");
     // The socket stays open and the applicant still waits.
     applicant.send(json!({"id": 9, "type": "ping"})).await;
     applicant.expect("pong").await;
@@ -127,8 +146,13 @@ async fn nothing_reaches_the_call_before_the_officer_admits() {
     assert_eq!(knocked["tz"], "Europe/Lisbon");
     assert_eq!(events[at("participant_joined")]["role"], "officer");
     assert!(
-        !k.iter().any(|x| x == "participant_denied"),
+        !k.iter().any(|x| x == "participant_denied" || x == "document_added"),
         "refusals record nothing: {k:?}"
+    );
+    let files = common::zipped::unzip(&bytes);
+    assert!(
+        files.iter().all(|(name, _)| !name.starts_with("documents/")),
+        "the refused upload is not in the bundle"
     );
 }
 

@@ -782,6 +782,7 @@ async fn upload_document(
             )
         })?;
     let dir = crate::documents::session_dir(&state.paths.data, id);
+    let stored_in = dir.clone();
     let sha256 = crate::evidence::sha256_hex(&body);
     let size = body.len() as u64;
     let (vault_state, category, kind) = (state.clone(), q.category.clone(), q.kind.clone());
@@ -843,7 +844,18 @@ async fn upload_document(
                 hash,
             }),
         )),
-        Ok(Err(reason)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", reason)),
+        Ok(Err(reason)) => {
+            // Not recorded, so not evidence: the file must not reach the sealed bundle.
+            if let Err(e) = std::fs::remove_file(stored_in.join(format!("{file}.enc"))) {
+                tracing::warn!(session = %id, "removing a refused document: {e}");
+            }
+            let code = if reason == crate::room::RoomError::NotAdmitted.to_string() {
+                "not_admitted"
+            } else {
+                "conflict"
+            };
+            Err(ApiError::new(StatusCode::CONFLICT, code, reason))
+        }
         _ => Err(ApiError::new(
             StatusCode::CONFLICT,
             "session_closed",

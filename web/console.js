@@ -2730,6 +2730,7 @@ function main() {
   updateIdFields();
   applyTranslations(els.keyPanel);
   applyTranslations(els.signaturesPanel);
+  applyTranslations(els.lobbyPanel);
   els.keyEnrol.addEventListener('click', enrol);
   els.keyCheck.addEventListener('click', loadKey);
   els.pendingRefresh.addEventListener('click', loadPending);

@@ -15,7 +15,10 @@ const JPEG: &[u8] = &[
 
 /// An officer and an applicant after `take_next`, the applicant still in the lobby:
 /// `(officer, applicant, the officer's paired, invite)`.
-async fn knocking(hub: &common::TestHub, officer_http: &reqwest::Client) -> (Ws, Ws, Value, String) {
+async fn knocking(
+    hub: &common::TestHub,
+    officer_http: &reqwest::Client,
+) -> (Ws, Ws, Value, String) {
     let base = hub.url("");
     let (_, invite) = create_case(&base, officer_http, "id-card-renewal").await;
     let mut officer = Ws::auth(
@@ -84,8 +87,20 @@ async fn nothing_reaches_the_call_before_the_officer_admits() {
         "not_admitted",
     )
     .await;
-    refused(&mut applicant, 3, json!({"type": "my_consents"}), "not_admitted").await;
-    refused(&mut applicant, 4, json!({"type": "liveness_done"}), "not_admitted").await;
+    refused(
+        &mut applicant,
+        3,
+        json!({"type": "my_consents"}),
+        "not_admitted",
+    )
+    .await;
+    refused(
+        &mut applicant,
+        4,
+        json!({"type": "liveness_done"}),
+        "not_admitted",
+    )
+    .await;
     refused(&mut applicant, 5, json!({"type": "admit"}), "forbidden").await;
     refused(&mut applicant, 6, json!({"type": "deny"}), "forbidden").await;
     refused(
@@ -95,7 +110,13 @@ async fn nothing_reaches_the_call_before_the_officer_admits() {
         "not_admitted",
     )
     .await;
-    refused(&mut officer, 8, json!({"type": "liveness_prompt"}), "not_admitted").await;
+    refused(
+        &mut officer,
+        8,
+        json!({"type": "liveness_prompt"}),
+        "not_admitted",
+    )
+    .await;
     // A still of a document cannot be taken of someone who is not in the call; the upload
     // is refused and not kept.
     let session = paired["session_id"].as_str().expect("session");
@@ -138,20 +159,32 @@ async fn nothing_reaches_the_call_before_the_officer_admits() {
     let events = bundle_events(&bytes);
     let k = kinds(&events);
     let at = |kind: &str| k.iter().position(|x| x == kind).expect(kind);
-    assert!(at("participant_joined") < at("participant_knocked"), "{k:?}");
-    assert!(at("participant_knocked") < at("participant_admitted"), "{k:?}");
-    assert!(at("participant_admitted") < at("consent_requested"), "{k:?}");
+    assert!(
+        at("participant_joined") < at("participant_knocked"),
+        "{k:?}"
+    );
+    assert!(
+        at("participant_knocked") < at("participant_admitted"),
+        "{k:?}"
+    );
+    assert!(
+        at("participant_admitted") < at("consent_requested"),
+        "{k:?}"
+    );
     let knocked = &events[at("participant_knocked")];
     assert_eq!(knocked["role"], "applicant");
     assert_eq!(knocked["tz"], "Europe/Lisbon");
     assert_eq!(events[at("participant_joined")]["role"], "officer");
     assert!(
-        !k.iter().any(|x| x == "participant_denied" || x == "document_added"),
+        !k.iter()
+            .any(|x| x == "participant_denied" || x == "document_added"),
         "refusals record nothing: {k:?}"
     );
     let files = common::zipped::unzip(&bytes);
     assert!(
-        files.iter().all(|(name, _)| !name.starts_with("documents/")),
+        files
+            .iter()
+            .all(|(name, _)| !name.starts_with("documents/")),
         "the refused upload is not in the bundle"
     );
 }

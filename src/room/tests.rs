@@ -16,7 +16,8 @@ fn lobby(lang: &str) -> Room {
         lang.into(),
         &c.service("inheritance").expect("service").checklist,
     );
-    r.handle(t(0), Officer, joined(Officer)).expect("officer joins");
+    r.handle(t(0), Officer, joined(Officer))
+        .expect("officer joins");
     r.handle(t(0), Applicant, joined(Applicant))
         .expect("applicant knocks");
     r
@@ -478,7 +479,11 @@ fn the_applicant_knocks_and_the_officer_sees_who_and_their_local_zone() {
     let c = Catalogue::parse(DEFAULT_TOML).expect("catalogue");
     let mut r = Room::new("en".into(), &c.service("inheritance").expect("s").checklist);
     let fx = r.handle(t(0), Officer, joined(Officer)).expect("ok");
-    assert_eq!(names(&fx), ["participant_joined"], "the officer is in at once");
+    assert_eq!(
+        names(&fx),
+        ["participant_joined"],
+        "the officer is in at once"
+    );
     assert!(r.is_admitted(Officer));
     let fx = r.handle(t(5), Applicant, joined(Applicant)).expect("ok");
     assert_eq!(names(&fx), ["participant_knocked", "send", "send"]);
@@ -507,7 +512,10 @@ fn the_applicant_knocks_and_the_officer_sees_who_and_their_local_zone() {
 fn admitting_lets_the_applicant_in_and_pairs_them() {
     let mut r = lobby("en");
     let fx = r.handle(t(1), Officer, RoomInput::Admit).expect("ok");
-    assert_eq!(names(&fx), ["participant_admitted", "send", "admit", "send"]);
+    assert_eq!(
+        names(&fx),
+        ["participant_admitted", "send", "admit", "send"]
+    );
     assert_eq!(sent(&fx, Applicant), [lobby_state("admitted")]);
     assert!(fx.contains(&Effect::Admit { role: Applicant }));
     assert!(r.is_admitted(Applicant));
@@ -532,7 +540,12 @@ fn denying_tells_the_applicant_and_closes_the_session_as_denied() {
     let fx = r.handle(t(1), Officer, RoomInput::Deny).expect("ok");
     assert_eq!(
         names(&fx),
-        ["participant_denied", "send", "session_closed", "seal:denied"]
+        [
+            "participant_denied",
+            "send",
+            "session_closed",
+            "seal:denied"
+        ]
     );
     assert_eq!(sent(&fx, Applicant), [lobby_state("denied")]);
     assert!(matches!(

@@ -33,6 +33,14 @@ async fn hub_with_turn(url: String) -> common::TestHub {
     .await
 }
 
+/// The `ice_servers` a participant gets, directly followed by `paired`.
+async fn credentials_then_paired(ws: &mut Ws) -> Value {
+    let first = ws.expect("ice_servers").await;
+    let paired = ws.next().await.expect("paired follows");
+    assert_eq!(paired["type"], "paired", "credentials come before pairing");
+    first
+}
+
 /// Pair an applicant and the officer; returns both with the `ice_servers` each got first.
 async fn pair(hub: &common::TestHub) -> (Ws, Ws, Value, Value) {
     let base = hub.url("");
@@ -47,17 +55,11 @@ async fn pair(hub: &common::TestHub) -> (Ws, Ws, Value, Value) {
     applicant.send(json!({"type": "join_queue"})).await;
     applicant.expect("queue_position").await;
     officer.send(json!({"type": "take_next"})).await;
+    let officer_servers = credentials_then_paired(&mut officer).await;
+    // The applicant is paired, with credentials of their own, once the officer admits them.
     officer.expect("knock").await;
     officer.send(json!({"type": "admit"})).await;
-    let mut servers = Vec::new();
-    for ws in [&mut officer, &mut applicant] {
-        let first = ws.expect("ice_servers").await;
-        let paired = ws.next().await.expect("paired follows");
-        assert_eq!(paired["type"], "paired", "credentials come before pairing");
-        servers.push(first);
-    }
-    let applicant_servers = servers.pop().expect("applicant");
-    let officer_servers = servers.pop().expect("officer");
+    let applicant_servers = credentials_then_paired(&mut applicant).await;
     (officer, applicant, officer_servers, applicant_servers)
 }
 

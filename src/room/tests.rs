@@ -500,7 +500,7 @@ fn the_applicant_knocks_and_the_officer_sees_who_and_their_local_zone() {
         tz: "Europe/Lisbon".into(),
         since: "2026-11-18T11:06:40Z".into(),
     };
-    assert_eq!(sent(&fx, Officer), [knock.clone()]);
+    assert_eq!(sent(&fx, Officer), std::slice::from_ref(&knock));
     assert_eq!(sent(&fx, Applicant), [lobby_state("waiting")]);
     assert!(!r.is_admitted(Applicant));
     assert!(r.is_present(Applicant));

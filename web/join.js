@@ -618,6 +618,9 @@ function sessionNotResumed() {
   if (!state.inCall) return;
   endCall();
   state.queued = false;
+  state.lobby = null;
+  els.lobbyStatus.hidden = true;
+  els.queueIntro.hidden = false;
   show(els.stepQueue);
   els.joinQueue.hidden = false;
   els.joinQueue.disabled = false;
@@ -686,8 +689,10 @@ function onLobby(msg) {
     els.leaveQueue.hidden = true;
     setI18n(els.queuePosition, null);
     renderQueueWait(null);
+    els.queueIntro.hidden = true;
     els.queueKeepOpen.hidden = false;
   }
+  renderPlanning();
 }
 
 function onQueuePosition(msg) {
@@ -1548,7 +1553,9 @@ function caseHours() {
 
 /** The booking part shows while the applicant is not in a call and the case was loaded. */
 function planningVisible() {
-  return !!plan.case && !state.fatal && els.stepCall.hidden && els.stepReceipt.hidden;
+  // Not while an officer has the applicant in the waiting room: desk hours and slots are moot.
+  const inLobby = state.lobby === 'waiting' || state.lobby === 'admitted';
+  return !!plan.case && !state.fatal && !inLobby && els.stepCall.hidden && els.stepReceipt.hidden;
 }
 
 function statusLine(el, key, vars, kind, stateName, code) {

@@ -607,6 +607,10 @@ function onWelcome(msg) {
     clearTimeout(state.resumeTimer);
     state.resumeTimer = setTimeout(sessionNotResumed, RESUME_WAIT_MS);
     setI18n(els.callStatus, 'callResuming');
+  } else if (state.lobby === 'waiting') {
+    // Back after a drop in the waiting room: the hub says `lobby` again if the session waited.
+    clearTimeout(state.resumeTimer);
+    state.resumeTimer = setTimeout(sessionNotResumed, RESUME_WAIT_MS);
   } else if (state.queued) {
     // The queue place is the hub's to keep or drop: ask for it again (a "conflict" means kept).
     state.joinId = send({ type: 'join_queue' });
@@ -615,7 +619,7 @@ function onWelcome(msg) {
 
 /** Reconnected, but the hub did not resume the call: it ended while we were away. */
 function sessionNotResumed() {
-  if (!state.inCall) return;
+  if (!state.inCall && state.lobby !== 'waiting') return;
   endCall();
   state.queued = false;
   state.lobby = null;
@@ -676,6 +680,7 @@ const LOBBY_TEXT = { waiting: 'lobbyWaiting', admitted: 'lobbyAdmitted', denied:
 function onLobby(msg) {
   const key = LOBBY_TEXT[msg.state];
   if (!key) return;
+  if (!state.inCall) clearTimeout(state.resumeTimer);
   state.lobby = msg.state;
   document.body.dataset.lobby = msg.state;
   els.lobbyStatus.dataset.state = msg.state;

@@ -182,6 +182,7 @@ const OUTCOME_LABELS = {
   completed: 'completed',
   incomplete: 'incomplete (checklist not satisfied)',
   refused: 'refused (a required consent was refused or withdrawn)',
+  denied: 'denied (not admitted from the waiting room)',
   interrupted: 'interrupted',
 };
 

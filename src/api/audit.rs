@@ -52,7 +52,7 @@ struct Filter {
     /// An officer's id.
     #[param(format = Uuid)]
     officer: Option<String>,
-    /// `completed`, `incomplete`, `refused` or `interrupted`.
+    /// `completed`, `incomplete`, `refused`, `denied` or `interrupted`.
     outcome: Option<String>,
     /// `YYYY-MM-DD`, inclusive, read in `tz`.
     from: Option<NaiveDate>,

@@ -91,7 +91,7 @@ pub struct ManifestSession {
     pub id: SessionId,
     pub started_at: DateTime<Utc>,
     pub ended_at: DateTime<Utc>,
-    /// `completed`, `incomplete`, `refused` or `interrupted`.
+    /// `completed`, `incomplete`, `refused`, `denied` or `interrupted`.
     pub outcome: String,
     /// Why the session did not complete.
     pub reason: Option<String>,

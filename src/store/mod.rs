@@ -161,7 +161,7 @@ pub struct ArtefactRecord {
     /// Size in bytes of the bundle's zip, as downloaded.
     pub size: u64,
     pub created_at: DateTime<Utc>,
-    /// The session's outcome: `completed`, `incomplete`, `refused` or `interrupted`.
+    /// The session's outcome: `completed`, `incomplete`, `refused`, `denied` or `interrupted`.
     pub outcome: String,
 }
 

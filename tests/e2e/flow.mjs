@@ -879,6 +879,67 @@ async function bookingScenario(officer, officerCtx, tokens) {
   await applicantCtx.close();
 }
 
+/**
+ * The waiting room's other answer: an applicant the officer turns away is told so, never
+ * reaches the call, and the session is sealed with the outcome `denied`.
+ */
+async function denyScenario(officer) {
+  const ctx = await browser.newContext({
+    permissions: ['camera', 'microphone'],
+    viewport: { width: 390, height: 844 },
+    locale: 'es-ES',
+    timezoneId: 'Europe/Madrid',
+  });
+  const applicant = watch(await ctx.newPage(), 'denied-applicant');
+  const NAME = 'Lucía Gómez';
+
+  const inviteUrl = await step('[deny] officer creates an id-card-renewal case for a Madrid applicant', async () => {
+    const previous = await officer.locator(tid('invite-url')).inputValue();
+    await officer.locator(tid('case-service')).selectOption('id-card-renewal');
+    await officer.locator(tid('case-name')).fill(NAME);
+    await officer.locator(tid('case-tz')).fill('Europe/Madrid');
+    await officer.locator(tid('case-lang')).selectOption('es');
+    await officer.locator(tid('case-create')).click();
+    await officer.waitForFunction(
+      (prev) => {
+        const v = document.querySelector('[data-testid="invite-url"]')?.value;
+        return v && v !== prev;
+      },
+      previous,
+    );
+    return officer.locator(tid('invite-url')).inputValue();
+  });
+
+  await step('[deny] the applicant queues; the officer takes them into the waiting room', async () => {
+    await applicant.goto(inviteUrl);
+    await applicant.locator(tid('device-check')).click();
+    await applicant.waitForSelector(`${tid('device-result')}[data-state="ok"]`, { state: 'attached' });
+    await applicant.locator(tid('join-queue')).click();
+    await applicant.waitForSelector(`${tid('queue-position')}[data-position]`);
+    await officer.waitForSelector(`${tid('take-next')}:enabled`);
+    await officer.locator(tid('take-next')).click();
+    await applicant.waitForSelector(`${tid('lobby-status')}[data-state="waiting"]:visible`);
+    await officer.waitForSelector(`${tid('lobby-panel')}[data-state="knocking"]`);
+    const knock = await visibleText(officer, 'knock');
+    if (!knock.includes(NAME) || !knock.includes('Madrid')) throw new Error(`the knock does not show ${NAME} in Madrid: "${knock}"`);
+  });
+
+  await step('[deny] the officer denies: the applicant is told, and both see the outcome denied', async () => {
+    await officer.getByRole('button', { name: /Deny/ }).click();
+    await applicant.waitForSelector(`${tid('lobby-status')}[data-state="denied"]`, { state: 'attached' });
+    await applicant.locator(tid('receipt')).waitFor({ state: 'visible' });
+    const outcome = await applicant.locator(tid('receipt-outcome')).getAttribute('data-outcome');
+    if (outcome !== 'denied') throw new Error(`the receipt says ${outcome}, expected denied`);
+    if (await applicant.locator(tid('step-call')).isVisible()) throw new Error('a denied applicant reached the call');
+    log(`applicant sees: "${await visibleText(applicant, 'lobby-status')}" / "${await visibleText(applicant, 'receipt-outcome')}"`);
+    await officer.locator(tid('session-result')).waitFor({ state: 'visible' });
+    const officerOutcome = await officer.locator(tid('session-outcome')).getAttribute('data-outcome');
+    if (officerOutcome !== 'denied') throw new Error(`the console says ${officerOutcome}, expected denied`);
+    await shot(applicant, 'applicant-denied');
+  });
+  await ctx.close();
+}
+
 async function main() {
   log(`hub ${BASE}, chromium ${CHROMIUM}`);
   if (SHOTS) mkdirSync(SHOTS, { recursive: true });
@@ -1447,6 +1508,7 @@ async function main() {
   });
 
   await bookingScenario(officer, officerCtx, [decodeURIComponent(new URL(inviteUrl).hash.replace(/^#t=/, ''))]);
+  await denyScenario(officer);
 
   if (problems.length) {
     throw new Error(`the pages reported errors or CSP violations:\n  ${problems.join('\n  ')}`);

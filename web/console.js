@@ -756,9 +756,23 @@ function onDeskStopped(info) {
 
 /** The session tools that send frames are inert while the desk link is down. */
 function setLinkBlocked(blocked) {
-  for (const el of document.querySelectorAll('[data-needs-link]')) el.inert = blocked;
+  state.linkBlocked = blocked;
   if (blocked) els.callPanel.dataset.link = 'down';
   else delete els.callPanel.dataset.link;
+  updateInert();
+}
+
+/**
+ * Tools are inert while the desk link is down, and those that involve the applicant
+ * (`data-needs-admission`) also while the applicant waits in the lobby: the hub would refuse
+ * them with `not_admitted`.
+ */
+function updateInert() {
+  const waiting = els.callPanel.dataset.lobby === 'waiting';
+  for (const el of document.querySelectorAll('[data-needs-link], [data-needs-admission]')) {
+    el.inert =
+      (!!state.linkBlocked && el.hasAttribute('data-needs-link')) || (waiting && el.hasAttribute('data-needs-admission'));
+  }
 }
 
 /**
@@ -925,6 +939,7 @@ async function onPaired(msg) {
   const queued = state.queue.find((e) => e.case_id === msg.case_id);
   clearKnock();
   delete els.callPanel.dataset.lobby;
+  updateInert();
   state.session = {
     id: msg.session_id,
     caseId: msg.case_id,
@@ -955,6 +970,7 @@ function onKnock(msg) {
   state.knock = { role: msg.role || 'applicant', name: msg.name || '', tz: msg.tz || '', since: msg.since || '' };
   els.lobbyPanel.dataset.state = 'knocking';
   els.callPanel.dataset.lobby = 'waiting';
+  updateInert();
   const k = state.knock;
   // Announced once, on arrival; the local time below keeps ticking.
   setI18n(els.knock, 'lobbyKnock', {
@@ -1776,6 +1792,7 @@ function onAck(msg) {
     const name = (pending && pending.name) || (state.knock && state.knock.name) || '';
     clearKnock(event === 'participant_admitted' ? 'lobbyAdmittedNote' : 'lobbyDeniedNote', { name });
     els.callPanel.dataset.lobby = event === 'participant_admitted' ? 'admitted' : 'denied';
+    updateInert();
   }
   if (event === 'identity_check_recorded' || (pending && pending.what === 'identity_check')) {
     const type = (pending && pending.documentType) || els.idDocType.value;
@@ -1805,7 +1822,11 @@ function onRecording(msg) {
 function onPeerState(msg) {
   if (msg.role === 'officer') return;
   // Gone from the lobby before an answer: nobody left to admit.
-  if (msg.state === 'left' && state.knock) clearKnock();
+  if (msg.state === 'left' && state.knock) {
+    clearKnock();
+    delete els.callPanel.dataset.lobby;
+    updateInert();
+  }
   const name = (state.session && state.session.peer && state.session.peer.name) || 'The applicant';
   const texts = {
     joined: `${name} joined the call.`,

@@ -1051,6 +1051,10 @@ async function main() {
     }
     const live = await officer.locator(tid('knock')).getAttribute('aria-live');
     if (!live) throw new Error('the knock is not announced (no aria-live)');
+    // The tools that involve the applicant wait for admission (the hub would say not_admitted).
+    if (!(await officer.locator(tid('consents-panel')).evaluate((el) => el.inert))) {
+      throw new Error('the consent tools are usable before the applicant is admitted');
+    }
     log(`officer sees: "${knock}" / "${await visibleText(officer, 'knock-local')}"`);
     await shot(officer, 'officer-knock');
     await shot(applicant, 'applicant-lobby');
@@ -1059,6 +1063,9 @@ async function main() {
     await officer.waitForSelector(`${tid('lobby-panel')}[data-state="admitted"]`);
     await officer.waitForSelector(`${tid('evidence-entry')}[data-event="participant_admitted"]`, { state: 'attached' });
     await applicant.waitForSelector(`${tid('step-call')}:visible`);
+    if (await officer.locator(tid('consents-panel')).evaluate((el) => el.inert)) {
+      throw new Error('the consent tools stay blocked after admission');
+    }
     const admitted = await applicant.locator(tid('lobby-status')).getAttribute('data-state');
     if (admitted !== 'admitted') throw new Error(`the applicant's lobby state is ${admitted}, expected admitted`);
   });

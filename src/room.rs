@@ -309,22 +309,31 @@ impl Room {
         })
     }
 
-    /// Inputs that involve the applicant, refused while they wait in the lobby.
+    /// Inputs that involve the applicant, refused while they wait in the lobby. Exhaustive on
+    /// purpose: a new input has to say which side of the lobby door it belongs to.
     fn needs_admission(input: &RoomInput) -> bool {
-        matches!(
-            input,
+        match input {
             RoomInput::RequestConsent { .. }
-                | RoomInput::ConsentAnswer { .. }
-                | RoomInput::WithdrawConsent { .. }
-                | RoomInput::MyConsents
-                | RoomInput::IdentityCheck { .. }
-                | RoomInput::LivenessPrompt { .. }
-                | RoomInput::LivenessDone
-                | RoomInput::LivenessResult { .. }
-                | RoomInput::DocumentAdded(_)
-                | RoomInput::RequestDeclaration { .. }
-                | RoomInput::ConfirmDeclaration { .. }
-        )
+            | RoomInput::ConsentAnswer { .. }
+            | RoomInput::WithdrawConsent { .. }
+            | RoomInput::MyConsents
+            | RoomInput::IdentityCheck { .. }
+            | RoomInput::LivenessPrompt { .. }
+            | RoomInput::LivenessDone
+            | RoomInput::LivenessResult { .. }
+            | RoomInput::DocumentAdded(_)
+            | RoomInput::RequestDeclaration { .. }
+            | RoomInput::ConfirmDeclaration { .. } => true,
+            RoomInput::Joined { .. }
+            | RoomInput::Admit
+            | RoomInput::Deny
+            | RoomInput::Left { .. }
+            | RoomInput::Disconnected { .. }
+            | RoomInput::Reconnected { .. }
+            | RoomInput::GraceExpired { .. }
+            | RoomInput::Shutdown { .. }
+            | RoomInput::Close => false,
+        }
     }
 
     pub fn is_recording(&self) -> bool {

@@ -646,7 +646,11 @@ impl Driver {
                 active: self.room.is_recording(),
             },
         );
-        if let Some(knock) = self.room.knock() {
+        if let Some(knock) = self
+            .room
+            .knock()
+            .filter(|_| role == ParticipantRole::Officer)
+        {
             // The console came back while someone waits: show the knock again.
             self.send(role, knock);
         }

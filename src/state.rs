@@ -204,6 +204,15 @@ pub async fn start(
     for dir in [&paths.data, &paths.pki, &paths.recordings, &paths.artefacts] {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     }
+    // Before any session can seal: what a crash left half written is not an artefact.
+    match crate::seal::bundle::sweep_temporaries(&paths.artefacts) {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(
+            removed,
+            "removed half-written artefact files left by a crash"
+        ),
+        Err(e) => tracing::warn!("could not clear half-written artefact files: {e}"),
+    }
     let (identity, pki_created) =
         ensure_dev_pki(&paths.pki, clock.now()).map_err(|e| StartError::Pki(e.to_string()))?;
     let log = crate::transparency::Transparency::open(

@@ -509,6 +509,65 @@ pub fn replace_manifest_jws(artefact_dir: &Path, manifest_jws: &[u8]) -> Result<
     sync_dir(artefact_dir)
 }
 
+/// Remove what a crash left half written under `artefacts`: hidden temporary directories of
+/// [`seal`] and hidden temporary `manifest.jws` files of [`replace_manifest_jws`] inside
+/// artefact directories. Sealed artefacts and anything not named like a temporary are left as
+/// they are. Run at start, before any session can seal. Returns how many were removed.
+pub fn sweep_temporaries(artefacts: &Path) -> Result<usize, BundleError> {
+    let io_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BundleError::Io { path, source }
+    };
+    let is_temporary = |name: &std::ffi::OsStr| {
+        let name = name.to_string_lossy();
+        name.starts_with('.') && name.ends_with(".tmp")
+    };
+    let mut removed = 0;
+    for entry in fs::read_dir(artefacts).map_err(io_err(artefacts))? {
+        let entry = entry.map_err(io_err(artefacts))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io_err(&path))?;
+        if is_temporary(&entry.file_name()) {
+            if kind.is_dir() {
+                make_writable(&path)?;
+                fs::remove_dir_all(&path).map_err(io_err(&path))?;
+            } else {
+                fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+            removed += 1;
+        } else if kind.is_dir() {
+            for inner in fs::read_dir(&path).map_err(io_err(&path))? {
+                let inner = inner.map_err(io_err(&path))?;
+                let is_file = inner.file_type().map_err(io_err(&inner.path()))?.is_file();
+                if is_file && is_temporary(&inner.file_name()) {
+                    fs::remove_file(inner.path()).map_err(io_err(&inner.path()))?;
+                    removed += 1;
+                }
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Give the owner write permission on every directory under `dir` (the files in a half-written
+/// artefact are read-only; their directories must be writable for them to be removed).
+fn make_writable(dir: &Path) -> Result<(), BundleError> {
+    let io_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BundleError::Io { path, source }
+    };
+    let mut perms = fs::metadata(dir).map_err(io_err(dir))?.permissions();
+    perms.set_mode(perms.mode() | 0o700);
+    fs::set_permissions(dir, perms).map_err(io_err(dir))?;
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        if entry.file_type().map_err(io_err(&entry.path()))?.is_dir() {
+            make_writable(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// How a recording got into an artefact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Placement {

@@ -684,3 +684,34 @@ fn zip_time_clamps_out_of_range_dates() {
     let t = zip_time(now());
     assert_eq!((t.year(), t.month(), t.day(), t.hour()), (2026, 5, 1, 12));
 }
+
+#[test]
+fn sweeping_removes_only_what_a_crash_left_half_written() -> anyhow::Result<()> {
+    let (dir, id) = dev_identity();
+    let artefacts = dir.path().join("artefacts");
+    fs::create_dir(&artefacts)?;
+    let out = artefacts.join("artefact");
+    let log = TestLog::new();
+    seal(sample_input(dir.path()), &id, |m| log.include(m), &out)?;
+    let zip_before = StoredArtefact::Directory(out.clone()).zip()?.to_vec()?;
+
+    // A seal that died before its rename: a hidden directory holding a read-only file.
+    let half = artefacts.join(".other.0123abcd.tmp");
+    fs::create_dir_all(half.join(RECORDINGS_DIR))?;
+    write_read_only(&half.join(RECORDINGS_DIR).join("a.webm"), b"partial")?;
+    // A signature write that died before its rename.
+    write_read_only(&out.join(".manifest.jws.4567.tmp"), b"partial")?;
+    // Names that are not temporaries stay, hidden or not.
+    fs::write(artefacts.join(".keep"), b"operator's")?;
+
+    assert_eq!(sweep_temporaries(&artefacts)?, 2);
+    assert!(!half.exists());
+    assert!(!out.join(".manifest.jws.4567.tmp").exists());
+    assert!(artefacts.join(".keep").exists());
+    assert_eq!(
+        StoredArtefact::Directory(out.clone()).zip()?.to_vec()?,
+        zip_before
+    );
+    assert_eq!(sweep_temporaries(&artefacts)?, 0);
+    Ok(())
+}

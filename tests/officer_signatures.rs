@@ -156,6 +156,15 @@ async fn officer_signs_and_the_hub_countersigns_with_a_timestamp() {
     let bytes = common::download_bundle(&auditor, &base, &artefact).await;
     let report = verify_bundle(&bytes, &hub.state.trust);
     assert!(report.ok, "{}", report.render_text());
+    // The listed size follows the longer manifest.jws.
+    let record = hub
+        .state
+        .store
+        .artefact(artefact.parse().expect("artefact id"))
+        .await
+        .expect("store")
+        .expect("artefact");
+    assert_eq!(record.size, bytes.len() as u64);
     let officer_line = check(&report, "officer");
     assert!(officer_line.contains("signed by officer"), "{officer_line}");
     assert!(

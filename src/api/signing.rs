@@ -482,8 +482,9 @@ async fn sign(
             "this artefact already carries your signature",
         ));
     }
-    tokio::task::spawn_blocking(move || {
-        crate::seal::bundle::replace_manifest_jws(&dir, text.as_bytes())
+    let size = tokio::task::spawn_blocking(move || {
+        crate::seal::bundle::replace_manifest_jws(&dir, text.as_bytes())?;
+        StoredArtefact::Directory(dir).zip().map(|zip| zip.len())
     })
     .await
     .map_err(|e| internal("writing the signature", &e))?
@@ -506,6 +507,8 @@ async fn sign(
         }
         Err(e) => return Err(e.into()),
     }
+    // The listing shows the download's length, which the longer manifest.jws changed.
+    state.store.set_artefact_size(artefact.id, size).await?;
     tracing::info!(
         artefact = %artefact.id,
         officer = %user.id,

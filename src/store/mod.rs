@@ -324,6 +324,9 @@ pub trait Store: Send + Sync + 'static {
     async fn artefacts_for_case(&self, case: CaseId) -> Result<Vec<ArtefactRecord>, StoreError>;
     /// Every artefact, newest first.
     async fn artefacts(&self) -> Result<Vec<ArtefactRecord>, StoreError>;
+    /// The download's new length after `manifest.jws` changed (the officer signed); `false`
+    /// if there is no such artefact.
+    async fn set_artefact_size(&self, id: ArtefactId, size: u64) -> Result<bool, StoreError>;
     /// Record a view; committed before the view is answered.
     async fn record_access(&self, access: &AccessRecord) -> Result<(), StoreError>;
     /// The newest `limit` views, newest first.

@@ -446,6 +446,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn set_artefact_size(&self, id: ArtefactId, size: u64) -> Result<bool, StoreError> {
+        let size = i64::try_from(size).map_err(|_| corrupt("size", &size.to_string()))?;
+        let done = sqlx::query("UPDATE artefacts SET size = ? WHERE id = ?")
+            .bind(size)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn artefact(&self, id: ArtefactId) -> Result<Option<ArtefactRecord>, StoreError> {
         sqlx::query_as::<_, ArtefactRow>("SELECT * FROM artefacts WHERE id = ?")
             .bind(id.to_string())

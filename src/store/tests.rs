@@ -364,6 +364,27 @@ async fn records_read_back_as_written() {
         vec![artefact.clone()]
     );
     assert_eq!(store.artefacts().await.unwrap(), vec![artefact.clone()]);
+    // The officer's signature makes the download longer.
+    assert!(
+        store
+            .set_artefact_size(artefact.id, 5_000_000_400)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_artefact_size(ArtefactId::random(), 1)
+            .await
+            .unwrap()
+    );
+    let artefact = ArtefactRecord {
+        size: 5_000_000_400,
+        ..artefact
+    };
+    assert_eq!(
+        store.artefact(artefact.id).await.unwrap(),
+        Some(artefact.clone())
+    );
 
     // Views are kept newest first, with who, what and when.
     for (n, action) in ["list_artefacts", "timeline", "download"]

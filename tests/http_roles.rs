@@ -239,8 +239,46 @@ async fn bad_ids_oversized_bodies_and_logout() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let mut big = new_case();
     big["applicant_name"] = json!("x".repeat(100 * 1024));
-    let (status, _, _) = call(&state, req("POST", "/api/cases", Some(&officer), Some(big))).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, _, body) =
+        call(&state, req("POST", "/api/cases", Some(&officer), Some(big))).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("malformed"))
+    );
+    // Bodies and query strings that do not parse are answered as JSON errors too.
+    let raw = |content_type: &str, body: &str| {
+        Request::builder()
+            .method("POST")
+            .uri("/api/cases")
+            .header(header::COOKIE, officer.as_str())
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body.to_owned()))
+            .expect("request")
+    };
+    for (request, expected) in [
+        (
+            raw("application/json", "{not json"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (raw("text/plain", "{}"), StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (
+            raw("application/json", r#"{"applicant_name": 7}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            req("GET", "/api/artefacts?from=yesterday", Some(&officer), None),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (status, headers, body) = call(&state, request).await;
+        assert_eq!(status, expected, "{body}");
+        assert_eq!(body["code"], "malformed", "{body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    }
     let (status, _, _) = call(&state, req("POST", "/api/logout", Some(&officer), None)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _, _) = call(&state, req("GET", "/api/me", Some(&officer), None)).await;

@@ -4,7 +4,7 @@
 //! log position, and the access log. Every view of an artefact is recorded before it is
 //! answered; auditors read the record of who looked at what.
 
-use super::{ApiError, ErrorBody, Staff, stored_artefact};
+use super::{ApiError, ErrorBody, Params, Staff, stored_artefact};
 use crate::ids::UserId;
 use crate::schedule::{self, ShownTime};
 use crate::seal::bundle::{
@@ -12,7 +12,7 @@ use crate::seal::bundle::{
 };
 use crate::state::AppState;
 use crate::store::{AccessRecord, Role};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -99,7 +99,7 @@ struct Person {
 async fn list(
     State(state): State<AppState>,
     Staff(user): Staff,
-    Query(f): Query<Filter>,
+    Params(f): Params<Filter>,
 ) -> Result<Json<Vec<ArtefactRow>>, ApiError> {
     let zone: Tz = match f.tz.as_deref() {
         Some(name) => name.parse().map_err(|_| {

@@ -4,13 +4,13 @@
 //! cancel, reschedule) and each booking's `.ics` invitation. Officers and auditors list the
 //! bookings of a period for the console.
 
-use super::{ApiError, ErrorBody, Staff};
+use super::{ApiError, Body, ErrorBody, Params, Staff};
 use crate::auth::token_hash;
 use crate::ids::BookingId;
 use crate::schedule::{self, ApplicantWindow, ShownTime, SlotQuery, SlotTable};
 use crate::state::AppState;
 use crate::store::{BookingRecord, BookingStatus, CaseRecord, StoreError};
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -206,7 +206,7 @@ struct Slots {
 async fn slots(
     State(state): State<AppState>,
     Applicant(case): Applicant,
-    Query(p): Query<SlotParams>,
+    Params(p): Params<SlotParams>,
 ) -> Result<Json<Slots>, ApiError> {
     let days = p.days.unwrap_or(14).clamp(1, schedule::MAX_SEARCH_DAYS);
     let search = CaseSearch::load(&state, &case, state.clock.now() + LEAD_TIME, days).await?;
@@ -323,7 +323,7 @@ async fn book_at(
 async fn book(
     State(state): State<AppState>,
     Applicant(case): Applicant,
-    Json(body): Json<BookBody>,
+    Body(body): Body<BookBody>,
 ) -> Result<(StatusCode, Json<BookingView>), ApiError> {
     let booking = book_at(&state, &case, body.start, None).await?;
     state.desk.send(crate::pairing::DeskCmd::BookingsChanged);
@@ -364,7 +364,7 @@ async fn reschedule(
     State(state): State<AppState>,
     Applicant(case): Applicant,
     Path(id): Path<String>,
-    Json(body): Json<BookBody>,
+    Body(body): Body<BookBody>,
 ) -> Result<(StatusCode, Json<BookingView>), ApiError> {
     let old = own_booking(&state, &case, &id).await?;
     if old.status != BookingStatus::Booked {
@@ -519,7 +519,7 @@ struct Preferences {
 async fn preferences(
     State(state): State<AppState>,
     Applicant(case): Applicant,
-    Json(p): Json<Preferences>,
+    Body(p): Body<Preferences>,
 ) -> Result<Json<Preferences>, ApiError> {
     if p.tz.parse::<Tz>().is_err() {
         return Err(ApiError::invalid(format!(
@@ -630,7 +630,7 @@ struct BookingRow {
 async fn list(
     State(state): State<AppState>,
     Staff(_): Staff,
-    Query(p): Query<Period>,
+    Params(p): Params<Period>,
 ) -> Result<Json<Vec<BookingRow>>, ApiError> {
     let from = p
         .from

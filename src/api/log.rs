@@ -3,10 +3,10 @@
 //! the log was only ever appended to; hex hashes, lowest level first, as in RFC 9162). And the
 //! office PKI: the CA certificate and the revocation list of officer certificates.
 
-use super::{ApiError, ErrorBody};
+use super::{ApiError, ErrorBody, Params};
 use crate::state::AppState;
 use crate::transparency::TransparencyError;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -86,7 +86,7 @@ struct InclusionProof {
 )]
 async fn inclusion(
     State(state): State<AppState>,
-    Query(p): Query<InclusionParams>,
+    Params(p): Params<InclusionParams>,
 ) -> Result<Json<InclusionProof>, ApiError> {
     let proof = state.log.inclusion(p.index, p.size).await?;
     Ok(Json(InclusionProof {
@@ -124,7 +124,7 @@ struct ConsistencyProof {
 )]
 async fn consistency(
     State(state): State<AppState>,
-    Query(p): Query<ConsistencyParams>,
+    Params(p): Params<ConsistencyParams>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
     let proof = state.log.consistency(p.from, p.to).await?;
     Ok(Json(ConsistencyProof {

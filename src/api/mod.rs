@@ -120,6 +120,42 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A JSON request body. Unlike `axum::Json`, a body that is not JSON, has the wrong shape, has
+/// the wrong content type or is too large is refused as every other error is: `{code, message}`
+/// with the status axum chose (400, 413, 415 or 422) and the code `malformed`.
+pub struct Body<T>(pub T);
+
+/// A query string, refused like [`Body`].
+pub struct Params<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(e) => Err(ApiError::new(e.status(), "malformed", e.body_text())),
+        }
+    }
+}
+
+impl<S, T> FromRequestParts<S> for Params<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(e) => Err(ApiError::new(e.status(), "malformed", e.body_text())),
+        }
+    }
+}
+
 /// Any signed-in officer or auditor.
 pub struct Staff(pub UserRecord);
 /// A signed-in officer.
@@ -198,7 +234,7 @@ async fn login(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
     jar: CookieJar,
-    Json(body): Json<LoginBody>,
+    Body(body): Body<LoginBody>,
 ) -> Result<(CookieJar, Json<Me>), ApiError> {
     if body.username.len() > 128 || body.password.len() > 1024 {
         return Err(ApiError::invalid("username or password too long"));
@@ -360,7 +396,7 @@ struct CreatedCase {
 async fn create_case(
     State(state): State<AppState>,
     Officer(officer): Officer,
-    Json(body): Json<NewCase>,
+    Body(body): Body<NewCase>,
 ) -> Result<(StatusCode, Json<CreatedCase>), ApiError> {
     if state.catalogue.service(&body.service).is_none() {
         let codes: Vec<&str> = state
@@ -702,7 +738,7 @@ async fn upload_document(
     State(state): State<AppState>,
     Officer(officer): Officer,
     Path(id): Path<String>,
-    Query(q): Query<UploadQuery>,
+    Params(q): Params<UploadQuery>,
     headers: axum::http::HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<DocumentAdded>), ApiError> {

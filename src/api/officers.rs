@@ -1,7 +1,7 @@
 //! Officers' profiles over HTTP: skills, languages, schedule and the on-duty status computed
 //! from the rota, holidays, leave and the officer's manual override.
 
-use super::{ApiError, ErrorBody, Officer, Staff};
+use super::{ApiError, Body, ErrorBody, Officer, Staff};
 use crate::officers::OfficerProfile;
 use crate::schedule::{self, DutyOverride, DutyStatus};
 use crate::state::AppState;
@@ -84,7 +84,7 @@ struct OverrideView {
 async fn set_override(
     State(state): State<AppState>,
     Officer(officer): Officer,
-    Json(body): Json<OverrideBody>,
+    Body(body): Body<OverrideBody>,
 ) -> Result<Json<OverrideView>, ApiError> {
     let json = state
         .store

@@ -7,7 +7,7 @@
 //! Every route is for the signed-in officer alone, and an artefact only for the officer of its
 //! session. The private key never reaches the hub: it signs in the browser.
 
-use super::{ApiError, ErrorBody, Officer, parse_id};
+use super::{ApiError, Body, ErrorBody, Officer, parse_id};
 use crate::certificates::{self, EnrolError};
 use crate::ids::ArtefactId;
 use crate::seal::bundle::{MANIFEST_JSON, Manifest, StoredArtefact};
@@ -153,7 +153,7 @@ fn decode(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
 async fn enrol(
     State(state): State<AppState>,
     Officer(user): Officer,
-    Json(body): Json<EnrolBody>,
+    Body(body): Body<EnrolBody>,
 ) -> Result<(StatusCode, Json<CertificateView>), ApiError> {
     let now = state.clock.now();
     let spki = decode("public_key", &body.public_key)?;
@@ -387,7 +387,7 @@ async fn sign(
     State(state): State<AppState>,
     Officer(user): Officer,
     Path(id): Path<String>,
-    Json(body): Json<SignatureBody>,
+    Body(body): Body<SignatureBody>,
 ) -> Result<Json<SignedView>, ApiError> {
     let artefact = own_artefact(&state, &user, &id).await?;
     if state.store.officer_signature(artefact.id).await?.is_some() {

@@ -7,9 +7,11 @@
 //! Each file is written by its own thread fed through a bounded channel, so a slow disk never
 //! stalls the packet pump; if the channel is full the packet is dropped and counted. The thread
 //! puts RTP packets through a jitter buffer (the webrtc-rs sample builder) per track and times
-//! each frame from RTP time: the first frame of a track is placed at its arrival after the
-//! recording start, later frames by their RTP timestamp distance from it. The recording start
-//! is also the zero of the evidence chain's `recording_offset_ms`.
+//! each frame from RTP time: the first frame of a track is placed at the arrival of its first
+//! packet after the recording start, later frames by their RTP timestamp distance from it.
+//! The recording start is an instant the caller passes to [`Recorder::start`]: the session
+//! driver gives the moment the room decided to record, which is also the zero of the evidence
+//! chain's `recording_offset_ms`, so an event's offset and the file's timeline share an origin.
 //!
 //! Every evidence piece of a file ([`RecordedPiece`]: the header, each ~10 s run of clusters,
 //! the cues) is queued for the chain as it is closed; the session driver takes them with
@@ -158,14 +160,15 @@ impl Recorder {
         Ok(name)
     }
 
-    /// Start recording every participant sending media now or later; the file names so far.
-    pub(super) fn start(&self) -> Result<Vec<String>, MediaError> {
+    /// Start recording every participant sending media now or later, with time zero at
+    /// `origin`; the file names so far.
+    pub(super) fn start(&self, origin: Instant) -> Result<Vec<String>, MediaError> {
         let mut state = self.lock();
         if state.active {
             return Ok(Vec::new());
         }
         state.active = true;
-        state.started = Some(Instant::now());
+        state.started = Some(origin);
         let mut roles: Vec<ParticipantRole> = state.senders.iter().map(|(r, _)| *r).collect();
         roles.dedup();
         let mut names = Vec::new();
@@ -305,6 +308,10 @@ impl FileJob {
         let mut audio = SampleBuilder::new(AUDIO_MAX_LATE, OpusPacket, 48_000)
             .with_max_time_delay(MAX_LATE_TIME);
         let mut timelines: [Option<Timeline>; 2] = [None, None];
+        // Until a track's first frame leaves the jitter buffer: when the first packet of each
+        // RTP timestamp arrived, so that frame is placed at its own arrival, not at the later
+        // packet that completed it.
+        let mut first_arrivals: [Vec<(u32, Duration)>; 2] = [Vec::new(), Vec::new()];
         let mut taken = 0usize;
         // Once the output fails (a full disk), nothing more is written to this file: packets
         // are drained and dropped, and the chain says where the recording broke off.
@@ -320,6 +327,14 @@ impl FileJob {
             }
             let is_video = kind != RtpCodecKind::Audio;
             let since_start = arrived.saturating_duration_since(self.started);
+            let slot = usize::from(is_video);
+            let firsts = &mut first_arrivals[slot];
+            if timelines[slot].is_none()
+                && firsts.len() < 512
+                && !firsts.iter().any(|(ts, _)| *ts == packet.header.timestamp)
+            {
+                firsts.push((packet.header.timestamp, since_start));
+            }
             if is_video {
                 video.push(arrived, packet);
             } else {
@@ -332,10 +347,14 @@ impl FileJob {
                     audio.pop(arrived)
                 };
                 let Some(sample) = sample else { break };
-                let slot = usize::from(is_video);
                 let clock = if is_video { 90_000 } else { 48_000 };
                 let timeline = timelines[slot].get_or_insert_with(|| {
-                    Timeline::new(since_start, sample.packet_timestamp, clock)
+                    let firsts = std::mem::take(&mut first_arrivals[slot]);
+                    let at = firsts
+                        .iter()
+                        .find(|(ts, _)| *ts == sample.packet_timestamp)
+                        .map_or(since_start, |(_, at)| *at);
+                    Timeline::new(at, sample.packet_timestamp, clock)
                 });
                 let at = timeline.place(sample.packet_timestamp);
                 let written = if is_video {

@@ -210,6 +210,17 @@ impl TestPeer {
 
     /// Stream the fixture files in a loop until `stop` is set.
     pub async fn start_media(&self) {
+        self.stream(None).await;
+    }
+
+    /// Like [`TestPeer::start_media`], but the microphone sends silence until `marker` is set
+    /// and a 440 Hz tone from the next 20 ms packet on: a moment the recording can be searched
+    /// for.
+    pub async fn start_media_marked(&self, marker: Arc<AtomicBool>) {
+        self.stream(Some(marker)).await;
+    }
+
+    async fn stream(&self, marker: Option<Arc<AtomicBool>>) {
         let vpt = self
             .video_sender
             .get_parameters()
@@ -247,25 +258,24 @@ impl TestPeer {
                 }
             }
         });
+        let tone = opus_packets("audio.ogg");
+        let silence = opus_packets("silence.ogg");
         let (audio, stop) = (Arc::clone(&self.audio), Arc::clone(&self.stop));
         tokio::spawn(async move {
             let ssrc = audio.ssrcs().await[0];
             let mut tick = tokio::time::interval(Duration::from_millis(20));
+            let mut i = 0usize;
             while !stop.load(Ordering::SeqCst) {
-                let file = File::open(format!("{FIXTURES}/audio.ogg")).expect("fixture");
-                let (mut ogg, _) = OggReader::new(BufReader::new(file), true).expect("ogg");
-                while let Ok((page, _)) = ogg.parse_next_page() {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let sample = Sample {
-                        data: page.freeze(),
-                        duration: Duration::from_millis(20),
-                        ..Sample::new(Instant::now())
-                    };
-                    let _ = audio.sample_writer(ssrc, apt).write_sample(&sample).await;
-                    tick.tick().await;
-                }
+                let marked = marker.as_ref().is_none_or(|m| m.load(Ordering::SeqCst));
+                let packets = if marked { &tone } else { &silence };
+                let sample = Sample {
+                    data: packets[i % packets.len()].clone(),
+                    duration: Duration::from_millis(20),
+                    ..Sample::new(Instant::now())
+                };
+                let _ = audio.sample_writer(ssrc, apt).write_sample(&sample).await;
+                i += 1;
+                tick.tick().await;
             }
         });
     }
@@ -274,6 +284,18 @@ impl TestPeer {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.pc.close().await;
     }
+}
+
+/// The 20 ms Opus packets of an Ogg fixture (one packet per page).
+fn opus_packets(name: &str) -> Vec<bytes::Bytes> {
+    let file = File::open(format!("{FIXTURES}/{name}")).expect("fixture");
+    let (mut ogg, _) = OggReader::new(BufReader::new(file), true).expect("ogg");
+    let mut packets = Vec::new();
+    while let Ok((page, _)) = ogg.parse_next_page() {
+        packets.push(page.freeze());
+    }
+    assert!(!packets.is_empty(), "{name} has audio");
+    packets
 }
 
 /// Poll `cond` every 50 ms for up to `secs` seconds.

@@ -461,3 +461,86 @@ fn sync_dir(file: &Path) {
         let _ = d.sync_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::media::io::ogg_reader::OggReader;
+
+    fn opus_packets() -> Vec<bytes::Bytes> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/silence.ogg");
+        let file = File::open(path).expect("fixture");
+        let (mut ogg, _) = OggReader::new(std::io::BufReader::new(file), true).expect("ogg");
+        let mut packets = Vec::new();
+        while let Ok((page, _)) = ogg.parse_next_page() {
+            packets.push(page.freeze());
+        }
+        packets
+    }
+
+    fn rtp(seq: u16, timestamp: u32, payload: bytes::Bytes) -> rtc::rtp::Packet {
+        rtc::rtp::Packet {
+            header: rtc::rtp::Header {
+                version: 2,
+                payload_type: 111,
+                sequence_number: seq,
+                timestamp,
+                ssrc: 7,
+                ..Default::default()
+            },
+            payload,
+        }
+    }
+
+    /// The first audio packet's time in `path`, as ffprobe reads the file (ms).
+    fn first_audio_ms(path: &Path) -> f64 {
+        let out = std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "a",
+                "-show_entries",
+                "packet=pts_time",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(path)
+            .output()
+            .expect("ffprobe runs (Debian package ffmpeg)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let first = text.lines().next().expect("audio packets");
+        first.trim().parse::<f64>().expect("pts") * 1000.0
+    }
+
+    /// The recording's time zero is the origin the caller gives (the moment the room decided
+    /// to record), and a track's first frame sits at its own packet's arrival, not at the
+    /// later packet that let it out of the jitter buffer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_timeline_starts_at_the_given_origin_and_the_first_packet() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let recorder = Recorder::new(dir.path().to_owned(), Arc::new(|| {}));
+        recorder.track_started(ParticipantRole::Applicant, RtpCodecKind::Audio);
+        let origin = Instant::now() - Duration::from_millis(300);
+        let names = recorder.start(origin).expect("start");
+        assert_eq!(names, ["applicant.webm"]);
+        let arrived = Instant::now();
+        for (i, payload) in opus_packets().into_iter().take(10).enumerate() {
+            let n = u16::try_from(i).expect("few packets");
+            recorder.write(
+                ParticipantRole::Applicant,
+                RtpCodecKind::Audio,
+                &rtp(1000 + n, 5_000 + u32::from(n) * 960, payload),
+            );
+            // The second packet (which completes the first frame) comes well after it.
+            tokio::time::sleep(Duration::from_millis(if i == 0 { 100 } else { 20 })).await;
+        }
+        let since = arrived.saturating_duration_since(origin).as_millis() as f64;
+        recorder.stop().await;
+        let first = first_audio_ms(&dir.path().join("applicant.webm"));
+        assert!(
+            (first - since).abs() <= 5.0,
+            "first audio frame at {first} ms, its packet arrived {since} ms after the origin"
+        );
+    }
+}

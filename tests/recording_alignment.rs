@@ -73,8 +73,8 @@ fn audio_ends_ms(path: &Path) -> i64 {
     let text = String::from_utf8_lossy(&out.stdout);
     let last = text
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rev()
+        .find(|l| !l.trim().is_empty())
         .expect("audio packets");
     let mut fields = last
         .split(',')

@@ -4,7 +4,8 @@
 //! A real webrtc-rs applicant peer sends silence, then a tone from the instant the officer
 //! records an identity check. After the seal, ffmpeg finds where the tone starts in the
 //! bundle's `applicant.webm`; it must be within 200 ms of the event's offset. The recording
-//! also ends where the chain says consent was withdrawn.
+//! also ends where the chain says consent was withdrawn, and starting it asked the applicant's
+//! camera for a keyframe.
 
 mod common;
 
@@ -115,6 +116,15 @@ async fn an_events_recording_offset_points_at_its_moment_in_the_recording() {
     let heard = Arc::clone(&peer_o.counts);
     let audio = move || heard.audio.load(Ordering::SeqCst);
     wait_for(20, "the applicant's audio at the officer", || audio() > 10).await;
+    // The hub asked for a keyframe when the peers connected and their cameras started; starting
+    // to record asks again, so the applicant's file starts with a picture.
+    let asked = Arc::clone(&peer_a.counts);
+    let keyframe_requests = move || asked.keyframe_requests.load(Ordering::SeqCst);
+    wait_for(20, "keyframe requests for the call", || {
+        keyframe_requests() > 0
+    })
+    .await;
+    let before_recording = keyframe_requests();
 
     officer
         .send(json!({"id": 1, "type": "request_consent", "consent": "recording"}))
@@ -125,6 +135,10 @@ async fn an_events_recording_offset_points_at_its_moment_in_the_recording() {
         .await;
     applicant.answer(2).await;
     assert_eq!(applicant.expect("recording").await["active"], true);
+    wait_for(5, "a keyframe request when recording starts", || {
+        keyframe_requests() > before_recording
+    })
+    .await;
 
     // About a second of recorded silence, then the tone and the event at the same instant.
     let then = audio();

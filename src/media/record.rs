@@ -513,6 +513,81 @@ mod tests {
         first.trim().parse::<f64>().expect("pts") * 1000.0
     }
 
+    /// Closed runs of clusters are handed over while recording goes on, each with its time
+    /// span and byte range, and the caller is told; stopping adds the header and cues.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pieces_reach_the_chain_while_recording() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let told = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&told);
+        let notify = Arc::new(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        let recorder = Recorder::new(dir.path().to_owned(), notify);
+        recorder.track_started(ParticipantRole::Officer, RtpCodecKind::Audio);
+        recorder.start(Instant::now()).expect("start");
+        // 24 s of audio by RTP time, sent at once: the timeline follows RTP time.
+        let packets = opus_packets();
+        for i in 0..1200u16 {
+            let payload = packets[usize::from(i) % packets.len()].clone();
+            recorder.write(
+                ParticipantRole::Officer,
+                RtpCodecKind::Audio,
+                &rtp(i, u32::from(i) * 960, payload),
+            );
+            if i % 100 == 99 {
+                // Leave the writer thread time to drain its bounded channel.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut pieces = Vec::new();
+        while pieces.is_empty() {
+            assert!(Instant::now() < deadline, "no piece while recording");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            pieces = recorder.take_pieces();
+        }
+        assert!(told.load(std::sync::atomic::Ordering::SeqCst) > 0);
+        let Recorded::Piece(first) = &pieces[0] else {
+            panic!("a piece: {pieces:?}");
+        };
+        assert_eq!(
+            (first.file.as_str(), first.piece, first.index),
+            ("officer.webm", "clusters", 0)
+        );
+        let (start, end) = first.time_ms.expect("time span");
+        assert!(start < 1_000 && end >= 5_000, "{start}..{end} ms");
+        recorder.stop().await;
+        pieces.extend(recorder.take_pieces());
+        let kinds: Vec<&str> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Recorded::Piece(p) => Some(p.piece),
+                Recorded::Failed(_) => None,
+            })
+            .collect();
+        assert_eq!(kinds.first(), Some(&"clusters"));
+        assert!(
+            kinds.contains(&"header") && kinds.last() == Some(&"cues"),
+            "{kinds:?}"
+        );
+        // The pieces tile the file.
+        let len = std::fs::metadata(dir.path().join("officer.webm"))
+            .expect("file")
+            .len();
+        let mut ranges: Vec<(u64, u64)> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Recorded::Piece(p) => Some(p.bytes),
+                Recorded::Failed(_) => None,
+            })
+            .collect();
+        ranges.sort();
+        assert_eq!(ranges.first().map(|r| r.0), Some(0));
+        assert!(ranges.windows(2).all(|w| w[0].1 == w[1].0), "{ranges:?}");
+        assert_eq!(ranges.last().map(|r| r.1), Some(len));
+    }
+
     /// The recording's time zero is the origin the caller gives (the moment the room decided
     /// to record), and a track's first frame sits at its own packet's arrival, not at the
     /// later packet that let it out of the jitter buffer.

@@ -303,6 +303,7 @@ pub async fn open(
         grace_period: std::time::Duration::from_secs(u64::from(
             hub.settings.config.reconnect_grace_secs,
         )),
+        handled_at: std::time::Instant::now(),
         self_tx: tx.downgrade(),
         done: false,
     };
@@ -376,6 +377,10 @@ struct Driver {
     /// When each away participant's grace period ends.
     grace: [Option<tokio::time::Instant>; 2],
     grace_period: std::time::Duration,
+    /// The monotonic instant read together with the wall clock handed to the room for the
+    /// input being applied: a recording started by that input has its time zero here, the
+    /// same moment the room counts `recording_offset_ms` from.
+    handled_at: std::time::Instant,
     /// To hand new connections a handle without keeping the channel open ourselves.
     self_tx: mpsc::WeakSender<SessionCmd>,
     done: bool,
@@ -688,7 +693,9 @@ impl Driver {
         // Kept so that a step the store refuses leaves the room as it was: the room and the
         // chain never disagree about what happened.
         let before = self.room.clone();
-        let effects = match self.room.handle(self.hub.clock.now(), role, input) {
+        let now = self.hub.clock.now();
+        self.handled_at = std::time::Instant::now();
+        let effects = match self.room.handle(now, role, input) {
             Ok(effects) => effects,
             Err(e) => {
                 self.send(
@@ -797,7 +804,7 @@ impl Driver {
                     running.then(|| tokio::time::Instant::now() + self.grace_period);
             }
             Effect::StartRecording => {
-                let tracks = match self.media.start_recording().await {
+                let tracks = match self.media.start_recording(self.handled_at).await {
                     Ok(tracks) => tracks,
                     Err(e) => {
                         tracing::error!(session = %self.record.id, "recorder failed: {e}");

@@ -331,8 +331,11 @@ impl Forwarder {
         self.recorder.track_ended(role, kind);
     }
 
-    pub(super) fn start_recording(&self) -> Result<Vec<String>, MediaError> {
-        self.recorder.start()
+    pub(super) fn start_recording(
+        &self,
+        origin: std::time::Instant,
+    ) -> Result<Vec<String>, MediaError> {
+        self.recorder.start(origin)
     }
 
     pub(super) async fn stop_recording(&self) {

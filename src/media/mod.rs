@@ -401,10 +401,15 @@ impl MediaSession {
         Ok(local.sdp)
     }
 
-    /// Start writing every incoming track (present and future) to the recordings directory.
+    /// Start writing every incoming track (present and future) to the recordings directory,
+    /// with the recordings' time zero at `origin` (the zero of the chain's
+    /// `recording_offset_ms`). Asks every sender for a keyframe, so video starts at once.
     /// Returns the names of the tracks being recorded so far.
-    pub async fn start_recording(&self) -> Result<Vec<String>, MediaError> {
-        let names = self.forwarder.start_recording()?;
+    pub async fn start_recording(
+        &self,
+        origin: std::time::Instant,
+    ) -> Result<Vec<String>, MediaError> {
+        let names = self.forwarder.start_recording(origin)?;
         self.forwarder.request_keyframes().await;
         Ok(names)
     }

@@ -7,9 +7,11 @@
 //! Each file is written by its own thread fed through a bounded channel, so a slow disk never
 //! stalls the packet pump; if the channel is full the packet is dropped and counted. The thread
 //! puts RTP packets through a jitter buffer (the webrtc-rs sample builder) per track and times
-//! each frame from RTP time: the first frame of a track is placed at its arrival after the
-//! recording start, later frames by their RTP timestamp distance from it. The recording start
-//! is also the zero of the evidence chain's `recording_offset_ms`.
+//! each frame from RTP time: the first frame of a track is placed at the arrival of its first
+//! packet after the recording start, later frames by their RTP timestamp distance from it.
+//! The recording start is an instant the caller passes to [`Recorder::start`]: the session
+//! driver gives the moment the room decided to record, which is also the zero of the evidence
+//! chain's `recording_offset_ms`, so an event's offset and the file's timeline share an origin.
 //!
 //! Every evidence piece of a file ([`RecordedPiece`]: the header, each ~10 s run of clusters,
 //! the cues) is queued for the chain as it is closed; the session driver takes them with
@@ -158,14 +160,15 @@ impl Recorder {
         Ok(name)
     }
 
-    /// Start recording every participant sending media now or later; the file names so far.
-    pub(super) fn start(&self) -> Result<Vec<String>, MediaError> {
+    /// Start recording every participant sending media now or later, with time zero at
+    /// `origin`; the file names so far.
+    pub(super) fn start(&self, origin: Instant) -> Result<Vec<String>, MediaError> {
         let mut state = self.lock();
         if state.active {
             return Ok(Vec::new());
         }
         state.active = true;
-        state.started = Some(Instant::now());
+        state.started = Some(origin);
         let mut roles: Vec<ParticipantRole> = state.senders.iter().map(|(r, _)| *r).collect();
         roles.dedup();
         let mut names = Vec::new();
@@ -305,6 +308,10 @@ impl FileJob {
         let mut audio = SampleBuilder::new(AUDIO_MAX_LATE, OpusPacket, 48_000)
             .with_max_time_delay(MAX_LATE_TIME);
         let mut timelines: [Option<Timeline>; 2] = [None, None];
+        // Until a track's first frame leaves the jitter buffer: when the first packet of each
+        // RTP timestamp arrived, so that frame is placed at its own arrival, not at the later
+        // packet that completed it.
+        let mut first_arrivals: [Vec<(u32, Duration)>; 2] = [Vec::new(), Vec::new()];
         let mut taken = 0usize;
         // Once the output fails (a full disk), nothing more is written to this file: packets
         // are drained and dropped, and the chain says where the recording broke off.
@@ -320,6 +327,14 @@ impl FileJob {
             }
             let is_video = kind != RtpCodecKind::Audio;
             let since_start = arrived.saturating_duration_since(self.started);
+            let slot = usize::from(is_video);
+            let firsts = &mut first_arrivals[slot];
+            if timelines[slot].is_none()
+                && firsts.len() < 512
+                && !firsts.iter().any(|(ts, _)| *ts == packet.header.timestamp)
+            {
+                firsts.push((packet.header.timestamp, since_start));
+            }
             if is_video {
                 video.push(arrived, packet);
             } else {
@@ -332,10 +347,14 @@ impl FileJob {
                     audio.pop(arrived)
                 };
                 let Some(sample) = sample else { break };
-                let slot = usize::from(is_video);
                 let clock = if is_video { 90_000 } else { 48_000 };
                 let timeline = timelines[slot].get_or_insert_with(|| {
-                    Timeline::new(since_start, sample.packet_timestamp, clock)
+                    let firsts = std::mem::take(&mut first_arrivals[slot]);
+                    let at = firsts
+                        .iter()
+                        .find(|(ts, _)| *ts == sample.packet_timestamp)
+                        .map_or(since_start, |(_, at)| *at);
+                    Timeline::new(at, sample.packet_timestamp, clock)
                 });
                 let at = timeline.place(sample.packet_timestamp);
                 let written = if is_video {
@@ -440,5 +459,163 @@ fn sync_dir(file: &Path) {
         && let Ok(d) = File::open(dir)
     {
         let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::media::io::ogg_reader::OggReader;
+
+    fn opus_packets() -> Vec<bytes::Bytes> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/silence.ogg");
+        let file = File::open(path).expect("fixture");
+        let (mut ogg, _) = OggReader::new(std::io::BufReader::new(file), true).expect("ogg");
+        let mut packets = Vec::new();
+        while let Ok((page, _)) = ogg.parse_next_page() {
+            packets.push(page.freeze());
+        }
+        packets
+    }
+
+    fn rtp(seq: u16, timestamp: u32, payload: bytes::Bytes) -> rtc::rtp::Packet {
+        rtc::rtp::Packet {
+            header: rtc::rtp::Header {
+                version: 2,
+                payload_type: 111,
+                sequence_number: seq,
+                timestamp,
+                ssrc: 7,
+                ..Default::default()
+            },
+            payload,
+        }
+    }
+
+    /// The first audio packet's time in `path`, as ffprobe reads the file (ms).
+    fn first_audio_ms(path: &Path) -> f64 {
+        let out = std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "a",
+                "-show_entries",
+                "packet=pts_time",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(path)
+            .output()
+            .expect("ffprobe runs (Debian package ffmpeg)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let first = text.lines().next().expect("audio packets");
+        first.trim().parse::<f64>().expect("pts") * 1000.0
+    }
+
+    /// Closed runs of clusters are handed over while recording goes on, each with its time
+    /// span and byte range, and the caller is told; stopping adds the header and cues.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pieces_reach_the_chain_while_recording() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let told = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&told);
+        let notify = Arc::new(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        let recorder = Recorder::new(dir.path().to_owned(), notify);
+        recorder.track_started(ParticipantRole::Officer, RtpCodecKind::Audio);
+        recorder.start(Instant::now()).expect("start");
+        // 24 s of audio by RTP time, sent at once: the timeline follows RTP time.
+        let packets = opus_packets();
+        for i in 0..1200u16 {
+            let payload = packets[usize::from(i) % packets.len()].clone();
+            recorder.write(
+                ParticipantRole::Officer,
+                RtpCodecKind::Audio,
+                &rtp(i, u32::from(i) * 960, payload),
+            );
+            if i % 100 == 99 {
+                // Leave the writer thread time to drain its bounded channel.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut pieces = Vec::new();
+        while pieces.is_empty() {
+            assert!(Instant::now() < deadline, "no piece while recording");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            pieces = recorder.take_pieces();
+        }
+        assert!(told.load(std::sync::atomic::Ordering::SeqCst) > 0);
+        let Recorded::Piece(first) = &pieces[0] else {
+            panic!("a piece: {pieces:?}");
+        };
+        assert_eq!(
+            (first.file.as_str(), first.piece, first.index),
+            ("officer.webm", "clusters", 0)
+        );
+        let (start, end) = first.time_ms.expect("time span");
+        assert!(start < 1_000 && end >= 5_000, "{start}..{end} ms");
+        recorder.stop().await;
+        pieces.extend(recorder.take_pieces());
+        let kinds: Vec<&str> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Recorded::Piece(p) => Some(p.piece),
+                Recorded::Failed(_) => None,
+            })
+            .collect();
+        assert_eq!(kinds.first(), Some(&"clusters"));
+        assert!(
+            kinds.contains(&"header") && kinds.last() == Some(&"cues"),
+            "{kinds:?}"
+        );
+        // The pieces tile the file.
+        let len = std::fs::metadata(dir.path().join("officer.webm"))
+            .expect("file")
+            .len();
+        let mut ranges: Vec<(u64, u64)> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Recorded::Piece(p) => Some(p.bytes),
+                Recorded::Failed(_) => None,
+            })
+            .collect();
+        ranges.sort();
+        assert_eq!(ranges.first().map(|r| r.0), Some(0));
+        assert!(ranges.windows(2).all(|w| w[0].1 == w[1].0), "{ranges:?}");
+        assert_eq!(ranges.last().map(|r| r.1), Some(len));
+    }
+
+    /// The recording's time zero is the origin the caller gives (the moment the room decided
+    /// to record), and a track's first frame sits at its own packet's arrival, not at the
+    /// later packet that let it out of the jitter buffer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_timeline_starts_at_the_given_origin_and_the_first_packet() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let recorder = Recorder::new(dir.path().to_owned(), Arc::new(|| {}));
+        recorder.track_started(ParticipantRole::Applicant, RtpCodecKind::Audio);
+        let origin = Instant::now() - Duration::from_millis(300);
+        let names = recorder.start(origin).expect("start");
+        assert_eq!(names, ["applicant.webm"]);
+        let arrived = Instant::now();
+        for (i, payload) in opus_packets().into_iter().take(10).enumerate() {
+            let n = u16::try_from(i).expect("few packets");
+            recorder.write(
+                ParticipantRole::Applicant,
+                RtpCodecKind::Audio,
+                &rtp(1000 + n, 5_000 + u32::from(n) * 960, payload),
+            );
+            // The second packet (which completes the first frame) comes well after it.
+            tokio::time::sleep(Duration::from_millis(if i == 0 { 100 } else { 20 })).await;
+        }
+        let since = arrived.saturating_duration_since(origin).as_millis() as f64;
+        recorder.stop().await;
+        let first = first_audio_ms(&dir.path().join("applicant.webm"));
+        assert!(
+            (first - since).abs() <= 5.0,
+            "first audio frame at {first} ms, its packet arrived {since} ms after the origin"
+        );
     }
 }

@@ -1,22 +1,29 @@
 //! A webrtc-rs client peer standing in for a participant's browser: it sends VP8 and Opus from
 //! the fixture files and counts what it receives from the hub.
 
+use rtc::interceptor::{
+    Attribute, Interceptor, Packet as InterceptorPacket, Registry, Slot, StreamInfo, TaggedPacket,
+};
 use rtc::media::Sample;
 use rtc::media::io::ivf_reader::IVFReader;
 use rtc::media::io::ogg_reader::OggReader;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
+use rtc::sansio::Protocol;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufReader;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use webrtc::media_stream::Track;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
@@ -32,6 +39,59 @@ pub struct Counts {
     pub audio: AtomicU32,
     /// VP8 payload descriptor parsed and a keyframe seen.
     pub video_keyframe: AtomicBool,
+    /// Keyframe requests (PLI, FIR) from the hub for this peer's camera.
+    pub keyframe_requests: AtomicU32,
+}
+
+/// Marks inbound keyframe requests for the application (inbound RTCP otherwise ends in the
+/// interceptor chain), so the peer can count them.
+#[derive(Default)]
+struct MarkKeyframeRequests {
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
+    let any = packet.as_any();
+    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for MarkKeyframeRequests {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let InterceptorPacket::Rtcp(packets) = &msg.message.packet
+            && packets.iter().any(|p| is_keyframe_request(p.as_ref()))
+        {
+            msg.message.add(Attribute::DeliverToApplication);
+        }
+        self.read.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<Self::Rout> {
+        self.read.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<Self::Wout> {
+        self.write.pop_front()
+    }
+}
+
+impl Interceptor for MarkKeyframeRequests {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
 struct Handler {
@@ -151,6 +211,9 @@ impl TestPeer {
         }
         let pc = builder
             .with_media_engine(media)
+            .with_interceptor_registry(
+                Registry::new().with(Slot::from(14_000), MarkKeyframeRequests::default()),
+            )
             .with_handler(Arc::new(Handler {
                 gathered: gtx,
                 counts: Arc::clone(&counts),
@@ -210,6 +273,17 @@ impl TestPeer {
 
     /// Stream the fixture files in a loop until `stop` is set.
     pub async fn start_media(&self) {
+        self.stream(None).await;
+    }
+
+    /// Like [`TestPeer::start_media`], but the microphone sends silence until `marker` is set
+    /// and a 440 Hz tone from the next 20 ms packet on: a moment the recording can be searched
+    /// for.
+    pub async fn start_media_marked(&self, marker: Arc<AtomicBool>) {
+        self.stream(Some(marker)).await;
+    }
+
+    async fn stream(&self, marker: Option<Arc<AtomicBool>>) {
         let vpt = self
             .video_sender
             .get_parameters()
@@ -226,6 +300,16 @@ impl TestPeer {
             .rtp_parameters
             .codecs[0]
             .payload_type;
+        let (video, counts) = (Arc::clone(&self.video), Arc::clone(&self.counts));
+        tokio::spawn(async move {
+            while let Some(event) = video.poll().await {
+                if let TrackLocalEvent::OnRtcpPacket(packets) = event
+                    && packets.iter().any(|p| is_keyframe_request(p.as_ref()))
+                {
+                    counts.keyframe_requests.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
         let (video, stop) = (Arc::clone(&self.video), Arc::clone(&self.stop));
         tokio::spawn(async move {
             let ssrc = video.ssrcs().await[0];
@@ -247,25 +331,24 @@ impl TestPeer {
                 }
             }
         });
+        let tone = opus_packets("audio.ogg");
+        let silence = opus_packets("silence.ogg");
         let (audio, stop) = (Arc::clone(&self.audio), Arc::clone(&self.stop));
         tokio::spawn(async move {
             let ssrc = audio.ssrcs().await[0];
             let mut tick = tokio::time::interval(Duration::from_millis(20));
+            let mut i = 0usize;
             while !stop.load(Ordering::SeqCst) {
-                let file = File::open(format!("{FIXTURES}/audio.ogg")).expect("fixture");
-                let (mut ogg, _) = OggReader::new(BufReader::new(file), true).expect("ogg");
-                while let Ok((page, _)) = ogg.parse_next_page() {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let sample = Sample {
-                        data: page.freeze(),
-                        duration: Duration::from_millis(20),
-                        ..Sample::new(Instant::now())
-                    };
-                    let _ = audio.sample_writer(ssrc, apt).write_sample(&sample).await;
-                    tick.tick().await;
-                }
+                let marked = marker.as_ref().is_none_or(|m| m.load(Ordering::SeqCst));
+                let packets = if marked { &tone } else { &silence };
+                let sample = Sample {
+                    data: packets[i % packets.len()].clone(),
+                    duration: Duration::from_millis(20),
+                    ..Sample::new(Instant::now())
+                };
+                let _ = audio.sample_writer(ssrc, apt).write_sample(&sample).await;
+                i += 1;
+                tick.tick().await;
             }
         });
     }
@@ -274,6 +357,18 @@ impl TestPeer {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.pc.close().await;
     }
+}
+
+/// The 20 ms Opus packets of an Ogg fixture (one packet per page).
+fn opus_packets(name: &str) -> Vec<bytes::Bytes> {
+    let file = File::open(format!("{FIXTURES}/{name}")).expect("fixture");
+    let (mut ogg, _) = OggReader::new(BufReader::new(file), true).expect("ogg");
+    let mut packets = Vec::new();
+    while let Ok((page, _)) = ogg.parse_next_page() {
+        packets.push(page.freeze());
+    }
+    assert!(!packets.is_empty(), "{name} has audio");
+    packets
 }
 
 /// Poll `cond` every 50 ms for up to `secs` seconds.

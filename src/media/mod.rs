@@ -12,6 +12,7 @@ mod keyframes;
 pub mod offer;
 mod ports;
 pub mod record;
+pub mod stats;
 pub mod webm;
 
 pub use ports::{PortLease, PortPool};
@@ -423,6 +424,22 @@ impl MediaSession {
     /// Recording files written so far: `(name, path)`.
     pub fn recordings(&self) -> Vec<(String, PathBuf)> {
         self.forwarder.recordings()
+    }
+
+    /// A statistics reading of `role`'s peer connection, if they have one ([`stats`]).
+    pub async fn reading(&self, role: ParticipantRole) -> Option<stats::Reading> {
+        let peer = self
+            .peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&role)
+            .cloned()?;
+        let at = std::time::Instant::now();
+        let report = peer
+            .pc
+            .get_stats(at, webrtc::peer_connection::StatsSelector::None)
+            .await;
+        Some(stats::Reading::from_report(&report, at))
     }
 
     /// Close `role`'s peer connection, if any.

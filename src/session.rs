@@ -25,6 +25,9 @@ pub const OFFICE_TZ: &str = "Asia/Shanghai";
 /// `call_stats` and feeds the `call_*` metrics. Rates are averages over this interval.
 pub const STATS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Longest wait for one participant's statistics before that reading is skipped.
+const STATS_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Messages a connection receives from the desk or its session. Variants are boxed to keep the
 /// enum one pointer wide (`ServerMsg` is 248 bytes).
 #[derive(Debug)]
@@ -571,7 +574,13 @@ impl Driver {
         let mut participants = Vec::new();
         for role in [ParticipantRole::Officer, ParticipantRole::Applicant] {
             let i = slot(role);
-            let Some(cur) = self.media.reading(role).await else {
+            // A slow stats lock must never hold up the session: skip this reading instead.
+            let reading = tokio::time::timeout(STATS_TIMEOUT, self.media.reading(role)).await;
+            let Ok(reading) = reading else {
+                tracing::debug!(session = %self.record.id, ?role, "stats reading timed out");
+                continue;
+            };
+            let Some(cur) = reading else {
                 self.readings[i] = None;
                 self.paths[i] = None;
                 continue;

@@ -208,6 +208,22 @@ struct Peer {
     _port: PortLease,
 }
 
+/// Whether the ICE transport's selected pair has a relay candidate at either end; `None` until
+/// a pair is selected.
+async fn selected_pair_relayed(pc: &dyn PeerConnection) -> Option<bool> {
+    let sender = pc.get_senders().await.into_iter().next()?;
+    let dtls = sender.transport().await.ok()??;
+    let pair = dtls
+        .ice_transport()
+        .get_selected_candidate_pair()
+        .await
+        .ok()??;
+    Some(
+        pair.local().typ == RTCIceCandidateType::Relay
+            || pair.remote().typ == RTCIceCandidateType::Relay,
+    )
+}
+
 /// All media of one session.
 pub struct MediaSession {
     config: MediaConfig,
@@ -439,7 +455,13 @@ impl MediaSession {
             .pc
             .get_stats(at, webrtc::peer_connection::StatsSelector::None)
             .await;
-        Some(stats::Reading::from_report(&report, at))
+        let mut reading = stats::Reading::from_report(&report, at);
+        // The selected pair's remote candidate is often absent from the stats report (candidates
+        // inside the offer are not registered there); the ICE transport knows both ends.
+        if let Some(relayed) = selected_pair_relayed(peer.pc.as_ref()).await {
+            reading.relayed = Some(relayed);
+        }
+        Some(reading)
     }
 
     /// Close `role`'s peer connection, if any.

@@ -177,12 +177,21 @@ impl Reading {
             Some(id) => pairs.iter().find(|p| p.stats.id == id),
             None => pairs.iter().find(|p| p.nominated),
         };
+        // A pair names its candidates by their bare ids; the report keys them with a prefix.
+        // Remote candidates that came inside the SDP (not trickled) are missing from the report:
+        // the driver then asks the ICE transport (`MediaSession::reading`).
         let candidate_type = |id: &str| {
-            report.get(id).and_then(|e| match e {
-                RTCStatsReportEntry::LocalCandidate(c)
-                | RTCStatsReportEntry::RemoteCandidate(c) => Some(c.candidate_type),
-                _ => None,
-            })
+            let local = format!("RTCLocalIceCandidate_{id}");
+            let remote = format!("RTCRemoteIceCandidate_{id}");
+            [id, local.as_str(), remote.as_str()]
+                .into_iter()
+                .find_map(|key| {
+                    report.get(key).and_then(|e| match e {
+                        RTCStatsReportEntry::LocalCandidate(c)
+                        | RTCStatsReportEntry::RemoteCandidate(c) => Some(c.candidate_type),
+                        _ => None,
+                    })
+                })
         };
         let relayed = selected.map(|p| {
             [&p.local_candidate_id, &p.remote_candidate_id]

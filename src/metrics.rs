@@ -1,6 +1,11 @@
 //! Prometheus metrics for operators, served at `GET /metrics` in the OpenMetrics text format
 //! (prometheus-client). Labels come from small fixed sets (message types, error codes,
 //! outcomes), never from ids, names or addresses, so the endpoint reveals counts only.
+//!
+//! Call quality (`call_*`) is aggregated over every open session: each statistics reading of a
+//! participant (every [`crate::session::STATS_EVERY`]) is one observation in histograms labelled
+//! by role, media kind and direction, and a gauge counts participants with media by path
+//! (direct or through a TURN relay). No session id is a label, so cardinality stays fixed.
 
 use std::time::Duration;
 
@@ -31,6 +36,27 @@ pub struct Metrics {
     pub sessions_ended: Family<Label, Counter>,
     /// Time to seal a session's artefact, in seconds.
     pub seal_seconds: Histogram,
+    /// Per-participant bitrate readings, by role, kind and direction (`up`: from the
+    /// participant, `down`: to them), in bits per second.
+    pub call_bitrate: Family<Label, Histogram, fn() -> Histogram>,
+    /// Per-participant packet loss readings (0..1), by role, kind and direction.
+    pub call_loss: Family<Label, Histogram, fn() -> Histogram>,
+    /// Per-participant round-trip time readings between the hub and the participant, by role.
+    pub call_rtt_seconds: Family<Label, Histogram, fn() -> Histogram>,
+    /// Participants with a media connection now, by role and path (`direct` or `relayed`).
+    pub call_participants: Family<Label, Gauge>,
+}
+
+fn bitrate_histogram() -> Histogram {
+    Histogram::new([16e3, 32e3, 64e3, 128e3, 256e3, 512e3, 1e6, 2e6, 4e6, 8e6])
+}
+
+fn loss_histogram() -> Histogram {
+    Histogram::new([0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5])
+}
+
+fn rtt_histogram() -> Histogram {
+    Histogram::new([0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6])
 }
 
 impl Default for Metrics {
@@ -49,6 +75,13 @@ impl Metrics {
         let sessions_open = Gauge::default();
         let sessions_ended = Family::<Label, Counter>::default();
         let seal_seconds = Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]);
+        let call_bitrate =
+            Family::<Label, Histogram, fn() -> Histogram>::new_with_constructor(bitrate_histogram);
+        let call_loss =
+            Family::<Label, Histogram, fn() -> Histogram>::new_with_constructor(loss_histogram);
+        let call_rtt_seconds =
+            Family::<Label, Histogram, fn() -> Histogram>::new_with_constructor(rtt_histogram);
+        let call_participants = Family::<Label, Gauge>::default();
         registry.register(
             "connections",
             "Open signalling connections",
@@ -76,6 +109,26 @@ impl Metrics {
             "Time to seal a session's artefact",
             seal_seconds.clone(),
         );
+        registry.register(
+            "call_bitrate_bps",
+            "Participants' media bitrate readings, by role, kind and direction",
+            call_bitrate.clone(),
+        );
+        registry.register(
+            "call_loss_ratio",
+            "Participants' packet loss readings (0 to 1), by role, kind and direction",
+            call_loss.clone(),
+        );
+        registry.register(
+            "call_rtt_seconds",
+            "Round-trip time readings between the hub and participants, by role",
+            call_rtt_seconds.clone(),
+        );
+        registry.register(
+            "call_participants",
+            "Participants with media now, by role and path (direct or relayed)",
+            call_participants.clone(),
+        );
         Self {
             registry,
             connections,
@@ -85,7 +138,43 @@ impl Metrics {
             sessions_open,
             sessions_ended,
             seal_seconds,
+            call_bitrate,
+            call_loss,
+            call_rtt_seconds,
+            call_participants,
         }
+    }
+
+    /// Record one statistics reading of a participant in the `call_*` histograms.
+    pub fn call_reading(&self, role: &'static str, stats: &crate::media::stats::CallStats) {
+        for m in &stats.media {
+            for (direction, bps, loss) in [
+                ("up", m.up_bps, m.up_loss),
+                ("down", m.down_bps, m.down_loss),
+            ] {
+                let labels = vec![
+                    ("role", role.to_owned()),
+                    ("kind", m.kind.name().to_owned()),
+                    ("direction", direction.to_owned()),
+                ];
+                // Precision loss above 2^53 bit/s is irrelevant.
+                self.call_bitrate.get_or_create(&labels).observe(bps as f64);
+                self.call_loss.get_or_create(&labels).observe(loss);
+            }
+        }
+        if let Some(rtt) = stats.rtt_ms {
+            self.call_rtt_seconds
+                .get_or_create(&vec![("role", role.to_owned())])
+                .observe(f64::from(rtt) / 1000.0);
+        }
+    }
+
+    /// The gauge counting participants of `role` on a `relayed` or direct path.
+    pub fn call_path(&self, role: &'static str, relayed: bool) -> Gauge {
+        let path = if relayed { "relayed" } else { "direct" };
+        self.call_participants
+            .get_or_create(&vec![("role", role.to_owned()), ("path", path.to_owned())])
+            .clone()
     }
 
     /// Count a received message of type `kind`.
@@ -177,5 +266,47 @@ mod tests {
         );
         assert!(text.contains("globallink_seal_seconds_count 1"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn call_readings_are_aggregated_by_role_kind_and_direction() {
+        use crate::media::stats::{CallStats, Kind, KindStats};
+        let m = Metrics::new();
+        let stats = CallStats {
+            rtt_ms: Some(30),
+            relayed: true,
+            media: vec![KindStats {
+                kind: Kind::Video,
+                up_bps: 700_000,
+                down_bps: 300_000,
+                up_loss: 0.0,
+                down_loss: 0.03,
+                up_packets_lost: 0,
+                codec: Some("video/VP8".into()),
+            }],
+        };
+        m.call_reading("officer", &stats);
+        let _path = GaugeGuard::hold(&m.call_path("officer", stats.relayed));
+        let text = m.render();
+        assert!(
+            text.contains(
+                "globallink_call_bitrate_bps_sum{role=\"officer\",kind=\"video\",direction=\"up\"} 700000"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "globallink_call_loss_ratio_count{role=\"officer\",kind=\"video\",direction=\"down\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("globallink_call_rtt_seconds_sum{role=\"officer\"} 0.03"),
+            "{text}"
+        );
+        assert!(
+            text.contains("globallink_call_participants{role=\"officer\",path=\"relayed\"} 1"),
+            "{text}"
+        );
     }
 }

@@ -10,7 +10,7 @@ use crate::ids::{ArtefactId, SessionId};
 use crate::media::{MediaEvent, MediaSession};
 use crate::room::{Effect, Room, RoomInput};
 use crate::seal::bundle::{ManifestCase, ManifestParticipant, ManifestSession, SealInput};
-use crate::signal::protocol::{PeerInfo, ServerMsg};
+use crate::signal::protocol::{ParticipantStats, PeerInfo, ServerMsg};
 use crate::state::AppState;
 use crate::store::{
     ArtefactRecord, CaseRecord, SessionRecord, SessionStatus, StoreError, UserRecord,
@@ -20,6 +20,13 @@ use tokio::sync::mpsc;
 
 /// Zone of the office, shown for officers in the evidence and the manifest.
 pub const OFFICE_TZ: &str = "Asia/Shanghai";
+
+/// How often the session reads its participants' peer connection statistics, sends the officer
+/// `call_stats` and feeds the `call_*` metrics. Rates are averages over this interval.
+pub const STATS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Longest wait for one participant's statistics before that reading is skipped.
+const STATS_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Messages a connection receives from the desk or its session. Variants are boxed to keep the
 /// enum one pointer wide (`ServerMsg` is 248 bytes).
@@ -306,6 +313,8 @@ pub async fn open(
         handled_at: std::time::Instant::now(),
         self_tx: tx.downgrade(),
         done: false,
+        readings: [None, None],
+        paths: [None, None],
     };
     driver
         .persist(
@@ -384,6 +393,11 @@ struct Driver {
     /// To hand new connections a handle without keeping the channel open ourselves.
     self_tx: mpsc::WeakSender<SessionCmd>,
     done: bool,
+    /// Each participant's last statistics reading (indexed like `conns`), for the next rates.
+    readings: [Option<crate::media::stats::Reading>; 2],
+    /// Each participant's path (relayed or not), held in the `call_participants` gauge until it
+    /// changes or the participant's media ends; dropped with the driver at the session's end.
+    paths: [Option<(bool, crate::metrics::GaugeGuard)>; 2],
 }
 
 fn slot(role: ParticipantRole) -> usize {
@@ -436,6 +450,9 @@ impl Driver {
             let every = t.refresh_every();
             tokio::time::interval_at(tokio::time::Instant::now() + every, every)
         });
+        let mut stats_tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + STATS_EVERY, STATS_EVERY);
+        stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !self.done {
             let next_grace = self.grace.iter().flatten().min().copied();
             tokio::select! {
@@ -465,6 +482,7 @@ impl Driver {
                         }
                     }
                 }
+                _ = stats_tick.tick() => self.poll_stats().await,
                 cmd = rx.recv() => match cmd {
                     Some(SessionCmd::Input { role, input, reference }) => {
                         let _ = self.apply(role, input, reference).await;
@@ -553,6 +571,48 @@ impl Driver {
         };
         crate::metrics::Metrics::set_count(&self.hub.metrics.sessions_open, open);
         self.media.close().await;
+    }
+
+    /// Read each participant's peer connection statistics: the officer gets `call_stats` (the
+    /// applicant never sees the other side's network), and the `call_*` metrics an observation.
+    async fn poll_stats(&mut self) {
+        let mut participants = Vec::new();
+        for role in [ParticipantRole::Officer, ParticipantRole::Applicant] {
+            let i = slot(role);
+            // A slow stats lock must never hold up the session: skip this reading instead.
+            let reading = tokio::time::timeout(STATS_TIMEOUT, self.media.reading(role)).await;
+            let Ok(reading) = reading else {
+                tracing::debug!(session = %self.record.id, ?role, "stats reading timed out");
+                continue;
+            };
+            let Some(cur) = reading else {
+                self.readings[i] = None;
+                self.paths[i] = None;
+                continue;
+            };
+            let stats = crate::media::stats::figures(self.readings[i].as_ref(), &cur);
+            if let Some(relayed) = cur.relayed
+                && self.paths[i].as_ref().map(|p| p.0) != Some(relayed)
+            {
+                let gauge = self.hub.metrics.call_path(role_name(role), relayed);
+                self.paths[i] = Some((relayed, crate::metrics::GaugeGuard::hold(&gauge)));
+            }
+            // The first reading has no rates yet: it would pull the histograms towards zero.
+            if self.readings[i].is_some() {
+                self.hub.metrics.call_reading(role_name(role), &stats);
+            }
+            self.readings[i] = Some(cur);
+            participants.push(ParticipantStats {
+                role: role_name(role).into(),
+                stats,
+            });
+        }
+        if !participants.is_empty() {
+            self.send(
+                ParticipantRole::Officer,
+                ServerMsg::CallStats { participants },
+            );
+        }
     }
 
     /// Chain every recording evidence piece closed since the last call.

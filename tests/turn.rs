@@ -169,6 +169,39 @@ async fn media_flows_through_coturn_when_the_client_may_only_relay() {
         ca.video.load(Ordering::SeqCst) > 30 && co.video.load(Ordering::SeqCst) > 30
     })
     .await;
+    // The officer's console tells the relayed applicant from the direct officer, and so does
+    // `/metrics` (no address anywhere).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "no relayed line");
+        let stats = officer.expect("call_stats").await;
+        let line = |role: &str| {
+            stats["participants"]
+                .as_array()
+                .and_then(|ps| ps.iter().find(|p| p["role"] == role).cloned())
+        };
+        if let (Some(a), Some(o)) = (line("applicant"), line("officer"))
+            && a["relayed"] == true
+        {
+            assert_eq!(o["relayed"], false, "{stats}");
+            assert!(!stats.to_string().contains("127.0.0.1"), "{stats}");
+            break;
+        }
+    }
+    let metrics = reqwest::get(hub.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("globallink_call_participants{role=\"applicant\",path=\"relayed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("globallink_call_participants{role=\"officer\",path=\"direct\"} 1"),
+        "{metrics}"
+    );
     peer_a.close().await;
     peer_o.close().await;
     drop(coturn);

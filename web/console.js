@@ -54,6 +54,8 @@ const els = {
   callStatus: $('#call-status'),
   peerNotice: $('#peer-notice'),
   lobbyPanel: $('#lobby-panel'),
+  statsPanel: $('#stats-panel'),
+  statsBody: $('#stats-body'),
   knock: $('#knock'),
   knockActions: $('#knock-actions'),
   knockLocal: $('#knock-local'),
@@ -844,6 +846,9 @@ function handleMessage(msg) {
       break;
     case 'peer_state':
       onPeerState(msg);
+      break;
+    case 'call_stats':
+      onCallStats(msg);
       break;
     case 'session_closed':
       onSessionClosed(msg);
@@ -1938,6 +1943,51 @@ function onError(msg) {
 }
 
 /** Tear down the media of the current session (the queue panel comes back). */
+/** A number from the hub, or null: the message is data, never trusted to be well formed. */
+function num(v) {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function kbpsText(bps) {
+  const n = num(bps);
+  return n == null ? '–' : t('statsKbps', { n: Math.round(n / 1000) });
+}
+
+function percentText(fraction) {
+  const n = num(fraction);
+  return n == null ? '–' : `${(n * 100).toFixed(1)} %`;
+}
+
+/** `call_stats`: one table row per participant and media kind (docs/protocol.md). */
+function onCallStats(msg) {
+  const rows = [];
+  const participants = Array.isArray(msg.participants) ? msg.participants : [];
+  for (const p of participants) {
+    if (!p || (p.role !== 'officer' && p.role !== 'applicant')) continue;
+    const media = Array.isArray(p.media) ? p.media.filter((m) => m && (m.kind === 'audio' || m.kind === 'video')) : [];
+    const rtt = num(p.rtt_ms);
+    const path = p.relayed === true ? 'relayed' : 'direct';
+    media.forEach((m, i) => {
+      rows.push(
+        h(
+          'tr',
+          { dataset: { testid: 'stats-row', role: p.role, kind: m.kind, path } },
+          i === 0 ? h('th', { scope: 'row', rowspan: media.length }, t(`statsRole_${p.role}`)) : null,
+          h('td', {}, t(`statsKind_${m.kind}`)),
+          h('td', { dataset: { testid: 'stats-up' } }, kbpsText(m.up_bps)),
+          h('td', {}, kbpsText(m.down_bps)),
+          h('td', {}, `${percentText(m.up_loss)} / ${percentText(m.down_loss)}`),
+          h('td', {}, rtt == null ? '–' : t('statsMs', { n: rtt })),
+          h('td', { dataset: { testid: 'stats-codec' } }, typeof m.codec === 'string' ? m.codec : '–'),
+          h('td', { class: path === 'relayed' ? 'is-warn' : '' }, t(`statsPath_${path}`)),
+        ),
+      );
+    });
+  }
+  els.statsBody.replaceChildren(...rows);
+  els.statsPanel.hidden = rows.length === 0;
+}
+
 function endCall() {
   state.pairGen += 1;
   clearTimeout(state.resumeTimer);
@@ -1957,6 +2007,8 @@ function endCall() {
   state.session = null;
   state.pending.clear();
   els.callPanel.hidden = true;
+  els.statsPanel.hidden = true;
+  els.statsBody.replaceChildren();
   els.recordingIndicator.hidden = true;
   els.queuePanel.hidden = false;
   renderChecklist();
@@ -2753,6 +2805,7 @@ function main() {
   applyTranslations(els.keyPanel);
   applyTranslations(els.signaturesPanel);
   applyTranslations(els.lobbyPanel);
+  applyTranslations(els.statsPanel);
   els.keyEnrol.addEventListener('click', enrol);
   els.keyCheck.addEventListener('click', loadKey);
   els.pendingRefresh.addEventListener('click', loadPending);

@@ -12,6 +12,7 @@ mod keyframes;
 pub mod offer;
 mod ports;
 pub mod record;
+pub mod stats;
 pub mod webm;
 
 pub use ports::{PortLease, PortPool};
@@ -205,6 +206,22 @@ impl PeerConnectionEventHandler for Handler {
 struct Peer {
     pc: Arc<dyn PeerConnection>,
     _port: PortLease,
+}
+
+/// Whether the ICE transport's selected pair has a relay candidate at either end; `None` until
+/// a pair is selected.
+async fn selected_pair_relayed(pc: &dyn PeerConnection) -> Option<bool> {
+    let sender = pc.get_senders().await.into_iter().next()?;
+    let dtls = sender.transport().await.ok()??;
+    let pair = dtls
+        .ice_transport()
+        .get_selected_candidate_pair()
+        .await
+        .ok()??;
+    Some(
+        pair.local().typ == RTCIceCandidateType::Relay
+            || pair.remote().typ == RTCIceCandidateType::Relay,
+    )
 }
 
 /// All media of one session.
@@ -428,6 +445,28 @@ impl MediaSession {
     /// Recording files written so far: `(name, path)`.
     pub fn recordings(&self) -> Vec<(String, PathBuf)> {
         self.forwarder.recordings()
+    }
+
+    /// A statistics reading of `role`'s peer connection, if they have one ([`stats`]).
+    pub async fn reading(&self, role: ParticipantRole) -> Option<stats::Reading> {
+        let peer = self
+            .peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&role)
+            .cloned()?;
+        let at = std::time::Instant::now();
+        let report = peer
+            .pc
+            .get_stats(at, webrtc::peer_connection::StatsSelector::None)
+            .await;
+        let mut reading = stats::Reading::from_report(&report, at);
+        // The selected pair's remote candidate is often absent from the stats report (candidates
+        // inside the offer are not registered there); the ICE transport knows both ends.
+        if let Some(relayed) = selected_pair_relayed(peer.pc.as_ref()).await {
+            reading.relayed = Some(relayed);
+        }
+        Some(reading)
     }
 
     /// Close `role`'s peer connection, if any.

@@ -191,6 +191,15 @@ pub struct PeerInfo {
     pub tz: String,
 }
 
+/// One participant's line in `call_stats`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct ParticipantStats {
+    /// `officer` or `applicant`.
+    pub role: String,
+    #[serde(flatten)]
+    pub stats: crate::media::stats::CallStats,
+}
+
 /// Messages from the hub to a client.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -303,6 +312,11 @@ pub enum ServerMsg {
     PeerState {
         role: String,
         state: String,
+    },
+    /// Officer only: each participant's call quality over the last few seconds, from the hub's
+    /// side of their peer connection (no addresses). Sent every `STATS_EVERY` while media flows.
+    CallStats {
+        participants: Vec<ParticipantStats>,
     },
     /// The hub is shutting down (a restart or an upgrade): it takes no new sessions, ends the
     /// open ones as interrupted (each participant then gets `session_closed`), and closes the

@@ -1113,6 +1113,24 @@ async function main() {
     await shot(officer, 'officer-consents');
   });
 
+  await step('[stats] the console shows call quality per participant; the applicant sees none', async () => {
+    const row = `${tid('stats-row')}[data-role="applicant"][data-kind="video"]`;
+    await until('a video row for the applicant with a rate and VP8', async () => {
+      const el = officer.locator(row);
+      if ((await el.count()) === 0) return { ok: false };
+      const codec = (await el.locator(tid('stats-codec')).textContent()) || '';
+      const up = (await el.locator(tid('stats-up')).textContent()) || '';
+      return { ok: /vp8/i.test(codec) && /[1-9]/.test(up), codec, up };
+    });
+    const headers = await officer.locator(`${tid('stats-table')} thead th[scope="col"]`).count();
+    if (headers < 8) throw new Error(`the stats table has ${headers} column headers`);
+    const path = await officer.locator(row).getAttribute('data-path');
+    log(`applicant video: "${(await officer.locator(row).innerText()).replace(/\s+/g, ' ')}" (${path})`);
+    if ((await applicant.locator(tid('stats-panel')).count()) !== 0) {
+      throw new Error('the applicant page shows call statistics');
+    }
+  });
+
   // ---- the applicant's link drops mid-call (offline, socket closed) and comes back by itself
   const sessionId = await officer.locator(tid('call-panel')).getAttribute('data-session-id');
   const officerHistory = await peerHistory(officer);

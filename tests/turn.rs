@@ -103,7 +103,11 @@ impl Drop for Coturn {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs coturn's turnserver (Debian package coturn); run by .ci/run"]
 async fn media_flows_through_coturn_when_the_client_may_only_relay() {
-    let port = 34780 + (std::process::id() % 100) as u16;
+    // Below the kernel's ephemeral range (32768 and up), so no client socket of this or
+    // another process holds them, and apart for each run.
+    let slot = (std::process::id() % 100) as u16;
+    let port = 20000 + slot;
+    let (relay_min, relay_max) = (21000 + slot * 40, 21000 + slot * 40 + 39);
     let dir = tempfile::tempdir().expect("tempdir");
     let coturn = Coturn(
         std::process::Command::new("turnserver")
@@ -111,8 +115,8 @@ async fn media_flows_through_coturn_when_the_client_may_only_relay() {
                 "--listening-ip=127.0.0.1",
                 "--relay-ip=127.0.0.1",
                 &format!("--listening-port={port}"),
-                "--min-port=49160",
-                "--max-port=49200",
+                &format!("--min-port={relay_min}"),
+                &format!("--max-port={relay_max}"),
                 "--use-auth-secret",
                 &format!("--static-auth-secret={SECRET}"),
                 "--realm=globallink.test",

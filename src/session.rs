@@ -167,7 +167,16 @@ impl ConnRx {
 }
 
 /// The committed event a command produced: `(seq, hash)`, or why nothing was recorded.
-pub type Committed = Result<Option<(u64, String)>, String>;
+pub type Committed = Result<Option<(u64, String)>, Refused>;
+
+/// Why a step was not recorded: the code and message its sender was also told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// A room refusal's code (`not_admitted`, `conflict`, …), `database_unavailable` or
+    /// `internal`.
+    pub code: &'static str,
+    pub message: String,
+}
 
 /// What participants (and HTTP handlers) send to their session.
 #[derive(Debug)]
@@ -766,7 +775,10 @@ impl Driver {
                         message: e.to_string(),
                     },
                 );
-                return Err(e.to_string());
+                return Err(Refused {
+                    code: e.code(),
+                    message: e.to_string(),
+                });
             }
         };
         let mut last = None;
@@ -800,7 +812,10 @@ impl Driver {
                             message: message.into(),
                         },
                     );
-                    return Err("the hub could not store this step".into());
+                    return Err(Refused {
+                        code,
+                        message: message.into(),
+                    });
                 }
             }
         }

@@ -728,9 +728,10 @@ struct UploadQuery {
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 403, description = "`forbidden`: not this session's officer", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`session_closed`, `conflict`", body = ErrorBody),
+        (status = 409, description = "`session_closed`, `not_admitted` (the applicant is still in the waiting room), `conflict`", body = ErrorBody),
         (status = 413, description = "`too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_type`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`: not recorded and not kept; try again", body = ErrorBody),
         (status = 507, description = "`storage`: it could not be stored", body = ErrorBody),
     ),
 )]
@@ -880,17 +881,19 @@ async fn upload_document(
                 hash,
             }),
         )),
-        Ok(Err(reason)) => {
+        Ok(Err(refused)) => {
             // Not recorded, so not evidence: the file must not reach the sealed bundle.
             if let Err(e) = std::fs::remove_file(stored_in.join(format!("{file}.enc"))) {
                 tracing::warn!(session = %id, "removing a refused document: {e}");
             }
-            let code = if reason == crate::room::RoomError::NotAdmitted.to_string() {
-                "not_admitted"
-            } else {
-                "conflict"
+            let status = match refused.code {
+                "database_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+                "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+                "forbidden" => StatusCode::FORBIDDEN,
+                "invalid" => StatusCode::BAD_REQUEST,
+                _ => StatusCode::CONFLICT,
             };
-            Err(ApiError::new(StatusCode::CONFLICT, code, reason))
+            Err(ApiError::new(status, refused.code, refused.message))
         }
         _ => Err(ApiError::new(
             StatusCode::CONFLICT,

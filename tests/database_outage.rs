@@ -85,8 +85,20 @@ async fn the_hub_survives_a_database_outage_and_recovers() {
     );
     let base = hub.url("");
     let officer_http = login(&base, &hub.accounts.officer).await;
-    let (mut officer, _applicant, _case) =
+    let (mut officer, _applicant, case) =
         paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
+    let detail: serde_json::Value = officer_http
+        .get(format!("{base}/api/cases/{case}"))
+        .send()
+        .await
+        .expect("case")
+        .json()
+        .await
+        .expect("json");
+    let session = detail["sessions"][0]["id"]
+        .as_str()
+        .expect("the session")
+        .to_owned();
     let check = |id: u64| {
         json!({"id": id, "type": "identity_check", "document_type": "id-card",
             "document_number": "11010519491231002X", "valid_until": "2036-01-01",
@@ -96,6 +108,21 @@ async fn the_hub_survives_a_database_outage_and_recovers() {
     relay.cut();
     let res = officer_http
         .get(format!("{base}/api/cases"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(body["code"], "database_unavailable", "{body}");
+    // A still taken meanwhile is refused the same way and not kept.
+    let res = officer_http
+        .post(format!(
+            "{base}/api/sessions/{session}/documents?category=still&kind=identity-document"
+        ))
+        .header("content-type", "image/jpeg")
+        .body(vec![
+            0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1, 0xFF, 0xD9,
+        ])
         .send()
         .await
         .expect("answered");

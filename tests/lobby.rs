@@ -5,7 +5,7 @@
 mod common;
 
 use common::peer::{TestPeer, negotiate};
-use common::{Ws, bundle_events, create_case, download_bundle, login, start_hub, ticket};
+use common::{Ws, bundle_events, download_bundle, login, start_hub, ticket};
 use globallink::seal::verify::verify_bundle;
 use serde_json::{Value, json};
 
@@ -19,19 +19,8 @@ async fn knocking(
     hub: &common::TestHub,
     officer_http: &reqwest::Client,
 ) -> (Ws, Ws, Value, String) {
-    let base = hub.url("");
-    let (_, invite) = create_case(&base, officer_http, "id-card-renewal").await;
-    let mut officer = Ws::auth(
-        hub.addr,
-        json!({"ticket": ticket(&base, officer_http).await}),
-    )
-    .await;
-    let mut applicant = Ws::auth(hub.addr, json!({"invite": invite.clone()})).await;
-    applicant.send(json!({"type": "join_queue"})).await;
-    applicant.expect("queue_position").await;
-    officer.send(json!({"type": "take_next"})).await;
-    let paired = officer.expect("paired").await;
-    (officer, applicant, paired, invite)
+    let k = common::knocking(hub.addr, &hub.url(""), officer_http, "id-card-renewal").await;
+    (k.officer, k.applicant, k.paired, k.invite)
 }
 
 async fn refused(ws: &mut Ws, id: u64, msg: Value, code: &str) {

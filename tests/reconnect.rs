@@ -4,24 +4,19 @@
 
 mod common;
 
-use common::{Ws, create_case, login, start_hub, start_hub_configured, ticket};
+use common::{Ws, login, start_hub, start_hub_configured, ticket};
 use globallink::clock::SystemClock;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 async fn pair(hub: &common::TestHub, officer_http: &reqwest::Client) -> (Ws, Ws, String, String) {
-    let base = hub.url("");
-    let (_, invite) = create_case(&base, officer_http, "id-card-renewal").await;
-    let mut officer = Ws::auth(
-        hub.addr,
-        json!({"ticket": ticket(&base, officer_http).await}),
-    )
-    .await;
-    let mut applicant = Ws::auth(hub.addr, json!({"invite": invite.clone()})).await;
-    applicant.send(json!({"type": "join_queue"})).await;
-    applicant.expect("queue_position").await;
-    officer.send(json!({"type": "take_next"})).await;
-    let paired = officer.expect("paired").await;
+    let common::Knocking {
+        mut officer,
+        mut applicant,
+        paired,
+        invite,
+        ..
+    } = common::knocking(hub.addr, &hub.url(""), officer_http, "id-card-renewal").await;
     common::admit(&mut officer, &mut applicant).await;
     (
         officer,

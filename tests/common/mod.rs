@@ -338,15 +338,43 @@ pub async fn paired_session(
     officer_http: &reqwest::Client,
     service: &str,
 ) -> (Ws, Ws, String) {
+    let knock = knocking(addr, base, officer_http, service).await;
+    let (mut officer, mut applicant) = (knock.officer, knock.applicant);
+    admit(&mut officer, &mut applicant).await;
+    (officer, applicant, knock.case_id)
+}
+
+/// A new case's applicant and a signed-in officer after `take_next`, the applicant still in
+/// the lobby.
+pub struct Knocking {
+    pub officer: Ws,
+    pub applicant: Ws,
+    /// The officer's `paired`.
+    pub paired: Value,
+    pub case_id: String,
+    pub invite: String,
+}
+
+pub async fn knocking(
+    addr: SocketAddr,
+    base: &str,
+    officer_http: &reqwest::Client,
+    service: &str,
+) -> Knocking {
     let (case_id, invite) = create_case(base, officer_http, service).await;
     let mut officer = Ws::auth(addr, json!({"ticket": ticket(base, officer_http).await})).await;
-    let mut applicant = Ws::auth(addr, json!({"invite": invite})).await;
+    let mut applicant = Ws::auth(addr, json!({"invite": invite.clone()})).await;
     applicant.send(json!({"type": "join_queue"})).await;
     applicant.expect("queue_position").await;
     officer.send(json!({"type": "take_next"})).await;
-    officer.expect("paired").await;
-    admit(&mut officer, &mut applicant).await;
-    (officer, applicant, case_id)
+    let paired = officer.expect("paired").await;
+    Knocking {
+        officer,
+        applicant,
+        paired,
+        case_id,
+        invite,
+    }
 }
 
 /// After `take_next`: the applicant waits in the lobby and the officer sees their knock; the

@@ -132,7 +132,11 @@ impl ChecklistState {
                 ) => category == "document" && document == d,
                 (
                     Requirement::Declaration(d),
-                    EventKind::DeclarationConfirmed { declaration, .. },
+                    EventKind::DeclarationConfirmed {
+                        declaration,
+                        by: None,
+                        ..
+                    },
                 ) => declaration == d,
                 _ => false,
             };
@@ -300,6 +304,7 @@ mod tests {
                 lang: "en".into(),
                 text_sha256: "h".into(),
                 recording_offset_ms: None,
+                by: None,
             },
         );
         assert_eq!(

@@ -69,6 +69,12 @@ pub struct Config {
     /// `max-age` of the `Strict-Transport-Security` header sent over TLS; 0 sends none.
     /// Never sent over plain HTTP: browsers ignore it there.
     pub hsts_max_age_secs: u32,
+    /// What each guest role may do, overriding the defaults (relative and interpreter publish
+    /// and are recorded; a site assistant only watches; a co-heir also confirms declarations),
+    /// e.g. `[guest_roles.relative]` `publish = false`, `recorded = false`,
+    /// `confirm_declarations = false`.
+    pub guest_roles:
+        std::collections::BTreeMap<crate::evidence::GuestRole, crate::room::GuestPermissions>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +111,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             hsts_max_age_secs: 365 * 24 * 3600,
+            guest_roles: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -194,6 +201,8 @@ pub struct Settings {
     pub turn: Option<crate::turn::TurnSettings>,
     /// The certificate chain and key to serve HTTPS with; `None` serves plain HTTP.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// What each guest role may do: the defaults with `guest_roles` applied.
+    pub guest_policy: crate::room::GuestPolicy,
 }
 
 impl Settings {
@@ -327,7 +336,12 @@ impl Config {
                 ttl: chrono::TimeDelta::seconds(i64::from(self.turn_ttl_secs).max(60)),
             })
         };
+        let guest_policy = self.guest_roles.iter().fold(
+            crate::room::GuestPolicy::default(),
+            |policy, (role, may)| policy.with(*role, *may),
+        );
         Ok(Settings {
+            guest_policy,
             turn,
             tls,
             config: self,

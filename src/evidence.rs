@@ -15,12 +15,110 @@ use serde::{Deserialize, Serialize};
 /// `prev_hash` of the first event of every chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Roles of session participants as they appear in the evidence.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Who a participant of a session is, as the evidence names them: `applicant`, `officer`, or
+/// a guest the officer invited, written `<role>-<n>` (`interpreter-1`, `co_heir-2`) where `n`
+/// counts the session's invitations from 1, so two relatives never share a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ParticipantRole {
     Applicant,
     Officer,
+    Guest { n: u8, role: GuestRole },
+}
+
+/// The named roles a guest is invited in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuestRole {
+    Relative,
+    Interpreter,
+    SiteAssistant,
+    CoHeir,
+}
+
+impl GuestRole {
+    pub const ALL: [GuestRole; 4] = [
+        GuestRole::Relative,
+        GuestRole::Interpreter,
+        GuestRole::SiteAssistant,
+        GuestRole::CoHeir,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuestRole::Relative => "relative",
+            GuestRole::Interpreter => "interpreter",
+            GuestRole::SiteAssistant => "site_assistant",
+            GuestRole::CoHeir => "co_heir",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GuestRole> {
+        GuestRole::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for GuestRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ParticipantRole {
+    /// The kind of participant, for metrics labels and permission checks: `applicant`,
+    /// `officer` or `guest`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            ParticipantRole::Applicant => "applicant",
+            ParticipantRole::Officer => "officer",
+            ParticipantRole::Guest { .. } => "guest",
+        }
+    }
+
+    pub fn is_guest(self) -> bool {
+        matches!(self, ParticipantRole::Guest { .. })
+    }
+
+    /// Parse the evidence name back (`applicant`, `officer`, `relative-2`).
+    pub fn parse(s: &str) -> Option<ParticipantRole> {
+        match s {
+            "applicant" => Some(ParticipantRole::Applicant),
+            "officer" => Some(ParticipantRole::Officer),
+            _ => {
+                let (role, n) = s.rsplit_once('-')?;
+                if n.starts_with('0') {
+                    return None;
+                }
+                let n: u8 = n.parse().ok()?;
+                Some(ParticipantRole::Guest {
+                    n,
+                    role: GuestRole::parse(role)?,
+                })
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ParticipantRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParticipantRole::Guest { n, role } => write!(f, "{}-{n}", role.as_str()),
+            other => f.write_str(other.kind()),
+        }
+    }
+}
+
+impl Serialize for ParticipantRole {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ParticipantRole {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        ParticipantRole::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown participant {s:?}")))
+    }
 }
 
 /// What happened. Tagged as `kind` in the canonical JSON. `recording_offset_ms` is the
@@ -63,6 +161,14 @@ pub enum EventKind {
     },
     ParticipantReconnected {
         role: ParticipantRole,
+    },
+    /// The officer invited a guest (`role` names them, e.g. `interpreter-1`) and was given
+    /// their single-session link; what the role may do is recorded with it.
+    GuestInvited {
+        role: ParticipantRole,
+        may_publish: bool,
+        recorded: bool,
+        may_confirm_declarations: bool,
     },
     /// The notice of what is kept whatever the applicant answers, shown before any consent.
     NoticeShown {
@@ -188,6 +294,9 @@ pub enum EventKind {
         lang: String,
         text_sha256: String,
         recording_offset_ms: Option<u64>,
+        /// A guest who may confirm declarations (a co-heir); absent for the applicant.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<ParticipantRole>,
     },
     SessionInterrupted {
         reason: String,
@@ -210,6 +319,7 @@ impl EventKind {
             EventKind::ParticipantDisconnected { .. } => "participant_disconnected",
             EventKind::ParticipantReconnected { .. } => "participant_reconnected",
             EventKind::ParticipantLeft { .. } => "participant_left",
+            EventKind::GuestInvited { .. } => "guest_invited",
             EventKind::NoticeShown { .. } => "notice_shown",
             EventKind::ConsentRequested { .. } => "consent_requested",
             EventKind::ConsentGranted { .. } => "consent_granted",
@@ -601,5 +711,55 @@ mod tests {
         let spaced = events[0].canonical.replacen(':', ": ", 1);
         let err = verify_jsonl(format!("{spaced}\n").as_bytes()).unwrap_err();
         assert!(matches!(err, ChainError::NotCanonical { line: 1 }), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod participant_tests {
+    use super::*;
+
+    #[test]
+    fn participants_are_named_in_the_evidence_and_read_back() {
+        let heir = ParticipantRole::Guest {
+            n: 2,
+            role: GuestRole::CoHeir,
+        };
+        for (role, name) in [
+            (ParticipantRole::Applicant, "\"applicant\""),
+            (ParticipantRole::Officer, "\"officer\""),
+            (heir, "\"co_heir-2\""),
+        ] {
+            assert_eq!(serde_json::to_string(&role).expect("json"), name);
+            assert_eq!(
+                serde_json::from_str::<ParticipantRole>(name).expect("back"),
+                role
+            );
+        }
+        for bad in [
+            "guest",
+            "relative",
+            "relative-0",
+            "relative-01",
+            "uncle-1",
+            "relative-",
+            "-1",
+            "relative-256",
+        ] {
+            assert_eq!(ParticipantRole::parse(bad), None, "{bad}");
+        }
+        // Events of two-party sessions read exactly as before.
+        let kind = EventKind::ParticipantAdmitted { role: heir };
+        let json = serde_json::to_value(&kind).expect("json");
+        assert_eq!(json["role"], "co_heir-2");
+        let confirmed = EventKind::DeclarationConfirmed {
+            declaration: "inheritance".into(),
+            version: 1,
+            lang: "en".into(),
+            text_sha256: "h".into(),
+            recording_offset_ms: None,
+            by: None,
+        };
+        let json = serde_json::to_value(&confirmed).expect("json");
+        assert!(json.get("by").is_none(), "{json}");
     }
 }

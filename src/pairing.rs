@@ -29,6 +29,12 @@ pub struct ConnId(pub u64);
 pub enum Principal {
     Officer(Arc<UserRecord>),
     Applicant(CaseId),
+    /// A guest, through the link the officer of `session` passed on.
+    Guest {
+        session: crate::ids::SessionId,
+        role: crate::evidence::ParticipantRole,
+        tz: Option<String>,
+    },
 }
 
 #[derive(Debug)]

@@ -17,10 +17,73 @@
 use crate::catalogue::Checklist;
 use crate::checklist::ChecklistState;
 use crate::consent::{self, ShownText};
-use crate::evidence::{EventKind, ParticipantRole};
+use crate::evidence::{EventKind, GuestRole, ParticipantRole};
 use crate::signal::protocol::{ConsentRecord, NoticeText, ServerMsg};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most people in one session: the applicant, the officer and up to four guests.
+pub const MAX_PARTICIPANTS: usize = 6;
+
+/// What a guest role may do once admitted. The applicant and the officer always publish and
+/// are recorded; only the applicant (and guests allowed to) confirm declarations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuestPermissions {
+    /// May send audio and video (otherwise they only watch and listen).
+    pub publish: bool,
+    /// Their media goes into the recording (when recording consent is given).
+    pub recorded: bool,
+    /// May confirm the declarations the officer asks for (a co-heir declares too).
+    pub confirm_declarations: bool,
+}
+
+impl GuestPermissions {
+    /// The defaults: relatives and interpreters speak and are recorded; a site assistant sits
+    /// beside the applicant and is seen through the applicant's camera, so publishes nothing
+    /// of their own; a co-heir also confirms the declaration.
+    pub fn default_for(role: GuestRole) -> GuestPermissions {
+        let (publish, recorded, confirm_declarations) = match role {
+            GuestRole::Relative | GuestRole::Interpreter => (true, true, false),
+            GuestRole::SiteAssistant => (false, false, false),
+            GuestRole::CoHeir => (true, true, true),
+        };
+        GuestPermissions {
+            publish,
+            recorded,
+            confirm_declarations,
+        }
+    }
+}
+
+/// The permissions of every guest role (defaults, overridden by configuration).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestPolicy(BTreeMap<GuestRole, GuestPermissions>);
+
+impl Default for GuestPolicy {
+    fn default() -> Self {
+        GuestPolicy(
+            GuestRole::ALL
+                .into_iter()
+                .map(|r| (r, GuestPermissions::default_for(r)))
+                .collect(),
+        )
+    }
+}
+
+impl GuestPolicy {
+    pub fn with(mut self, role: GuestRole, permissions: GuestPermissions) -> Self {
+        self.0.insert(role, permissions);
+        self
+    }
+
+    pub fn of(&self, role: GuestRole) -> GuestPermissions {
+        self.0
+            .get(&role)
+            .copied()
+            .unwrap_or_else(|| GuestPermissions::default_for(role))
+    }
+}
 
 /// Why an input was refused. Refusals change nothing.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -48,6 +111,14 @@ pub enum RoomError {
     NotAdmitted,
     #[error("nobody is waiting in the lobby")]
     NobodyWaiting,
+    #[error("several people are waiting: say which one")]
+    WhichOne,
+    #[error("the session already has {MAX_PARTICIPANTS} participants")]
+    Full,
+    #[error("{0} was not invited to this session, or has left it")]
+    NotInvited(ParticipantRole),
+    #[error("a {0} may not {1}")]
+    NotPermitted(GuestRole, &'static str),
     #[error("{0}")]
     Invalid(String),
 }
@@ -64,8 +135,12 @@ impl RoomError {
             | RoomError::NotGranted(_)
             | RoomError::RecordingWithdrawn
             | RoomError::TextMismatch
-            | RoomError::NobodyWaiting => "conflict",
-            RoomError::WrongRole(_) => "forbidden",
+            | RoomError::NobodyWaiting
+            | RoomError::WhichOne => "conflict",
+            RoomError::Full => "session_full",
+            RoomError::WrongRole(_) | RoomError::NotInvited(_) | RoomError::NotPermitted(..) => {
+                "forbidden"
+            }
             RoomError::NotAdmitted => "not_admitted",
         }
     }
@@ -104,10 +179,18 @@ pub enum RoomInput {
         tz: String,
         name: String,
     },
-    /// Officer: let the participant waiting in the lobby in.
-    Admit,
-    /// Officer: turn the participant waiting in the lobby away; the session closes.
-    Deny,
+    /// Officer: let a participant waiting in the lobby in (`None`: the only one waiting).
+    Admit(Option<ParticipantRole>),
+    /// Officer: turn a participant waiting in the lobby away (`None`: the only one waiting).
+    /// Turning the applicant away closes the session; a guest is simply not let in.
+    Deny(Option<ParticipantRole>),
+    /// Officer: invite a guest in a named role; the driver mints their link. `name` and `tz`
+    /// (their IANA zone) are shown to the others, never written to the chain.
+    InviteGuest {
+        role: GuestRole,
+        name: String,
+        tz: String,
+    },
     Left {
         role: ParticipantRole,
         reason: String,
@@ -194,6 +277,17 @@ pub enum Effect {
     Admit {
         role: ParticipantRole,
     },
+    /// A guest seat was created: the driver mints the guest's link and gives it to the officer.
+    GuestInvited {
+        role: ParticipantRole,
+        name: String,
+        tz: String,
+    },
+    /// The participant is out of the call for good (left, or turned away): the driver drops
+    /// their media, and a guest's link stops working.
+    Departed {
+        role: ParticipantRole,
+    },
     /// Start (true) or cancel (false) the reconnection grace timer of a participant.
     Grace {
         role: ParticipantRole,
@@ -224,6 +318,21 @@ struct Knock {
     since: DateTime<Utc>,
 }
 
+/// One participant's place in the session.
+#[derive(Clone, Debug, Default)]
+struct Seat {
+    /// Arrived and not left (possibly away within the grace period).
+    present: bool,
+    /// Dropped and not back yet.
+    away: bool,
+    /// Let in by the officer (the officer is always in).
+    admitted: bool,
+    /// Waiting in the lobby.
+    knock: Option<Knock>,
+    /// A guest who left or was turned away: their seat is free and their link dead.
+    gone: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct Room {
     applicant_lang: String,
@@ -232,36 +341,18 @@ pub struct Room {
     recording_since: Option<DateTime<Utc>>,
     liveness: Option<(String, bool)>,
     declaration: Option<ShownText>,
+    /// Who confirmed the open declaration so far.
+    confirmed: BTreeSet<ParticipantRole>,
     checklist: ChecklistState,
-    present: [bool; 2],
-    /// Dropped and not back yet.
-    away: [bool; 2],
-    /// The applicant was let in by the officer (the officer is always in).
-    admitted: bool,
-    /// The applicant waiting in the lobby, if any.
-    knock: Option<Knock>,
+    seats: BTreeMap<ParticipantRole, Seat>,
+    guests: GuestPolicy,
+    /// Guests invited so far (numbering never reuses a name).
+    invited: u8,
     ended: bool,
 }
 
-fn slot(role: ParticipantRole) -> usize {
-    match role {
-        ParticipantRole::Applicant => 0,
-        ParticipantRole::Officer => 1,
-    }
-}
-
-pub fn other(role: ParticipantRole) -> ParticipantRole {
-    match role {
-        ParticipantRole::Applicant => ParticipantRole::Officer,
-        ParticipantRole::Officer => ParticipantRole::Applicant,
-    }
-}
-
 fn role_name(role: ParticipantRole) -> &'static str {
-    match role {
-        ParticipantRole::Applicant => "applicant",
-        ParticipantRole::Officer => "officer",
-    }
+    role.kind()
 }
 
 fn need(from: ParticipantRole, wanted: ParticipantRole) -> Result<(), RoomError> {
@@ -273,7 +364,16 @@ fn need(from: ParticipantRole, wanted: ParticipantRole) -> Result<(), RoomError>
 }
 
 impl Room {
-    pub fn new(applicant_lang: String, checklist: &Checklist) -> Self {
+    pub fn new(applicant_lang: String, checklist: &Checklist, guests: GuestPolicy) -> Self {
+        let mut seats = BTreeMap::new();
+        seats.insert(ParticipantRole::Applicant, Seat::default());
+        seats.insert(
+            ParticipantRole::Officer,
+            Seat {
+                admitted: true,
+                ..Seat::default()
+            },
+        );
         Self {
             applicant_lang,
             consents: BTreeMap::new(),
@@ -281,32 +381,72 @@ impl Room {
             recording_since: None,
             liveness: None,
             declaration: None,
+            confirmed: BTreeSet::new(),
             checklist: ChecklistState::new(checklist),
-            present: [false; 2],
-            away: [false; 2],
-            admitted: false,
-            knock: None,
+            seats,
+            guests,
+            invited: 0,
             ended: false,
         }
     }
 
+    fn seat(&self, role: ParticipantRole) -> Option<&Seat> {
+        self.seats.get(&role)
+    }
+
     /// Whether `role` is in the call (not waiting in the lobby): only then may they send media.
     pub fn is_admitted(&self, role: ParticipantRole) -> bool {
+        self.seat(role).is_some_and(|s| s.admitted && !s.gone)
+    }
+
+    /// What a participant may do: guests by their role's permissions, the applicant and the
+    /// officer everything but (for the officer) confirming declarations.
+    pub fn permissions(&self, role: ParticipantRole) -> GuestPermissions {
         match role {
-            ParticipantRole::Officer => true,
-            ParticipantRole::Applicant => self.admitted,
+            ParticipantRole::Guest { role, .. } => self.guests.of(role),
+            ParticipantRole::Applicant => GuestPermissions {
+                publish: true,
+                recorded: true,
+                confirm_declarations: true,
+            },
+            ParticipantRole::Officer => GuestPermissions {
+                publish: true,
+                recorded: true,
+                confirm_declarations: false,
+            },
         }
     }
 
-    /// The `knock` for the officer while someone waits in the lobby (sent again when the
-    /// officer's console reconnects).
-    pub fn knock(&self) -> Option<ServerMsg> {
-        self.knock.as_ref().map(|k| ServerMsg::Knock {
-            role: "applicant".into(),
-            name: k.name.clone(),
-            tz: k.tz.clone(),
-            since: k.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        })
+    /// Whether a guest link for `role` still opens this session.
+    pub fn is_invited(&self, role: ParticipantRole) -> bool {
+        !self.ended && self.seat(role).is_some_and(|s| !s.gone)
+    }
+
+    /// Everyone admitted and present, in a stable order (applicant, officer, guests).
+    pub fn in_call(&self) -> Vec<ParticipantRole> {
+        self.seats
+            .iter()
+            .filter(|(_, s)| s.admitted && s.present && !s.gone)
+            .map(|(r, _)| *r)
+            .collect()
+    }
+
+    /// Whose media `receiver` gets: everyone else admitted and present who may publish.
+    pub fn sources_for(&self, receiver: ParticipantRole) -> Vec<ParticipantRole> {
+        self.in_call()
+            .into_iter()
+            .filter(|r| *r != receiver && self.permissions(*r).publish)
+            .collect()
+    }
+
+    /// A `knock` for the officer for each participant waiting in the lobby (sent again when
+    /// the officer's console reconnects).
+    pub fn knocks(&self) -> Vec<ServerMsg> {
+        self.seats
+            .iter()
+            .filter_map(|(role, seat)| Some((role, seat.knock.as_ref()?)))
+            .map(|(role, k)| knock_msg(*role, k))
+            .collect()
     }
 
     /// Inputs that involve the applicant, refused while they wait in the lobby. Exhaustive on
@@ -325,8 +465,9 @@ impl Room {
             | RoomInput::RequestDeclaration { .. }
             | RoomInput::ConfirmDeclaration { .. } => true,
             RoomInput::Joined { .. }
-            | RoomInput::Admit
-            | RoomInput::Deny
+            | RoomInput::Admit(_)
+            | RoomInput::Deny(_)
+            | RoomInput::InviteGuest { .. }
             | RoomInput::Left { .. }
             | RoomInput::Disconnected { .. }
             | RoomInput::Reconnected { .. }
@@ -346,7 +487,7 @@ impl Room {
 
     /// Whether `role` is still part of the session (possibly away within its grace period).
     pub fn is_present(&self, role: ParticipantRole) -> bool {
-        !self.ended && self.present[slot(role)]
+        !self.ended && self.seat(role).is_some_and(|s| s.present && !s.gone)
     }
 
     pub fn checklist(&self) -> &ChecklistState {
@@ -370,6 +511,23 @@ impl Room {
         }]
     }
 
+    /// The participant a lobby answer is about: the one named, or the only one waiting.
+    fn waiting(&self, who: Option<ParticipantRole>) -> Result<ParticipantRole, RoomError> {
+        let mut knocking = self
+            .seats
+            .iter()
+            .filter(|(_, s)| s.knock.is_some())
+            .map(|(r, _)| *r);
+        match who {
+            Some(who) => knocking.find(|r| *r == who).ok_or(RoomError::NobodyWaiting),
+            None => match (knocking.next(), knocking.next()) {
+                (Some(only), None) => Ok(only),
+                (None, _) => Err(RoomError::NobodyWaiting),
+                (Some(_), Some(_)) => Err(RoomError::WhichOne),
+            },
+        }
+    }
+
     pub fn handle(
         &mut self,
         now: DateTime<Utc>,
@@ -380,8 +538,22 @@ impl Room {
         if self.ended {
             return Err(RoomError::Closed);
         }
-        if !self.admitted && Self::needs_admission(&input) {
+        if !self.is_admitted(Applicant) && Self::needs_admission(&input) {
             return Err(RoomError::NotAdmitted);
+        }
+        if let ParticipantRole::Guest { .. } = from
+            && !matches!(
+                input,
+                RoomInput::ConfirmDeclaration { .. }
+                    | RoomInput::Joined { .. }
+                    | RoomInput::Left { .. }
+                    | RoomInput::Disconnected { .. }
+                    | RoomInput::Reconnected { .. }
+                    | RoomInput::GraceExpired { .. }
+            )
+        {
+            // Guests only come and go (the driver speaks for them) and confirm declarations.
+            return Err(RoomError::WrongRole("officer"));
         }
         let persist = |kind| Effect::Persist {
             kind,
@@ -389,76 +561,123 @@ impl Room {
         };
         match input {
             RoomInput::Joined { role, tz, name } => {
-                self.present[slot(role)] = true;
-                if self.is_admitted(role) {
+                if !self.is_invited(role) {
+                    return Err(RoomError::NotInvited(role));
+                }
+                let others = self.in_call();
+                let seat = self.seats.entry(role).or_default();
+                seat.present = true;
+                if seat.admitted {
                     let mut effects = vec![persist(EventKind::ParticipantJoined { role, tz })];
-                    if self.is_admitted(other(role)) {
-                        effects.push(Effect::Send {
-                            to: other(role),
-                            msg: ServerMsg::PeerState {
-                                role: role_name(role).into(),
-                                state: "joined".into(),
-                            },
-                        });
-                    }
+                    effects.extend(others.into_iter().map(|to| Effect::Send {
+                        to,
+                        msg: ServerMsg::PeerState {
+                            role: role.to_string(),
+                            state: "joined".into(),
+                        },
+                    }));
                     return Ok(effects);
                 }
                 // Arriving early (or on time, with a booking) bypasses nothing: the lobby.
-                self.knock = Some(Knock {
+                let knock = Knock {
                     name,
                     tz: tz.clone(),
                     since: now,
-                });
-                let mut effects = vec![persist(EventKind::ParticipantKnocked { role, tz })];
-                effects.extend(self.knock().map(|msg| Effect::Send { to: Officer, msg }));
-                effects.push(Effect::Send {
-                    to: role,
-                    msg: ServerMsg::Lobby {
-                        state: "waiting".into(),
-                    },
-                });
-                Ok(effects)
-            }
-            RoomInput::Admit => {
-                need(from, Officer)?;
-                if self.knock.take().is_none() {
-                    return Err(RoomError::NobodyWaiting);
-                }
-                self.admitted = true;
+                };
+                let msg = knock_msg(role, &knock);
+                seat.knock = Some(knock);
                 Ok(vec![
-                    persist(EventKind::ParticipantAdmitted { role: Applicant }),
+                    persist(EventKind::ParticipantKnocked { role, tz }),
+                    Effect::Send { to: Officer, msg },
                     Effect::Send {
-                        to: Applicant,
+                        to: role,
                         msg: ServerMsg::Lobby {
-                            state: "admitted".into(),
-                        },
-                    },
-                    Effect::Admit { role: Applicant },
-                    Effect::Send {
-                        to: Officer,
-                        msg: ServerMsg::PeerState {
-                            role: "applicant".into(),
-                            state: "joined".into(),
+                            state: "waiting".into(),
                         },
                     },
                 ])
             }
-            RoomInput::Deny => {
+            RoomInput::InviteGuest { role, name, tz } => {
                 need(from, Officer)?;
-                if self.knock.take().is_none() {
-                    return Err(RoomError::NobodyWaiting);
+                let taken = self.seats.values().filter(|s| !s.gone).count();
+                if taken >= MAX_PARTICIPANTS {
+                    return Err(RoomError::Full);
                 }
-                let reason = "the officer did not admit the applicant".to_owned();
-                // Nothing can be recording (consent needs admission); stop anyway, by rule.
-                let mut effects = self.stop_recording(now, "entry denied");
-                effects.extend([
-                    persist(EventKind::ParticipantDenied { role: Applicant }),
+                let n = self
+                    .invited
+                    .checked_add(1)
+                    .ok_or(RoomError::Invalid("too many invitations".into()))?;
+                self.invited = n;
+                let guest = ParticipantRole::Guest { n, role };
+                self.seats.insert(guest, Seat::default());
+                let may = self.guests.of(role);
+                Ok(vec![
+                    persist(EventKind::GuestInvited {
+                        role: guest,
+                        may_publish: may.publish,
+                        recorded: may.recorded,
+                        may_confirm_declarations: may.confirm_declarations,
+                    }),
+                    Effect::GuestInvited {
+                        role: guest,
+                        name,
+                        tz,
+                    },
+                ])
+            }
+            RoomInput::Admit(who) => {
+                need(from, Officer)?;
+                let role = self.waiting(who)?;
+                let others = self.in_call();
+                let seat = self.seats.entry(role).or_default();
+                seat.knock = None;
+                seat.admitted = true;
+                let mut effects = vec![
+                    persist(EventKind::ParticipantAdmitted { role }),
                     Effect::Send {
-                        to: Applicant,
+                        to: role,
+                        msg: ServerMsg::Lobby {
+                            state: "admitted".into(),
+                        },
+                    },
+                    Effect::Admit { role },
+                ];
+                effects.extend(others.into_iter().map(|to| Effect::Send {
+                    to,
+                    msg: ServerMsg::PeerState {
+                        role: role.to_string(),
+                        state: "joined".into(),
+                    },
+                }));
+                Ok(effects)
+            }
+            RoomInput::Deny(who) => {
+                need(from, Officer)?;
+                let role = self.waiting(who)?;
+                let seat = self.seats.entry(role).or_default();
+                seat.knock = None;
+                let denied = [
+                    persist(EventKind::ParticipantDenied { role }),
+                    Effect::Send {
+                        to: role,
                         msg: ServerMsg::Lobby {
                             state: "denied".into(),
                         },
                     },
+                ];
+                if role.is_guest() {
+                    // A guest turned away frees their seat; the session goes on.
+                    seat.gone = true;
+                    seat.present = false;
+                    let mut effects = denied.to_vec();
+                    effects.push(Effect::Departed { role });
+                    return Ok(effects);
+                }
+                let reason = "the officer did not admit the applicant".to_owned();
+                // Nothing can be recording (consent needs admission); stop anyway, by rule.
+                let mut effects = self.stop_recording(now, "entry denied");
+                effects.extend(denied);
+                effects.extend([
                     persist(EventKind::SessionClosed {
                         outcome: "denied".into(),
                         reason: Some(reason.clone()),
@@ -472,12 +691,12 @@ impl Room {
                 Ok(effects)
             }
             RoomInput::Disconnected { role } => {
-                if self.away[slot(role)] || !self.present[slot(role)] {
+                let Some(seat) = self.seats.get_mut(&role).filter(|s| s.present && !s.away) else {
                     return Ok(Vec::new());
-                }
-                self.away[slot(role)] = true;
+                };
+                seat.away = true;
                 let mut effects = vec![persist(EventKind::ParticipantDisconnected { role })];
-                effects.extend(self.tell_peer(role, "reconnecting"));
+                effects.extend(self.tell_others(role, "reconnecting"));
                 effects.push(Effect::Grace {
                     role,
                     running: true,
@@ -485,11 +704,11 @@ impl Room {
                 Ok(effects)
             }
             RoomInput::Reconnected { role } => {
-                if !self.away[slot(role)] {
+                let Some(seat) = self.seats.get_mut(&role).filter(|s| s.away) else {
                     // A second window taking over a live connection: nothing dropped.
                     return Ok(Vec::new());
-                }
-                self.away[slot(role)] = false;
+                };
+                seat.away = false;
                 let mut effects = vec![
                     Effect::Grace {
                         role,
@@ -497,7 +716,7 @@ impl Room {
                     },
                     persist(EventKind::ParticipantReconnected { role }),
                 ];
-                effects.extend(self.tell_peer(role, "rejoined"));
+                effects.extend(self.tell_others(role, "rejoined"));
                 Ok(effects)
             }
             RoomInput::Shutdown { reason } => {
@@ -512,10 +731,10 @@ impl Room {
                 Ok(effects)
             }
             RoomInput::GraceExpired { role } => {
-                if !self.away[slot(role)] {
+                let Some(seat) = self.seats.get_mut(&role).filter(|s| s.away) else {
                     return Ok(Vec::new());
-                }
-                self.away[slot(role)] = false;
+                };
+                seat.away = false;
                 self.handle(
                     now,
                     from,
@@ -526,9 +745,11 @@ impl Room {
                 )
             }
             RoomInput::Left { role, reason } => {
-                self.present[slot(role)] = false;
-                if role == Applicant {
-                    self.knock = None;
+                let seat = self.seats.entry(role).or_default();
+                seat.present = false;
+                seat.knock = None;
+                if role.is_guest() {
+                    seat.gone = true;
                 }
                 let mut effects = vec![persist(EventKind::ParticipantLeft {
                     role,
@@ -543,13 +764,8 @@ impl Room {
                     effects.push(Effect::Interrupt { reason });
                     self.ended = true;
                 } else {
-                    effects.push(Effect::Send {
-                        to: Officer,
-                        msg: ServerMsg::PeerState {
-                            role: "applicant".into(),
-                            state: "left".into(),
-                        },
-                    });
+                    effects.push(Effect::Departed { role });
+                    effects.extend(self.tell_others(role, "left"));
                 }
                 Ok(effects)
             }
@@ -836,34 +1052,51 @@ impl Room {
                 let text = consent::declaration(&declaration, &self.applicant_lang)
                     .ok_or(RoomError::UnknownDeclaration(declaration))?;
                 self.declaration = Some(text.clone());
-                Ok(vec![
-                    persist(EventKind::DeclarationRequested {
-                        declaration: text.id.into(),
-                        version: text.version,
-                        lang: text.lang.into(),
-                        text_sha256: text.sha256.clone(),
-                    }),
-                    Effect::Send {
-                        to: Applicant,
-                        msg: ServerMsg::DeclarationRequested {
-                            declaration: text.id.into(),
-                            version: text.version,
-                            lang: text.lang.into(),
-                            text: text.text.into(),
-                            text_sha256: text.sha256,
-                        },
-                    },
-                ])
+                self.confirmed.clear();
+                let msg = ServerMsg::DeclarationRequested {
+                    declaration: text.id.into(),
+                    version: text.version,
+                    lang: text.lang.into(),
+                    text: text.text.into(),
+                    text_sha256: text.sha256.clone(),
+                };
+                let mut effects = vec![persist(EventKind::DeclarationRequested {
+                    declaration: text.id.into(),
+                    version: text.version,
+                    lang: text.lang.into(),
+                    text_sha256: text.sha256,
+                })];
+                // The applicant, and every guest in the call who declares too (a co-heir).
+                let guests: Vec<ParticipantRole> = self
+                    .in_call()
+                    .into_iter()
+                    .filter(|r| r.is_guest() && self.permissions(*r).confirm_declarations)
+                    .collect();
+                effects.extend(guests.into_iter().map(|to| Effect::Send {
+                    to,
+                    msg: msg.clone(),
+                }));
+                effects.push(Effect::Send { to: Applicant, msg });
+                Ok(effects)
             }
             RoomInput::ConfirmDeclaration {
                 declaration,
                 text_sha256,
             } => {
-                need(from, Applicant)?;
+                if let ParticipantRole::Guest { role, .. } = from {
+                    if !self.is_admitted(from) {
+                        return Err(RoomError::NotAdmitted);
+                    }
+                    if !self.guests.of(role).confirm_declarations {
+                        return Err(RoomError::NotPermitted(role, "confirm declarations"));
+                    }
+                } else {
+                    need(from, Applicant)?;
+                }
                 let shown = self
                     .declaration
                     .as_ref()
-                    .filter(|d| d.id == declaration)
+                    .filter(|d| d.id == declaration && !self.confirmed.contains(&from))
                     .ok_or(RoomError::NotRequested("declaration"))?;
                 if shown.sha256 != text_sha256 {
                     return Err(RoomError::TextMismatch);
@@ -874,11 +1107,12 @@ impl Room {
                     lang: shown.lang.into(),
                     text_sha256,
                     recording_offset_ms: self.offset(now),
+                    by: from.is_guest().then_some(from),
                 };
-                self.declaration = None;
+                self.confirmed.insert(from);
                 Ok(vec![Effect::Persist {
                     kind,
-                    reply_to: Some(Applicant),
+                    reply_to: Some(from),
                 }])
             }
             RoomInput::Close => {
@@ -899,15 +1133,19 @@ impl Room {
         }
     }
 
-    /// Tell the other participant how `role` is doing, unless they wait in the lobby.
-    fn tell_peer(&self, role: ParticipantRole, state: &str) -> Option<Effect> {
-        self.is_admitted(other(role)).then(|| Effect::Send {
-            to: other(role),
-            msg: ServerMsg::PeerState {
-                role: role_name(role).into(),
-                state: state.into(),
-            },
-        })
+    /// Tell everyone else in the call how `role` is doing.
+    fn tell_others(&self, role: ParticipantRole, state: &str) -> Vec<Effect> {
+        self.in_call()
+            .into_iter()
+            .filter(|to| *to != role)
+            .map(|to| Effect::Send {
+                to,
+                msg: ServerMsg::PeerState {
+                    role: role.to_string(),
+                    state: state.into(),
+                },
+            })
+            .collect()
     }
 
     fn stop_recording(&mut self, now: DateTime<Utc>, reason: &str) -> Vec<Effect> {
@@ -925,6 +1163,15 @@ impl Room {
                 reply_to: None,
             },
         ]
+    }
+}
+
+fn knock_msg(role: ParticipantRole, k: &Knock) -> ServerMsg {
+    ServerMsg::Knock {
+        role: role.to_string(),
+        name: k.name.clone(),
+        tz: k.tz.clone(),
+        since: k.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::state::AppState;
 use crate::store::{
     ArtefactRecord, CaseRecord, SessionRecord, SessionStatus, StoreError, UserRecord,
 };
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tokio::sync::mpsc;
 
@@ -203,6 +204,8 @@ pub enum SessionCmd {
         role: ParticipantRole,
         conn: crate::pairing::ConnId,
         tx: ConnTx,
+        /// A guest's zone from their browser, used when the officer gave none.
+        tz: Option<String>,
     },
     /// The hub is shutting down: end the session as interrupted and seal it.
     Drain { reason: String },
@@ -250,12 +253,24 @@ fn ice_servers(hub: &AppState, session: SessionId, role: ParticipantRole) -> Opt
     })
 }
 
-fn role_name(role: ParticipantRole) -> &'static str {
-    match role {
-        ParticipantRole::Applicant => "applicant",
-        ParticipantRole::Officer => "officer",
-    }
+fn role_name(role: ParticipantRole) -> String {
+    role.to_string()
 }
+
+/// The guest links handed out in this hub's sessions, by SHA-256 of their token.
+pub type GuestPasses = std::sync::Mutex<std::collections::HashMap<String, GuestPass>>;
+
+/// What a guest link opens: one seat in one session, until it expires or the guest leaves.
+#[derive(Clone, Debug)]
+pub struct GuestPass {
+    pub session: SessionId,
+    pub role: ParticipantRole,
+    pub name: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// How long a guest link works if the session runs on.
+pub const GUEST_LINK_TTL: chrono::Duration = chrono::Duration::hours(4);
 
 /// Open a session between the applicant of `case` and `officer`, attach both connections and
 /// start its task.
@@ -297,33 +312,49 @@ pub async fn open(
     );
     let mut driver = Driver {
         hub: hub.clone(),
-        room: Room::new(case.applicant_lang.clone(), &checklist),
+        room: Room::new(
+            case.applicant_lang.clone(),
+            &checklist,
+            hub.settings.guest_policy.clone(),
+        ),
         chain: ChainBuilder::new(record.id),
         media,
         record: record.clone(),
         case: case.clone(),
-        conns: [applicant.clone(), officer_conn.clone()],
-        peers: [
-            PeerInfo {
-                role: "officer".into(),
-                name: officer.display_name.clone(),
-                tz: OFFICE_TZ.into(),
-            },
-            PeerInfo {
-                role: "applicant".into(),
-                name: case.applicant_name.clone(),
-                tz: case.applicant_tz.clone(),
-            },
-        ],
-        grace: [None, None],
+        conns: [
+            (ParticipantRole::Applicant, applicant.clone()),
+            (ParticipantRole::Officer, officer_conn.clone()),
+        ]
+        .into(),
+        people: [
+            (
+                ParticipantRole::Officer,
+                PeerInfo {
+                    role: "officer".into(),
+                    name: officer.display_name.clone(),
+                    tz: OFFICE_TZ.into(),
+                },
+            ),
+            (
+                ParticipantRole::Applicant,
+                PeerInfo {
+                    role: "applicant".into(),
+                    name: case.applicant_name.clone(),
+                    tz: case.applicant_tz.clone(),
+                },
+            ),
+        ]
+        .into(),
+        grace: BTreeMap::new(),
         grace_period: std::time::Duration::from_secs(u64::from(
             hub.settings.config.reconnect_grace_secs,
         )),
         handled_at: std::time::Instant::now(),
         self_tx: tx.downgrade(),
         done: false,
-        readings: [None, None],
-        paths: [None, None],
+        readings: BTreeMap::new(),
+        paths: BTreeMap::new(),
+        receiving: BTreeMap::new(),
     };
     driver
         .persist(
@@ -388,12 +419,12 @@ struct Driver {
     media: MediaSession,
     record: SessionRecord,
     case: CaseRecord,
-    /// Indexed applicant, officer: the connection each is on now.
-    conns: [(crate::pairing::ConnId, ConnTx); 2],
-    /// Who each participant sees on the other end (indexed like `conns`).
-    peers: [PeerInfo; 2],
+    /// The connection each participant is on now (guests from their first arrival).
+    conns: BTreeMap<ParticipantRole, (crate::pairing::ConnId, ConnTx)>,
+    /// How each participant is shown to the others: name and zone.
+    people: BTreeMap<ParticipantRole, PeerInfo>,
     /// When each away participant's grace period ends.
-    grace: [Option<tokio::time::Instant>; 2],
+    grace: BTreeMap<ParticipantRole, tokio::time::Instant>,
     grace_period: std::time::Duration,
     /// The monotonic instant read together with the wall clock handed to the room for the
     /// input being applied: a recording started by that input has its time zero here, the
@@ -402,30 +433,71 @@ struct Driver {
     /// To hand new connections a handle without keeping the channel open ourselves.
     self_tx: mpsc::WeakSender<SessionCmd>,
     done: bool,
-    /// Each participant's last statistics reading (indexed like `conns`), for the next rates.
-    readings: [Option<crate::media::stats::Reading>; 2],
+    /// Each participant's last statistics reading, for the next rates.
+    readings: BTreeMap<ParticipantRole, crate::media::stats::Reading>,
     /// Each participant's path (relayed or not), held in the `call_participants` gauge until it
     /// changes or the participant's media ends; dropped with the driver at the session's end.
-    paths: [Option<(bool, crate::metrics::GaugeGuard)>; 2],
-}
-
-fn slot(role: ParticipantRole) -> usize {
-    match role {
-        ParticipantRole::Applicant => 0,
-        ParticipantRole::Officer => 1,
-    }
+    paths: BTreeMap<ParticipantRole, (bool, crate::metrics::GaugeGuard)>,
+    /// Whose media each participant's peer connection was last negotiated to receive.
+    receiving: BTreeMap<ParticipantRole, Vec<ParticipantRole>>,
 }
 
 impl Driver {
-    fn conn(&self, role: ParticipantRole) -> &ConnTx {
-        match role {
-            ParticipantRole::Applicant => &self.conns[0].1,
-            ParticipantRole::Officer => &self.conns[1].1,
+    fn send(&self, role: ParticipantRole, msg: ServerMsg) {
+        if let Some((_, conn)) = self.conns.get(&role) {
+            let _ = conn.send(Outbound::msg(msg));
         }
     }
 
-    fn send(&self, role: ParticipantRole, msg: ServerMsg) {
-        let _ = self.conn(role).send(Outbound::msg(msg));
+    /// Who `role` sees on the other end in `paired`: the officer for everyone but the officer,
+    /// who sees the applicant.
+    fn counterpart(&self, role: ParticipantRole) -> PeerInfo {
+        let other = if role == ParticipantRole::Officer {
+            ParticipantRole::Applicant
+        } else {
+            ParticipantRole::Officer
+        };
+        self.people.get(&other).cloned().unwrap_or(PeerInfo {
+            role: other.to_string(),
+            name: String::new(),
+            tz: OFFICE_TZ.into(),
+        })
+    }
+
+    /// Tell everyone in the call who is in it (the names behind the forwarded streams).
+    fn announce_participants(&self) {
+        let in_call = self.room.in_call();
+        let participants: Vec<PeerInfo> = in_call
+            .iter()
+            .filter_map(|r| self.people.get(r).cloned())
+            .collect();
+        for role in in_call {
+            self.send(
+                role,
+                ServerMsg::Participants {
+                    participants: participants.clone(),
+                },
+            );
+        }
+    }
+
+    /// Ask every participant whose peer connection receives a different set of senders than
+    /// the call now has to make a new offer.
+    fn renegotiate_others(&self, except: Option<ParticipantRole>) {
+        for role in self.room.in_call() {
+            if Some(role) == except || !self.media.has_peer(role) {
+                continue;
+            }
+            let sources = self.room.sources_for(role);
+            if self.receiving.get(&role) != Some(&sources) {
+                self.send(
+                    role,
+                    ServerMsg::Renegotiate {
+                        receive: sources.len(),
+                    },
+                );
+            }
+        }
     }
 
     /// Send `role` fresh ICE servers (with TURN) and `paired`: the cue to make an offer.
@@ -438,15 +510,17 @@ impl Driver {
             ServerMsg::Paired {
                 session_id: self.record.id,
                 case_id: self.case.id,
-                peer: self.peers[slot(role)].clone(),
+                peer: self.counterpart(role),
                 resumed,
             },
         );
     }
 
-    fn both(&self, msg: ServerMsg) {
-        self.send(ParticipantRole::Applicant, msg.clone());
-        self.send(ParticipantRole::Officer, msg);
+    /// Send `msg` to every participant with a connection (guests in the lobby included).
+    fn everyone(&self, msg: ServerMsg) {
+        for (_, conn) in self.conns.values() {
+            let _ = conn.send(Outbound::msg(msg.clone()));
+        }
     }
 
     async fn run(
@@ -463,7 +537,7 @@ impl Driver {
             tokio::time::interval_at(tokio::time::Instant::now() + STATS_EVERY, STATS_EVERY);
         stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !self.done {
-            let next_grace = self.grace.iter().flatten().min().copied();
+            let next_grace = self.grace.values().min().copied();
             tokio::select! {
                 _ = async {
                     match refresh.as_mut() {
@@ -471,7 +545,7 @@ impl Driver {
                         None => std::future::pending::<()>().await,
                     }
                 } => {
-                    for role in [ParticipantRole::Applicant, ParticipantRole::Officer] {
+                    for role in self.conns.keys().copied().collect::<Vec<_>>() {
                         if let Some(msg) = ice_servers(&self.hub, self.record.id, role) {
                             self.send(role, msg);
                         }
@@ -484,11 +558,11 @@ impl Driver {
                     }
                 } => {
                     let now = tokio::time::Instant::now();
-                    for role in [ParticipantRole::Applicant, ParticipantRole::Officer] {
-                        if self.grace[slot(role)].is_some_and(|at| at <= now) {
-                            self.grace[slot(role)] = None;
-                            let _ = self.apply(role, RoomInput::GraceExpired { role }, None).await;
-                        }
+                    let expired: Vec<ParticipantRole> = self.grace.iter()
+                        .filter(|(_, at)| **at <= now).map(|(r, _)| *r).collect();
+                    for role in expired {
+                        self.grace.remove(&role);
+                        let _ = self.apply(role, RoomInput::GraceExpired { role }, None).await;
                     }
                 }
                 _ = stats_tick.tick() => self.poll_stats().await,
@@ -498,12 +572,21 @@ impl Driver {
                     }
                     Some(SessionCmd::Gone { role, conn }) => {
                         // A replaced connection closing says nothing about the participant.
-                        if self.conns[slot(role)].0 == conn {
+                        if self.conns.get(&role).is_some_and(|c| c.0 == conn) {
                             self.media.drop_participant(role).await;
+                            self.receiving.remove(&role);
                             let _ = self.apply(role, RoomInput::Disconnected { role }, None).await;
+                            self.renegotiate_others(Some(role));
                         }
                     }
-                    Some(SessionCmd::Rejoin { role, conn, tx }) => self.rejoin(role, conn, tx).await,
+                    Some(SessionCmd::Rejoin { role, conn, tx, tz }) => {
+                        if let (Some(tz), Some(person)) = (tz, self.people.get_mut(&role))
+                            && person.tz.is_empty()
+                        {
+                            person.tz = tz;
+                        }
+                        self.rejoin(role, conn, tx).await
+                    }
                     Some(SessionCmd::Liveness { reference }) => {
                         let prompts = crate::consent::liveness_prompts();
                         let pick = prompts.get(rand::random::<usize>() % prompts.len().max(1));
@@ -537,14 +620,7 @@ impl Driver {
                         });
                     }
                     Some(SessionCmd::Offer { role, sdp, reference }) => {
-                        match self.media.answer(role, sdp).await {
-                            Ok(sdp) => self.send(role, ServerMsg::Answer { sdp }),
-                            Err(e) => self.send(role, ServerMsg::Error {
-                                reference,
-                                code: "media".into(),
-                                message: e.to_string(),
-                            }),
-                        }
+                        self.offer(role, sdp, reference).await;
                     }
                     None => {
                         // Every participant connection is gone without a close.
@@ -556,8 +632,12 @@ impl Driver {
                 },
                 Some(event) = media_rx.recv() => match event {
                     MediaEvent::Connected(role) => {
-                        self.send(crate::room::other(role), ServerMsg::PeerState {
-                            role: role_name(role).into(), state: "media_connected".into() });
+                        for to in self.room.in_call() {
+                            if to != role {
+                                self.send(to, ServerMsg::PeerState {
+                                    role: role_name(role), state: "media_connected".into() });
+                            }
+                        }
                     }
                     MediaEvent::Disconnected(role) => {
                         tracing::info!(session = %self.record.id, ?role, "media disconnected");
@@ -586,8 +666,10 @@ impl Driver {
     /// applicant never sees the other side's network), and the `call_*` metrics an observation.
     async fn poll_stats(&mut self) {
         let mut participants = Vec::new();
-        for role in [ParticipantRole::Officer, ParticipantRole::Applicant] {
-            let i = slot(role);
+        let mut roles: Vec<ParticipantRole> = self.conns.keys().copied().collect();
+        // The officer's own line first.
+        roles.sort_by_key(|r| *r != ParticipantRole::Officer);
+        for role in roles {
             // A slow stats lock must never hold up the session: skip this reading instead.
             let reading = tokio::time::timeout(STATS_TIMEOUT, self.media.reading(role)).await;
             let Ok(reading) = reading else {
@@ -595,24 +677,25 @@ impl Driver {
                 continue;
             };
             let Some(cur) = reading else {
-                self.readings[i] = None;
-                self.paths[i] = None;
+                self.readings.remove(&role);
+                self.paths.remove(&role);
                 continue;
             };
-            let stats = crate::media::stats::figures(self.readings[i].as_ref(), &cur);
+            let stats = crate::media::stats::figures(self.readings.get(&role), &cur);
             if let Some(relayed) = cur.relayed
-                && self.paths[i].as_ref().map(|p| p.0) != Some(relayed)
+                && self.paths.get(&role).map(|p| p.0) != Some(relayed)
             {
-                let gauge = self.hub.metrics.call_path(role_name(role), relayed);
-                self.paths[i] = Some((relayed, crate::metrics::GaugeGuard::hold(&gauge)));
+                let gauge = self.hub.metrics.call_path(role.kind(), relayed);
+                self.paths
+                    .insert(role, (relayed, crate::metrics::GaugeGuard::hold(&gauge)));
             }
             // The first reading has no rates yet: it would pull the histograms towards zero.
-            if self.readings[i].is_some() {
-                self.hub.metrics.call_reading(role_name(role), &stats);
+            if self.readings.contains_key(&role) {
+                self.hub.metrics.call_reading(role.kind(), &stats);
             }
-            self.readings[i] = Some(cur);
+            self.readings.insert(role, cur);
             participants.push(ParticipantStats {
-                role: role_name(role).into(),
+                role: role_name(role),
                 stats,
             });
         }
@@ -654,18 +737,65 @@ impl Driver {
         Ok(())
     }
 
+    /// A guest's first arrival through their link: attach the connection and knock.
+    async fn arrive(&mut self, role: ParticipantRole, conn: crate::pairing::ConnId, tx: ConnTx) {
+        let Some(self_tx) = self.self_tx.upgrade() else {
+            return;
+        };
+        if !self.room.is_invited(role) {
+            let e = crate::room::RoomError::NotInvited(role);
+            let _ = tx.send(Outbound::msg(ServerMsg::Error {
+                reference: None,
+                code: e.code().into(),
+                message: e.to_string(),
+            }));
+            return;
+        }
+        self.conns.insert(role, (conn, tx.clone()));
+        let handle = SessionHandle {
+            id: self.record.id,
+            role,
+            tx: self_tx,
+        };
+        let _ = tx.send(Outbound::Attach(Box::new(handle)));
+        let person = self.people.entry(role).or_insert_with(|| PeerInfo {
+            role: role.to_string(),
+            name: role.to_string(),
+            tz: String::new(),
+        });
+        if person.tz.is_empty() {
+            person.tz = "UTC".into();
+        }
+        let (tz, name) = (person.tz.clone(), person.name.clone());
+        let _ = self
+            .apply(role, RoomInput::Joined { role, tz, name }, None)
+            .await;
+    }
+
     /// Move `role` onto a new connection: the old one (if still open) is told the session moved,
     /// the new one is attached and asked for a fresh offer, and the room records the return.
     async fn rejoin(&mut self, role: ParticipantRole, conn: crate::pairing::ConnId, tx: ConnTx) {
         let Some(self_tx) = self.self_tx.upgrade() else {
             return;
         };
+        if role.is_guest() && !self.conns.contains_key(&role) {
+            return self.arrive(role, conn, tx).await;
+        }
         if !self.room.is_present(role) {
             // Left for good (the grace period ran out): the new connection starts afresh.
             let key = match role {
                 ParticipantRole::Applicant => crate::state::Participant::Applicant(self.case.id),
                 ParticipantRole::Officer => {
                     crate::state::Participant::Officer(self.record.officer_id)
+                }
+                ParticipantRole::Guest { .. } => {
+                    let _ = tx.send(Outbound::msg(ServerMsg::Error {
+                        reference: None,
+                        code: "forbidden".into(),
+                        message: "you have left this session; ask the officer for a new link"
+                            .into(),
+                    }));
+                    return;
                 }
             };
             self.hub
@@ -675,7 +805,9 @@ impl Driver {
                 .remove(&key);
             return;
         }
-        let (old_id, old) = std::mem::replace(&mut self.conns[slot(role)], (conn, tx.clone()));
+        let Some((old_id, old)) = self.conns.insert(role, (conn, tx.clone())) else {
+            return;
+        };
         if old_id != conn {
             let _ = old.send(Outbound::msg(ServerMsg::Error {
                 reference: None,
@@ -685,6 +817,7 @@ impl Driver {
             let _ = old.send(Outbound::Detach);
         }
         self.media.drop_participant(role).await;
+        self.receiving.remove(&role);
         let handle = SessionHandle {
             id: self.record.id,
             role,
@@ -705,7 +838,7 @@ impl Driver {
                 .await;
             return;
         }
-        if role == ParticipantRole::Applicant {
+        if role != ParticipantRole::Officer {
             self.send(
                 role,
                 ServerMsg::Lobby {
@@ -720,34 +853,130 @@ impl Driver {
                 active: self.room.is_recording(),
             },
         );
-        if let Some(knock) = self
-            .room
-            .knock()
-            .filter(|_| role == ParticipantRole::Officer)
-        {
-            // The console came back while someone waits: show the knock again.
-            self.send(role, knock);
+        if role == ParticipantRole::Officer {
+            // The console came back while someone waits: show the knocks again.
+            for knock in self.room.knocks() {
+                self.send(role, knock);
+            }
         }
         let _ = self
             .apply(role, RoomInput::Reconnected { role }, None)
             .await;
-        // The other participant renegotiates too: their receiving leg starts afresh with the
-        // returning participant's new stream rather than splicing it into the old one.
-        let peer = crate::room::other(role);
-        if self.room.is_present(peer)
-            && self.room.is_admitted(peer)
-            && self.grace[slot(peer)].is_none()
-        {
+        self.announce_participants();
+        // The others renegotiate too: their receiving legs start afresh with the returning
+        // participant's new stream rather than splicing it into the old one.
+        for peer in self.room.in_call() {
+            if peer == role || self.grace.contains_key(&peer) || !self.media.has_peer(peer) {
+                continue;
+            }
             self.media.drop_participant(peer).await;
+            self.receiving.remove(&peer);
             self.send(
                 peer,
                 ServerMsg::Paired {
                     session_id: self.record.id,
                     case_id: self.case.id,
-                    peer: self.peers[slot(peer)].clone(),
+                    peer: self.counterpart(peer),
                     resumed: true,
                 },
             );
+        }
+    }
+
+    /// Hand the officer the link for a guest just invited. The token travels in the link's
+    /// fragment only; the hub keeps its hash until the guest leaves or the session ends.
+    fn mint_guest_link(&mut self, role: ParticipantRole, name: String, tz: String) {
+        let ParticipantRole::Guest {
+            role: guest_role, ..
+        } = role
+        else {
+            return;
+        };
+        let token = crate::auth::random_token();
+        let expires_at = self.hub.clock.now() + GUEST_LINK_TTL;
+        let name = if name.trim().is_empty() {
+            role.to_string()
+        } else {
+            name
+        };
+        self.hub
+            .guest_passes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                crate::auth::token_hash(&token),
+                GuestPass {
+                    session: self.record.id,
+                    role,
+                    name: name.clone(),
+                    expires_at,
+                },
+            );
+        self.people.insert(
+            role,
+            PeerInfo {
+                role: role.to_string(),
+                name,
+                tz,
+            },
+        );
+        self.send(
+            ParticipantRole::Officer,
+            ServerMsg::GuestInvite {
+                participant: role.to_string(),
+                role: guest_role.as_str().into(),
+                link: format!("{}/join#g={token}", self.hub.settings.public_url),
+                expires_at: expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            },
+        );
+    }
+
+    /// A participant's SDP offer: the first one opens their peer connection with the hub, a
+    /// later one renegotiates it (someone joined or left, or an ICE restart).
+    async fn offer(&mut self, role: ParticipantRole, sdp: String, reference: Option<u64>) {
+        let refuse = |code: &str, message: String| ServerMsg::Error {
+            reference,
+            code: code.into(),
+            message,
+        };
+        if !self.room.is_admitted(role) || !self.room.is_present(role) {
+            let e = crate::room::RoomError::NotAdmitted;
+            // Refused before any parsing or port: the lobby costs the hub nothing.
+            return self.send(role, refuse(e.code(), e.to_string()));
+        }
+        let permissions = self.room.permissions(role);
+        if !permissions.publish && crate::media::offer::sends_media(&sdp) {
+            let message = format!(
+                "as {role} you may watch and listen but not send audio or video; offer to \
+                 receive only"
+            );
+            return self.send(role, refuse("forbidden", message));
+        }
+        let sources = self.room.sources_for(role);
+        match self
+            .media
+            .answer(role, sdp, &sources, permissions.recorded)
+            .await
+        {
+            Ok(answer) => {
+                let first = !self.receiving.contains_key(&role);
+                self.send(role, ServerMsg::Answer { sdp: answer.sdp });
+                if answer.receiving.len() < sources.len() {
+                    // The offer had too few receiving slots: ask for one with enough.
+                    self.send(
+                        role,
+                        ServerMsg::Renegotiate {
+                            receive: sources.len(),
+                        },
+                    );
+                }
+                self.receiving.insert(role, answer.receiving);
+                if first && permissions.publish {
+                    // A new sender: everyone else needs a slot for them.
+                    self.renegotiate_others(Some(role));
+                }
+            }
+            Err(e) => self.send(role, refuse("media", e.to_string())),
         }
     }
 
@@ -848,8 +1077,8 @@ impl Driver {
             None
         };
         self.send(ParticipantRole::Officer, ack(officer_ref));
-        if reply_to == Some(ParticipantRole::Applicant) {
-            self.send(ParticipantRole::Applicant, ack(reference));
+        if let Some(to) = reply_to.filter(|r| *r != ParticipantRole::Officer) {
+            self.send(to, ack(reference));
         }
         Ok((event.event.seq, event.hash))
     }
@@ -873,10 +1102,35 @@ impl Driver {
                 return Ok(Some(committed));
             }
             Effect::Send { to, msg } => self.send(to, msg),
-            Effect::Admit { role } => self.pair(role, false),
+            Effect::Admit { role } => {
+                self.pair(role, false);
+                self.announce_participants();
+            }
             Effect::Grace { role, running } => {
-                self.grace[slot(role)] =
-                    running.then(|| tokio::time::Instant::now() + self.grace_period);
+                if running {
+                    self.grace
+                        .insert(role, tokio::time::Instant::now() + self.grace_period);
+                } else {
+                    self.grace.remove(&role);
+                }
+            }
+            Effect::GuestInvited { role, name, tz } => self.mint_guest_link(role, name, tz),
+            Effect::Departed { role } => {
+                self.media.drop_participant(role).await;
+                self.receiving.remove(&role);
+                self.grace.remove(&role);
+                if role.is_guest() {
+                    self.hub
+                        .guest_passes
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .retain(|_, pass| pass.session != self.record.id || pass.role != role);
+                    if let Some((_, conn)) = self.conns.remove(&role) {
+                        let _ = conn.send(Outbound::Detach);
+                    }
+                }
+                self.announce_participants();
+                self.renegotiate_others(Some(role));
             }
             Effect::StartRecording => {
                 let tracks = match self.media.start_recording(self.handled_at).await {
@@ -888,11 +1142,11 @@ impl Driver {
                 };
                 self.persist(EventKind::RecordingStarted { tracks }, None, None)
                     .await?;
-                self.both(ServerMsg::Recording { active: true });
+                self.everyone(ServerMsg::Recording { active: true });
             }
             Effect::StopRecording => {
                 self.media.stop_recording().await;
-                self.both(ServerMsg::Recording { active: false });
+                self.everyone(ServerMsg::Recording { active: false });
             }
             Effect::Seal { outcome, reason } => {
                 self.finish(SessionStatus::Closed, outcome, reason).await?;
@@ -934,16 +1188,21 @@ impl Driver {
             Ok(a) => (Some(a.id), Some(a.manifest_sha256.clone())),
             Err(_) => (None, None),
         };
-        self.both(ServerMsg::SessionClosed {
+        self.everyone(ServerMsg::SessionClosed {
             session_id: self.record.id,
             artefact_id,
             manifest_sha256,
             outcome,
             reason,
         });
-        for (_, conn) in &self.conns {
+        for (_, conn) in self.conns.values() {
             let _ = conn.send(Outbound::Detach);
         }
+        self.hub
+            .guest_passes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, pass| pass.session != self.record.id);
         sealed.map(|_| ())
     }
 }

@@ -62,6 +62,8 @@ pub struct Hub {
     /// Sessions open on this hub, for HTTP handlers that add to them (uploads).
     pub sessions: Mutex<HashMap<SessionId, mpsc::Sender<SessionCmd>>>,
     pub tickets: Tickets,
+    /// Guest links handed out by officers in this hub's sessions.
+    pub guest_passes: crate::session::GuestPasses,
     pub login_limits: crate::api::guard::LoginLimits,
     pub media: MediaConfig,
     pub paths: Paths,
@@ -277,6 +279,7 @@ pub async fn start(
         sessions: Mutex::new(HashMap::new()),
         live: Mutex::new(HashMap::new()),
         tickets: Tickets::default(),
+        guest_passes: Default::default(),
         login_limits: crate::api::guard::LoginLimits::default(),
         media,
         paths,

@@ -1,5 +1,5 @@
-//! Forwarding: RTP from one participant's incoming track goes to the other participant's
-//! output track of the same kind, rewritten for the receiving leg: its SSRC, its negotiated
+//! Forwarding: RTP from one participant's incoming track goes to every other participant's
+//! output track for that sender and kind, rewritten for each receiving leg: its SSRC, its negotiated
 //! payload type, and header extensions renumbered to the ids that leg negotiated (extensions
 //! it did not negotiate, and per-hop ones its own interceptors write, are dropped). Also hands
 //! every packet to the recorder, which decides whether to keep it.
@@ -101,20 +101,18 @@ struct Remote {
     track: Arc<dyn TrackRemote>,
 }
 
+/// Outputs by receiving participant, sending participant and kind.
+type OutputKey = (ParticipantRole, ParticipantRole, RtpCodecKind);
+
 pub(super) struct Forwarder {
-    /// Keyed by the *receiving* participant.
-    outputs: Mutex<HashMap<(ParticipantRole, RtpCodecKind), Output>>,
+    /// Keyed by *receiving* participant, then sender.
+    outputs: Mutex<HashMap<OutputKey, Output>>,
     /// How each sending participant's leg numbers its header extensions.
     ingress: Mutex<HashMap<(ParticipantRole, RtpCodecKind), ExtensionMap>>,
     remotes: Mutex<Vec<Remote>>,
+    /// Participants whose media is forwarded but never recorded (by their role's permissions).
+    unrecorded: Mutex<std::collections::HashSet<ParticipantRole>>,
     pub(super) recorder: Recorder,
-}
-
-fn other(role: ParticipantRole) -> ParticipantRole {
-    match role {
-        ParticipantRole::Applicant => ParticipantRole::Officer,
-        ParticipantRole::Officer => ParticipantRole::Applicant,
-    }
 }
 
 /// Rewrite a packet for the receiving leg: its SSRC and payload type, and each header
@@ -165,32 +163,56 @@ impl Forwarder {
             outputs: Mutex::new(HashMap::new()),
             ingress: Mutex::new(HashMap::new()),
             remotes: Mutex::new(Vec::new()),
+            unrecorded: Mutex::new(std::collections::HashSet::new()),
             recorder: Recorder::new(recordings, notify),
         }
     }
 
+    /// Whether `role`'s media may go into the recording.
+    pub(super) fn set_recorded(&self, role: ParticipantRole, recorded: bool) {
+        let mut unrecorded = self.unrecorded.lock().unwrap_or_else(|p| p.into_inner());
+        if recorded {
+            unrecorded.remove(&role);
+        } else {
+            unrecorded.insert(role);
+        }
+    }
+
+    fn is_recorded(&self, role: ParticipantRole) -> bool {
+        !self
+            .unrecorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&role)
+    }
+
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn set_output(
         &self,
         receiver: ParticipantRole,
+        source: ParticipantRole,
         kind: RtpCodecKind,
         track: Arc<TrackLocalStaticRTP>,
         ssrc: u32,
         payload_type: u8,
         extensions: ExtensionMap,
     ) {
-        // A receiver that renegotiates keeps nothing of its old leg; a source that changes
-        // under an existing receiver is re-based by the continuity kept here.
+        // A source that changes under an existing receiver is re-based by the continuity kept
+        // here; a renegotiation that keeps the track keeps its continuity too.
+        let mut outputs = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
+        let continuity = outputs
+            .get(&(receiver, source, kind))
+            .filter(|o| o.ssrc == ssrc)
+            .map(|o| Arc::clone(&o.continuity))
+            .unwrap_or_default();
         let output = Output {
             track,
             ssrc,
             payload_type,
             extensions,
-            continuity: Arc::new(Mutex::new(Continuity::default())),
+            continuity,
         };
-        self.outputs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert((receiver, kind), output);
+        outputs.insert((receiver, source, kind), output);
     }
 
     pub(super) fn set_ingress(
@@ -218,15 +240,26 @@ impl Forwarder {
         self.outputs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .retain(|(r, _), _| *r != receiver);
+            .retain(|(r, _, _), _| *r != receiver);
     }
 
-    fn output(&self, receiver: ParticipantRole, kind: RtpCodecKind) -> Option<Output> {
+    /// Stop forwarding `source` to `receiver` (the source left the call).
+    pub(super) fn remove_output(&self, receiver: ParticipantRole, source: ParticipantRole) {
         self.outputs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&(receiver, kind))
-            .cloned()
+            .retain(|(r, s, _), _| !(*r == receiver && *s == source));
+    }
+
+    /// Every output `source`'s media of `kind` goes to.
+    fn outputs_of(&self, source: ParticipantRole, kind: RtpCodecKind) -> Vec<Output> {
+        self.outputs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|((_, s, k), _)| *s == source && *k == kind)
+            .map(|(_, o)| o.clone())
+            .collect()
     }
 
     /// Send a PLI to every incoming video track, so every receiver gets a keyframe soon.
@@ -250,9 +283,8 @@ impl Forwarder {
         }
     }
 
-    /// A receiver asked for a keyframe: pass the request on to the video it is watching.
-    pub(super) async fn request_keyframe_for(&self, receiver: ParticipantRole) {
-        let source = other(receiver);
+    /// A receiver asked for a keyframe of `source`'s video: pass the request on.
+    pub(super) async fn request_keyframe_from(&self, source: ParticipantRole) {
         let remote = self
             .remotes
             .lock()
@@ -291,7 +323,9 @@ impl Forwarder {
                 ssrc,
                 track: Arc::clone(&track),
             });
-        self.recorder.track_started(role, kind);
+        if self.is_recorded(role) {
+            self.recorder.track_started(role, kind);
+        }
         if kind == RtpCodecKind::Video {
             self.request_keyframes().await;
         }
@@ -300,9 +334,20 @@ impl Forwarder {
             let TrackRemoteEvent::OnRtpPacket(packet) = event else {
                 continue;
             };
-            self.recorder.write(role, kind, &packet);
-            if let Some(out) = self.output(other(role), kind) {
-                let mut packet = packet;
+            if self.is_recorded(role) {
+                self.recorder.write(role, kind, &packet);
+            }
+            let outputs = self.outputs_of(role, kind);
+            let last = outputs.len();
+            let mut packet = Some(packet);
+            for (i, out) in outputs.into_iter().enumerate() {
+                // The last receiver takes the packet itself; the others a copy.
+                let mut packet = if i + 1 == last {
+                    packet.take()
+                } else {
+                    packet.clone()
+                }
+                .unwrap_or_default();
                 rewrite(
                     &mut packet,
                     out.ssrc,
@@ -328,7 +373,9 @@ impl Forwarder {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|r| r.ssrc != ssrc);
-        self.recorder.track_ended(role, kind);
+        if self.is_recorded(role) {
+            self.recorder.track_ended(role, kind);
+        }
     }
 
     pub(super) fn start_recording(

@@ -25,7 +25,7 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RtpCodecKind,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -39,6 +39,7 @@ use webrtc::peer_connection::{
     RTCIceCandidateType, RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
     Registry, SettingEngineBuilder, register_default_interceptors,
 };
+use webrtc::rtp_transceiver::RtpSender;
 use webrtc::runtime::Runtime;
 
 /// The audio-level extension (RFC 6464): forwarded so receivers can show who is speaking.
@@ -203,9 +204,35 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
+/// One output track on a participant's peer connection: another participant's media.
+struct OutTrack {
+    kind: RtpCodecKind,
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    sender: Arc<dyn RtpSender>,
+}
+
 struct Peer {
     pc: Arc<dyn PeerConnection>,
     _port: PortLease,
+    /// The output tracks on this connection, by the participant whose media they carry.
+    outputs: tokio::sync::Mutex<BTreeMap<ParticipantRole, Vec<OutTrack>>>,
+    /// Told when ICE gathering completes (at the start and after each ICE restart).
+    gathered: tokio::sync::Mutex<mpsc::Receiver<()>>,
+}
+
+/// The hub's answer to an offer, and whose media it carries to the participant (those others
+/// the offer had receiving sections for).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answered {
+    pub sdp: String,
+    pub receiving: Vec<ParticipantRole>,
+}
+
+/// The `a=ice-ufrag` of a description: a new one in an offer means an ICE restart.
+fn ice_ufrag(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
 }
 
 /// Whether the ICE transport's selected pair has a relay candidate at either end; `None` until
@@ -252,23 +279,57 @@ impl MediaSession {
         (session, rx)
     }
 
-    /// Accept `role`'s SDP offer and return the hub's answer (ICE candidates included).
+    fn peer(&self, role: ParticipantRole) -> Option<Arc<Peer>> {
+        self.peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&role)
+            .cloned()
+    }
+
+    /// Whether `role` has a peer connection with the hub.
+    pub fn has_peer(&self, role: ParticipantRole) -> bool {
+        self.peer(role).is_some()
+    }
+
+    /// Accept `role`'s SDP offer and return the hub's answer (ICE candidates included), carrying
+    /// the media of `sources` as far as the offer has receiving sections for them. The first
+    /// offer opens `role`'s peer connection; later ones renegotiate it (someone joined or left,
+    /// or an ICE restart after a network change). `recorded`: whether `role`'s own media may go
+    /// into the recording.
     pub async fn answer(
         &self,
         role: ParticipantRole,
         offer_sdp: String,
-    ) -> Result<String, MediaError> {
-        if self
-            .peers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(&role)
-        {
-            return Err(MediaError::AlreadyConnected);
-        }
+        sources: &[ParticipantRole],
+        recorded: bool,
+    ) -> Result<Answered, MediaError> {
         offer::check_offer(&offer_sdp)?;
         let offer = RTCSessionDescription::offer(offer_sdp)
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
+        self.forwarder.set_recorded(role, recorded);
+        if let Some(peer) = self.peer(role) {
+            return self.negotiate(role, &peer, offer, sources, false).await;
+        }
+        let peer = Arc::new(self.open_peer(role).await?);
+        match self.negotiate(role, &peer, offer, sources, true).await {
+            Ok(answered) => {
+                self.peers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(role, peer);
+                Ok(answered)
+            }
+            Err(e) => {
+                let _ = peer.pc.close().await;
+                self.forwarder.remove_outputs(role);
+                Err(e)
+            }
+        }
+    }
+
+    /// A new peer connection for `role` on a port from the pool.
+    async fn open_peer(&self, role: ParticipantRole) -> Result<Peer, MediaError> {
         let port = self.config.ports.lease().ok_or(MediaError::NoPort)?;
         let mut engine = media_engine()?;
         let registry = register_default_interceptors(Registry::new(), &mut engine)
@@ -282,7 +343,7 @@ impl MediaSession {
             settings =
                 settings.with_nat_1to1_ips(vec![public.to_string()], RTCIceCandidateType::Host);
         }
-        let (gathered_tx, mut gathered_rx) = mpsc::channel(1);
+        let (gathered_tx, gathered_rx) = mpsc::channel(1);
         let handler = Arc::new(Handler {
             role,
             forwarder: Arc::clone(&self.forwarder),
@@ -300,41 +361,30 @@ impl MediaSession {
             .build()
             .await
             .map_err(webrtc_err)?;
-        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-        let result = self.negotiate(role, &pc, offer, &mut gathered_rx).await;
-        match result {
-            Ok(sdp) => {
-                let peer = Arc::new(Peer { pc, _port: port });
-                self.peers
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(role, peer);
-                Ok(sdp)
-            }
-            Err(e) => {
-                let _ = pc.close().await;
-                self.forwarder.remove_outputs(role);
-                Err(e)
-            }
-        }
+        Ok(Peer {
+            pc: Arc::new(pc),
+            _port: port,
+            outputs: tokio::sync::Mutex::new(BTreeMap::new()),
+            gathered: tokio::sync::Mutex::new(gathered_rx),
+        })
     }
 
-    async fn negotiate(
+    /// Output tracks carrying `source`'s audio and video to `role`, added to `pc`.
+    async fn add_outputs(
         &self,
         role: ParticipantRole,
+        source: ParticipantRole,
         pc: &Arc<dyn PeerConnection>,
-        offer: RTCSessionDescription,
-        gathered: &mut mpsc::Receiver<()>,
-    ) -> Result<String, MediaError> {
-        // Output tracks carry the *other* participant's media to `role`.
-        let mut senders = Vec::new();
+    ) -> Result<Vec<OutTrack>, MediaError> {
+        let mut tracks = Vec::new();
         for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
             let ssrc = rand::random::<u32>();
+            // The stream id names the sender, so the receiving page knows whose media it is.
             let track = Arc::new(TrackLocalStaticRTP::new(
                 rtc::media_stream::MediaStreamTrack::new(
-                    format!("hub-{}", kind_name(kind)),
-                    format!("hub-{}-{}", kind_name(kind), ssrc),
-                    format!("forwarded {}", kind_name(kind)),
+                    source.to_string(),
+                    format!("{source}-{}-{ssrc}", kind_name(kind)),
+                    format!("{source} {}", kind_name(kind)),
                     kind,
                     vec![RTCRtpEncodingParameters {
                         rtp_coding_parameters: RTCRtpCodingParameters {
@@ -351,7 +401,7 @@ impl MediaSession {
                 .await
                 .map_err(webrtc_err)?;
             if kind == RtpCodecKind::Video {
-                // Keyframe requests from this receiver go to whoever it is watching.
+                // Keyframe requests from this receiver go to the participant it watches here.
                 let (forwarder, track) = (Arc::clone(&self.forwarder), Arc::clone(&track));
                 self.config.runtime.spawn(Box::pin(async move {
                     while let Some(event) = track.poll().await {
@@ -362,42 +412,117 @@ impl MediaSession {
                             .iter()
                             .any(|p| keyframes::is_keyframe_request(p.as_ref()))
                         {
-                            forwarder.request_keyframe_for(role).await;
+                            forwarder.request_keyframe_from(source).await;
                         }
                     }
                 }));
             }
-            senders.push((kind, track, ssrc, sender));
+            tracing::trace!(?role, ?source, kind = kind_name(kind), "output track added");
+            tracks.push(OutTrack {
+                kind,
+                track,
+                ssrc,
+                sender,
+            });
+        }
+        Ok(tracks)
+    }
+
+    async fn negotiate(
+        &self,
+        role: ParticipantRole,
+        peer: &Peer,
+        offer: RTCSessionDescription,
+        sources: &[ParticipantRole],
+        first: bool,
+    ) -> Result<Answered, MediaError> {
+        let pc = &peer.pc;
+        let restart = !first
+            && pc
+                .remote_description()
+                .await
+                .is_some_and(|d| ice_ufrag(&d.sdp) != ice_ufrag(&offer.sdp));
+        let mut outputs = peer.outputs.lock().await;
+        // Those who left: their tracks come off this connection (the section goes inactive).
+        let gone: Vec<ParticipantRole> = outputs
+            .keys()
+            .filter(|s| !sources.contains(s))
+            .copied()
+            .collect();
+        for source in gone {
+            self.forwarder.remove_output(role, source);
+            for out in outputs.remove(&source).unwrap_or_default() {
+                let _ = pc.remove_track(&out.sender).await;
+            }
+        }
+        // Those who joined: tracks added before the offer is applied take its new sections.
+        for source in sources {
+            if !outputs.contains_key(source) {
+                let tracks = self.add_outputs(role, *source, pc).await?;
+                outputs.insert(*source, tracks);
+            }
         }
         pc.set_remote_description(offer)
             .await
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
         let answer = pc.create_answer(None).await.map_err(webrtc_err)?;
         pc.set_local_description(answer).await.map_err(webrtc_err)?;
-        tokio::time::timeout(Duration::from_secs(5), gathered.recv())
-            .await
-            .map_err(|_| MediaError::GatheringTimeout)?;
-        for (kind, track, ssrc, sender) in senders {
-            let params = sender.get_parameters().await.map_err(webrtc_err)?;
-            let wanted = codec(kind).mime_type.to_lowercase();
-            let payload_type = params
-                .rtp_parameters
-                .codecs
-                .iter()
-                .find(|c| c.rtp_codec.mime_type.to_lowercase() == wanted)
-                .map(|c| c.payload_type);
-            let extensions = forward::ExtensionMap::new(
-                params
-                    .rtp_parameters
-                    .header_extensions
-                    .iter()
-                    .map(|e| (e.id, e.uri.as_str())),
-            );
-            if let Some(payload_type) = payload_type {
-                self.forwarder
-                    .set_output(role, kind, track, ssrc, payload_type, extensions);
+        if first || restart {
+            let mut gathered = peer.gathered.lock().await;
+            tokio::time::timeout(Duration::from_secs(5), gathered.recv())
+                .await
+                .map_err(|_| MediaError::GatheringTimeout)?;
+        }
+        // Which output tracks the answer placed in a section of the offer.
+        let mut bound = Vec::new();
+        for transceiver in pc.get_transceivers().await {
+            if transceiver.mid().await.ok().flatten().is_some()
+                && let Ok(Some(sender)) = transceiver.sender().await
+            {
+                bound.push(sender.id());
             }
         }
+        let mut receiving = Vec::new();
+        for (source, tracks) in outputs.iter() {
+            let mut all = true;
+            for out in tracks {
+                if !bound.contains(&out.sender.id()) {
+                    all = false;
+                    continue;
+                }
+                let params = out.sender.get_parameters().await.map_err(webrtc_err)?;
+                let wanted = codec(out.kind).mime_type.to_lowercase();
+                let payload_type = params
+                    .rtp_parameters
+                    .codecs
+                    .iter()
+                    .find(|c| c.rtp_codec.mime_type.to_lowercase() == wanted)
+                    .map(|c| c.payload_type);
+                let extensions = forward::ExtensionMap::new(
+                    params
+                        .rtp_parameters
+                        .header_extensions
+                        .iter()
+                        .map(|e| (e.id, e.uri.as_str())),
+                );
+                match payload_type {
+                    Some(payload_type) => self.forwarder.set_output(
+                        role,
+                        *source,
+                        out.kind,
+                        Arc::clone(&out.track),
+                        out.ssrc,
+                        payload_type,
+                        extensions,
+                    ),
+                    None => all = false,
+                }
+            }
+            if all {
+                receiving.push(*source);
+            }
+        }
+        drop(outputs);
         for receiver in pc.get_receivers().await {
             let kind = receiver.track().kind().await;
             if let Ok(params) = receiver.get_parameters().await {
@@ -415,7 +540,10 @@ impl MediaSession {
             .local_description()
             .await
             .ok_or_else(|| webrtc_err("no local description"))?;
-        Ok(local.sdp)
+        Ok(Answered {
+            sdp: local.sdp,
+            receiving,
+        })
     }
 
     /// Start writing every incoming track (present and future) to the recordings directory,
@@ -449,12 +577,7 @@ impl MediaSession {
 
     /// A statistics reading of `role`'s peer connection, if they have one ([`stats`]).
     pub async fn reading(&self, role: ParticipantRole) -> Option<stats::Reading> {
-        let peer = self
-            .peers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&role)
-            .cloned()?;
+        let peer = self.peer(role)?;
         let at = std::time::Instant::now();
         let report = peer
             .pc
@@ -485,7 +608,14 @@ impl MediaSession {
     /// Close everything.
     pub async fn close(&self) {
         self.stop_recording().await;
-        for role in [ParticipantRole::Applicant, ParticipantRole::Officer] {
+        let roles: Vec<ParticipantRole> = self
+            .peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect();
+        for role in roles {
             self.drop_participant(role).await;
         }
     }

@@ -96,13 +96,6 @@ pub(super) struct Recorder {
     notify: Arc<dyn Fn() + Send + Sync>,
 }
 
-fn role_name(role: ParticipantRole) -> &'static str {
-    match role {
-        ParticipantRole::Applicant => "applicant",
-        ParticipantRole::Officer => "officer",
-    }
-}
-
 impl Recorder {
     pub(super) fn new(dir: PathBuf, notify: Arc<dyn Fn() + Send + Sync>) -> Self {
         Self {
@@ -121,7 +114,7 @@ impl Recorder {
     fn open(&self, state: &mut State, role: ParticipantRole) -> Result<String, MediaError> {
         let err = |e: &dyn std::fmt::Display| MediaError::Record(e.to_string());
         std::fs::create_dir_all(&self.dir).map_err(|e| err(&e))?;
-        let stem = role_name(role);
+        let stem = role.to_string();
         let mut name = format!("{stem}.webm");
         let mut n = 2;
         while state.files.iter().any(|(f, _)| *f == name) {
@@ -184,7 +177,7 @@ impl Recorder {
         let mut state = self.lock();
         if !state.senders.contains(&(role, kind)) {
             state.senders.push((role, kind));
-            state.senders.sort_by_key(|(r, _)| role_name(*r));
+            state.senders.sort_by_key(|(r, _)| r.to_string());
         }
         if state.active
             && !state.writers.contains_key(&role)

@@ -15,6 +15,7 @@ fn lobby(lang: &str) -> Room {
     let mut r = Room::new(
         lang.into(),
         &c.service("inheritance").expect("service").checklist,
+        GuestPolicy::default(),
     );
     r.handle(t(0), Officer, joined(Officer))
         .expect("officer joins");
@@ -26,7 +27,8 @@ fn lobby(lang: &str) -> Room {
 /// A room with the applicant admitted from the lobby.
 fn room(lang: &str) -> Room {
     let mut r = lobby(lang);
-    r.handle(t(0), Officer, RoomInput::Admit).expect("admitted");
+    r.handle(t(0), Officer, RoomInput::Admit(None))
+        .expect("admitted");
     r
 }
 
@@ -41,6 +43,11 @@ fn joined(role: ParticipantRole) -> RoomInput {
             role,
             tz: "Asia/Shanghai".into(),
             name: "Officer Li".into(),
+        },
+        ParticipantRole::Guest { .. } => RoomInput::Joined {
+            role,
+            tz: "Europe/Rome".into(),
+            name: "Guest".into(),
         },
     }
 }
@@ -57,6 +64,8 @@ fn names(effects: &[Effect]) -> Vec<String> {
             Effect::Interrupt { .. } => "interrupt".into(),
             Effect::Grace { running, .. } => format!("grace:{running}"),
             Effect::Admit { .. } => "admit".into(),
+            Effect::GuestInvited { .. } => "invited".into(),
+            Effect::Departed { .. } => "departed".into(),
         })
         .collect()
 }
@@ -477,7 +486,11 @@ fn lobby_state(state: &str) -> ServerMsg {
 #[test]
 fn the_applicant_knocks_and_the_officer_sees_who_and_their_local_zone() {
     let c = Catalogue::parse(DEFAULT_TOML).expect("catalogue");
-    let mut r = Room::new("en".into(), &c.service("inheritance").expect("s").checklist);
+    let mut r = Room::new(
+        "en".into(),
+        &c.service("inheritance").expect("s").checklist,
+        GuestPolicy::default(),
+    );
     let fx = r.handle(t(0), Officer, joined(Officer)).expect("ok");
     assert_eq!(
         names(&fx),
@@ -505,13 +518,13 @@ fn the_applicant_knocks_and_the_officer_sees_who_and_their_local_zone() {
     assert!(!r.is_admitted(Applicant));
     assert!(r.is_present(Applicant));
     // The console asks again after a reconnect: the same knock.
-    assert_eq!(r.knock(), Some(knock));
+    assert_eq!(r.knocks(), vec![knock]);
 }
 
 #[test]
 fn admitting_lets_the_applicant_in_and_pairs_them() {
     let mut r = lobby("en");
-    let fx = r.handle(t(1), Officer, RoomInput::Admit).expect("ok");
+    let fx = r.handle(t(1), Officer, RoomInput::Admit(None)).expect("ok");
     assert_eq!(
         names(&fx),
         ["participant_admitted", "send", "admit", "send"]
@@ -519,14 +532,14 @@ fn admitting_lets_the_applicant_in_and_pairs_them() {
     assert_eq!(sent(&fx, Applicant), [lobby_state("admitted")]);
     assert!(fx.contains(&Effect::Admit { role: Applicant }));
     assert!(r.is_admitted(Applicant));
-    assert_eq!(r.knock(), None);
+    assert_eq!(r.knocks(), vec![]);
     // Nobody left to admit or deny.
     assert_eq!(
-        r.handle(t(2), Officer, RoomInput::Admit),
+        r.handle(t(2), Officer, RoomInput::Admit(None)),
         Err(RoomError::NobodyWaiting)
     );
     assert_eq!(
-        r.handle(t(2), Officer, RoomInput::Deny),
+        r.handle(t(2), Officer, RoomInput::Deny(None)),
         Err(RoomError::NobodyWaiting)
     );
     assert_eq!(RoomError::NobodyWaiting.code(), "conflict");
@@ -537,7 +550,7 @@ fn admitting_lets_the_applicant_in_and_pairs_them() {
 #[test]
 fn denying_tells_the_applicant_and_closes_the_session_as_denied() {
     let mut r = lobby("en");
-    let fx = r.handle(t(1), Officer, RoomInput::Deny).expect("ok");
+    let fx = r.handle(t(1), Officer, RoomInput::Deny(None)).expect("ok");
     assert_eq!(
         names(&fx),
         [
@@ -557,7 +570,7 @@ fn denying_tells_the_applicant_and_closes_the_session_as_denied() {
     ));
     assert!(r.is_ended());
     assert_eq!(
-        r.handle(t(2), Officer, RoomInput::Admit),
+        r.handle(t(2), Officer, RoomInput::Admit(None)),
         Err(RoomError::Closed)
     );
 }
@@ -621,7 +634,7 @@ fn nothing_involving_the_applicant_happens_before_admission() {
     assert_eq!(RoomError::NotAdmitted.code(), "not_admitted");
     assert!(!r.is_recording());
     // Refusals change nothing: the applicant still knocks, and the officer may still close.
-    assert!(r.knock().is_some());
+    assert!(!r.knocks().is_empty());
     let fx = r.handle(t(2), Officer, RoomInput::Close).expect("ok");
     assert!(names(&fx).contains(&"session_closed".to_owned()));
 }
@@ -629,13 +642,13 @@ fn nothing_involving_the_applicant_happens_before_admission() {
 #[test]
 fn only_the_officer_admits_or_denies() {
     let mut r = lobby("en");
-    for input in [RoomInput::Admit, RoomInput::Deny] {
+    for input in [RoomInput::Admit(None), RoomInput::Deny(None)] {
         let e = r.handle(t(1), Applicant, input).expect_err("refused");
         assert_eq!(e, RoomError::WrongRole("officer"));
         assert_eq!(e.code(), "forbidden");
     }
     assert!(!r.is_admitted(Applicant));
-    assert!(r.knock().is_some());
+    assert!(!r.knocks().is_empty());
 }
 
 #[test]
@@ -651,7 +664,7 @@ fn an_admitted_applicant_who_reconnects_stays_admitted() {
         ["grace:false", "participant_reconnected", "send"]
     );
     assert!(r.is_admitted(Applicant));
-    assert_eq!(r.knock(), None, "no second knock");
+    assert_eq!(r.knocks(), vec![], "no second knock");
     r.handle(t(3), Officer, ask("recording")).expect("still in");
 }
 
@@ -667,7 +680,7 @@ fn a_knocking_applicant_who_drops_still_knocks_and_one_who_leaves_does_not() {
     );
     r.handle(t(2), Applicant, RoomInput::Reconnected { role: Applicant })
         .expect("ok");
-    assert!(r.knock().is_some() && !r.is_admitted(Applicant));
+    assert!(!r.knocks().is_empty() && !r.is_admitted(Applicant));
     // The officer's drop is not reported to someone in the lobby.
     let fx = r
         .handle(t(3), Officer, RoomInput::Disconnected { role: Officer })
@@ -684,9 +697,329 @@ fn a_knocking_applicant_who_drops_still_knocks_and_one_who_leaves_does_not() {
         },
     )
     .expect("ok");
-    assert_eq!(r.knock(), None);
+    assert_eq!(r.knocks(), vec![]);
     assert_eq!(
-        r.handle(t(6), Officer, RoomInput::Admit),
+        r.handle(t(6), Officer, RoomInput::Admit(None)),
         Err(RoomError::NobodyWaiting)
     );
+}
+
+fn invite(r: &mut Room, role: GuestRole) -> Result<ParticipantRole, RoomError> {
+    let fx = r.handle(
+        t(10),
+        Officer,
+        RoomInput::InviteGuest {
+            role,
+            name: "Guest".into(),
+            tz: String::new(),
+        },
+    )?;
+    assert_eq!(names(&fx), ["guest_invited", "invited"]);
+    match &fx[1] {
+        Effect::GuestInvited { role, .. } => Ok(*role),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn declaration_text(fx: &[Effect], to: ParticipantRole) -> String {
+    sent(fx, to)
+        .into_iter()
+        .find_map(|m| match m {
+            ServerMsg::DeclarationRequested { text_sha256, .. } => Some(text_sha256),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no declaration for {to}: {fx:?}"))
+}
+
+fn confirm(sha: &str) -> RoomInput {
+    RoomInput::ConfirmDeclaration {
+        declaration: "inheritance".into(),
+        text_sha256: sha.into(),
+    }
+}
+
+#[test]
+fn guests_are_invited_by_the_officer_and_knock_with_their_role() {
+    let mut r = room("en");
+    assert_eq!(
+        r.handle(
+            t(1),
+            Applicant,
+            RoomInput::InviteGuest {
+                role: GuestRole::Relative,
+                name: String::new(),
+                tz: String::new()
+            }
+        ),
+        Err(RoomError::WrongRole("officer"))
+    );
+    let fx = r
+        .handle(
+            t(1),
+            Officer,
+            RoomInput::InviteGuest {
+                role: GuestRole::Interpreter,
+                name: "Ana".into(),
+                tz: "Europe/Lisbon".into(),
+            },
+        )
+        .expect("ok");
+    let guest = ParticipantRole::Guest {
+        n: 1,
+        role: GuestRole::Interpreter,
+    };
+    assert_eq!(guest.to_string(), "interpreter-1");
+    assert!(matches!(
+        &fx[0],
+        Effect::Persist {
+            kind: EventKind::GuestInvited {
+                role,
+                may_publish: true,
+                recorded: true,
+                may_confirm_declarations: false
+            },
+            ..
+        } if *role == guest
+    ));
+    // Not present yet, so not in the call; their link still opens the session.
+    assert!(r.is_invited(guest) && !r.is_present(guest));
+    let fx = r.handle(t(2), guest, joined(guest)).expect("knocks");
+    assert_eq!(names(&fx), ["participant_knocked", "send", "send"]);
+    assert_eq!(sent(&fx, guest), [lobby_state("waiting")]);
+    assert!(matches!(
+        &sent(&fx, Officer)[..],
+        [ServerMsg::Knock { role, tz, .. }] if role == "interpreter-1" && tz == "Europe/Rome"
+    ));
+    // Guests only come and go: everything else from them is refused.
+    assert_eq!(
+        r.handle(t(3), guest, ask("recording")),
+        Err(RoomError::WrongRole("officer"))
+    );
+    let fx = r
+        .handle(t(3), Officer, RoomInput::Admit(Some(guest)))
+        .expect("ok");
+    assert_eq!(
+        names(&fx),
+        ["participant_admitted", "send", "admit", "send", "send"]
+    );
+    // Those already in the call hear about the newcomer.
+    for to in [Applicant, Officer] {
+        assert_eq!(
+            sent(&fx, to),
+            [ServerMsg::PeerState {
+                role: "interpreter-1".into(),
+                state: "joined".into()
+            }]
+        );
+    }
+    assert!(r.is_admitted(guest));
+    assert_eq!(r.in_call(), [Applicant, Officer, guest]);
+}
+
+#[test]
+fn an_uninvited_guest_is_refused_and_so_is_one_turned_away() {
+    let mut r = room("en");
+    let stranger = ParticipantRole::Guest {
+        n: 3,
+        role: GuestRole::Relative,
+    };
+    assert_eq!(
+        r.handle(t(1), stranger, joined(stranger)),
+        Err(RoomError::NotInvited(stranger))
+    );
+    assert_eq!(RoomError::NotInvited(stranger).code(), "forbidden");
+    let guest = invite(&mut r, GuestRole::Relative).expect("invited");
+    r.handle(t(2), guest, joined(guest)).expect("knocks");
+    let fx = r
+        .handle(t(3), Officer, RoomInput::Deny(Some(guest)))
+        .expect("ok");
+    assert_eq!(names(&fx), ["participant_denied", "send", "departed"]);
+    assert_eq!(sent(&fx, guest), [lobby_state("denied")]);
+    // Turning a guest away does not end the session.
+    assert!(!r.is_ended() && r.is_admitted(Applicant));
+    assert!(!r.is_invited(guest));
+    assert_eq!(
+        r.handle(t(4), guest, joined(guest)),
+        Err(RoomError::NotInvited(guest))
+    );
+}
+
+#[test]
+fn with_several_knocking_the_officer_names_whom_to_admit() {
+    let mut r = lobby("en");
+    let guest = invite(&mut r, GuestRole::CoHeir).expect("invited");
+    r.handle(t(2), guest, joined(guest)).expect("knocks");
+    assert_eq!(r.knocks().len(), 2);
+    assert_eq!(
+        r.handle(t(3), Officer, RoomInput::Admit(None)),
+        Err(RoomError::WhichOne)
+    );
+    let other = ParticipantRole::Guest {
+        n: 2,
+        role: GuestRole::CoHeir,
+    };
+    assert_eq!(
+        r.handle(t(3), Officer, RoomInput::Admit(Some(other))),
+        Err(RoomError::NobodyWaiting)
+    );
+    r.handle(t(3), Officer, RoomInput::Admit(Some(Applicant)))
+        .expect("ok");
+    // One left waiting: no name needed.
+    r.handle(t(4), Officer, RoomInput::Admit(None)).expect("ok");
+    assert!(r.is_admitted(guest) && r.knocks().is_empty());
+}
+
+#[test]
+fn a_seventh_participant_is_refused() {
+    let mut r = room("en");
+    let mut guests = Vec::new();
+    for role in GuestRole::ALL {
+        guests.push(invite(&mut r, role).expect("a seat"));
+    }
+    assert_eq!(
+        guests.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+        [
+            "relative-1",
+            "interpreter-2",
+            "site_assistant-3",
+            "co_heir-4"
+        ]
+    );
+    let seventh = r.handle(
+        t(20),
+        Officer,
+        RoomInput::InviteGuest {
+            role: GuestRole::Relative,
+            name: String::new(),
+            tz: String::new(),
+        },
+    );
+    assert_eq!(seventh, Err(RoomError::Full));
+    assert_eq!(RoomError::Full.code(), "session_full");
+    // A guest who leaves frees a seat; numbering never reuses a name.
+    r.handle(t(21), guests[0], joined(guests[0]))
+        .expect("knocks");
+    r.handle(t(22), Officer, RoomInput::Admit(Some(guests[0])))
+        .expect("ok");
+    let fx = r
+        .handle(
+            t(23),
+            guests[0],
+            RoomInput::Left {
+                role: guests[0],
+                reason: "closed the page".into(),
+            },
+        )
+        .expect("ok");
+    assert!(names(&fx).contains(&"departed".to_owned()));
+    assert!(!r.is_invited(guests[0]));
+    assert_eq!(
+        invite(&mut r, GuestRole::Relative).expect("a seat again"),
+        ParticipantRole::Guest {
+            n: 5,
+            role: GuestRole::Relative
+        }
+    );
+}
+
+#[test]
+fn media_goes_to_everyone_in_the_call_from_those_who_may_publish() {
+    let mut r = room("en");
+    let relative = invite(&mut r, GuestRole::Relative).expect("invited");
+    let assistant = invite(&mut r, GuestRole::SiteAssistant).expect("invited");
+    for g in [relative, assistant] {
+        r.handle(t(2), g, joined(g)).expect("knocks");
+        r.handle(t(3), Officer, RoomInput::Admit(Some(g)))
+            .expect("ok");
+    }
+    assert!(!r.permissions(assistant).publish);
+    assert_eq!(r.sources_for(Officer), [Applicant, relative]);
+    assert_eq!(r.sources_for(Applicant), [Officer, relative]);
+    assert_eq!(r.sources_for(assistant), [Applicant, Officer, relative]);
+    assert_eq!(r.sources_for(relative), [Applicant, Officer]);
+    // A configured policy changes what a role may do.
+    let c = Catalogue::parse(DEFAULT_TOML).expect("catalogue");
+    let quiet = GuestPermissions {
+        publish: false,
+        recorded: false,
+        confirm_declarations: false,
+    };
+    let mut r2 = Room::new(
+        "en".into(),
+        &c.service("inheritance").expect("s").checklist,
+        GuestPolicy::default().with(GuestRole::Relative, quiet),
+    );
+    r2.handle(t(0), Officer, joined(Officer)).expect("ok");
+    let g = invite(&mut r2, GuestRole::Relative).expect("invited");
+    assert_eq!(r2.permissions(g), quiet);
+}
+
+#[test]
+fn a_co_heir_confirms_the_declaration_too_but_a_relative_may_not() {
+    let mut r = room("pt");
+    let heir = invite(&mut r, GuestRole::CoHeir).expect("invited");
+    let relative = invite(&mut r, GuestRole::Relative).expect("invited");
+    r.handle(t(2), heir, joined(heir)).expect("knocks");
+    // Still in the lobby: no declaring yet.
+    assert_eq!(
+        r.handle(t(2), heir, confirm("x")),
+        Err(RoomError::NotAdmitted)
+    );
+    r.handle(t(3), Officer, RoomInput::Admit(Some(heir)))
+        .expect("ok");
+    r.handle(t(3), relative, joined(relative)).expect("knocks");
+    r.handle(t(3), Officer, RoomInput::Admit(Some(relative)))
+        .expect("ok");
+    let fx = r
+        .handle(
+            t(4),
+            Officer,
+            RoomInput::RequestDeclaration {
+                declaration: "inheritance".into(),
+            },
+        )
+        .expect("ok");
+    let sha = declaration_text(&fx, Applicant);
+    assert_eq!(declaration_text(&fx, heir), sha, "the same text");
+    assert!(sent(&fx, relative).is_empty(), "{fx:?}");
+    assert_eq!(
+        r.handle(t(5), relative, confirm(&sha)),
+        Err(RoomError::NotPermitted(
+            GuestRole::Relative,
+            "confirm declarations"
+        ))
+    );
+    let fx = r.handle(t(5), heir, confirm(&sha)).expect("ok");
+    assert!(matches!(
+        &fx[0],
+        Effect::Persist {
+            kind: EventKind::DeclarationConfirmed { by: Some(by), .. },
+            reply_to: Some(to),
+        } if *by == heir && *to == heir
+    ));
+    assert_eq!(
+        r.handle(t(6), heir, confirm(&sha)),
+        Err(RoomError::NotRequested("declaration")),
+        "once each"
+    );
+    // The co-heir's confirmation does not stand in for the applicant's.
+    if let Effect::Persist { kind, .. } = &fx[0] {
+        r.committed(9, kind);
+    }
+    assert!(
+        r.checklist()
+            .items()
+            .iter()
+            .any(|i| i.item.contains("inheritance") && i.satisfied_by.is_none()),
+        "{:?}",
+        r.checklist().items()
+    );
+    let fx = r.handle(t(7), Applicant, confirm(&sha)).expect("ok");
+    assert!(matches!(
+        &fx[0],
+        Effect::Persist {
+            kind: EventKind::DeclarationConfirmed { by: None, .. },
+            ..
+        }
+    ));
 }

@@ -9,7 +9,7 @@
 
 use super::protocol::{self, ClientMsg, DecodeError, PROTOCOL_VERSION, ServerMsg};
 use crate::auth::token_hash;
-use crate::evidence::ParticipantRole;
+use crate::evidence::{GuestRole, ParticipantRole};
 use crate::identity::{self, DocumentInput, DocumentType};
 use crate::pairing::{ConnId, DeskCmd, Principal};
 use crate::room::{CheckedIdentity, RoomInput};
@@ -194,6 +194,33 @@ where
     let key = match principal {
         Principal::Officer(user) => crate::state::Participant::Officer(user.id),
         Principal::Applicant(case) => crate::state::Participant::Applicant(*case),
+        Principal::Guest { session, role, tz } => {
+            // A guest link opens one session: straight into its lobby (or back into the call).
+            let session_tx = hub
+                .sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(session)
+                .cloned();
+            match session_tx {
+                Some(session_tx) => {
+                    let _ = session_tx
+                        .send(SessionCmd::Rejoin {
+                            role: *role,
+                            conn,
+                            tx: tx.clone(),
+                            tz: tz.clone(),
+                        })
+                        .await;
+                }
+                None => {
+                    let msg = err(None, "session_closed", "this session has ended");
+                    let _ = send(outgoing, &msg).await;
+                    return false;
+                }
+            }
+            return true;
+        }
     };
     let live = hub
         .live
@@ -218,6 +245,7 @@ where
                 role,
                 conn,
                 tx: tx.clone(),
+                tz: None,
             })
             .await;
     }
@@ -270,7 +298,13 @@ where
         }
     };
     let reference = frame.id;
-    let ClientMsg::Auth { ticket, invite } = frame.msg else {
+    let ClientMsg::Auth {
+        ticket,
+        invite,
+        guest,
+        tz,
+    } = frame.msg
+    else {
         send(
             outgoing,
             &err(
@@ -283,8 +317,48 @@ where
         return None;
     };
     let now = hub.clock.now();
-    let principal = match (ticket, invite) {
-        (Some(ticket), None) => hub
+    let principal = match (ticket, invite, guest) {
+        (None, None, Some(guest)) => {
+            let pass = hub
+                .guest_passes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&token_hash(&guest))
+                .cloned();
+            match pass {
+                Some(pass) if pass.expires_at <= now => {
+                    send(
+                        outgoing,
+                        &err(
+                            reference,
+                            "expired",
+                            "this guest link has expired; ask the officer for a new one",
+                        ),
+                    )
+                    .await;
+                    return None;
+                }
+                Some(pass) => {
+                    let tz = tz.filter(|tz| tz.parse::<chrono_tz::Tz>().is_ok());
+                    Some((
+                        Principal::Guest {
+                            session: pass.session,
+                            role: pass.role,
+                            tz,
+                        },
+                        ServerMsg::Welcome {
+                            v: PROTOCOL_VERSION,
+                            role: pass.role.to_string(),
+                            case_id: None,
+                            name: pass.name,
+                            service: None,
+                        },
+                    ))
+                }
+                None => None,
+            }
+        }
+        (Some(ticket), None, None) => hub
             .tickets
             .redeem(&ticket, now)
             .filter(|user| user.role == Role::Officer)
@@ -298,7 +372,7 @@ where
                 };
                 (Principal::Officer(Arc::new(user)), greeting)
             }),
-        (None, Some(invite)) => match hub.store.case_by_invite(&token_hash(&invite)).await {
+        (None, Some(invite), None) => match hub.store.case_by_invite(&token_hash(&invite)).await {
             Ok(Some(case)) if case.invite_expires_at > now => Some((
                 Principal::Applicant(case.id),
                 ServerMsg::Welcome {
@@ -338,7 +412,7 @@ where
                 &err(
                     reference,
                     "malformed",
-                    "auth needs exactly one of ticket or invite",
+                    "auth needs exactly one of ticket, invite or guest",
                 ),
             )
             .await;
@@ -382,6 +456,7 @@ impl Connection {
         match self.principal {
             Principal::Officer(_) => ParticipantRole::Officer,
             Principal::Applicant(_) => ParticipantRole::Applicant,
+            Principal::Guest { role, .. } => role,
         }
     }
 
@@ -455,13 +530,7 @@ impl Connection {
             err(
                 reference,
                 "forbidden",
-                format!(
-                    "{what} is not allowed for the {}",
-                    match role {
-                        ParticipantRole::Officer => "officer",
-                        ParticipantRole::Applicant => "applicant",
-                    }
-                ),
+                format!("{what} is not allowed for the {}", role.kind()),
             )
         };
         let need = |wanted: ParticipantRole, what: &str| {
@@ -511,13 +580,37 @@ impl Connection {
                 });
                 Ok(Vec::new())
             }
-            ClientMsg::Admit => {
+            ClientMsg::Admit { participant } => {
                 need(ParticipantRole::Officer, "admit")?;
-                self.input(RoomInput::Admit, reference).await
+                let who = participant_named(participant, reference)?;
+                self.input(RoomInput::Admit(who), reference).await
             }
-            ClientMsg::Deny => {
+            ClientMsg::Deny { participant } => {
                 need(ParticipantRole::Officer, "deny")?;
-                self.input(RoomInput::Deny, reference).await
+                let who = participant_named(participant, reference)?;
+                self.input(RoomInput::Deny(who), reference).await
+            }
+            ClientMsg::InviteGuest { role, name, tz } => {
+                need(ParticipantRole::Officer, "invite_guest")?;
+                let role = GuestRole::parse(&role).ok_or_else(|| {
+                    err(
+                        reference,
+                        "invalid",
+                        "role must be relative, interpreter, site_assistant or co_heir",
+                    )
+                })?;
+                if name.chars().count() > 100 {
+                    return Err(err(reference, "invalid", "name: at most 100 characters"));
+                }
+                let tz = match tz.filter(|t| !t.is_empty()) {
+                    Some(tz) if tz.parse::<chrono_tz::Tz>().is_err() => {
+                        return Err(err(reference, "invalid", "tz must be an IANA zone"));
+                    }
+                    tz => tz.unwrap_or_default(),
+                };
+                let name = name.trim().to_owned();
+                self.input(RoomInput::InviteGuest { role, name, tz }, reference)
+                    .await
             }
             ClientMsg::Offer { sdp } => {
                 self.forward(
@@ -646,7 +739,9 @@ impl Connection {
                 declaration,
                 text_sha256,
             } => {
-                need(ParticipantRole::Applicant, "confirm_declaration")?;
+                if !role.is_guest() {
+                    need(ParticipantRole::Applicant, "confirm_declaration")?;
+                }
                 self.input(
                     RoomInput::ConfirmDeclaration {
                         declaration,
@@ -662,7 +757,28 @@ impl Connection {
             }
         }
     }
+}
 
+/// The participant an `admit` or `deny` names, if it names one.
+#[allow(clippy::result_large_err)]
+fn participant_named(
+    name: Option<String>,
+    reference: Option<u64>,
+) -> Result<Option<ParticipantRole>, ServerMsg> {
+    name.map(|n| {
+        ParticipantRole::parse(&n).ok_or_else(|| {
+            err(
+                reference,
+                "invalid",
+                "participant must be applicant or a guest such as interpreter-1",
+            )
+        })
+    })
+    .transpose()
+}
+
+#[allow(clippy::result_large_err)]
+impl Connection {
     async fn input(
         &mut self,
         input: RoomInput,

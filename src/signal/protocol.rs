@@ -38,6 +38,12 @@ pub enum ClientMsg {
         ticket: Option<String>,
         #[serde(default)]
         invite: Option<String>,
+        /// A guest's token from the link the officer passed on.
+        #[serde(default)]
+        guest: Option<String>,
+        /// A guest's IANA zone (from their browser), so the officer sees their local time.
+        #[serde(default)]
+        tz: Option<String>,
     },
     /// Applicant: enter the walk-in queue of their case's service.
     JoinQueue,
@@ -48,10 +54,29 @@ pub enum ClientMsg {
         #[serde(default)]
         service: Option<String>,
     },
-    /// Officer: let the participant waiting in the lobby into the call.
-    Admit,
-    /// Officer: turn the participant waiting in the lobby away; the session closes.
-    Deny,
+    /// Officer: let a participant waiting in the lobby into the call: `participant` as named
+    /// in their `knock` (`applicant`, `interpreter-1`), or the only one waiting when absent.
+    Admit {
+        #[serde(default)]
+        participant: Option<String>,
+    },
+    /// Officer: turn a participant waiting in the lobby away. Turning the applicant away
+    /// closes the session; a guest is just not let in.
+    Deny {
+        #[serde(default)]
+        participant: Option<String>,
+    },
+    /// Officer: invite a guest in a named role (`relative`, `interpreter`, `site_assistant`,
+    /// `co_heir`); the hub answers with `guest_invite`, the link to pass on.
+    InviteGuest {
+        role: String,
+        /// How the guest is shown to the others (not written to the evidence).
+        #[serde(default)]
+        name: String,
+        /// The guest's IANA zone, if the officer knows it; otherwise their browser's.
+        #[serde(default)]
+        tz: Option<String>,
+    },
     /// Participant in a session: an SDP offer for the peer connection with the hub. The hub
     /// answers with `answer`.
     Offer { sdp: String },
@@ -113,8 +138,9 @@ impl ClientMsg {
             ClientMsg::JoinQueue => "join_queue",
             ClientMsg::LeaveQueue => "leave_queue",
             ClientMsg::TakeNext { .. } => "take_next",
-            ClientMsg::Admit => "admit",
-            ClientMsg::Deny => "deny",
+            ClientMsg::Admit { .. } => "admit",
+            ClientMsg::Deny { .. } => "deny",
+            ClientMsg::InviteGuest { .. } => "invite_guest",
             ClientMsg::Offer { .. } => "offer",
             ClientMsg::RequestConsent { .. } => "request_consent",
             ClientMsg::ConsentAnswer { .. } => "consent_answer",
@@ -252,7 +278,26 @@ pub enum ServerMsg {
         tz: String,
         since: String,
     },
-    /// Applicant: where they stand in the lobby: `waiting`, `admitted` or `denied`.
+    /// Officer: the link for the guest just invited. `participant` names them in the session
+    /// and the evidence (`interpreter-1`); the link works for this session only, until
+    /// `expires_at` or until they leave.
+    GuestInvite {
+        participant: String,
+        role: String,
+        link: String,
+        expires_at: String,
+    },
+    /// Everyone in the call, sent to each of them whenever it changes; `role` names each one
+    /// as the stream ids of their forwarded tracks do (`applicant`, `officer`, `relative-1`).
+    Participants {
+        participants: Vec<PeerInfo>,
+    },
+    /// Make a new `offer` on the existing peer connection, able to receive `receive` audio and
+    /// video pairs (one per other participant sending media): someone joined or left.
+    Renegotiate {
+        receive: usize,
+    },
+    /// A participant waiting in the lobby: `waiting`, `admitted` or `denied`.
     Lobby {
         state: String,
     },
@@ -405,7 +450,9 @@ mod tests {
             f.msg,
             ClientMsg::Auth {
                 ticket: None,
-                invite: Some("abc".into())
+                invite: Some("abc".into()),
+                guest: None,
+                tz: None,
             }
         );
     }
@@ -490,7 +537,15 @@ mod tests {
         );
         assert_eq!(
             decode(r#"{"type":"admit","id":4}"#).unwrap().msg,
-            ClientMsg::Admit
+            ClientMsg::Admit { participant: None }
+        );
+        assert_eq!(
+            decode(r#"{"type":"deny","participant":"relative-1"}"#)
+                .unwrap()
+                .msg,
+            ClientMsg::Deny {
+                participant: Some("relative-1".into())
+            }
         );
         assert_eq!(
             encode(&ServerMsg::Lobby {

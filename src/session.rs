@@ -1248,9 +1248,25 @@ pub async fn seal_session(
             declarations: vec![],
         }),
     };
+    // Guests who were let in join the applicant and the officer in the manifest, with the zone
+    // they knocked from.
+    let mut knocked: BTreeMap<ParticipantRole, String> = BTreeMap::new();
+    let mut guests = Vec::new();
     for stored in &events {
         if let Ok(event) = serde_json::from_str::<crate::evidence::Event>(&stored.body) {
             checklist.observe(stored.seq, &event.kind);
+            match &event.kind {
+                EventKind::ParticipantKnocked { role, tz } if role.is_guest() => {
+                    knocked.insert(*role, tz.clone());
+                }
+                EventKind::ParticipantAdmitted { role } if role.is_guest() => {
+                    guests.push(ManifestParticipant {
+                        role: role.to_string(),
+                        tz: knocked.get(role).cloned().unwrap_or_else(|| "UTC".into()),
+                    });
+                }
+                _ => {}
+            }
         }
     }
     let documents = crate::documents::load_all(
@@ -1285,7 +1301,10 @@ pub async fn seal_session(
                 role: "officer".into(),
                 tz: OFFICE_TZ.into(),
             },
-        ],
+        ]
+        .into_iter()
+        .chain(guests)
+        .collect(),
         events_jsonl: jsonl.into_bytes(),
         recordings,
         documents,

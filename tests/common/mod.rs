@@ -287,6 +287,11 @@ impl Ws {
         }
     }
 
+    /// Whether a message of `type` has arrived and is being kept (without waiting for one).
+    pub fn seen_type(&self, typ: &str) -> bool {
+        self.seen.iter().any(|m| m["type"] == typ)
+    }
+
     /// Wait for the `ack` or `error` answering the frame with this `id`, keeping the others.
     pub async fn answer(&mut self, id: u64) -> Value {
         if let Some(i) = self.seen.iter().position(|m| m["ref"] == id) {

@@ -41,6 +41,21 @@ pub struct Counts {
     pub video_keyframe: AtomicBool,
     /// Keyframe requests (PLI, FIR) from the hub for this peer's camera.
     pub keyframe_requests: AtomicU32,
+    /// Packets received per forwarded stream (the stream id names the sender: `applicant`,
+    /// `officer`, `interpreter-1`), as `(audio, video)`.
+    pub by_stream: std::sync::Mutex<std::collections::HashMap<String, (u32, u32)>>,
+}
+
+impl Counts {
+    /// Audio and video packets received so far from `sender`.
+    pub fn from(&self, sender: &str) -> (u32, u32) {
+        self.by_stream
+            .lock()
+            .expect("counts")
+            .get(sender)
+            .copied()
+            .unwrap_or_default()
+    }
 }
 
 /// Marks inbound keyframe requests for the application (inbound RTCP otherwise ends in the
@@ -110,9 +125,18 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let counts = Arc::clone(&self.counts);
         let kind = track.kind().await;
+        let stream = track.stream_id().await.to_string();
         tokio::spawn(async move {
             while let Some(evt) = track.poll().await {
                 if let TrackRemoteEvent::OnRtpPacket(p) = evt {
+                    {
+                        let mut by_stream = counts.by_stream.lock().expect("counts");
+                        let entry = by_stream.entry(stream.clone()).or_default();
+                        match kind {
+                            RtpCodecKind::Video => entry.1 += 1,
+                            _ => entry.0 += 1,
+                        }
+                    }
                     match kind {
                         RtpCodecKind::Video => {
                             counts.video.fetch_add(1, Ordering::SeqCst);
@@ -148,8 +172,8 @@ pub struct TestPeer {
     pub counts: Arc<Counts>,
     video: Arc<TrackLocalStaticSample>,
     audio: Arc<TrackLocalStaticSample>,
-    video_sender: Arc<dyn RtpSender>,
-    audio_sender: Arc<dyn RtpSender>,
+    /// `None` for a peer that only receives.
+    senders: Option<(Arc<dyn RtpSender>, Arc<dyn RtpSender>)>,
     gathered: tokio::sync::mpsc::Receiver<()>,
     pub stop: Arc<AtomicBool>,
 }
@@ -200,6 +224,19 @@ impl TestPeer {
     pub async fn with_configuration(
         configuration: Option<rtc::peer_connection::configuration::RTCConfiguration>,
     ) -> TestPeer {
+        Self::build(configuration, true).await
+    }
+
+    /// A peer that sends nothing and receives one participant's audio and video (more after
+    /// [`TestPeer::renegotiate`]).
+    pub async fn receive_only() -> TestPeer {
+        Self::build(None, false).await
+    }
+
+    async fn build(
+        configuration: Option<rtc::peer_connection::configuration::RTCConfiguration>,
+        publish: bool,
+    ) -> TestPeer {
         let mut media = MediaEngine::default();
         media.register_default_codecs().expect("codecs");
         let counts = Arc::new(Counts::default());
@@ -226,24 +263,76 @@ impl TestPeer {
         let pc: Arc<dyn PeerConnection> = Arc::new(pc);
         let video = sample_track(RtpCodecKind::Video);
         let audio = sample_track(RtpCodecKind::Audio);
-        let video_sender = pc
-            .add_track(Arc::clone(&video) as Arc<dyn TrackLocal>)
-            .await
-            .expect("video");
-        let audio_sender = pc
-            .add_track(Arc::clone(&audio) as Arc<dyn TrackLocal>)
-            .await
-            .expect("audio");
-        TestPeer {
+        let senders = if publish {
+            let video_sender = pc
+                .add_track(Arc::clone(&video) as Arc<dyn TrackLocal>)
+                .await
+                .expect("video");
+            let audio_sender = pc
+                .add_track(Arc::clone(&audio) as Arc<dyn TrackLocal>)
+                .await
+                .expect("audio");
+            Some((video_sender, audio_sender))
+        } else {
+            None
+        };
+        let peer = TestPeer {
             pc,
             counts,
             video,
             audio,
-            video_sender,
-            audio_sender,
+            senders,
             gathered: grx,
             stop: Arc::new(AtomicBool::new(false)),
+        };
+        if !publish {
+            peer.ensure_receivers(1).await;
         }
+        peer
+    }
+
+    /// Receive-only audio and video sections until there are `n` of each kind.
+    pub async fn ensure_receivers(&self, n: usize) {
+        for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+            let mut have = 0;
+            for t in self.pc.get_transceivers().await {
+                if let Ok(Some(receiver)) = t.receiver().await
+                    && receiver.track().kind().await == kind
+                {
+                    have += 1;
+                }
+            }
+            for _ in have..n {
+                self.pc
+                    .add_transceiver_from_kind(
+                        kind,
+                        Some(webrtc::rtp_transceiver::RTCRtpTransceiverInit {
+                            direction:
+                                webrtc::rtp_transceiver::RTCRtpTransceiverDirection::Recvonly,
+                            streams: vec![],
+                            send_encodings: vec![],
+                        }),
+                    )
+                    .await
+                    .expect("receiving transceiver");
+            }
+        }
+    }
+
+    /// After `renegotiate`: an offer on the live connection able to receive `receive`
+    /// participants (ICE is already gathered, so nothing to wait for).
+    pub async fn reoffer(&self, receive: usize) -> String {
+        self.ensure_receivers(receive).await;
+        let offer = self.pc.create_offer(None).await.expect("offer");
+        self.pc
+            .set_local_description(offer)
+            .await
+            .expect("set local");
+        self.pc
+            .local_description()
+            .await
+            .expect("local description")
+            .sdp
     }
 
     /// Create an offer with all ICE candidates in it.
@@ -284,16 +373,15 @@ impl TestPeer {
     }
 
     async fn stream(&self, marker: Option<Arc<AtomicBool>>) {
-        let vpt = self
-            .video_sender
+        let (video_sender, audio_sender) = self.senders.as_ref().expect("a publishing peer");
+        let vpt = video_sender
             .get_parameters()
             .await
             .expect("params")
             .rtp_parameters
             .codecs[0]
             .payload_type;
-        let apt = self
-            .audio_sender
+        let apt = audio_sender
             .get_parameters()
             .await
             .expect("params")
@@ -412,4 +500,18 @@ pub async fn recorded_call(
         .await;
     applicant.answer(2).await;
     (peer_a, peer_o)
+}
+
+/// Answer the hub's `renegotiate` (someone joined or left): a new offer on the live connection
+/// with enough receiving sections, and the hub's answer applied. Returns the answer's SDP.
+pub async fn renegotiate(ws: &mut super::Ws, peer: &TestPeer) -> String {
+    let asked = ws.expect("renegotiate").await;
+    let receive = asked["receive"].as_u64().expect("receive") as usize;
+    let offer = peer.reoffer(receive).await;
+    ws.send(serde_json::json!({"type": "offer", "sdp": offer}))
+        .await;
+    let answer = ws.expect("answer").await;
+    let sdp = answer["sdp"].as_str().expect("sdp").to_owned();
+    peer.accept(sdp.clone()).await;
+    sdp
 }

@@ -512,6 +512,8 @@ impl Driver {
                 case_id: self.case.id,
                 peer: self.counterpart(role),
                 resumed,
+                publish: self.room.permissions(role).publish,
+                main: self.counterpart(role).role,
             },
         );
     }
@@ -878,6 +880,8 @@ impl Driver {
                     case_id: self.case.id,
                     peer: self.counterpart(peer),
                     resumed: true,
+                    publish: self.room.permissions(peer).publish,
+                    main: self.counterpart(peer).role,
                 },
             );
         }

@@ -478,19 +478,38 @@ export function setIceServers(servers) {
  * Resolves to `{ pc, sdp, remoteStream, acceptAnswer(sdp), close() }`: send `sdp` as
  * `{"type":"offer","sdp":...}` and hand the hub's `answer` to `acceptAnswer`.
  */
-export async function createPeer(localStream, onRemoteTrack, { gatherTimeoutMs = 3000 } = {}) {
+export async function createPeer(
+  localStream,
+  onRemoteTrack,
+  { gatherTimeoutMs = 3000, main = null, onOtherStream = null, publish = true } = {},
+) {
   const pc = new RTCPeerConnection({ iceServers: currentIceServers });
   livePeers.add(pc);
   const remoteStream = new MediaStream();
+  // In a call with guests, each other participant's media arrives as its own stream, named by
+  // the hub after them (`officer`, `interpreter-1`); `main` goes to the main video.
+  const others = new Map();
   pc.addEventListener('track', (ev) => {
     const track = ev.track;
+    const id = ev.streams && ev.streams[0] ? ev.streams[0].id : '';
+    if (main && id && id !== main) {
+      let stream = others.get(id);
+      if (!stream) {
+        stream = new MediaStream();
+        others.set(id, stream);
+      }
+      if (!stream.getTracks().includes(track)) stream.addTrack(track);
+      track.addEventListener('ended', () => stream.removeTrack(track));
+      if (onOtherStream) onOtherStream(id, stream);
+      return;
+    }
     if (!remoteStream.getTracks().includes(track)) remoteStream.addTrack(track);
     track.addEventListener('ended', () => remoteStream.removeTrack(track));
     if (onRemoteTrack) onRemoteTrack(remoteStream, track);
   });
 
   const kinds = new Set();
-  if (localStream) {
+  if (localStream && publish) {
     for (const track of localStream.getTracks()) {
       pc.addTrack(track, localStream);
       kinds.add(track.kind);
@@ -510,6 +529,19 @@ export async function createPeer(localStream, onRemoteTrack, { gatherTimeoutMs =
     remoteStream,
     async acceptAnswer(sdp) {
       await pc.setRemoteDescription({ type: 'answer', sdp });
+    },
+    /**
+     * The hub asks for a new offer (someone joined or left): one with room to receive
+     * `receive` participants' audio and video. Returns the offer's SDP.
+     */
+    async renegotiate(receive) {
+      for (const kind of ['audio', 'video']) {
+        const have = pc.getTransceivers().filter((t) => t.receiver.track && t.receiver.track.kind === kind).length;
+        for (let i = have; i < receive; i += 1) pc.addTransceiver(kind, { direction: 'recvonly' });
+      }
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      return pc.localDescription.sdp;
     },
     close() {
       livePeers.delete(pc);
@@ -846,4 +878,48 @@ export function base64urlDecode(text) {
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
+}
+
+/**
+ * Show another participant's stream (a guest, or the officer for a guest) as a captioned tile
+ * in `container`; `label` names them.
+ */
+export function showParticipantTile(container, id, stream, label) {
+  let fig = [...container.querySelectorAll('figure[data-participant]')].find((f) => f.dataset.participant === id);
+  if (!fig) {
+    fig = document.createElement('figure');
+    fig.className = 'participant-tile';
+    fig.dataset.participant = id;
+    fig.dataset.testid = 'participant-tile';
+    const video = document.createElement('video');
+    video.autoplay = true;
+    video.playsInline = true;
+    const caption = document.createElement('figcaption');
+    fig.append(video, caption);
+    container.append(fig);
+  }
+  if (stream) playStream(fig.querySelector('video'), stream);
+  const caption = fig.querySelector('figcaption');
+  if (label && caption.textContent !== label) caption.textContent = label;
+  fig.querySelector('video').setAttribute('aria-label', label || id);
+  container.hidden = false;
+}
+
+/**
+ * Keep only the tiles of those still in the call (`participants` as the hub lists them),
+ * captioned by `labelOf(participant)`.
+ */
+export function pruneParticipantTiles(container, participants, labelOf) {
+  const present = new Map(participants.map((p) => [p.role, p]));
+  for (const fig of container.querySelectorAll('figure[data-participant]')) {
+    const p = present.get(fig.dataset.participant);
+    if (!p) {
+      const video = fig.querySelector('video');
+      if (video) video.srcObject = null;
+      fig.remove();
+    } else {
+      fig.querySelector('figcaption').textContent = labelOf(p);
+    }
+  }
+  container.hidden = !container.querySelector('figure[data-participant]');
 }

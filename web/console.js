@@ -21,6 +21,8 @@ import {
   keepSignal,
   openCamera,
   playStream,
+  pruneParticipantTiles,
+  showParticipantTile,
   setStatus,
   shortHash,
   shortTimeText,
@@ -61,6 +63,11 @@ const els = {
   knockLocal: $('#knock-local'),
   admit: $('#admit'),
   deny: $('#deny'),
+  guestForm: $('#guest-form'),
+  guestRole: $('#guest-role'),
+  guestName: $('#guest-name'),
+  guestLinks: $('#guest-links'),
+  participantTiles: $('#participant-tiles'),
   remoteVideo: $('#remote-video'),
   localVideo: $('#local-video'),
   enableSound: $('#enable-sound'),
@@ -224,6 +231,10 @@ function itemLabel(item) {
 const state = {
   /** Who waits in the lobby of the current session: `{role, name, tz, since}`, or null. */
   knock: null,
+  /** Others knocking after `knock`, answered in turn. */
+  knocks: [],
+  /** Everyone in the call as the hub lists them: `[{role, name, tz}]`. */
+  participants: [],
   me: null,
   services: null,
   /** The desk's signalling link (keepSignal): reconnects by itself after a drop. */
@@ -826,6 +837,16 @@ function handleMessage(msg) {
     case 'knock':
       onKnock(msg);
       break;
+    case 'guest_invite':
+      onGuestInvite(msg);
+      break;
+    case 'participants':
+      state.participants = Array.isArray(msg.participants) ? msg.participants : [];
+      pruneParticipantTiles(els.participantTiles, state.participants, participantLabel);
+      break;
+    case 'renegotiate':
+      onRenegotiate(msg);
+      break;
     case 'answer':
       onAnswer(msg);
       break;
@@ -972,7 +993,13 @@ async function onPaired(msg) {
  * Shown with their role and their local time (kept current by the clock tick).
  */
 function onKnock(msg) {
-  state.knock = { role: msg.role || 'applicant', name: msg.name || '', tz: msg.tz || '', since: msg.since || '' };
+  const knock = { role: msg.role || 'applicant', name: msg.name || '', tz: msg.tz || '', since: msg.since || '' };
+  if (state.knock && state.knock.role !== knock.role) {
+    // Someone else is being answered: this one waits their turn (shown once that is done).
+    state.knocks = state.knocks.filter((k) => k.role !== knock.role).concat([knock]);
+    return;
+  }
+  state.knock = knock;
   els.lobbyPanel.dataset.state = 'knocking';
   els.callPanel.dataset.lobby = 'waiting';
   updateInert();
@@ -980,7 +1007,7 @@ function onKnock(msg) {
   // Announced once, on arrival; the local time below keeps ticking.
   setI18n(els.knock, 'lobbyKnock', {
     name: k.name,
-    role: t(`lobbyRole_${k.role}`),
+    role: guestRoleLabel(k.role),
     time: applicantLocalText(k.tz, new Date()),
   });
   els.knock.dataset.tz = k.tz;
@@ -1000,6 +1027,16 @@ function renderKnock() {
   setI18n(els.knockLocal, 'lobbyLocalTime', { time: applicantLocalText(k.tz, new Date()) });
 }
 
+/** `interpreter-1` → the role's name in the console's language. */
+function guestRoleLabel(participant) {
+  return t(`lobbyRole_${String(participant).replace(/-\d+$/, '')}`);
+}
+
+/** How a participant is captioned: their name and role. */
+function participantLabel(p) {
+  return t('participantTile', { name: p.name || p.role, role: guestRoleLabel(p.role) });
+}
+
 /** Nobody knocks (a new session, or the answer went out): `note` says what happened. */
 function clearKnock(note, vars) {
   state.knock = null;
@@ -1015,8 +1052,9 @@ function clearKnock(note, vars) {
 
 function answerKnock(admit) {
   if (!state.knock) return;
-  const name = state.knock.name;
-  if (send({ type: admit ? 'admit' : 'deny' }, { what: admit ? 'admit' : 'deny', name }) == null) return;
+  const { name, role } = state.knock;
+  const msg = { type: admit ? 'admit' : 'deny', participant: role };
+  if (send(msg, { what: admit ? 'admit' : 'deny', name, role }) == null) return;
   els.admit.disabled = true;
   els.deny.disabled = true;
 }
@@ -1043,11 +1081,20 @@ async function startMedia() {
   const name = (session && session.peer && session.peer.name) || 'the applicant';
   let peer;
   try {
-    peer = await createPeer(state.localStream, (stream) =>
-      playStream(els.remoteVideo, stream, (resume) => {
-        state.resumeSound = resume;
-        els.enableSound.hidden = false;
-      }),
+    peer = await createPeer(
+      state.localStream,
+      (stream) =>
+        playStream(els.remoteVideo, stream, (resume) => {
+          state.resumeSound = resume;
+          els.enableSound.hidden = false;
+        }),
+      {
+        main: 'applicant',
+        onOtherStream: (id, stream) => {
+          const p = state.participants.find((x) => x.role === id) || { role: id, name: '' };
+          showParticipantTile(els.participantTiles, id, stream, participantLabel(p));
+        },
+      },
     );
   } catch (err) {
     els.callStatus.textContent = `Could not set up the video connection: ${err.message}`;
@@ -1121,6 +1168,57 @@ function restoreFromChecklist() {
       }
     }
   }
+}
+
+/** Someone joined or left: a new offer on the same connection, with room for everyone. */
+async function onRenegotiate(msg) {
+  const peer = state.peer;
+  if (!peer) return;
+  try {
+    const sdp = await peer.renegotiate(Number(msg.receive) || 1);
+    if (state.peer === peer) send({ type: 'offer', sdp }, 'offer');
+  } catch (err) {
+    els.callStatus.textContent = `Could not add the new participant's video: ${err.message}`;
+  }
+}
+
+/** Invite a guest in the chosen role; the hub answers with their link. */
+function inviteGuest(ev) {
+  ev.preventDefault();
+  if (!state.session) return;
+  const role = els.guestRole.value;
+  const name = els.guestName.value.trim();
+  send({ type: 'invite_guest', role, name }, { what: 'invite_guest' });
+}
+
+/** The link for a guest just invited, with a button to copy it. */
+function onGuestInvite(msg) {
+  const expires = new Date(msg.expires_at);
+  const when = Number.isNaN(expires.getTime()) ? msg.expires_at : expires.toLocaleString();
+  const name = els.guestName.value.trim() || guestRoleLabel(msg.participant);
+  els.guestName.value = '';
+  const link = h('input', { type: 'text', readOnly: true, value: msg.link, class: 'guest-link' });
+  link.setAttribute('aria-label', t('guestLink', { name, role: guestRoleLabel(msg.participant), expires: when }));
+  const copy = h('button', { type: 'button', class: 'btn secondary small' }, t('guestCopy'));
+  const status = h('span', { class: 'small muted', role: 'status' });
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(msg.link);
+    } catch {
+      link.select();
+    }
+    status.textContent = t('guestCopied');
+  });
+  els.guestLinks.append(
+    h(
+      'li',
+      { dataset: { testid: 'guest-link', participant: msg.participant } },
+      h('p', {}, t('guestLink', { name, role: guestRoleLabel(msg.participant), expires: when })),
+      link,
+      copy,
+      status,
+    ),
+  );
 }
 
 async function onAnswer(msg) {
@@ -1795,9 +1893,14 @@ function onAck(msg) {
   }
   if (event === 'participant_admitted' || event === 'participant_denied') {
     const name = (pending && pending.name) || (state.knock && state.knock.name) || '';
+    const role = (pending && pending.role) || (state.knock && state.knock.role) || 'applicant';
     clearKnock(event === 'participant_admitted' ? 'lobbyAdmittedNote' : 'lobbyDeniedNote', { name });
-    els.callPanel.dataset.lobby = event === 'participant_admitted' ? 'admitted' : 'denied';
-    updateInert();
+    if (role === 'applicant') {
+      els.callPanel.dataset.lobby = event === 'participant_admitted' ? 'admitted' : 'denied';
+      updateInert();
+    }
+    const next = state.knocks.shift();
+    if (next) onKnock(next);
   }
   if (event === 'identity_check_recorded' || (pending && pending.what === 'identity_check')) {
     const type = (pending && pending.documentType) || els.idDocType.value;
@@ -1826,6 +1929,19 @@ function onRecording(msg) {
 
 function onPeerState(msg) {
   if (msg.role === 'officer') return;
+  if (msg.role !== 'applicant') {
+    // A guest: gone from the lobby before an answer, or news from the call.
+    state.knocks = state.knocks.filter((k) => k.role !== msg.role);
+    if (msg.state === 'left' && state.knock && state.knock.role === msg.role) {
+      clearKnock();
+      const next = state.knocks.shift();
+      if (next) onKnock(next);
+    }
+    const p = state.participants.find((x) => x.role === msg.role) || { role: msg.role, name: '' };
+    const texts = { joined: 'joined the call', left: 'left the call', reconnecting: 'is reconnecting', rejoined: 'is back' };
+    if (texts[msg.state]) els.callStatus.textContent = `${participantLabel(p)} ${texts[msg.state]}.`;
+    return;
+  }
   // Gone from the lobby before an answer: nobody left to admit.
   if (msg.state === 'left' && state.knock) {
     clearKnock();
@@ -2004,6 +2120,10 @@ function endCall() {
   state.localStream = null;
   els.remoteVideo.srcObject = null;
   els.localVideo.srcObject = null;
+  state.knocks = [];
+  state.participants = [];
+  pruneParticipantTiles(els.participantTiles, [], participantLabel);
+  els.guestLinks.replaceChildren();
   state.session = null;
   state.pending.clear();
   els.callPanel.hidden = true;
@@ -2785,6 +2905,7 @@ function main() {
   els.casesRefresh.addEventListener('click', loadCases);
   els.takeNext.addEventListener('click', takeNext);
   els.admit.addEventListener('click', () => answerKnock(true));
+  els.guestForm.addEventListener('submit', inviteGuest);
   els.deny.addEventListener('click', () => answerKnock(false));
   els.deskReconnect.addEventListener('click', connectDesk);
   els.idForm.addEventListener('submit', submitIdentity);

@@ -22,6 +22,8 @@ import {
   mediaErrorKind,
   openCamera,
   playStream,
+  pruneParticipantTiles,
+  showParticipantTile,
   stopStream,
   utcOffsetText,
   viewerZone,
@@ -66,6 +68,7 @@ const els = {
   linkStatus: $('#link-status'),
   consentLink: $('#consent-link'),
   remoteVideo: $('#remote-video'),
+  participantTiles: $('#participant-tiles'),
   localVideo: $('#local-video'),
   recordingIndicator: $('#recording-indicator'),
   recordingStatus: $('#recording-status'),
@@ -401,7 +404,10 @@ function stopMeter() {
 function connect() {
   status('connecting');
   state.link = keepSignal({
-    auth: async () => ({ type: 'auth', invite: state.token }),
+    auth: async () =>
+      state.guest
+        ? { type: 'auth', guest: state.token, tz: Intl.DateTimeFormat().resolvedOptions().timeZone }
+        : { type: 'auth', invite: state.token },
     onMessage: handleMessage,
     onState: onLinkState,
   });
@@ -555,6 +561,13 @@ function handleMessage(msg) {
     case 'answer':
       onAnswer(msg);
       break;
+    case 'renegotiate':
+      onRenegotiate(msg);
+      break;
+    case 'participants':
+      state.participants = Array.isArray(msg.participants) ? msg.participants : [];
+      pruneParticipantTiles(els.participantTiles, state.participants, participantLabel);
+      break;
     case 'consent_requested':
       onConsentRequested(msg);
       break;
@@ -597,6 +610,16 @@ function onWelcome(msg) {
   state.name = msg.name || '';
   state.service = msg.service || '';
   clearStatus();
+  if (state.guest) {
+    // A guest is already in the session's waiting room: no queue, no planning.
+    state.role = msg.role || '';
+    setI18n(els.greeting, 'greeting', { name: state.name });
+    els.welcome.hidden = false;
+    els.serviceLine.hidden = true;
+    setI18n(els.lobbyStatus, 'guestWelcome', { role: roleName(state.role) });
+    els.lobbyStatus.hidden = false;
+    return;
+  }
   setI18n(els.greeting, 'greeting', { name: state.name });
   setI18n(els.serviceLine, 'serviceLine', { service: serviceName(state.service, state.catalogue) });
   els.serviceLine.hidden = !state.service;
@@ -636,7 +659,7 @@ function sessionNotResumed() {
 
 /** Step 2 opens when both the hub's welcome and the device check are done. */
 function maybeOpenQueue() {
-  if (!state.welcomed || !state.devicesOk || state.fatal) return;
+  if (!state.welcomed || !state.devicesOk || state.fatal || state.guest) return;
   if (!els.stepQueue.hidden || !els.stepCall.hidden || !els.stepReceipt.hidden) return;
   stopMeter();
   show(els.stepQueue);
@@ -685,7 +708,11 @@ function onLobby(msg) {
   document.body.dataset.lobby = msg.state;
   els.lobbyStatus.dataset.state = msg.state;
   els.lobbyStatus.className = `status lobby-status is-${msg.state === 'denied' ? 'warn' : 'ok'}`;
-  setI18n(els.lobbyStatus, key);
+  if (state.guest && msg.state === 'waiting') {
+    setI18n(els.lobbyStatus, 'guestWelcome', { role: roleName(state.role) });
+  } else {
+    setI18n(els.lobbyStatus, key);
+  }
   els.lobbyStatus.hidden = false;
   if (msg.state === 'waiting') {
     // Out of the queue, not yet in the call: nothing to press, just keep the page open.
@@ -750,7 +777,14 @@ async function onPaired(msg) {
   if (msg.resumed) els.stepCall.dataset.resumed = String(Number(els.stepCall.dataset.resumed || 0) + 1);
   setI18n(els.callStatus, resumed ? 'callResuming' : 'callConnecting');
   if (resumed) afterResume();
-  if (!state.localStream) {
+  const publish = msg.publish !== false;
+  if (!publish) {
+    // A guest who watches and listens only: no camera, no microphone.
+    stopStream(state.localStream);
+    state.localStream = null;
+    setI18n(els.lobbyStatus, 'guestWatchOnly', { role: roleName(state.role) });
+    els.lobbyStatus.hidden = false;
+  } else if (!state.localStream) {
     // Paired before the device check (a reload in a call): the camera was allowed already.
     try {
       state.localStream = await openCamera();
@@ -769,12 +803,23 @@ async function onPaired(msg) {
   }
   let peer;
   try {
-    peer = await createPeer(state.localStream, (stream) => {
-      playStream(els.remoteVideo, stream, (resume) => {
-        state.resumeSound = resume;
-        els.enableSound.hidden = false;
-      });
-    });
+    peer = await createPeer(
+      state.localStream,
+      (stream) => {
+        playStream(els.remoteVideo, stream, (resume) => {
+          state.resumeSound = resume;
+          els.enableSound.hidden = false;
+        });
+      },
+      {
+        main: msg.main || 'officer',
+        publish,
+        onOtherStream: (id, stream) => {
+          const p = (state.participants || []).find((x) => x.role === id) || { role: id, name: '' };
+          showParticipantTile(els.participantTiles, id, stream, participantLabel(p));
+        },
+      },
+    );
   } catch (err) {
     setI18n(els.callStatus, 'mediaFailed', { message: err && err.message ? err.message : String(err) });
     return;
@@ -816,6 +861,28 @@ function afterResume() {
   if (state.myConsents) requestMyConsents();
 }
 
+/** `interpreter-1` → the role's name in the page's language. */
+function roleName(participant) {
+  return t(`lobbyRole_${String(participant).replace(/-\d+$/, '')}`);
+}
+
+/** How another participant is captioned: their name and role. */
+function participantLabel(p) {
+  return t('participantTile', { name: p.name || roleName(p.role), role: roleName(p.role) });
+}
+
+/** Someone joined or left: a new offer on the same connection, with room for everyone. */
+async function onRenegotiate(msg) {
+  const peer = state.peer;
+  if (!peer) return;
+  try {
+    const sdp = await peer.renegotiate(Number(msg.receive) || 1);
+    if (state.peer === peer) send({ type: 'offer', sdp });
+  } catch (err) {
+    setI18n(els.callStatus, 'mediaFailed', { message: err && err.message ? err.message : String(err) });
+  }
+}
+
 async function onAnswer(msg) {
   if (!state.peer) return;
   try {
@@ -826,7 +893,8 @@ async function onAnswer(msg) {
 }
 
 function onPeerState(msg) {
-  if (msg.role === 'applicant') return;
+  // Only the officer's state matters here; guests come and go in the tiles.
+  if (msg.role !== 'officer') return;
   if (msg.state === 'left' || msg.state === 'disconnected') {
     setI18n(els.callStatus, 'peerLeft');
     peerNotice('peerLeft', 'left', 'warn');
@@ -2124,7 +2192,9 @@ function setupPlanning() {
 
 function readToken() {
   const params = new URLSearchParams(location.hash.replace(/^#/, ''));
-  const token = params.get('t');
+  // `#t=` is an applicant's invite; `#g=` a guest's link from the officer.
+  state.guest = !params.get('t') && !!params.get('g');
+  const token = params.get('t') || params.get('g');
   return token && token.trim() ? token.trim() : null;
 }
 
@@ -2192,9 +2262,11 @@ function main() {
     return;
   }
   document.body.dataset.state = 'devices';
+  if (state.guest) document.body.dataset.guest = 'true';
   applyTranslations();
   connect();
-  startPlanning();
+  // Planning belongs to the applicant's case; a guest's link opens one session only.
+  if (!state.guest) startPlanning();
 }
 
 main();

@@ -269,6 +269,12 @@ pub enum ServerMsg {
         /// True when a participant comes back to a session after a drop: send a fresh offer.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         resumed: bool,
+        /// Whether this participant may send audio and video; when false (a guest who only
+        /// watches), offer receive-only sections.
+        publish: bool,
+        /// Whose media the main video shows (`applicant`, or `officer` for the applicant);
+        /// the others' streams arrive with their own stream ids.
+        main: String,
     },
     /// Officer: someone waits in the session's lobby. `tz` is their IANA zone, so the console
     /// shows their local time; `since` is when they arrived (RFC 3339, UTC).

@@ -12,7 +12,9 @@
 // prefixed `[reconnect]`): the applicant goes offline and loses its socket, the officer's socket
 // closes, then the officer reloads the console; each time the page reconnects by itself, the
 // hub resumes the same session, the other side is told "reconnecting" then "rejoined", and
-// both videos decode new frames again.
+// both videos decode new frames again. Before closing, the officer invites an interpreter from
+// the console (steps prefixed `[guest]`), who opens the link in another browser, knocks, is
+// admitted and sees the others, as they see the interpreter in a captioned tile.
 //
 // Then a second scenario, booking across time zones: the officer creates a case for a Lisbon
 // applicant (phone, Europe/Lisbon); the console header shows at least four clocks (Beijing
@@ -1388,6 +1390,46 @@ async function main() {
     log(`evidence log after the reload: ${(await evidenceEvents(officer)).join(', ') || '(empty)'}`);
     await Promise.all([waitForFreshVideo(officer, 'officer'), waitForFreshVideo(applicant, 'applicant')]);
     await shot(officer, 'officer-reloaded');
+  });
+
+  await step('[guest] the officer invites an interpreter; they open the link in Rome, knock, are admitted; all three see each other', async () => {
+    await officer.locator(tid('guest-role')).selectOption('interpreter');
+    await officer.locator(tid('guest-name')).fill('Ana Sousa');
+    await officer.locator(tid('guest-invite')).click();
+    const row = officer.locator(`${tid('guest-link')}[data-participant="interpreter-1"]`);
+    await row.waitFor({ state: 'visible' });
+    const link = await row.locator('input').inputValue();
+    if (!link.includes('/join#g=')) throw new Error(`the guest link is not a join link: ${link}`);
+    const guestCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'it-IT', timezoneId: 'Europe/Rome' });
+    const guest = watch(await guestCtx.newPage(), 'guest');
+    await guest.goto(link);
+    await guest.waitForSelector(`${tid('lobby-status')}:visible`);
+    const welcome = await visibleText(guest, 'lobby-status');
+    if (!welcome.toLowerCase().includes('interprete')) throw new Error(`the guest is not greeted in Italian with their role: "${welcome}"`);
+    await officer.waitForSelector(`${tid('lobby-panel')}[data-state="knocking"]`);
+    const knock = await visibleText(officer, 'knock');
+    if (!knock.includes('Ana Sousa') || !knock.toLowerCase().includes('interpreter')) {
+      throw new Error(`the knock does not name the interpreter: "${knock}"`);
+    }
+    await officer.getByRole('button', { name: /Admit/ }).click();
+    await guest.waitForSelector(`${tid('step-call')}:visible`);
+    await waitForRemoteVideo(guest, 'guest');
+    const tilePlays = (page, who, participant) =>
+      until(`${who} to see ${participant}'s tile playing`, async () => {
+        const v = await page.evaluate((id) => {
+          const fig = [...document.querySelectorAll('[data-testid="participant-tile"]')].find((f) => f.dataset.participant === id);
+          const video = fig && fig.querySelector('video');
+          return video ? { w: video.videoWidth, t: video.currentTime, caption: fig.textContent } : null;
+        }, participant);
+        return { ok: !!v && v.w > 0 && v.t > 0.5, ...v };
+      }, VIDEO_TIMEOUT_MS);
+    const seen = await tilePlays(officer, 'officer', 'interpreter-1');
+    if (!seen.caption.includes('Ana Sousa')) throw new Error(`the officer's tile is not captioned with the name: "${seen.caption}"`);
+    await tilePlays(applicant, 'applicant', 'interpreter-1');
+    await tilePlays(guest, 'guest', 'applicant');
+    await officer.waitForSelector(`${tid('evidence-entry')}[data-event="guest_invited"]`, { state: 'attached' });
+    await shot(guest, 'guest-call');
+    await shot(officer, 'officer-three-party');
   });
 
   const { artefactId, manifest } = await step('officer closes; outcome completed on both sides', async () => {

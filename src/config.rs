@@ -619,4 +619,27 @@ mod tests {
             Ok(())
         });
     }
+
+    #[test]
+    fn guest_roles_override_the_defaults_and_unknown_roles_are_refused() {
+        use crate::evidence::GuestRole;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "hub.toml",
+                "[guest_roles.relative]\npublish = false\nrecorded = false\nconfirm_declarations = false\n",
+            )?;
+            let c =
+                Config::load(Some(Path::new("hub.toml")), &Overrides::default()).expect("loads");
+            let policy = c.validate().expect("valid").guest_policy;
+            assert!(!policy.of(GuestRole::Relative).publish);
+            // Roles not named keep their defaults.
+            assert!(policy.of(GuestRole::CoHeir).confirm_declarations);
+            assert!(policy.of(GuestRole::Interpreter).publish);
+            jail.create_file("bad.toml", "[guest_roles.uncle]\npublish = true\nrecorded = true\nconfirm_declarations = false\n")?;
+            assert!(Config::load(Some(Path::new("bad.toml")), &Overrides::default()).is_err());
+            jail.create_file("partial.toml", "[guest_roles.relative]\npublish = true\n")?;
+            assert!(Config::load(Some(Path::new("partial.toml")), &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
 }

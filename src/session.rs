@@ -269,6 +269,24 @@ pub struct GuestPass {
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// What a returning participant is told to do with their media (`paired.media`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Media {
+    /// The hub still holds their peer connection: keep it and make an ICE-restart offer.
+    Resume,
+    /// It does not: make a new peer connection and offer.
+    Rejoin,
+}
+
+impl Media {
+    fn as_str(self) -> &'static str {
+        match self {
+            Media::Resume => "resume",
+            Media::Rejoin => "rejoin",
+        }
+    }
+}
+
 /// How long a guest link works if the session runs on.
 pub const GUEST_LINK_TTL: chrono::Duration = chrono::Duration::hours(4);
 
@@ -502,6 +520,12 @@ impl Driver {
 
     /// Send `role` fresh ICE servers (with TURN) and `paired`: the cue to make an offer.
     fn pair(&self, role: ParticipantRole, resumed: bool) {
+        self.pair_with(role, resumed.then_some(Media::Rejoin));
+    }
+
+    /// `paired` after a return: `media` says whether to keep the peer connection (an ICE
+    /// restart on it) or make a new one.
+    fn pair_with(&self, role: ParticipantRole, media: Option<Media>) {
         if let Some(msg) = ice_servers(&self.hub, self.record.id, role) {
             self.send(role, msg);
         }
@@ -511,11 +535,25 @@ impl Driver {
                 session_id: self.record.id,
                 case_id: self.case.id,
                 peer: self.counterpart(role),
-                resumed,
+                resumed: media.is_some(),
                 publish: self.room.permissions(role).publish,
                 main: self.counterpart(role).role,
+                media: media.map(|m| m.as_str().to_owned()),
             },
         );
+    }
+
+    /// The others in the call start afresh too: their receiving legs take the returning
+    /// participant's new stream from a new peer connection rather than splicing it in.
+    async fn repair_others(&mut self, role: ParticipantRole) {
+        for peer in self.room.in_call() {
+            if peer == role || self.grace.contains_key(&peer) || !self.media.has_peer(peer) {
+                continue;
+            }
+            self.media.drop_participant(peer).await;
+            self.receiving.remove(&peer);
+            self.pair_with(peer, Some(Media::Rejoin));
+        }
     }
 
     /// Send `msg` to every participant with a connection (guests in the lobby included).
@@ -574,11 +612,10 @@ impl Driver {
                     }
                     Some(SessionCmd::Gone { role, conn }) => {
                         // A replaced connection closing says nothing about the participant.
+                        // The media connection is kept: the call may go on while the socket comes
+                        // back, and the return resumes it (grace expiry drops it).
                         if self.conns.get(&role).is_some_and(|c| c.0 == conn) {
-                            self.media.drop_participant(role).await;
-                            self.receiving.remove(&role);
                             let _ = self.apply(role, RoomInput::Disconnected { role }, None).await;
-                            self.renegotiate_others(Some(role));
                         }
                     }
                     Some(SessionCmd::Rejoin { role, conn, tx, tz }) => {
@@ -818,8 +855,15 @@ impl Driver {
             }));
             let _ = old.send(Outbound::Detach);
         }
-        self.media.drop_participant(role).await;
-        self.receiving.remove(&role);
+        // Media that survived the signalling drop is resumed (an ICE restart on the same peer
+        // connection); otherwise the participant starts a new one.
+        let media = if self.media.is_alive(role) {
+            Media::Resume
+        } else {
+            self.media.drop_participant(role).await;
+            self.receiving.remove(&role);
+            Media::Rejoin
+        };
         let handle = SessionHandle {
             id: self.record.id,
             role,
@@ -848,7 +892,7 @@ impl Driver {
                 },
             );
         }
-        self.pair(role, true);
+        self.pair_with(role, Some(media));
         self.send(
             role,
             ServerMsg::Recording {
@@ -865,25 +909,8 @@ impl Driver {
             .apply(role, RoomInput::Reconnected { role }, None)
             .await;
         self.announce_participants();
-        // The others renegotiate too: their receiving legs start afresh with the returning
-        // participant's new stream rather than splicing it into the old one.
-        for peer in self.room.in_call() {
-            if peer == role || self.grace.contains_key(&peer) || !self.media.has_peer(peer) {
-                continue;
-            }
-            self.media.drop_participant(peer).await;
-            self.receiving.remove(&peer);
-            self.send(
-                peer,
-                ServerMsg::Paired {
-                    session_id: self.record.id,
-                    case_id: self.case.id,
-                    peer: self.counterpart(peer),
-                    resumed: true,
-                    publish: self.room.permissions(peer).publish,
-                    main: self.counterpart(peer).role,
-                },
-            );
+        if media == Media::Rejoin {
+            self.repair_others(role).await;
         }
     }
 
@@ -963,7 +990,7 @@ impl Driver {
             .await
         {
             Ok(answer) => {
-                let first = !self.receiving.contains_key(&role);
+                let first = !self.receiving.contains_key(&role) || answer.replaced;
                 self.send(role, ServerMsg::Answer { sdp: answer.sdp });
                 if answer.receiving.len() < sources.len() {
                     // The offer had too few receiving slots: ask for one with enough.
@@ -975,7 +1002,11 @@ impl Driver {
                     );
                 }
                 self.receiving.insert(role, answer.receiving);
-                if first && permissions.publish {
+                if answer.replaced {
+                    // A new peer connection in place of one that could have been resumed (a
+                    // reloaded page): the others start afresh with it.
+                    self.repair_others(role).await;
+                } else if first && permissions.publish {
                     // A new sender: everyone else needs a slot for them.
                     self.renegotiate_others(Some(role));
                 }

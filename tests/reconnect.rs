@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::peer::{TestPeer, negotiate, wait_for};
 use common::{Ws, login, start_hub, start_hub_configured, ticket};
 use globallink::clock::SystemClock;
 use serde_json::{Value, json};
@@ -54,6 +55,8 @@ async fn applicant_and_officer_come_back_to_their_session() {
         (resumed["session_id"].as_str(), resumed["resumed"].as_bool()),
         (Some(session.as_str()), Some(true))
     );
+    // No media connection to keep: the page makes a new one.
+    assert_eq!(resumed["media"], "rejoin");
     assert_eq!(applicant.expect("recording").await["active"], false);
     peer_state(&mut officer, "rejoined").await;
     // The session carries on: a consent on the new connection.
@@ -135,4 +138,86 @@ async fn an_applicant_back_after_the_grace_period_starts_afresh() {
         "{:?}",
         applicant.seen
     );
+}
+
+/// The `a=` attribute `name` of an SDP.
+fn attribute<'a>(sdp: &'a str, name: &str) -> Option<&'a str> {
+    sdp.lines().find_map(|l| l.trim_end().strip_prefix(name))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_socket_resumes_the_call_with_an_ice_restart() {
+    let hub = start_hub().await;
+    let base = hub.url("");
+    let officer_http = login(&base, &hub.accounts.officer).await;
+    let (mut officer, mut applicant, session, invite) = pair(&hub, &officer_http).await;
+    let mut peer_a = TestPeer::new().await;
+    let mut peer_o = TestPeer::new().await;
+    let offer = peer_a.offer().await;
+    applicant.send(json!({"type": "offer", "sdp": offer})).await;
+    let first = applicant.expect("answer").await["sdp"]
+        .as_str()
+        .expect("sdp")
+        .to_owned();
+    peer_a.accept(first.clone()).await;
+    let offer = peer_o.offer().await;
+    negotiate(&mut officer, &peer_o, offer).await;
+    peer_a.start_media().await;
+    peer_o.start_media().await;
+    let heard = |p: &TestPeer| p.counts.video.load(std::sync::atomic::Ordering::SeqCst);
+    wait_for(15, "media both ways", || {
+        heard(&peer_a) > 10 && heard(&peer_o) > 10
+    })
+    .await;
+
+    // Only the signalling socket drops (a network change): the media connection stays up.
+    drop(applicant);
+    peer_state(&mut officer, "reconnecting").await;
+    let during = heard(&peer_o);
+    wait_for(10, "media flowing while the socket is away", || {
+        heard(&peer_o) > during + 30
+    })
+    .await;
+    let mut applicant = Ws::auth(hub.addr, json!({"invite": invite})).await;
+    let resumed = applicant.expect("paired").await;
+    assert_eq!(resumed["session_id"], session.as_str());
+    assert_eq!(resumed["media"], "resume", "{resumed}");
+    // The same peer connection, restarted: new ICE credentials, the same DTLS certificate.
+    peer_a.pc.restart_ice().await.expect("restart");
+    let offer = peer_a.offer().await;
+    assert_ne!(
+        attribute(&offer, "a=ice-ufrag:"),
+        attribute(&first, "a=ice-ufrag:")
+    );
+    applicant.send(json!({"type": "offer", "sdp": offer})).await;
+    let answer = applicant.expect("answer").await["sdp"]
+        .as_str()
+        .expect("sdp")
+        .to_owned();
+    assert_ne!(
+        attribute(&answer, "a=ice-ufrag:"),
+        attribute(&first, "a=ice-ufrag:"),
+        "the hub restarted ICE too"
+    );
+    assert_eq!(
+        attribute(&answer, "a=fingerprint:"),
+        attribute(&first, "a=fingerprint:"),
+        "the hub kept its peer connection"
+    );
+    peer_a.accept(answer).await;
+    peer_state(&mut officer, "rejoined").await;
+    let (a, o) = (heard(&peer_a), heard(&peer_o));
+    wait_for(15, "media both ways after the restart", || {
+        heard(&peer_a) > a + 30 && heard(&peer_o) > o + 30
+    })
+    .await;
+    // The officer was not asked to start over: nothing to renegotiate on their side.
+    officer.send(json!({"type": "ping"})).await;
+    officer.expect("pong").await;
+    assert!(
+        !officer.seen_type("paired"),
+        "the officer keeps their connection"
+    );
+    peer_a.close().await;
+    peer_o.close().await;
 }

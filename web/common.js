@@ -531,6 +531,20 @@ export async function createPeer(
       await pc.setRemoteDescription({ type: 'answer', sdp });
     },
     /**
+     * An ICE restart on this connection (after a network change, or when the hub says the
+     * call can be resumed): a new offer with fresh ICE credentials. Returns its SDP.
+     */
+    async restartIce() {
+      const offer = await pc.createOffer({ iceRestart: true });
+      await pc.setLocalDescription(offer);
+      await iceGatheringDone(pc, gatherTimeoutMs);
+      return pc.localDescription.sdp;
+    },
+    /** Whether the connection can still be resumed with an ICE restart. */
+    resumable() {
+      return pc.connectionState !== 'closed' && pc.signalingState !== 'closed';
+    },
+    /**
      * The hub asks for a new offer (someone joined or left): one with room to receive
      * `receive` participants' audio and video. Returns the offer's SDP.
      */

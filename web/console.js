@@ -959,6 +959,8 @@ async function onPaired(msg) {
   if (sameSession) {
     els.callStatus.textContent = 'Back in the session; reconnecting the video…';
     setLinkBlocked(false);
+    // The hub kept our media connection: resume it with an ICE restart instead of a new one.
+    if (msg.media === 'resume' && (await resumeMedia())) return;
     await startMedia();
     return;
   }
@@ -1117,6 +1119,8 @@ async function startMedia() {
       failed: 'The video connection failed.',
     };
     if (texts[pc.connectionState]) els.callStatus.textContent = texts[pc.connectionState];
+    // The network changed under a live call: an ICE restart keeps it.
+    if (pc.connectionState === 'failed') resumeMedia();
   });
   els.callStatus.textContent = 'Connecting the video…';
   send({ type: 'offer', sdp: peer.sdp }, 'offer');
@@ -1167,6 +1171,20 @@ function restoreFromChecklist() {
         out.dataset.seq = String(seq);
       }
     }
+  }
+}
+
+/** An ICE restart on the live connection; false if there is none to restart. */
+async function resumeMedia() {
+  const peer = state.peer;
+  if (!peer || !peer.resumable()) return false;
+  try {
+    const sdp = await peer.restartIce();
+    if (state.peer !== peer) return true;
+    send({ type: 'offer', sdp }, 'offer');
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -777,6 +777,8 @@ async function onPaired(msg) {
   if (msg.resumed) els.stepCall.dataset.resumed = String(Number(els.stepCall.dataset.resumed || 0) + 1);
   setI18n(els.callStatus, resumed ? 'callResuming' : 'callConnecting');
   if (resumed) afterResume();
+  // The hub kept our media connection: resume it with an ICE restart instead of a new one.
+  if (resumed && msg.media === 'resume' && (await resumeMedia())) return;
   const publish = msg.publish !== false;
   if (!publish) {
     // A guest who watches and listens only: no camera, no microphone.
@@ -839,6 +841,8 @@ async function onPaired(msg) {
       els.lobbyStatus.hidden = true;
     } else if (pc.connectionState === 'failed' && linkUp()) {
       setI18n(els.callStatus, 'callFailed');
+      // The network changed under a live call: an ICE restart keeps it.
+      resumeMedia();
     }
   });
   send({ type: 'offer', sdp: peer.sdp });
@@ -869,6 +873,19 @@ function roleName(participant) {
 /** How another participant is captioned: their name and role. */
 function participantLabel(p) {
   return t('participantTile', { name: p.name || roleName(p.role), role: roleName(p.role) });
+}
+
+/** An ICE restart on the live connection; false if there is none to restart. */
+async function resumeMedia() {
+  const peer = state.peer;
+  if (!peer || !peer.resumable()) return false;
+  try {
+    const sdp = await peer.restartIce();
+    if (state.peer === peer) send({ type: 'offer', sdp });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Someone joined or left: a new offer on the same connection, with room for everyone. */

@@ -160,6 +160,8 @@ pub fn media_engine() -> Result<MediaEngine, MediaError> {
 
 struct Handler {
     role: ParticipantRole,
+    /// Cleared when the connection fails or closes: it cannot be resumed any more.
+    alive: Arc<std::sync::atomic::AtomicBool>,
     forwarder: Arc<Forwarder>,
     gathered: mpsc::Sender<()>,
     events: mpsc::UnboundedSender<MediaEvent>,
@@ -183,6 +185,7 @@ impl PeerConnectionEventHandler for Handler {
                 MediaEvent::Connected(self.role)
             }
             RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
+                self.alive.store(false, std::sync::atomic::Ordering::SeqCst);
                 MediaEvent::Disconnected(self.role)
             }
             _ => return,
@@ -215,6 +218,8 @@ struct OutTrack {
 struct Peer {
     pc: Arc<dyn PeerConnection>,
     _port: PortLease,
+    /// False once the connection failed or closed.
+    alive: Arc<std::sync::atomic::AtomicBool>,
     /// The output tracks on this connection, by the participant whose media they carry.
     outputs: tokio::sync::Mutex<BTreeMap<ParticipantRole, Vec<OutTrack>>>,
     /// Told when ICE gathering completes (at the start and after each ICE restart).
@@ -227,6 +232,15 @@ struct Peer {
 pub struct Answered {
     pub sdp: String,
     pub receiving: Vec<ParticipantRole>,
+    /// The offer came from a new peer connection (another DTLS certificate: the page was
+    /// reloaded), so the hub's old connection for this participant was replaced.
+    pub replaced: bool,
+}
+
+/// The `a=fingerprint` of a description: another one means another peer connection.
+fn dtls_fingerprint(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find_map(|l| l.trim_end().strip_prefix("a=fingerprint:"))
 }
 
 /// The `a=ice-ufrag` of a description: a new one in an offer means an ICE restart.
@@ -292,6 +306,13 @@ impl MediaSession {
         self.peer(role).is_some()
     }
 
+    /// Whether `role`'s peer connection can still be resumed (an ICE restart on it) rather
+    /// than replaced: it exists and has neither failed nor closed.
+    pub fn is_alive(&self, role: ParticipantRole) -> bool {
+        self.peer(role)
+            .is_some_and(|p| p.alive.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     /// Accept `role`'s SDP offer and return the hub's answer (ICE candidates included), carrying
     /// the media of `sources` as far as the offer has receiving sections for them. The first
     /// offer opens `role`'s peer connection; later ones renegotiate it (someone joined or left,
@@ -308,12 +329,24 @@ impl MediaSession {
         let offer = RTCSessionDescription::offer(offer_sdp)
             .map_err(|e| MediaError::BadSdp(e.to_string()))?;
         self.forwarder.set_recorded(role, recorded);
+        let mut replaced = false;
         if let Some(peer) = self.peer(role) {
-            return self.negotiate(role, &peer, offer, sources, false).await;
+            let current = peer.pc.remote_description().await;
+            let same = current
+                .as_ref()
+                .is_some_and(|d| dtls_fingerprint(&d.sdp) == dtls_fingerprint(&offer.sdp));
+            if same && peer.alive.load(std::sync::atomic::Ordering::SeqCst) {
+                return self.negotiate(role, &peer, offer, sources, false).await;
+            }
+            // A new peer connection on the participant's side (a reloaded page), or ours is
+            // dead: start over with a new one.
+            self.drop_participant(role).await;
+            replaced = true;
         }
         let peer = Arc::new(self.open_peer(role).await?);
         match self.negotiate(role, &peer, offer, sources, true).await {
-            Ok(answered) => {
+            Ok(mut answered) => {
+                answered.replaced = replaced;
                 self.peers
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -344,8 +377,10 @@ impl MediaSession {
                 settings.with_nat_1to1_ips(vec![public.to_string()], RTCIceCandidateType::Host);
         }
         let (gathered_tx, gathered_rx) = mpsc::channel(1);
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let handler = Arc::new(Handler {
             role,
+            alive: Arc::clone(&alive),
             forwarder: Arc::clone(&self.forwarder),
             gathered: gathered_tx,
             events: self.events.clone(),
@@ -364,6 +399,7 @@ impl MediaSession {
         Ok(Peer {
             pc: Arc::new(pc),
             _port: port,
+            alive,
             outputs: tokio::sync::Mutex::new(BTreeMap::new()),
             gathered: tokio::sync::Mutex::new(gathered_rx),
         })
@@ -543,6 +579,7 @@ impl MediaSession {
         Ok(Answered {
             sdp: local.sdp,
             receiving,
+            replaced: false,
         })
     }
 

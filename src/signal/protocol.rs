@@ -275,6 +275,11 @@ pub enum ServerMsg {
         /// Whose media the main video shows (`applicant`, or `officer` for the applicant);
         /// the others' streams arrive with their own stream ids.
         main: String,
+        /// After a return (`resumed`): `resume` when the hub still holds this participant's
+        /// peer connection (keep yours and make an ICE-restart offer on it), `rejoin` when it
+        /// does not (make a new peer connection and offer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media: Option<String>,
     },
     /// Officer: someone waits in the session's lobby. `tz` is their IANA zone, so the console
     /// shows their local time; `since` is when they arrived (RFC 3339, UTC).

@@ -162,6 +162,13 @@ pub enum EventKind {
     ParticipantReconnected {
         role: ParticipantRole,
     },
+    /// The officer changed what a guest may do (their role's permissions, for this session).
+    GuestPermissionsChanged {
+        role: ParticipantRole,
+        may_publish: bool,
+        recorded: bool,
+        may_confirm_declarations: bool,
+    },
     /// The officer invited a guest (`role` names them, e.g. `interpreter-1`) and was given
     /// their single-session link; what the role may do is recorded with it.
     GuestInvited {
@@ -320,6 +327,7 @@ impl EventKind {
             EventKind::ParticipantReconnected { .. } => "participant_reconnected",
             EventKind::ParticipantLeft { .. } => "participant_left",
             EventKind::GuestInvited { .. } => "guest_invited",
+            EventKind::GuestPermissionsChanged { .. } => "guest_permissions_changed",
             EventKind::NoticeShown { .. } => "notice_shown",
             EventKind::ConsentRequested { .. } => "consent_requested",
             EventKind::ConsentGranted { .. } => "consent_granted",

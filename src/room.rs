@@ -184,6 +184,11 @@ pub enum RoomInput {
     /// Officer: turn a participant waiting in the lobby away (`None`: the only one waiting).
     /// Turning the applicant away closes the session; a guest is simply not let in.
     Deny(Option<ParticipantRole>),
+    /// Officer: change what a guest may do in this session.
+    SetPermissions {
+        who: ParticipantRole,
+        permissions: GuestPermissions,
+    },
     /// Officer: invite a guest in a named role; the driver mints their link. `name` and `tz`
     /// (their IANA zone) are shown to the others, never written to the chain.
     InviteGuest {
@@ -283,6 +288,12 @@ pub enum Effect {
         name: String,
         tz: String,
     },
+    /// A guest's permissions changed: the driver restarts their media to match (publishing or
+    /// not) and renegotiates the others.
+    PermissionsChanged {
+        role: ParticipantRole,
+        publish_changed: bool,
+    },
     /// The participant is out of the call for good (left, or turned away): the driver drops
     /// their media, and a guest's link stops working.
     Departed {
@@ -331,6 +342,8 @@ struct Seat {
     knock: Option<Knock>,
     /// A guest who left or was turned away: their seat is free and their link dead.
     gone: bool,
+    /// What the officer changed a guest's permissions to, for this session.
+    permissions: Option<GuestPermissions>,
 }
 
 #[derive(Clone, Debug)]
@@ -403,7 +416,10 @@ impl Room {
     /// officer everything but (for the officer) confirming declarations.
     pub fn permissions(&self, role: ParticipantRole) -> GuestPermissions {
         match role {
-            ParticipantRole::Guest { role, .. } => self.guests.of(role),
+            ParticipantRole::Guest { role: guest, .. } => self
+                .seat(role)
+                .and_then(|s| s.permissions)
+                .unwrap_or_else(|| self.guests.of(guest)),
             ParticipantRole::Applicant => GuestPermissions {
                 publish: true,
                 recorded: true,
@@ -468,6 +484,7 @@ impl Room {
             | RoomInput::Admit(_)
             | RoomInput::Deny(_)
             | RoomInput::InviteGuest { .. }
+            | RoomInput::SetPermissions { .. }
             | RoomInput::Left { .. }
             | RoomInput::Disconnected { .. }
             | RoomInput::Reconnected { .. }
@@ -622,6 +639,29 @@ impl Room {
                         role: guest,
                         name,
                         tz,
+                    },
+                ])
+            }
+            RoomInput::SetPermissions { who, permissions } => {
+                need(from, Officer)?;
+                if !who.is_guest() || !self.is_invited(who) {
+                    return Err(RoomError::NotInvited(who));
+                }
+                let before = self.permissions(who);
+                if before == permissions {
+                    return Ok(Vec::new());
+                }
+                self.seats.entry(who).or_default().permissions = Some(permissions);
+                Ok(vec![
+                    persist(EventKind::GuestPermissionsChanged {
+                        role: who,
+                        may_publish: permissions.publish,
+                        recorded: permissions.recorded,
+                        may_confirm_declarations: permissions.confirm_declarations,
+                    }),
+                    Effect::PermissionsChanged {
+                        role: who,
+                        publish_changed: before.publish != permissions.publish,
                     },
                 ])
             }
@@ -1087,7 +1127,7 @@ impl Room {
                     if !self.is_admitted(from) {
                         return Err(RoomError::NotAdmitted);
                     }
-                    if !self.guests.of(role).confirm_declarations {
+                    if !self.permissions(from).confirm_declarations {
                         return Err(RoomError::NotPermitted(role, "confirm declarations"));
                     }
                 } else {

@@ -1150,6 +1150,18 @@ impl Driver {
                 }
             }
             Effect::GuestInvited { role, name, tz } => self.mint_guest_link(role, name, tz),
+            Effect::PermissionsChanged {
+                role,
+                publish_changed,
+            } => {
+                if publish_changed && self.room.is_admitted(role) && self.room.is_present(role) {
+                    // Their media starts over, sending or receive-only as they now may.
+                    self.media.drop_participant(role).await;
+                    self.receiving.remove(&role);
+                    self.pair_with(role, Some(Media::Rejoin));
+                }
+                self.renegotiate_others(Some(role));
+            }
             Effect::Departed { role } => {
                 self.media.drop_participant(role).await;
                 self.receiving.remove(&role);

@@ -675,7 +675,9 @@ async fn sign_in_attempts_from_one_address_are_throttled_across_accounts() {
     let hub = common::start_hub().await;
     let client = reqwest::Client::new();
     let mut statuses = Vec::new();
-    for n in 0..21 {
+    // The address earns one attempt back every 3 s; a slow machine may see one or two of those
+    // between attempts, so the throttle must show within a few attempts after the burst.
+    for n in 0..30 {
         let res = client
             .post(hub.url("/api/login"))
             .json(&json!({"username": format!("nobody{n}"), "password": "wrong"}))
@@ -683,13 +685,17 @@ async fn sign_in_attempts_from_one_address_are_throttled_across_accounts() {
             .await
             .expect("answered");
         statuses.push(res.status().as_u16());
+        if statuses.last() == Some(&429) {
+            break;
+        }
     }
     assert!(
         statuses[..20].iter().all(|s| *s == 401),
         "the burst is answered normally: {statuses:?}"
     );
     assert_eq!(
-        statuses[20], 429,
+        statuses.last(),
+        Some(&429),
         "then the address is throttled: {statuses:?}"
     );
 }

@@ -66,6 +66,7 @@ fn names(effects: &[Effect]) -> Vec<String> {
             Effect::Admit { .. } => "admit".into(),
             Effect::GuestInvited { .. } => "invited".into(),
             Effect::Departed { .. } => "departed".into(),
+            Effect::PermissionsChanged { .. } => "permissions".into(),
         })
         .collect()
 }
@@ -1022,4 +1023,70 @@ fn a_co_heir_confirms_the_declaration_too_but_a_relative_may_not() {
             ..
         }
     ));
+}
+
+#[test]
+fn the_officer_changes_what_a_guest_may_do_and_the_chain_says_so() {
+    let mut r = room("en");
+    let relative = invite(&mut r, GuestRole::Relative).expect("invited");
+    r.handle(t(2), relative, joined(relative)).expect("knocks");
+    r.handle(t(3), Officer, RoomInput::Admit(Some(relative)))
+        .expect("ok");
+    assert_eq!(r.sources_for(Officer), [Applicant, relative]);
+    let quiet = GuestPermissions {
+        publish: false,
+        recorded: false,
+        confirm_declarations: false,
+    };
+    let set = |who| RoomInput::SetPermissions {
+        who,
+        permissions: quiet,
+    };
+    assert_eq!(
+        r.handle(t(4), Applicant, set(relative)),
+        Err(RoomError::WrongRole("officer"))
+    );
+    assert_eq!(
+        r.handle(t(4), Officer, set(Applicant)),
+        Err(RoomError::NotInvited(Applicant))
+    );
+    let fx = r.handle(t(4), Officer, set(relative)).expect("ok");
+    assert_eq!(names(&fx), ["guest_permissions_changed", "permissions"]);
+    assert_eq!(
+        fx[1],
+        Effect::PermissionsChanged {
+            role: relative,
+            publish_changed: true
+        }
+    );
+    assert_eq!(r.permissions(relative), quiet);
+    // No longer a sender: nobody receives them any more.
+    assert_eq!(r.sources_for(Officer), [Applicant]);
+    // The same again changes nothing and records nothing.
+    assert_eq!(r.handle(t(5), Officer, set(relative)), Ok(vec![]));
+    // Allowed to declare: now they get the declaration and may confirm it.
+    let declares = GuestPermissions {
+        confirm_declarations: true,
+        ..quiet
+    };
+    r.handle(
+        t(6),
+        Officer,
+        RoomInput::SetPermissions {
+            who: relative,
+            permissions: declares,
+        },
+    )
+    .expect("ok");
+    let fx = r
+        .handle(
+            t(7),
+            Officer,
+            RoomInput::RequestDeclaration {
+                declaration: "inheritance".into(),
+            },
+        )
+        .expect("ok");
+    let sha = declaration_text(&fx, relative);
+    r.handle(t(8), relative, confirm(&sha)).expect("confirms");
 }

@@ -590,6 +590,24 @@ impl Connection {
                 let who = participant_named(participant, reference)?;
                 self.input(RoomInput::Deny(who), reference).await
             }
+            ClientMsg::SetGuestPermissions {
+                participant,
+                publish,
+                recorded,
+                confirm_declarations,
+            } => {
+                need(ParticipantRole::Officer, "set_guest_permissions")?;
+                let Some(who) = participant_named(Some(participant), reference)? else {
+                    return Err(err(reference, "invalid", "participant is required"));
+                };
+                let permissions = crate::room::GuestPermissions {
+                    publish,
+                    recorded,
+                    confirm_declarations,
+                };
+                self.input(RoomInput::SetPermissions { who, permissions }, reference)
+                    .await
+            }
             ClientMsg::InviteGuest { role, name, tz } => {
                 need(ParticipantRole::Officer, "invite_guest")?;
                 let role = GuestRole::parse(&role).ok_or_else(|| {

@@ -66,6 +66,13 @@ pub enum ClientMsg {
         #[serde(default)]
         participant: Option<String>,
     },
+    /// Officer: change what a guest (`participant`, e.g. `relative-1`) may do in this session.
+    SetGuestPermissions {
+        participant: String,
+        publish: bool,
+        recorded: bool,
+        confirm_declarations: bool,
+    },
     /// Officer: invite a guest in a named role (`relative`, `interpreter`, `site_assistant`,
     /// `co_heir`); the hub answers with `guest_invite`, the link to pass on.
     InviteGuest {
@@ -141,6 +148,7 @@ impl ClientMsg {
             ClientMsg::Admit { .. } => "admit",
             ClientMsg::Deny { .. } => "deny",
             ClientMsg::InviteGuest { .. } => "invite_guest",
+            ClientMsg::SetGuestPermissions { .. } => "set_guest_permissions",
             ClientMsg::Offer { .. } => "offer",
             ClientMsg::RequestConsent { .. } => "request_consent",
             ClientMsg::ConsentAnswer { .. } => "consent_answer",

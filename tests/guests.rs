@@ -188,6 +188,27 @@ async fn guests_join_by_role_media_reaches_everyone_and_the_bundle_names_them() 
     let full = officer.answer(11).await;
     assert_eq!(full["code"], "session_full", "{full}");
 
+    // The officer lets the site assistant speak after all: their media starts over, sending.
+    officer
+        .send(
+            json!({"id": 12, "type": "set_guest_permissions", "participant": "site_assistant-2",
+                     "publish": true, "recorded": true, "confirm_declarations": false}),
+        )
+        .await;
+    let again = assistant.expect("paired").await;
+    assert_eq!(
+        (again["publish"].as_bool(), again["media"].as_str()),
+        (Some(true), Some("rejoin")),
+        "{again}"
+    );
+    applicant
+        .send(
+            json!({"id": 13, "type": "set_guest_permissions", "participant": "site_assistant-2",
+                     "publish": false, "recorded": false, "confirm_declarations": false}),
+        )
+        .await;
+    assert_eq!(applicant.answer(13).await["code"], "forbidden");
+
     // The interpreter goes; after the grace period the others renegotiate them away.
     peer_i.close().await;
     drop(interpreter);
@@ -239,6 +260,7 @@ async fn guests_join_by_role_media_reaches_everyone_and_the_bundle_names_them() 
         ("participant_admitted", "site_assistant-2"),
         ("guest_invited", "relative-3"),
         ("guest_invited", "co_heir-4"),
+        ("guest_permissions_changed", "site_assistant-2"),
     ] {
         assert!(has(kind, role), "{kind} {role} in the chain");
     }

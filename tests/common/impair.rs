@@ -17,7 +17,8 @@ use crate::common::peer::TestPeer;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -185,7 +186,11 @@ pub struct Counters {
     /// delivered later.
     pub rtp_dropped: u64,
     pub repaired: u64,
-    /// RTCP datagrams opening with a generic NACK, and with a PLI.
+    /// The same two, by SSRC: `(dropped, repaired)`.
+    pub by_ssrc: BTreeMap<u32, (u64, u64)>,
+    /// RTCP datagrams opening with a generic NACK, and with a PLI. Only the first packet of a
+    /// compound datagram is in the clear: webrtc-rs sends NACKs alone, but a PLI may ride behind
+    /// a report and go uncounted.
     pub nacks: u64,
     pub plis: u64,
     /// When the last RTP packet was delivered.
@@ -218,6 +223,14 @@ impl Counters {
             retransmissions: self.retransmissions - earlier.retransmissions,
             rtp_dropped: self.rtp_dropped - earlier.rtp_dropped,
             repaired: self.repaired - earlier.repaired,
+            by_ssrc: self
+                .by_ssrc
+                .iter()
+                .map(|(ssrc, (d, r))| {
+                    let (d0, r0) = earlier.by_ssrc.get(ssrc).copied().unwrap_or_default();
+                    (*ssrc, (d - d0, r - r0))
+                })
+                .collect(),
             nacks: self.nacks - earlier.nacks,
             plis: self.plis - earlier.plis,
             last_rtp_delivered: self.last_rtp_delivered,
@@ -297,10 +310,11 @@ impl Link {
                 if fates.len() > 30_000 {
                     fates.clear();
                 }
-                if fates.contains_key(&(ssrc, seq)) {
-                    c.retransmissions += 1;
-                } else {
-                    fates.insert((ssrc, seq), Fate::default());
+                match fates.entry((ssrc, seq)) {
+                    Entry::Occupied(_) => c.retransmissions += 1,
+                    Entry::Vacant(v) => {
+                        v.insert(Fate::default());
+                    }
                 }
             }
             Datagram::Rtcp {
@@ -342,6 +356,7 @@ impl Link {
             if let Some(fate) = self.fates[i].get_mut(&(ssrc, seq)) {
                 if fate.dropped && !fate.delivered {
                     c.repaired += 1;
+                    c.by_ssrc.entry(ssrc).or_default().1 += 1;
                 }
                 fate.delivered = true;
             }
@@ -364,6 +379,7 @@ impl Link {
         {
             fate.dropped = true;
             c.rtp_dropped += 1;
+            c.by_ssrc.entry(ssrc).or_default().0 += 1;
         }
     }
 }
@@ -717,6 +733,7 @@ mod tests {
             (up.rtp, up.retransmissions, up.rtp_dropped, up.repaired),
             (3, 2, 1, 1)
         );
+        assert_eq!(up.by_ssrc, BTreeMap::from([(1, (1, 1))]));
         let down = link.counters(Direction::Down);
         assert_eq!((down.nacks, down.plis), (1, 1));
     }

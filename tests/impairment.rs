@@ -432,6 +432,7 @@ async fn a_five_second_blackout_ends_in_recovery_without_help() {
     let recording_started = Instant::now();
     tokio::time::sleep(Duration::from_secs(3)).await;
 
+    let asked_before = ca.keyframe_requests.load(Ordering::SeqCst);
     relay.black_out(BLACKOUT);
     let dark = Instant::now();
     let ends = dark + BLACKOUT;
@@ -486,11 +487,17 @@ async fn a_five_second_blackout_ends_in_recovery_without_help() {
     let mut officer_hears = None;
     let mut applicant_hears = None;
     let mut stats_back = None;
-    while officer_hears.is_none() || applicant_hears.is_none() || stats_back.is_none() {
+    let mut asked_again = None;
+    while officer_hears.is_none()
+        || applicant_hears.is_none()
+        || stats_back.is_none()
+        || asked_again.is_none()
+    {
         assert!(
             ends.elapsed() < BOUND,
             "no recovery within {BOUND:?}: officer hears {officer_hears:?}, applicant hears \
-             {applicant_hears:?}, statistics {stats_back:?}, states {:?}",
+             {applicant_hears:?}, statistics {stats_back:?}, keyframe request {asked_again:?}, \
+             states {:?}",
             ca.states()
         );
         tokio::select! {
@@ -508,6 +515,13 @@ async fn a_five_second_blackout_ends_in_recovery_without_help() {
                 }
                 if applicant_hears.is_none() && ca.audio.load(Ordering::SeqCst) > got {
                     applicant_hears = Some(ends.elapsed());
+                }
+                // NACK cannot fetch seconds of video: without a keyframe the recording and the
+                // officer's picture stay broken until the camera's next one.
+                if asked_again.is_none()
+                    && ca.keyframe_requests.load(Ordering::SeqCst) > asked_before
+                {
+                    asked_again = Some(ends.elapsed());
                 }
             }
         }
@@ -527,17 +541,25 @@ async fn a_five_second_blackout_ends_in_recovery_without_help() {
     eprintln!(
         "blackout of {BLACKOUT:?}: disconnected {:.1} s in; after it ended: the officer hears \
          the applicant in {:.0} ms, the applicant hears the officer in {:.0} ms, ICE connected \
-         in {:.0} ms, the officer's statistics show the applicant's media in {:.1} s; \
-         {} datagrams dropped up, {} down",
+         in {:.0} ms, the officer's statistics show the applicant's media in {:.1} s, the hub \
+         asks the camera for a keyframe in {:.0} ms; {} datagrams dropped up, {} down",
         disconnected.map_or(f64::NAN, |d| d.as_secs_f64()),
         officer_hears.map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0),
         applicant_hears.map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0),
         reconnected.as_secs_f64() * 1000.0,
         stats_back.map_or(f64::NAN, |d| d.as_secs_f64()),
+        asked_again.map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0),
         up.blackout_drops,
         down.blackout_drops
     );
     assert!(reconnected < BOUND, "{reconnected:?}");
+    // The keyframe request follows the video's return, not the hub's ICE state (which may never
+    // leave `connected` in a shorter outage, or leaves it later).
+    let (asked, returned) = (asked_again.expect("asked"), officer_hears.expect("heard"));
+    assert!(
+        asked.saturating_sub(returned) < Duration::from_millis(500),
+        "keyframe asked {asked:?} after the blackout, media back after {returned:?}"
+    );
     assert!(
         ca.states().iter().all(|(_, s)| !matches!(
             s,

@@ -277,7 +277,7 @@ async fn a_call_at_300_ms_rtt_3_percent_loss_and_500_kbits_stays_up_and_recorded
          {} of {} datagrams dropped ({:.1}%: {} lost, {} queue, {} blackout)",
         kbps(up.delivered_bytes, elapsed),
         kbps(up.bytes, elapsed),
-        up.packets - up.delivered,
+        up.lost + up.queue_drops + up.blackout_drops,
         up.packets,
         up.drop_ratio() * 100.0,
         up.lost,

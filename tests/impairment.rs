@@ -146,15 +146,18 @@ fn duration(path: &Path) -> f64 {
         .unwrap_or_else(|_| panic!("a duration: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
-/// Decoding errors ffmpeg reports over the whole file.
-fn decode_errors(path: &Path) -> usize {
+/// What ffmpeg complains about while decoding the whole file, a line each.
+fn decode_errors(path: &Path) -> Vec<String> {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostats", "-v", "error", "-i"])
         .arg(path)
         .args(["-f", "null", "-"])
         .output()
         .expect("ffmpeg runs");
-    String::from_utf8_lossy(&out.stderr).lines().count()
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The SSRC of the peer's camera, from its own statistics.
@@ -378,12 +381,17 @@ async fn a_call_at_300_ms_rtt_3_percent_loss_and_500_kbits_stays_up_and_recorded
     let errors = decode_errors(&recording);
     eprintln!(
         "  recording: {secs:.1} s, {} video frames ({:.1} fps), {} audio packets, \
-         {errors} decoder complaints",
+         {} decoder complaints {errors:?}",
         video.len(),
         video.len() as f64 / secs,
-        audio.len()
+        audio.len(),
+        errors.len()
     );
     assert!(secs >= 50.0, "the recording lasts {secs} s of a 60 s call");
+    assert!(
+        errors.is_empty(),
+        "ffmpeg decodes the recording: {errors:?}"
+    );
     assert!(
         video.len() as f64 >= secs * 30.0 * 0.5,
         "{} video frames in {secs} s",

@@ -328,15 +328,18 @@ async fn a_call_at_300_ms_rtt_3_percent_loss_and_500_kbits_stays_up_and_recorded
     );
     eprintln!("  the officer got {seen} video and {heard} audio packets of the applicant");
 
-    // Connected throughout: the peer never failed or closed.
+    // Connected throughout: the peer never lost the hub, let alone failed or closed.
     let states = ca.states();
     assert!(
         states.iter().all(|(_, s)| !matches!(
             s,
-            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+            RTCPeerConnectionState::Disconnected
+                | RTCPeerConnectionState::Failed
+                | RTCPeerConnectionState::Closed
         )),
         "{states:?}"
     );
+    assert_eq!(ca.state(), Some(RTCPeerConnectionState::Connected));
     // A reading every 2 s, each with the applicant's media arriving.
     assert!(lines.len() >= 25, "{} readings in 60 s", lines.len());
     assert!(

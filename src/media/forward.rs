@@ -16,6 +16,17 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+/// Video that resumes after this long without a packet has lost more than NACK can fetch: its
+/// sender is asked for a keyframe, or the recording and the receiver stay broken until the
+/// sender's next one (a browser sends them only when asked).
+const VIDEO_OUTAGE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a video packet arriving at `now`, the previous one having arrived at `last`, ends
+/// an outage.
+fn ends_outage(last: Option<std::time::Instant>, now: std::time::Instant) -> bool {
+    last.is_some_and(|last| now.saturating_duration_since(last) > VIDEO_OUTAGE)
+}
+
 /// Header-extension URIs that describe one hop (set by that hop's interceptors), never
 /// forwarded.
 const PER_HOP_EXTENSIONS: [&str; 2] = [
@@ -330,10 +341,26 @@ impl Forwarder {
             self.request_keyframes().await;
         }
         let ingress = self.ingress(role, kind);
+        let mut last_video = None;
         while let Some(event) = track.poll().await {
             let TrackRemoteEvent::OnRtpPacket(packet) = event else {
                 continue;
             };
+            if kind == RtpCodecKind::Video {
+                let now = std::time::Instant::now();
+                if ends_outage(last_video, now) {
+                    tracing::debug!(
+                        ?role,
+                        "video resumed after an outage; asking for a keyframe"
+                    );
+                    let pli = PictureLossIndication {
+                        sender_ssrc: 0,
+                        media_ssrc: ssrc,
+                    };
+                    let _ = track.write_rtcp(vec![Box::new(pli)]).await;
+                }
+                last_video = Some(now);
+            }
             if self.is_recorded(role) {
                 self.recorder.write(role, kind, &packet);
             }
@@ -397,6 +424,19 @@ impl Forwarder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_silence_longer_than_an_outage_asks_for_a_keyframe() {
+        let t0 = std::time::Instant::now();
+        let ms = std::time::Duration::from_millis;
+        assert!(!ends_outage(None, t0), "the first packet is no outage");
+        assert!(!ends_outage(Some(t0), t0 + ms(33)));
+        assert!(!ends_outage(Some(t0), t0 + ms(1000)));
+        assert!(ends_outage(Some(t0), t0 + ms(1001)));
+        assert!(ends_outage(Some(t0), t0 + ms(5000)));
+        // A clock reading out of order is no outage either.
+        assert!(!ends_outage(Some(t0 + ms(10)), t0));
+    }
 
     const LEVEL: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
     const TWCC: &str = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";

@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufReader;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use webrtc::media_stream::Track;
@@ -27,7 +28,8 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCIceGatheringState, RTCSessionDescription,
+    RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription, SettingEngine,
+    register_default_interceptors,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
@@ -44,6 +46,8 @@ pub struct Counts {
     /// Packets received per forwarded stream (the stream id names the sender: `applicant`,
     /// `officer`, `interpreter-1`), as `(audio, video)`.
     pub by_stream: std::sync::Mutex<std::collections::HashMap<String, (u32, u32)>>,
+    /// Every change of the peer connection's state, with when it happened.
+    pub states: Mutex<Vec<(Instant, RTCPeerConnectionState)>>,
 }
 
 impl Counts {
@@ -56,6 +60,26 @@ impl Counts {
             .copied()
             .unwrap_or_default()
     }
+
+    pub fn states(&self) -> Vec<(Instant, RTCPeerConnectionState)> {
+        self.states.lock().expect("states lock").clone()
+    }
+
+    /// The peer connection's current state.
+    pub fn state(&self) -> Option<RTCPeerConnectionState> {
+        self.states().last().map(|(_, s)| *s)
+    }
+}
+
+/// How a [`TestPeer`] is built beyond the defaults.
+#[derive(Default)]
+pub struct PeerOptions {
+    /// ICE servers and transport policy.
+    pub configuration: Option<rtc::peer_connection::configuration::RTCConfiguration>,
+    /// webrtc-rs's default interceptors (NACK generator and responder, RTCP reports, TWCC),
+    /// as a browser has them; without, the peer answers no NACK.
+    pub default_interceptors: bool,
+    pub setting_engine: Option<SettingEngine>,
 }
 
 /// Marks inbound keyframe requests for the application (inbound RTCP otherwise ends in the
@@ -120,6 +144,14 @@ impl PeerConnectionEventHandler for Handler {
         if state == RTCIceGatheringState::Complete {
             let _ = self.gathered.try_send(());
         }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        self.counts
+            .states
+            .lock()
+            .expect("states lock")
+            .push((Instant::now(), state));
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
@@ -224,21 +256,39 @@ impl TestPeer {
     pub async fn with_configuration(
         configuration: Option<rtc::peer_connection::configuration::RTCConfiguration>,
     ) -> TestPeer {
-        Self::build(configuration, true).await
+        Self::build(
+            PeerOptions {
+                configuration,
+                ..PeerOptions::default()
+            },
+            true,
+        )
+        .await
     }
 
     /// A peer that sends nothing and receives one participant's audio and video (more after
     /// [`TestPeer::renegotiate`]).
     pub async fn receive_only() -> TestPeer {
-        Self::build(None, false).await
+        Self::build(PeerOptions::default(), false).await
     }
 
-    async fn build(
-        configuration: Option<rtc::peer_connection::configuration::RTCConfiguration>,
-        publish: bool,
-    ) -> TestPeer {
+    /// A sending peer built with `options`.
+    pub async fn with_options(options: PeerOptions) -> TestPeer {
+        Self::build(options, true).await
+    }
+
+    async fn build(options: PeerOptions, publish: bool) -> TestPeer {
+        let PeerOptions {
+            configuration,
+            default_interceptors,
+            setting_engine,
+        } = options;
         let mut media = MediaEngine::default();
         media.register_default_codecs().expect("codecs");
+        let mut registry = Registry::new();
+        if default_interceptors {
+            registry = register_default_interceptors(registry, &mut media).expect("interceptors");
+        }
         let counts = Arc::new(Counts::default());
         let (gtx, grx) = tokio::sync::mpsc::channel(1);
         let runtime = webrtc::runtime::default_runtime().expect("tokio runtime");
@@ -246,10 +296,13 @@ impl TestPeer {
         if let Some(configuration) = configuration {
             builder = builder.with_configuration(configuration);
         }
+        if let Some(setting_engine) = setting_engine {
+            builder = builder.with_setting_engine(setting_engine);
+        }
         let pc = builder
             .with_media_engine(media)
             .with_interceptor_registry(
-                Registry::new().with(Slot::from(14_000), MarkKeyframeRequests::default()),
+                registry.with(Slot::from(14_000), MarkKeyframeRequests::default()),
             )
             .with_handler(Arc::new(Handler {
                 gathered: gtx,
@@ -447,13 +500,16 @@ impl TestPeer {
     }
 }
 
-/// The 20 ms Opus packets of an Ogg fixture (one packet per page).
+/// The 20 ms Opus packets of an Ogg fixture (one packet per page), without the `OpusTags`
+/// header page, which is no audio.
 fn opus_packets(name: &str) -> Vec<bytes::Bytes> {
     let file = File::open(format!("{FIXTURES}/{name}")).expect("fixture");
     let (mut ogg, _) = OggReader::new(BufReader::new(file), true).expect("ogg");
     let mut packets = Vec::new();
     while let Ok((page, _)) = ogg.parse_next_page() {
-        packets.push(page.freeze());
+        if !page.starts_with(b"OpusTags") && !page.starts_with(b"OpusHead") {
+            packets.push(page.freeze());
+        }
     }
     assert!(!packets.is_empty(), "{name} has audio");
     packets

@@ -1032,9 +1032,25 @@ pub async fn seal_session(
         documents,
         checklist: checklist.items(),
         sealed_at: now,
+        retention: None,
     };
     let identity = hub.identity.clone();
     let seal_err = |e: &dyn std::fmt::Display| SessionError::Seal(e.to_string());
+    // Recordings are encrypted at rest under a fresh key, kept (wrapped) until the service's
+    // retention ends (seal::retention).
+    let key = crate::seal::rest::RecordingKey::generate(&mut rand::rngs::OsRng);
+    let retain_until = now + hub.catalogue.recording_retention(&case.service);
+    let wrapped = hub
+        .vault
+        .wrap_recording_key(&artefact_id.to_string(), &key)
+        .map_err(|e| seal_err(&e))?;
+    let input = SealInput {
+        retention: Some(crate::seal::bundle::SealRetention {
+            key,
+            recordings_until: retain_until,
+        }),
+        ..input
+    };
     // Link, hash and sign off the async threads, log the signed manifest (committed before the
     // artefact carries its proof), then finish the artefact and move it into place.
     let mut prepared =
@@ -1051,6 +1067,10 @@ pub async fn seal_session(
             tracing::warn!(artefact = %artefact_id, "sealed without a timestamp: {e}");
         }
     }
+    // Committed before the artefact exists, so no artefact holds recordings without a key.
+    hub.store
+        .put_recording_key(artefact_id, &wrapped, retain_until)
+        .await?;
     let inclusion = hub
         .log
         .append(prepared.manifest_json(), artefact_id, now)

@@ -11,6 +11,8 @@ pub mod bundle;
 pub mod jws;
 pub mod officer_pki;
 pub mod pki;
+pub mod rest;
+pub mod retention;
 pub mod signatures;
 pub mod tsa;
 pub mod verify;

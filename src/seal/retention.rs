@@ -1,0 +1,223 @@
+//! Retention of recordings: their key while it lasts, and its destruction at the deadline.
+//!
+//! Contract: each format-2 artefact has one recording key ([`super::rest::RecordingKey`]) in the
+//! store, wrapped by the vault, with `retain_until`, the deadline its signed manifest commits
+//! to. [`recording_key`] hands the key to a download while it exists. [`sweep`], given `now`
+//! by the caller's clock, destroys every key whose deadline has passed (crypto-shredding: one
+//! committed update clears it and records `destroyed_at`), then writes the artefact's
+//! `retention.json` and deletes the encrypted files ([`super::bundle::destroy_recordings`]).
+//! The key goes first, so a crash part way leaves files nobody can read, which [`resume`]
+//! removes at the next start. The manifest, the signatures, the log proof and the chain (with
+//! every `recording_segment` hash) are never touched, so the bundle still verifies and the
+//! hashes stay checkable against any copy of a recording kept elsewhere.
+
+use super::bundle::{
+    BundleError, MANIFEST_JSON, Manifest, RECORDINGS_PREFIX, RETENTION_FORMAT, RetentionNote,
+    StoredArtefact, destroy_recordings,
+};
+use super::rest::RecordingKey;
+use crate::ids::ArtefactId;
+use crate::store::{Store, StoreError};
+use crate::vault::{Vault, VaultError};
+use chrono::{DateTime, Utc};
+use std::path::Path;
+
+/// How often the hub runs [`sweep`] after the one at start.
+pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RetentionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("recording key of artefact {artefact}: {source}")]
+    Key {
+        artefact: ArtefactId,
+        #[source]
+        source: VaultError,
+    },
+    #[error("artefact {artefact}: {reason}")]
+    Artefact {
+        artefact: ArtefactId,
+        reason: String,
+    },
+    #[error("the destroying thread failed: {0}")]
+    Join(String),
+}
+
+/// The key of `artefact`'s recordings while it is kept; `None` for an artefact without one
+/// (sealed in format 1) or whose key was destroyed.
+pub async fn recording_key(
+    store: &dyn Store,
+    vault: &Vault,
+    artefact: ArtefactId,
+) -> Result<Option<RecordingKey>, RetentionError> {
+    let Some(record) = store.recording_key(artefact).await? else {
+        return Ok(None);
+    };
+    let Some(wrapped) = record.wrapped_key else {
+        return Ok(None);
+    };
+    vault
+        .unwrap_recording_key(&artefact.to_string(), &wrapped)
+        .map(Some)
+        .map_err(|source| RetentionError::Key { artefact, source })
+}
+
+/// Destroy the recordings of every artefact whose retention ended at or before `now`; returns
+/// the artefacts whose recordings were destroyed. An artefact that cannot be handled is logged
+/// and left for the next sweep; the others go on.
+pub async fn sweep(
+    store: &dyn Store,
+    artefacts: &Path,
+    now: DateTime<Utc>,
+) -> Result<Vec<ArtefactId>, RetentionError> {
+    let mut done = Vec::new();
+    for due in store.recording_keys_due(now).await? {
+        let artefact = due.artefact_id;
+        match end_retention(store, artefacts, artefact, now).await {
+            Ok(true) => done.push(artefact),
+            Ok(false) => {}
+            Err(e) => tracing::error!(artefact = %artefact, "ending retention: {e}"),
+        }
+    }
+    if !done.is_empty() {
+        tracing::info!(
+            artefacts = done.len(),
+            "destroyed recordings at end of retention"
+        );
+    }
+    Ok(done)
+}
+
+/// Destroy one artefact's key, then its files. False when there was nothing to destroy.
+async fn end_retention(
+    store: &dyn Store,
+    artefacts: &Path,
+    artefact: ArtefactId,
+    now: DateTime<Utc>,
+) -> Result<bool, RetentionError> {
+    let Some(record) = store.artefact(artefact).await? else {
+        // Sealing stopped between storing the key and recording the artefact: no artefact
+        // holds files under this key, and nobody will read it.
+        return Ok(store.destroy_recording_key(artefact, now).await?);
+    };
+    let StoredArtefact::Directory(dir) = StoredArtefact::locate(artefacts, &record.file_name)
+    else {
+        return Err(RetentionError::Artefact {
+            artefact,
+            reason: "a key for an artefact stored as a zip".into(),
+        });
+    };
+    let manifest = read_manifest(&dir, artefact).await?;
+    let deadline = match &manifest.retention {
+        Some(r) if r.recordings_until <= now => r.recordings_until,
+        // The signed deadline decides: destroying earlier would make the bundle fail.
+        _ => {
+            return Err(RetentionError::Artefact {
+                artefact,
+                reason: "the manifest's deadline has not passed; the key is kept".into(),
+            });
+        }
+    };
+    if !store.destroy_recording_key(artefact, now).await? {
+        return Ok(false);
+    }
+    finish(store, &dir, &manifest, deadline, now).await?;
+    tracing::info!(artefact = %artefact, "recording key destroyed at end of retention");
+    Ok(true)
+}
+
+/// After a crash between destroying keys and removing files: for every artefact whose key is
+/// destroyed but that still holds recordings, write the note and remove them. Run at start.
+pub async fn resume(store: &dyn Store, artefacts: &Path) -> Result<usize, RetentionError> {
+    let mut finished = 0;
+    for record in store.artefacts().await? {
+        let StoredArtefact::Directory(dir) = StoredArtefact::locate(artefacts, &record.file_name)
+        else {
+            continue;
+        };
+        if !dir.join("recordings").is_dir() {
+            continue;
+        }
+        let Some(key) = store.recording_key(record.id).await? else {
+            continue;
+        };
+        let Some(destroyed_at) = key.destroyed_at else {
+            continue;
+        };
+        let manifest = read_manifest(&dir, record.id).await?;
+        let Some(retention) = &manifest.retention else {
+            continue;
+        };
+        finish(
+            store,
+            &dir,
+            &manifest,
+            retention.recordings_until,
+            destroyed_at,
+        )
+        .await?;
+        finished += 1;
+    }
+    Ok(finished)
+}
+
+async fn read_manifest(dir: &Path, artefact: ArtefactId) -> Result<Manifest, RetentionError> {
+    let bytes = StoredArtefact::Directory(dir.to_owned()).small_entry(MANIFEST_JSON)?;
+    serde_json::from_slice(&bytes).map_err(|e| RetentionError::Artefact {
+        artefact,
+        reason: format!("manifest.json: {e}"),
+    })
+}
+
+/// Write the note and remove the files, off the async threads, and record the bundle's new
+/// size.
+async fn finish(
+    store: &dyn Store,
+    dir: &Path,
+    manifest: &Manifest,
+    deadline: DateTime<Utc>,
+    destroyed_at: DateTime<Utc>,
+) -> Result<(), RetentionError> {
+    let note = RetentionNote {
+        format: RETENTION_FORMAT.to_owned(),
+        artefact_id: manifest.artefact_id,
+        recordings_until: deadline,
+        destroyed_at,
+        destroyed: manifest
+            .files
+            .iter()
+            .filter(|f| f.path.starts_with(RECORDINGS_PREFIX))
+            .cloned()
+            .collect(),
+    };
+    let dir = dir.to_owned();
+    let size = tokio::task::spawn_blocking(move || -> Result<u64, BundleError> {
+        destroy_recordings(&dir, &note)?;
+        Ok(StoredArtefact::Directory(dir).zip()?.len())
+    })
+    .await
+    .map_err(|e| RetentionError::Join(e.to_string()))??;
+    store.set_artefact_size(manifest.artefact_id, size).await?;
+    Ok(())
+}
+
+/// Run [`sweep`] now and then every [`SWEEP_EVERY`], reading the time from `clock`, until the
+/// hub stops.
+pub async fn run(
+    store: std::sync::Arc<dyn Store>,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    artefacts: std::path::PathBuf,
+) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = sweep(store.as_ref(), &artefacts, clock.now()).await {
+            tracing::warn!("retention sweep: {e}");
+        }
+    }
+}

@@ -287,7 +287,13 @@ pub async fn start(
         .await
         .map_err(|e| StartError::Recover(e.to_string()))?;
     // Finish destructions a crash interrupted, then sweep now and every hour.
-    match crate::seal::retention::resume(state.store.as_ref(), &state.paths.artefacts).await {
+    match crate::seal::retention::resume(
+        state.store.as_ref(),
+        &state.paths.artefacts,
+        &state.paths.recordings,
+    )
+    .await
+    {
         Ok(0) => {}
         Ok(finished) => tracing::info!(finished, "finished interrupted retention destructions"),
         Err(e) => tracing::warn!("could not finish interrupted retention destructions: {e}"),

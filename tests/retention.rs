@@ -22,14 +22,11 @@ use std::sync::atomic::Ordering;
 
 const EBML_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recordings_are_kept_encrypted_until_retention_ends_and_then_destroyed() {
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let hub = start_hub_with_clock(clock.clone()).await;
+/// A recorded id-card-renewal session, closed and sealed: its `session_closed`.
+async fn recorded_session(hub: &common::TestHub, officer_http: &reqwest::Client) -> Value {
     let base = hub.url("");
-    let officer_http = login(&base, &hub.accounts.officer).await;
     let (mut officer, mut applicant, _) =
-        paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
+        paired_session(hub.addr, &base, officer_http, "id-card-renewal").await;
     let (peer_a, peer_o) = recorded_call(&mut officer, &mut applicant).await;
     let counts = peer_o.counts.clone();
     let then = counts.video.load(Ordering::SeqCst);
@@ -39,11 +36,94 @@ async fn recordings_are_kept_encrypted_until_retention_ends_and_then_destroyed()
     .await;
     officer.send(json!({"type": "close_session"})).await;
     let closed = officer.expect("session_closed").await;
+    peer_a.close().await;
+    peer_o.close().await;
+    closed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destruction_or_a_seal_cut_short_by_a_crash_is_finished_at_start() {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let hub = start_hub_with_clock(clock.clone()).await;
+    let officer_http = login(&hub.url(""), &hub.accounts.officer).await;
+    let closed = recorded_session(&hub, &officer_http).await;
+    let artefact = closed["artefact_id"].as_str().expect("artefact").to_owned();
+    let artefact_id: ArtefactId = artefact.parse().expect("artefact id");
+    let session = closed["session_id"].as_str().expect("session").to_owned();
+    let store = hub.state.store.clone();
+    let (artefacts, recordings) = (
+        hub.state.paths.artefacts.clone(),
+        hub.state.paths.recordings.clone(),
+    );
+    let dir = artefacts.join(&artefact);
+
+    // Nothing to finish after a clean seal.
+    assert_eq!(
+        retention::resume(store.as_ref(), &artefacts, &recordings)
+            .await
+            .expect("resume"),
+        0
+    );
+    // A crash after the artefact was committed, before the plaintext went: it is removed,
+    // and only the names the manifest lists.
+    let session_dir = recordings.join(&session);
+    std::fs::create_dir_all(&session_dir).expect("dir");
+    std::fs::write(
+        session_dir.join("applicant.webm"),
+        b"\x1a\x45\xdf\xa3 plaintext",
+    )
+    .expect("w");
+    std::fs::write(session_dir.join("notes.txt"), b"not a recording").expect("w");
+    assert_eq!(
+        retention::resume(store.as_ref(), &artefacts, &recordings)
+            .await
+            .expect("resume"),
+        1
+    );
+    assert!(!session_dir.join("applicant.webm").exists());
+    assert!(session_dir.join("notes.txt").exists());
+    assert!(
+        dir.join("recordings").join("applicant.webm.enc").exists(),
+        "kept: key alive"
+    );
+
+    // A crash after the key was destroyed, before the files went.
+    clock.advance(chrono::Duration::days(1096));
+    assert!(
+        store
+            .destroy_recording_key(artefact_id, clock.now())
+            .await
+            .expect("destroy")
+    );
+    assert!(dir.join("recordings").exists());
+    assert_eq!(
+        retention::resume(store.as_ref(), &artefacts, &recordings)
+            .await
+            .expect("resume"),
+        1
+    );
+    assert!(!dir.join("recordings").exists());
+    let note: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("retention.json")).expect("the note"))
+            .expect("json");
+    assert_eq!(note["artefact_id"], artefact.as_str());
+    assert_eq!(note["destroyed"].as_array().map(Vec::len), Some(2));
+    let officer_http = login(&hub.url(""), &hub.accounts.officer).await;
+    let after = download_bundle(&officer_http, &hub.url(""), &artefact).await;
+    let report = verify_bundle_at(&after, &hub.state.trust, Some(clock.now()));
+    assert!(report.ok, "{}", report.render_text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_are_kept_encrypted_until_retention_ends_and_then_destroyed() {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let hub = start_hub_with_clock(clock.clone()).await;
+    let base = hub.url("");
+    let officer_http = login(&base, &hub.accounts.officer).await;
+    let closed = recorded_session(&hub, &officer_http).await;
     let artefact = closed["artefact_id"].as_str().expect("artefact").to_owned();
     let artefact_id: ArtefactId = artefact.parse().expect("artefact id");
     let sealed_at = clock.now();
-    peer_a.close().await;
-    peer_o.close().await;
 
     // At rest: ciphertext only, no playable WebM anywhere under the data directory.
     let dir = hub.dir.path().join("artefacts").join(&artefact);

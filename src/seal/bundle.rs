@@ -2,18 +2,24 @@
 //!
 //! Contract: a bundle has exactly the entries `manifest.json`, `manifest.jws`, `log.json`,
 //! `events.jsonl`, `recordings/<name>` for each recording and `documents/<name>` for each
-//! document or still. `manifest.json` is the RFC 8785 canonical JSON of
+//! document or still; once its recordings' retention ended, `retention.json` instead of the
+//! recordings. `manifest.json` is the RFC 8785 canonical JSON of
 //! a [`Manifest`], which lists every other entry with its SHA-256 and size and commits to the
-//! chain's length and head; `manifest.jws` is a detached JWS over those exact bytes. The
+//! chain's length and head and (format 2) to the recordings' retention deadline;
+//! `manifest.jws` is a detached JWS over those exact bytes. The
 //! zip container itself (timestamps, compression, order) is not covered by the signature:
 //! everything a verifier relies on is in the signed manifest.
 //!
-//! At rest a sealed artefact is a directory holding exactly those entries as files, all
-//! read-only (0444); recordings are hard links to the files the recorder wrote (copies only
-//! where linking fails), so sealing reads each recording once, to hash it, and copies nothing.
-//! [`StoredArtefact::zip`] turns a directory into the zip auditors download, the same bytes on
-//! every call; it is the one way any consumer gets a bundle's zip. Artefacts of earlier versions
-//! stored as `<id>.zip` are served as they were stored.
+//! At rest a sealed artefact is a directory holding those entries as files, all read-only
+//! (0444). With a [`SealRetention`] (format 2, what the hub does) each recording is stored as
+//! `recordings/<name>.enc`, encrypted ([`super::rest`]) in the one read that hashes its
+//! plaintext, and the recorder's plaintext is removed once the artefact is in place; without
+//! (format 1) recordings are hard links to the files the recorder wrote (copies only where
+//! linking fails). [`StoredArtefact::zip_with_key`] turns a directory into the zip auditors
+//! download, decrypting recordings on the fly, the same bytes on every call; it is the one way
+//! any consumer gets a bundle's zip. [`destroy_recordings`] ends the retention: the note, then
+//! no recordings. Artefacts of earlier versions stored as `<id>.zip` are served as they were
+//! stored.
 //!
 //! [`seal`] refuses a broken or foreign chain, recording names that are not plain file names and
 //! an artefact that already exists, and assembles the directory under a hidden temporary name

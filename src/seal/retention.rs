@@ -130,21 +130,49 @@ async fn end_retention(
     Ok(true)
 }
 
-/// After a crash between destroying keys and removing files: for every artefact whose key is
-/// destroyed but that still holds recordings, write the note and remove them. Run at start.
-pub async fn resume(store: &dyn Store, artefacts: &Path) -> Result<usize, RetentionError> {
+/// What a crash left behind, finished at start: for every artefact with a recording key, the
+/// recorder's plaintext files that sealing had encrypted but not yet removed (under
+/// `recordings/<session>/`, only names the manifest lists); and for every artefact whose key
+/// is destroyed but that still holds recordings, the note and the removal. Returns how many
+/// such repairs were made.
+pub async fn resume(
+    store: &dyn Store,
+    artefacts: &Path,
+    recordings: &Path,
+) -> Result<usize, RetentionError> {
     let mut finished = 0;
     for record in store.artefacts().await? {
         let StoredArtefact::Directory(dir) = StoredArtefact::locate(artefacts, &record.file_name)
         else {
             continue;
         };
-        if !dir.join("recordings").is_dir() {
-            continue;
-        }
         let Some(key) = store.recording_key(record.id).await? else {
             continue;
         };
+        let session_dir = recordings.join(record.session_id.to_string());
+        if session_dir.is_dir() {
+            let manifest = read_manifest(&dir, record.id).await?;
+            let left: Vec<_> = manifest
+                .files
+                .iter()
+                .filter_map(|f| f.path.strip_prefix(RECORDINGS_PREFIX))
+                .map(|name| session_dir.join(name))
+                .filter(|path| path.symlink_metadata().is_ok())
+                .collect();
+            if !left.is_empty() {
+                for path in &left {
+                    std::fs::remove_file(path).map_err(|source| BundleError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                }
+                tracing::info!(artefact = %record.id, files = left.len(), "removed plaintext recordings left by a crash");
+                finished += 1;
+            }
+        }
+        if !dir.join("recordings").is_dir() {
+            continue;
+        }
         let Some(destroyed_at) = key.destroyed_at else {
             continue;
         };

@@ -1004,6 +1004,14 @@ pub async fn seal_session(
     // The artefact's directory under `artefacts/` (earlier versions stored `<id>.zip`).
     let file_name = artefact_id.to_string();
     let out = hub.paths.artefacts.join(&file_name);
+    // Recordings are encrypted at rest under a fresh key, kept (wrapped) until the service's
+    // retention ends (seal::retention).
+    let key = crate::seal::rest::RecordingKey::generate(&mut rand::rngs::OsRng);
+    let retain_until = now + hub.catalogue.recording_retention(&case.service);
+    let wrapped = hub
+        .vault
+        .wrap_recording_key(&artefact_id.to_string(), &key)
+        .map_err(|e| SessionError::Seal(e.to_string()))?;
     let input = SealInput {
         artefact_id,
         case: ManifestCase {
@@ -1032,25 +1040,13 @@ pub async fn seal_session(
         documents,
         checklist: checklist.items(),
         sealed_at: now,
-        retention: None,
-    };
-    let identity = hub.identity.clone();
-    let seal_err = |e: &dyn std::fmt::Display| SessionError::Seal(e.to_string());
-    // Recordings are encrypted at rest under a fresh key, kept (wrapped) until the service's
-    // retention ends (seal::retention).
-    let key = crate::seal::rest::RecordingKey::generate(&mut rand::rngs::OsRng);
-    let retain_until = now + hub.catalogue.recording_retention(&case.service);
-    let wrapped = hub
-        .vault
-        .wrap_recording_key(&artefact_id.to_string(), &key)
-        .map_err(|e| seal_err(&e))?;
-    let input = SealInput {
         retention: Some(crate::seal::bundle::SealRetention {
             key,
             recordings_until: retain_until,
         }),
-        ..input
     };
+    let identity = hub.identity.clone();
+    let seal_err = |e: &dyn std::fmt::Display| SessionError::Seal(e.to_string());
     // Link, hash and sign off the async threads, log the signed manifest (committed before the
     // artefact carries its proof), then finish the artefact and move it into place.
     let mut prepared =

@@ -2,7 +2,8 @@
 //!
 //! Contract: [`verify_bundle`] takes the bundle bytes and the trust anchors and returns a
 //! [`Report`]; it never panics and never touches the file system. Checks run in a fixed order
-//! (`zip`, `manifest`, `signature` (the hub's), `officer`, `timestamp`, `files`, `chain`, `log`,
+//! (`zip`, `manifest`, `signature` (the hub's), `officer`, `timestamp`, `files` (then one
+//! `retention` line per recording destroyed at the end of its retention), `chain`, `log`,
 //! `summary`) and stop at the first failure,
 //! whose exact reason becomes [`Report::error`]. A report is `ok` only if every check passed.
 //!

@@ -5,7 +5,9 @@
 //! time: entries in the order given, each local header carrying its CRC-32 and sizes (no data
 //! descriptors, nothing between entries), then the central directory and the end record,
 //! with no comment. Small entries are deflated in memory when planned; large ones are stored
-//! and read from disk while writing, after a first read for their CRC-32. Offsets from 4 GiB on
+//! and read from disk while writing, after a first read for their CRC-32 (recordings encrypted
+//! at rest are decrypted on both reads, a chunk at a time, so their plaintext is never on disk
+//! nor whole in memory). Offsets from 4 GiB on
 //! use zip64 records; a single entry never needs them ([`MAX_ENTRY_SIZE`] is below 4 GiB).
 
 use super::MAX_ENTRY_SIZE;

@@ -35,6 +35,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -207,28 +208,41 @@ def open_checkpoint(note, vkey):
 
 
 def parse_time(text):
+    """An RFC 3339 UTC time as the hub writes it (up to nanoseconds; Python keeps micro)."""
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def destroyed_recordings(bundle, names, manifest):
-    """{path: when} of the listed recordings the bundle lacks because their retention ended.
+def retention_note(bundle, names, manifest):
+    """The bundle's `retention.json`, checked against the signed manifest, or None.
 
-    Only when the signed manifest (format 2) has a `retention.recordings_until` that has
-    passed, and `retention.json` names each with the manifest's hash and size and a
-    destruction time not before that deadline. Anything else missing is left to fail."""
-    missing = {f["path"] for f in manifest["files"]} - names
+    The hub adds it when it destroys the recordings at the end of retention: it must be about
+    this artefact, repeat the manifest's `retention.recordings_until`, and date the destruction
+    at or after it; and that deadline must have passed."""
+    if "retention.json" not in names:
+        return None
     retention = manifest.get("retention")
-    if not missing or retention is None or "retention.json" not in names:
-        return {}
+    if retention is None:
+        raise Failed("retention.json in a bundle whose manifest has no retention")
     until = parse_time(retention["recordings_until"])
     if datetime.datetime.now(datetime.timezone.utc) < until:
-        raise Failed(f"recordings are missing but their retention runs until {until}")
+        raise Failed(f"retention.json, but the retention runs until {until}")
     note = json.loads(bundle.read("retention.json"))
     if (note.get("format") != "globallink-retention/1"
             or note.get("artefact_id") != manifest["artefact_id"]
             or parse_time(note["recordings_until"]) != until
             or parse_time(note["destroyed_at"]) < until):
         raise Failed("retention.json does not match the manifest's retention")
+    return note
+
+
+def destroyed_recordings(note, names, manifest):
+    """{path: when} of the listed recordings the bundle lacks because their retention ended:
+    each must be named in the note with the manifest's hash and size. Anything else missing is
+    left to fail."""
+    missing = {f["path"] for f in manifest["files"]} - names
+    if not missing or note is None:
+        return {}
     listed = {f["path"]: f for f in manifest["files"]}
     out = {}
     for path in missing:
@@ -285,7 +299,8 @@ def verify(bundle_path, ca_path, vkey_path, tsa_root=None):
             print("ok   timestamp: RFC 3161 token over the hub signature verifies")
 
         listed = {f["path"] for f in manifest["files"]}
-        destroyed = destroyed_recordings(bundle, names, manifest)
+        note = retention_note(bundle, names, manifest)
+        destroyed = destroyed_recordings(note, names, manifest)
         for f in manifest["files"]:
             if f["path"] in destroyed:
                 continue
@@ -295,7 +310,7 @@ def verify(bundle_path, ca_path, vkey_path, tsa_root=None):
             if len(data) != f["size"] or hashlib.sha256(data).hexdigest() != f["sha256"]:
                 raise Failed(f"file {f['path']}: size or sha256 mismatch")
         extra = names - listed - {"manifest.json", "manifest.jws", "log.json"}
-        if destroyed:
+        if note is not None:
             extra -= {"retention.json"}
         if extra:
             raise Failed(f"unlisted files: {sorted(extra)}")

@@ -968,3 +968,36 @@ fn destroyed_recordings_verify_only_after_the_signed_deadline() -> anyhow::Resul
     }
     Ok(())
 }
+
+#[test]
+fn a_session_without_recordings_keeps_verifying_after_its_retention() -> anyhow::Result<()> {
+    let (dir, id) = dev_identity();
+    let mut input = sample_input(dir.path());
+    input.recordings.clear();
+    let until = now() + chrono::TimeDelta::days(3);
+    input.retention = Some(SealRetention {
+        key: RecordingKey::from_bytes([3u8; 32]),
+        recordings_until: until,
+    });
+    let out = dir.path().join("artefact");
+    let log = TestLog::new();
+    let sealed = seal(input, &id, |m| log.include(m), &out)?;
+    assert!(!out.join(RECORDINGS_DIR).exists());
+    destroy_recordings(
+        &out,
+        &RetentionNote {
+            format: RETENTION_FORMAT.into(),
+            artefact_id: sealed.manifest.artefact_id,
+            recordings_until: until,
+            destroyed_at: until,
+            destroyed: Vec::new(),
+        },
+    )?;
+    let bytes = zip_of(&out)?;
+    assert!(entry_names(&bytes)?.contains(&RETENTION_JSON.to_owned()));
+    let trust = log.trust(&id);
+    let report = crate::seal::verify::verify_bundle_at(&bytes, &trust, Some(until));
+    assert!(report.ok, "{}", report.render_text());
+    assert!(!report.checks.iter().any(|c| c.name == "retention"));
+    Ok(())
+}

@@ -1391,8 +1391,18 @@ mod tests {
     #[test]
     fn other_manifest_format_fails() {
         let fx = Fixture::new();
-        let report = fx.verify(&resign(&fx, |m| m.format = "globallink-artefact/2".into()));
-        assert_fails_at(&report, "manifest", "format \"globallink-artefact/2\"");
+        let report = fx.verify(&resign(&fx, |m| m.format = "globallink-artefact/3".into()));
+        assert_fails_at(&report, "manifest", "format \"globallink-artefact/3\"");
+        // Format 2 commits to a retention, format 1 never does.
+        let report = fx.verify(&resign(&fx, |m| m.format = MANIFEST_FORMAT.into()));
+        assert_fails_at(&report, "manifest", "must have a retention");
+        let report = fx.verify(&resign(&fx, |m| {
+            m.format = MANIFEST_FORMAT_V1.into();
+            m.retention = Some(crate::seal::bundle::ManifestRetention {
+                recordings_until: m.sealed_at,
+            });
+        }));
+        assert_fails_at(&report, "manifest", "must not have a retention");
     }
 
     #[test]

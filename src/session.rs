@@ -1007,7 +1007,11 @@ pub async fn seal_session(
     // Recordings are encrypted at rest under a fresh key, kept (wrapped) until the service's
     // retention ends (seal::retention).
     let key = crate::seal::rest::RecordingKey::generate(&mut rand::rngs::OsRng);
-    let retain_until = now + hub.catalogue.recording_retention(&case.service);
+    // Whole seconds: every store keeps them exactly, so the store and the manifest agree.
+    let retain_until = chrono::SubsecRound::trunc_subsecs(
+        now + hub.catalogue.recording_retention(&case.service),
+        0,
+    );
     let wrapped = hub
         .vault
         .wrap_recording_key(&artefact_id.to_string(), &key)

@@ -7,6 +7,7 @@
 
 mod common;
 
+use chrono::SubsecRound as _;
 use common::peer::{recorded_call, wait_for};
 use common::zipped::{rezip, unzip};
 use common::{download_bundle, login, paired_session, start_hub_with_clock};
@@ -167,7 +168,7 @@ async fn recordings_are_kept_encrypted_until_retention_ends_and_then_destroyed()
             .expect("a signed deadline");
     assert_eq!(
         until,
-        sealed_at + chrono::Duration::days(1095),
+        (sealed_at + chrono::Duration::days(1095)).trunc_subsecs(0),
         "id-card-renewal keeps recordings 1095 days"
     );
     let webm = entry("recordings/applicant.webm").expect("recording in the bundle");
@@ -226,7 +227,7 @@ async fn recordings_are_kept_encrypted_until_retention_ends_and_then_destroyed()
 
     // After it: key destroyed, files gone, the store says so.
     clock.advance(chrono::Duration::days(2));
-    let destroyed_at = clock.now();
+    let destroyed_at = clock.now().trunc_subsecs(0);
     assert_eq!(
         retention::sweep(store.as_ref(), &artefacts, destroyed_at)
             .await

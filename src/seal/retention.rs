@@ -19,7 +19,7 @@ use super::rest::RecordingKey;
 use crate::ids::ArtefactId;
 use crate::store::{Store, StoreError};
 use crate::vault::{Vault, VaultError};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use std::path::Path;
 
 /// How often the hub runs [`sweep`] after the one at start.
@@ -66,14 +66,17 @@ pub async fn recording_key(
         .map_err(|source| RetentionError::Key { artefact, source })
 }
 
-/// Destroy the recordings of every artefact whose retention ended at or before `now`; returns
-/// the artefacts whose recordings were destroyed. An artefact that cannot be handled is logged
-/// and left for the next sweep; the others go on.
+/// Destroy the recordings of every artefact whose retention ended at or before `now` (taken
+/// to the whole second); returns the artefacts whose recordings were destroyed. An artefact
+/// that cannot be handled is logged and left for the next sweep; the others go on.
 pub async fn sweep(
     store: &dyn Store,
     artefacts: &Path,
     now: DateTime<Utc>,
 ) -> Result<Vec<ArtefactId>, RetentionError> {
+    // Whole seconds, as deadlines are: the destruction time reads back from every store (and
+    // in the note) exactly as recorded, and is never before a deadline it has passed.
+    let now = now.trunc_subsecs(0);
     let mut done = Vec::new();
     for due in store.recording_keys_due(now).await? {
         let artefact = due.artefact_id;

@@ -17,11 +17,13 @@ use chrono::Utc;
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use globallink::evidence::{self, ChainBuilder, EventKind, ParticipantRole};
 use globallink::ids::{ArtefactId, CaseId, SessionId};
+use globallink::seal::bundle::SealRetention;
 use globallink::seal::bundle::{
     BundleError, LogInclusion, ManifestCase, ManifestParticipant, ManifestSession, SealInput,
     StoredArtefact, seal,
 };
 use globallink::seal::pki::{HubIdentity, ensure_dev_pki};
+use globallink::seal::rest::RecordingKey;
 use globallink::seal::{Trust, verify_bundle};
 use globallink::translog::{LogSigner, MerkleLog};
 
@@ -130,6 +132,18 @@ fn input(events: usize, recordings: Vec<(String, PathBuf)>) -> SealInput {
         documents: Vec::new(),
         checklist: Vec::new(),
         sealed_at: start + chrono::TimeDelta::minutes(31),
+        retention: None,
+    }
+}
+
+/// [`input`] sealed as the hub seals now: recordings encrypted at rest (format 2).
+fn encrypted(input: SealInput, key: &RecordingKey) -> SealInput {
+    SealInput {
+        retention: Some(SealRetention {
+            key: key.clone(),
+            recordings_until: input.sealed_at + chrono::TimeDelta::days(1095),
+        }),
+        ..input
     }
 }
 
@@ -166,6 +180,40 @@ fn bench_seal(c: &mut Criterion) {
     group.bench_function("zip_of_artefact_with_100MiB_recording", |b| {
         b.iter(|| {
             let zip = stored.zip().expect("planned");
+            zip.write_to(&mut std::io::sink()).expect("written")
+        })
+    });
+    // The hub's path since retention: each recording read once, hashed and encrypted, then its
+    // plaintext removed (so each iteration gets a fresh copy, made outside the timing).
+    let key = RecordingKey::from_bytes([7u8; 32]);
+    let copy = fx.dir.path().join("copy.webm");
+    group.bench_function("session_with_100MiB_recording_encrypted", |b| {
+        b.iter_batched(
+            || {
+                std::fs::copy(&fx.recording, &copy).expect("copy");
+                encrypted(
+                    input(200, vec![("applicant.webm".to_owned(), copy.clone())]),
+                    &key,
+                )
+            },
+            |input| {
+                let target = out(fx.dir.path(), &input);
+                seal(input, &fx.id, |m| fx.log(m), &target).expect("sealed")
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    std::fs::copy(&fx.recording, &copy).expect("copy");
+    let sealed = encrypted(
+        input(200, vec![("applicant.webm".to_owned(), copy.clone())]),
+        &key,
+    );
+    let target = out(fx.dir.path(), &sealed);
+    seal(sealed, &fx.id, |m| fx.log(m), &target).expect("sealed");
+    let stored = StoredArtefact::Directory(target);
+    group.bench_function("zip_of_encrypted_artefact_with_100MiB_recording", |b| {
+        b.iter(|| {
+            let zip = stored.zip_with_key(Some(&key)).expect("planned");
             zip.write_to(&mut std::io::sink()).expect("written")
         })
     });

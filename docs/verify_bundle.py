@@ -17,7 +17,10 @@ in order:
    by the office CA); a bundle without one was sealed by the hub alone;
 3. the RFC 3161 timestamp over the hub's signature, when there is one and TSA-ROOT.pem is
    given, with `openssl ts -verify`;
-3. every file the manifest lists: present, same size, same SHA-256; and no unlisted file;
+3. every file the manifest lists: present, same size, same SHA-256; and no unlisted file. A
+   recording may be absent only when the signed manifest's `retention.recordings_until` has
+   passed and `retention.json` names it with the manifest's hash and size (destroyed at the
+   end of retention);
 4. the evidence chain in `events.jsonl`: sequence numbers from 1, each `prev_hash` the SHA-256
    of the previous line, and the count and head the manifest commits to;
 5. the transparency log proof in `log.json`: the checkpoint (a C2SP signed note) signed with
@@ -32,6 +35,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -203,6 +207,52 @@ def open_checkpoint(note, vkey):
     return origin, int(size), base64.b64decode(root, validate=True)
 
 
+def parse_time(text):
+    """An RFC 3339 UTC time as the hub writes it (up to nanoseconds; Python keeps micro)."""
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def retention_note(bundle, names, manifest):
+    """The bundle's `retention.json`, checked against the signed manifest, or None.
+
+    The hub adds it when it destroys the recordings at the end of retention: it must be about
+    this artefact, repeat the manifest's `retention.recordings_until`, and date the destruction
+    at or after it; and that deadline must have passed."""
+    if "retention.json" not in names:
+        return None
+    retention = manifest.get("retention")
+    if retention is None:
+        raise Failed("retention.json in a bundle whose manifest has no retention")
+    until = parse_time(retention["recordings_until"])
+    if datetime.datetime.now(datetime.timezone.utc) < until:
+        raise Failed(f"retention.json, but the retention runs until {until}")
+    note = json.loads(bundle.read("retention.json"))
+    if (note.get("format") != "globallink-retention/1"
+            or note.get("artefact_id") != manifest["artefact_id"]
+            or parse_time(note["recordings_until"]) != until
+            or parse_time(note["destroyed_at"]) < until):
+        raise Failed("retention.json does not match the manifest's retention")
+    return note
+
+
+def destroyed_recordings(note, names, manifest):
+    """{path: when} of the listed recordings the bundle lacks because their retention ended:
+    each must be named in the note with the manifest's hash and size. Anything else missing is
+    left to fail."""
+    missing = {f["path"] for f in manifest["files"]} - names
+    if not missing or note is None:
+        return {}
+    listed = {f["path"]: f for f in manifest["files"]}
+    out = {}
+    for path in missing:
+        named = [d for d in note["destroyed"] if d["path"] == path]
+        if not path.startswith("recordings/") or named != [listed[path]]:
+            raise Failed(f"file {path}: missing, and retention.json does not account for it")
+        out[path] = note["destroyed_at"]
+    return out
+
+
 def verify(bundle_path, ca_path, vkey_path, tsa_root=None):
     with open(ca_path, "rb") as f:
         anchors = x509.load_pem_x509_certificates(f.read())
@@ -249,16 +299,25 @@ def verify(bundle_path, ca_path, vkey_path, tsa_root=None):
             print("ok   timestamp: RFC 3161 token over the hub signature verifies")
 
         listed = {f["path"] for f in manifest["files"]}
+        note = retention_note(bundle, names, manifest)
+        destroyed = destroyed_recordings(note, names, manifest)
         for f in manifest["files"]:
+            if f["path"] in destroyed:
+                continue
             if f["path"] not in names:
                 raise Failed(f"file {f['path']}: missing")
             data = bundle.read(f["path"])
             if len(data) != f["size"] or hashlib.sha256(data).hexdigest() != f["sha256"]:
                 raise Failed(f"file {f['path']}: size or sha256 mismatch")
         extra = names - listed - {"manifest.json", "manifest.jws", "log.json"}
+        if note is not None:
+            extra -= {"retention.json"}
         if extra:
             raise Failed(f"unlisted files: {sorted(extra)}")
-        print(f"ok   files: {len(listed)} files match the manifest")
+        print(f"ok   files: {len(listed) - len(destroyed)} files match the manifest")
+        for path in sorted(destroyed):
+            print(f"ok   retention: {path} destroyed at end of retention "
+                  f"({destroyed[path]}); its sha256 stays in the manifest")
 
         head, count = check_chain(bundle.read("events.jsonl").decode(), manifest["session"]["id"])
         if (count, head) != (manifest["chain"]["events"], manifest["chain"]["head"]):

@@ -1,7 +1,7 @@
 //! The service catalogue: the matters the desk handles, read from a TOML data file that ships
 //! with defaults (`catalogue/services.toml`) and that operators extend without code changes.
 //! Each item names its office, the officer skill it needs, its languages, a typical duration
-//! and its checklist. [`Catalogue::parse`] checks the whole file once; a loaded catalogue only
+//! and its checklist, and how long its recordings are kept. [`Catalogue::parse`] checks the whole file once; a loaded catalogue only
 //! holds items whose consents and declarations have texts.
 
 use crate::consent;
@@ -44,7 +44,22 @@ pub struct Service {
     pub skill: String,
     pub languages: Vec<String>,
     pub typical_minutes: u32,
+    /// Days after sealing that the session's recordings stay readable; then their key is
+    /// destroyed (`seal::retention`). Required: a retention period is a legal choice, so a
+    /// catalogue never gets one by default.
+    pub recording_retention_days: u32,
     pub checklist: Checklist,
+}
+
+/// Longest recording retention a catalogue may set: a century, far beyond any archive rule,
+/// and small enough that a deadline never overflows a date.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+impl Service {
+    /// How long this matter's recordings are kept after sealing.
+    pub fn recording_retention(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.recording_retention_days))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +150,11 @@ impl Catalogue {
             if s.typical_minutes == 0 || s.typical_minutes > 480 {
                 return Err(bad("typical_minutes must be between 1 and 480".into()));
             }
+            if s.recording_retention_days == 0 || s.recording_retention_days > MAX_RETENTION_DAYS {
+                return Err(bad(format!(
+                    "recording_retention_days must be between 1 and {MAX_RETENTION_DAYS}"
+                )));
+            }
             let c = &s.checklist;
             if let Some(x) = c
                 .consents
@@ -205,6 +225,21 @@ impl Catalogue {
     pub fn service(&self, code: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.code == code)
     }
+
+    /// How long recordings of a case of `service` are kept: the service's retention, or, for a
+    /// service no longer in the catalogue, the longest any service has (evidence is kept
+    /// rather than lost early).
+    pub fn recording_retention(&self, service: &str) -> chrono::Duration {
+        match self.service(service) {
+            Some(s) => s.recording_retention(),
+            None => self
+                .services
+                .iter()
+                .map(Service::recording_retention)
+                .max()
+                .unwrap_or_else(|| chrono::Duration::days(i64::from(MAX_RETENTION_DAYS))),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -235,8 +270,19 @@ mod tests {
                 .any(|r| r == &["driving-licence"])
         );
         assert_eq!(licence.checklist.documents, ["medical-certificate"]);
-        assert!(c.service("id-card-renewal").is_some());
+        assert_eq!(inheritance.recording_retention_days, 3650);
+        assert_eq!(licence.recording_retention_days, 1095);
+        assert_eq!(
+            c.service("id-card-renewal")
+                .map(|s| s.recording_retention()),
+            Some(chrono::Duration::days(1095))
+        );
         assert!(c.service("moon-landing").is_none());
+        assert_eq!(
+            c.recording_retention("moon-landing"),
+            chrono::Duration::days(3650),
+            "an unknown service keeps recordings as long as the longest"
+        );
     }
 
     #[test]
@@ -263,6 +309,16 @@ mod tests {
                 "typical_minutes = 45",
                 "typical_minutes = 0",
                 "typical_minutes",
+            ),
+            (
+                "recording_retention_days = 3650",
+                "recording_retention_days = 0",
+                "recording_retention_days must be between 1",
+            ),
+            (
+                "recording_retention_days = 3650\n",
+                "",
+                "missing field `recording_retention_days`",
             ),
             (
                 "liveness = true\nstills",

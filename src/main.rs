@@ -453,7 +453,9 @@ async fn verify(
             std::process::exit(VERIFY_INPUT_ERROR);
         }
     };
-    let report = globallink::seal::verify::verify_bundle(&bytes, &trust);
+    // Recordings missing after their signed retention deadline are judged at this time.
+    let report =
+        globallink::seal::verify::verify_bundle_at(&bytes, &trust, Some(chrono::Utc::now()));
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),

@@ -1326,6 +1326,18 @@ pub async fn seal_session(
     // The artefact's directory under `artefacts/` (earlier versions stored `<id>.zip`).
     let file_name = artefact_id.to_string();
     let out = hub.paths.artefacts.join(&file_name);
+    // Recordings are encrypted at rest under a fresh key, kept (wrapped) until the service's
+    // retention ends (seal::retention).
+    let key = crate::seal::rest::RecordingKey::generate(&mut rand::rngs::OsRng);
+    // Whole seconds: every store keeps them exactly, so the store and the manifest agree.
+    let retain_until = chrono::SubsecRound::trunc_subsecs(
+        now + hub.catalogue.recording_retention(&case.service),
+        0,
+    );
+    let wrapped = hub
+        .vault
+        .wrap_recording_key(&artefact_id.to_string(), &key)
+        .map_err(|e| SessionError::Seal(e.to_string()))?;
     let input = SealInput {
         artefact_id,
         case: ManifestCase {
@@ -1357,6 +1369,10 @@ pub async fn seal_session(
         documents,
         checklist: checklist.items(),
         sealed_at: now,
+        retention: Some(crate::seal::bundle::SealRetention {
+            key,
+            recordings_until: retain_until,
+        }),
     };
     let identity = hub.identity.clone();
     let seal_err = |e: &dyn std::fmt::Display| SessionError::Seal(e.to_string());
@@ -1376,6 +1392,10 @@ pub async fn seal_session(
             tracing::warn!(artefact = %artefact_id, "sealed without a timestamp: {e}");
         }
     }
+    // Committed before the artefact exists, so no artefact holds recordings without a key.
+    hub.store
+        .put_recording_key(artefact_id, &wrapped, retain_until)
+        .await?;
     let inclusion = hub
         .log
         .append(prepared.manifest_json(), artefact_id, now)

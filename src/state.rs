@@ -1,5 +1,6 @@
 //! The hub's shared state ([`AppState`]) and how it is assembled on start: data directories,
-//! the store, the development PKI, the hub secret, first-start accounts and crash recovery.
+//! the store, the development PKI, the hub secret, first-start accounts, crash recovery and the
+//! retention sweep.
 
 use crate::auth::{Tickets, hash_password, random_password};
 use crate::catalogue::Catalogue;
@@ -288,6 +289,23 @@ pub async fn start(
     let recovered = crate::session::recover_interrupted(&state)
         .await
         .map_err(|e| StartError::Recover(e.to_string()))?;
+    // Finish destructions a crash interrupted, then sweep now and every hour.
+    match crate::seal::retention::resume(
+        state.store.as_ref(),
+        &state.paths.artefacts,
+        &state.paths.recordings,
+    )
+    .await
+    {
+        Ok(0) => {}
+        Ok(finished) => tracing::info!(finished, "finished interrupted retention destructions"),
+        Err(e) => tracing::warn!("could not finish interrupted retention destructions: {e}"),
+    }
+    tokio::spawn(crate::seal::retention::run(
+        state.store.clone(),
+        state.clock.clone(),
+        state.paths.artefacts.clone(),
+    ));
     tokio::spawn(crate::pairing::run(state.clone(), desk_rx));
     Ok(Started {
         state,

@@ -1,6 +1,7 @@
 //! The hub secret (`<data_dir>/hub-secret`, 32 random bytes, mode 0600) and what is derived
 //! from it: the keyed hash of identity numbers, and a per-case AES-256-GCM key that encrypts
-//! document stills and uploads at rest.
+//! document stills and uploads at rest, and the key that wraps each artefact's recording key
+//! (`seal::rest`) in the store.
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::{hkdf, hmac};
@@ -17,11 +18,15 @@ pub enum VaultError {
     Seal,
     #[error("the stored document is damaged or was encrypted for another case")]
     Open,
+    #[error("the wrapped recording key is damaged or belongs to another artefact")]
+    Unwrap,
 }
 
 pub struct Vault {
     identity_key: hmac::Key,
     documents: hkdf::Prk,
+    /// Wraps recording keys: a key of its own, so the document keys never touch them.
+    recording_wrap: LessSafeKey,
 }
 
 impl std::fmt::Debug for Vault {
@@ -47,9 +52,17 @@ impl Vault {
         let _ = prk
             .expand(&[b"identity numbers"], KeyLen)
             .and_then(|okm| okm.fill(&mut identity));
+        let mut wrap = [0u8; 32];
+        // As above: 32 bytes never exceed the limit.
+        let _ = prk
+            .expand(&[b"recording key wrap"], KeyLen)
+            .and_then(|okm| okm.fill(&mut wrap));
+        // AES-256 takes any 32 bytes, so this cannot fail.
+        let unbound = UnboundKey::new(&AES_256_GCM, &wrap).unwrap_or_else(|_| unreachable!());
         Self {
             identity_key: hmac::Key::new(hmac::HMAC_SHA256, &identity),
             documents: salt.extract(&[secret, b"documents"].concat()),
+            recording_wrap: LessSafeKey::new(unbound),
         }
     }
 
@@ -113,6 +126,50 @@ impl Vault {
         Ok(out)
     }
 
+    /// Wrap (encrypt) the recording key of `artefact` for the store: a random nonce, then the
+    /// key encrypted with the artefact id as associated data, so a wrapped key copied onto
+    /// another artefact's row does not unwrap.
+    pub fn wrap_recording_key(
+        &self,
+        artefact: &str,
+        key: &crate::seal::rest::RecordingKey,
+    ) -> Result<Vec<u8>, VaultError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+        let mut data = key.as_bytes().to_vec();
+        self.recording_wrap
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(wrap_aad(artefact)),
+                &mut data,
+            )
+            .map_err(|_| VaultError::Seal)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&data);
+        Ok(out)
+    }
+
+    /// The recording key [`Vault::wrap_recording_key`] wrapped for `artefact`.
+    pub fn unwrap_recording_key(
+        &self,
+        artefact: &str,
+        wrapped: &[u8],
+    ) -> Result<crate::seal::rest::RecordingKey, VaultError> {
+        if wrapped.len() != NONCE_LEN + 32 + 16 {
+            return Err(VaultError::Unwrap);
+        }
+        let (nonce, body) = wrapped.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| VaultError::Unwrap)?;
+        let mut data = body.to_vec();
+        let plain = self
+            .recording_wrap
+            .open_in_place(nonce, Aad::from(wrap_aad(artefact)), &mut data)
+            .map_err(|_| VaultError::Unwrap)?;
+        let bytes: [u8; 32] = plain.try_into().map_err(|_| VaultError::Unwrap)?;
+        data.fill(0);
+        Ok(crate::seal::rest::RecordingKey::from_bytes(bytes))
+    }
+
     pub fn open(&self, case: &str, label: &str, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
         if sealed.len() < NONCE_LEN {
             return Err(VaultError::Open);
@@ -126,6 +183,14 @@ impl Vault {
             .map_err(|_| VaultError::Open)?;
         Ok(plain.to_vec())
     }
+}
+
+fn wrap_aad(artefact: &str) -> Vec<u8> {
+    [
+        b"recording key of artefact ".as_slice(),
+        artefact.as_bytes(),
+    ]
+    .concat()
 }
 
 #[cfg(test)]
@@ -169,6 +234,43 @@ mod tests {
             other.open("case-a", "still-1.jpg", &sealed).is_err(),
             "another hub"
         );
+    }
+
+    #[test]
+    fn recording_keys_unwrap_only_for_their_artefact_and_hub() {
+        use crate::seal::rest::RecordingKey;
+        let v = Vault::from_secret(&[7u8; 32]);
+        let key = RecordingKey::from_bytes([0x5A; 32]);
+        let wrapped = v.wrap_recording_key("art-1", &key).expect("wrap");
+        assert!(
+            !wrapped.windows(8).any(|w| w == [0x5A; 8]),
+            "wrapped hides the key"
+        );
+        assert_eq!(
+            v.unwrap_recording_key("art-1", &wrapped).expect("unwrap"),
+            key
+        );
+        assert!(
+            v.unwrap_recording_key("art-2", &wrapped).is_err(),
+            "another artefact"
+        );
+        let other = Vault::from_secret(&[8u8; 32]);
+        assert!(
+            other.unwrap_recording_key("art-1", &wrapped).is_err(),
+            "another hub"
+        );
+        let mut flipped = wrapped.clone();
+        flipped[14] ^= 1;
+        assert!(
+            v.unwrap_recording_key("art-1", &flipped).is_err(),
+            "tampered"
+        );
+        assert!(
+            v.unwrap_recording_key("art-1", &wrapped[..40]).is_err(),
+            "short"
+        );
+        // The wrapping key is not the documents' key of any case.
+        assert!(v.open("art-1", "recording key", &wrapped).is_err());
     }
 
     #[test]

@@ -183,3 +183,95 @@ async fn the_python_recipe_verifies_a_sealed_bundle_and_catches_tampering() {
     );
     assert!(!ok && text.contains("office CA"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3 with the cryptography package (run by .ci/run)"]
+async fn the_python_recipe_accepts_recordings_destroyed_after_retention_only() {
+    // Sealed 1,100 days ago by the hub's clock, so the 1,095-day retention of id-card-renewal
+    // has ended by the real time the script reads.
+    let clock = Arc::new(globallink::clock::ManualClock::new(
+        chrono::Utc::now() - chrono::Duration::days(1100),
+    ));
+    let hub = common::start_hub_with_clock(clock.clone()).await;
+    let base = hub.url("");
+    let officer_http = login(&base, &hub.accounts.officer).await;
+    let (mut officer, mut applicant, _) =
+        paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
+    let (peer_a, peer_o) = common::peer::recorded_call(&mut officer, &mut applicant).await;
+    let counts = peer_o.counts.clone();
+    common::peer::wait_for(20, "recorded media", || {
+        counts.video.load(std::sync::atomic::Ordering::SeqCst) > 60
+    })
+    .await;
+    officer.send(json!({"type": "close_session"})).await;
+    let closed = officer.expect("session_closed").await;
+    let artefact = closed["artefact_id"].as_str().expect("artefact").to_owned();
+    peer_a.close().await;
+    peer_o.close().await;
+    let fresh = common::download_bundle(&officer_http, &base, &artefact).await;
+
+    clock.advance(chrono::Duration::days(1096));
+    let swept = globallink::seal::retention::sweep(
+        hub.state.store.as_ref(),
+        &hub.state.paths.artefacts,
+        globallink::clock::Clock::now(clock.as_ref()),
+    )
+    .await
+    .expect("sweep");
+    assert_eq!(swept.len(), 1);
+    let officer_http = login(&base, &hub.accounts.officer).await;
+    let destroyed = common::download_bundle(&officer_http, &base, &artefact).await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = hub.dir.path().join("pki").join("office-ca.pem");
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path
+    };
+    let (ok, text) = python(&write("fresh.zip", &fresh), &ca, &ca);
+    assert!(ok && text.contains("VERIFIED"), "{text}");
+    assert!(!text.contains("retention:"), "{text}");
+    let (ok, text) = python(&write("destroyed.zip", &destroyed), &ca, &ca);
+    assert!(ok && text.contains("VERIFIED"), "{text}");
+    assert!(
+        text.contains("ok   retention: recordings/applicant.webm destroyed at end of retention"),
+        "{text}"
+    );
+    // The note edited to claim a destruction before the deadline: refused.
+    let forged = rezip(&destroyed, dir.path(), "retention.json", |data| {
+        let mut note: serde_json::Value = serde_json::from_slice(data).expect("json");
+        let until = note["recordings_until"].as_str().expect("until").to_owned();
+        note["destroyed_at"] = until.replacen("20", "19", 1).into();
+        *data = serde_json::to_vec(&note).expect("json");
+    });
+    let (ok, text) = python(&forged, &ca, &ca);
+    assert!(!ok && text.contains("retention.json"), "{text}");
+    // A recording dropped from the fresh bundle, with no note: still a missing file.
+    let cut = rezip_without(&fresh, dir.path(), "recordings/applicant.webm");
+    let (ok, text) = python(&cut, &ca, &ca);
+    assert!(
+        !ok && text.contains("recordings/applicant.webm: missing"),
+        "{text}"
+    );
+}
+
+/// `bytes` re-zipped without the entry `name`, written into `dir`.
+fn rezip_without(bytes: &[u8], dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).expect("entry");
+        if entry.name() == name {
+            continue;
+        }
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).expect("read");
+        out.start_file(entry.name(), zip::write::SimpleFileOptions::default())
+            .expect("start");
+        out.write_all(&data).expect("write");
+    }
+    let path = dir.join("without.zip");
+    std::fs::write(&path, out.finish().expect("finish").into_inner()).expect("write");
+    path
+}

@@ -537,10 +537,17 @@ fn artefact_unreadable(id: ArtefactId, e: &dyn std::fmt::Display) -> ApiError {
     )
 }
 
-/// The artefact's bundle zip, planned (its length known) off the async threads.
+/// The artefact's bundle zip, planned (its length known) off the async threads. Recordings
+/// encrypted at rest are decrypted as it is written, while their key is kept.
 async fn artefact_zip(state: &AppState, id: &str) -> Result<(ArtefactId, BundleZip), ApiError> {
     let (id, stored) = stored_artefact(state, id).await?;
-    let zip = tokio::task::spawn_blocking(move || stored.zip())
+    let key = crate::seal::retention::recording_key(state.store.as_ref(), &state.vault, id)
+        .await
+        .map_err(|e| match e {
+            crate::seal::retention::RetentionError::Store(e) => ApiError::from(e),
+            other => artefact_unreadable(id, &other),
+        })?;
+    let zip = tokio::task::spawn_blocking(move || stored.zip_with_key(key.as_ref()))
         .await
         .map_err(|e| artefact_unreadable(id, &e))?
         .map_err(|e| artefact_unreadable(id, &e))?;
@@ -688,16 +695,18 @@ async fn verify_artefact(
     ) {
         trust.crls.push(crl);
     }
-    let report =
-        tokio::task::spawn_blocking(move || crate::seal::verify::verify_bundle(&bytes, &trust))
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "verification crashed",
-                )
-            })?;
+    let now = state.clock.now();
+    let report = tokio::task::spawn_blocking(move || {
+        crate::seal::verify::verify_bundle_at(&bytes, &trust, Some(now))
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "verification crashed",
+        )
+    })?;
     Ok(Json(report))
 }
 

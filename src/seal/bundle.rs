@@ -2,18 +2,24 @@
 //!
 //! Contract: a bundle has exactly the entries `manifest.json`, `manifest.jws`, `log.json`,
 //! `events.jsonl`, `recordings/<name>` for each recording and `documents/<name>` for each
-//! document or still. `manifest.json` is the RFC 8785 canonical JSON of
+//! document or still; once its recordings' retention ended, `retention.json` instead of the
+//! recordings. `manifest.json` is the RFC 8785 canonical JSON of
 //! a [`Manifest`], which lists every other entry with its SHA-256 and size and commits to the
-//! chain's length and head; `manifest.jws` is a detached JWS over those exact bytes. The
+//! chain's length and head and (format 2) to the recordings' retention deadline;
+//! `manifest.jws` is a detached JWS over those exact bytes. The
 //! zip container itself (timestamps, compression, order) is not covered by the signature:
 //! everything a verifier relies on is in the signed manifest.
 //!
-//! At rest a sealed artefact is a directory holding exactly those entries as files, all
-//! read-only (0444); recordings are hard links to the files the recorder wrote (copies only
-//! where linking fails), so sealing reads each recording once, to hash it, and copies nothing.
-//! [`StoredArtefact::zip`] turns a directory into the zip auditors download, the same bytes on
-//! every call; it is the one way any consumer gets a bundle's zip. Artefacts of earlier versions
-//! stored as `<id>.zip` are served as they were stored.
+//! At rest a sealed artefact is a directory holding those entries as files, all read-only
+//! (0444). With a [`SealRetention`] (format 2, what the hub does) each recording is stored as
+//! `recordings/<name>.enc`, encrypted ([`super::rest`]) in the one read that hashes its
+//! plaintext, and the recorder's plaintext is removed once the artefact is in place; without
+//! (format 1) recordings are hard links to the files the recorder wrote (copies only where
+//! linking fails). [`StoredArtefact::zip_with_key`] turns a directory into the zip auditors
+//! download, decrypting recordings on the fly, the same bytes on every call; it is the one way
+//! any consumer gets a bundle's zip. [`destroy_recordings`] ends the retention: the note, then
+//! no recordings. Artefacts of earlier versions stored as `<id>.zip` are served as they were
+//! stored.
 //!
 //! [`seal`] refuses a broken or foreign chain, recording names that are not plain file names and
 //! an artefact that already exists, and assembles the directory under a hidden temporary name
@@ -25,6 +31,7 @@ mod archive;
 use self::archive::{Archive, ArchiveError, Body, Entry};
 use super::jws::{JwsError, JwsJson};
 use super::pki::HubIdentity;
+use super::rest::{self, RecordingKey, RestError, SEALED_SUFFIX};
 use crate::evidence::{self, ChainError};
 use crate::ids::{ArtefactId, CaseId, SessionId};
 use chrono::{DateTime, Datelike as _, Timelike as _, Utc};
@@ -37,8 +44,16 @@ use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-/// `format` of every manifest this module writes and accepts.
-pub const MANIFEST_FORMAT: &str = "globallink-artefact/1";
+/// `format` of a manifest that commits to a retention deadline for its recordings, which are
+/// kept encrypted at rest ([`super::rest`]) and destroyed at the deadline.
+pub const MANIFEST_FORMAT: &str = "globallink-artefact/2";
+/// `format` of a manifest without retention: recordings kept in plaintext, indefinitely.
+/// Still accepted, and written when sealing without a [`SealRetention`].
+pub const MANIFEST_FORMAT_V1: &str = "globallink-artefact/1";
+/// Entry name of the note the retention sweep leaves when it destroys the recordings.
+pub const RETENTION_JSON: &str = "retention.json";
+/// `format` of every `retention.json`.
+pub const RETENTION_FORMAT: &str = "globallink-retention/1";
 /// Entry name of the canonical manifest.
 pub const MANIFEST_JSON: &str = "manifest.json";
 /// Entry name of the detached JWS over `manifest.json`.
@@ -61,6 +76,8 @@ const RECORDINGS_DIR: &str = "recordings";
 const DOCUMENTS_DIR: &str = "documents";
 /// The small entries, in the order they close the zip.
 const TEXT_ENTRIES: [&str; 4] = [EVENTS_JSONL, MANIFEST_JSON, MANIFEST_JWS, LOG_JSON];
+/// The small entries a directory may hold besides [`TEXT_ENTRIES`], zipped after them.
+const OPTIONAL_ENTRIES: [&str; 1] = [RETENTION_JSON];
 /// Mode of every file of a sealed artefact.
 const READ_ONLY: u32 = 0o444;
 
@@ -78,6 +95,35 @@ pub struct Manifest {
     /// `events.jsonl` first, then the recordings, then the documents, each sorted by path.
     pub files: Vec<ManifestFile>,
     pub sealed_at: DateTime<Utc>,
+    /// Until when the recordings are kept (format 2 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<ManifestRetention>,
+}
+
+/// The retention the manifest commits to: signed, so the deadline cannot be moved afterwards.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestRetention {
+    /// From this instant on, the hub destroys the recordings' key and files; a recording
+    /// missing from the bundle is then "destroyed at end of retention", not tampering.
+    pub recordings_until: DateTime<Utc>,
+}
+
+/// What the retention sweep leaves in an artefact as `retention.json` when it destroys the
+/// recordings. Not signed: what a verifier relies on is the signed deadline
+/// ([`ManifestRetention`]) and the manifest's hashes; the note says which files went and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionNote {
+    /// [`RETENTION_FORMAT`].
+    pub format: String,
+    pub artefact_id: ArtefactId,
+    /// The manifest's deadline.
+    pub recordings_until: DateTime<Utc>,
+    /// When the key was destroyed.
+    pub destroyed_at: DateTime<Utc>,
+    /// The recordings destroyed, with the manifest's hash and size of each.
+    pub destroyed: Vec<ManifestFile>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +204,18 @@ pub struct SealInput {
     pub documents: Vec<(String, Vec<u8>)>,
     pub checklist: Vec<crate::checklist::ItemStatus>,
     pub sealed_at: DateTime<Utc>,
+    /// Encrypt the recordings at rest and commit to a deadline (format 2); `None` keeps them
+    /// as plaintext hard links (format 1).
+    pub retention: Option<SealRetention>,
+}
+
+/// How a format-2 artefact keeps its recordings.
+#[derive(Clone, Debug)]
+pub struct SealRetention {
+    /// The artefact's fresh recording key; the caller stores it (wrapped) before
+    /// [`Prepared::write`] commits the artefact.
+    pub key: RecordingKey,
+    pub recordings_until: DateTime<Utc>,
 }
 
 /// An artefact written to disk.
@@ -207,6 +265,12 @@ pub enum BundleError {
     Exists(PathBuf),
     #[error("stored artefact {}: {reason}", path.display())]
     Stored { path: PathBuf, reason: String },
+    #[error("{}: {source}", path.display())]
+    Rest {
+        path: PathBuf,
+        #[source]
+        source: RestError,
+    },
 }
 
 /// Whether `name` may be used as `recordings/<name>`: a plain, visible file name that every
@@ -243,6 +307,8 @@ pub struct Prepared {
     manifest_jws: JwsJson,
     tmp: TempDir,
     out: PathBuf,
+    /// Recordings encrypted into the artefact, whose plaintext is removed once it is in place.
+    plaintext: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -320,11 +386,24 @@ fn prepare_with(
         let dir = tmp.create_subdir(RECORDINGS_DIR)?;
         let mut buffer = Vec::new();
         for (name, path) in &recordings {
-            let to = dir.join(name);
-            let placement = place_recording(path, &to, &link, &mut buffer)?;
-            placed.push((name, to, placement));
+            match &input.retention {
+                Some(retention) => {
+                    let to = dir.join(format!("{name}{SEALED_SUFFIX}"));
+                    let placement = encrypt_recording(path, &to, name, &retention.key)?;
+                    placed.push((name, to, placement));
+                }
+                None => {
+                    let to = dir.join(name);
+                    let placement = place_recording(path, &to, &link, &mut buffer)?;
+                    placed.push((name, to, placement));
+                }
+            }
         }
     }
+    let plaintext = match input.retention {
+        Some(_) => recordings.iter().map(|(_, path)| path.clone()).collect(),
+        None => Vec::new(),
+    };
     let documents_dir = match documents.is_empty() {
         true => None,
         false => Some(tmp.create_subdir(DOCUMENTS_DIR)?),
@@ -379,7 +458,11 @@ fn prepare_with(
     }));
 
     let manifest = Manifest {
-        format: MANIFEST_FORMAT.to_owned(),
+        format: match input.retention {
+            Some(_) => MANIFEST_FORMAT,
+            None => MANIFEST_FORMAT_V1,
+        }
+        .to_owned(),
         artefact_id: input.artefact_id,
         case: input.case,
         session: input.session,
@@ -391,6 +474,9 @@ fn prepare_with(
         checklist: input.checklist,
         files,
         sealed_at: input.sealed_at,
+        retention: input.retention.as_ref().map(|r| ManifestRetention {
+            recordings_until: r.recordings_until,
+        }),
     };
     let input_sealed_at = input.sealed_at;
     let manifest_json =
@@ -403,6 +489,7 @@ fn prepare_with(
         manifest_jws,
         tmp,
         out: out.to_owned(),
+        plaintext,
     })
 }
 
@@ -426,6 +513,7 @@ impl Prepared {
             manifest_jws,
             tmp,
             out,
+            plaintext,
         } = self;
         let log_json =
             evidence::canonical_json(log).map_err(|e| BundleError::Manifest(e.to_string()))?;
@@ -463,6 +551,8 @@ impl Prepared {
             return Err(BundleError::Exists(out));
         }
         tmp.commit(&out)?;
+        // The encrypted copies are synced and in place: the plaintext the recorder wrote goes.
+        remove_plaintext(&plaintext);
         tracing::info!(
             artefact = %manifest.artefact_id,
             session = %manifest.session.id,
@@ -507,6 +597,46 @@ pub fn replace_manifest_jws(artefact_dir: &Path, manifest_jws: &[u8]) -> Result<
     })?;
     tmp.disarm();
     sync_dir(artefact_dir)
+}
+
+/// End the retention of the artefact at `artefact_dir`, whose recording key the caller has
+/// destroyed already: write `note` as `retention.json` (unless a note is there from an earlier,
+/// interrupted run, which is kept), then remove every recording and the `recordings`
+/// directory, syncing each step. Idempotent, so a crash part way is finished by the next run.
+pub fn destroy_recordings(artefact_dir: &Path, note: &RetentionNote) -> Result<(), BundleError> {
+    let io_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BundleError::Io { path, source }
+    };
+    let target = artefact_dir.join(RETENTION_JSON);
+    if target.symlink_metadata().is_err() {
+        let json =
+            evidence::canonical_json(note).map_err(|e| BundleError::Manifest(e.to_string()))?;
+        let tmp = TempFile(artefact_dir.join(format!(
+            ".{RETENTION_JSON}.{}.tmp",
+            uuid::Uuid::new_v4().simple()
+        )));
+        write_read_only(&tmp.0, json.as_bytes())?;
+        fs::rename(&tmp.0, &target).map_err(io_err(&target))?;
+        tmp.disarm();
+        sync_dir(artefact_dir)?;
+    }
+    let dir = artefact_dir.join(RECORDINGS_DIR);
+    if dir.symlink_metadata().is_ok() {
+        for (name, _) in list_visible(&dir)? {
+            let path = dir.join(name);
+            fs::remove_file(&path).map_err(io_err(&path))?;
+        }
+        // Hidden leftovers cannot be recordings of this artefact, but would keep the
+        // directory from being removed.
+        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let path = entry.map_err(io_err(&dir))?.path();
+            fs::remove_file(&path).map_err(io_err(&path))?;
+        }
+        fs::remove_dir(&dir).map_err(io_err(&dir))?;
+        sync_dir(artefact_dir)?;
+    }
+    Ok(())
 }
 
 /// Remove what a crash left half written under `artefacts`: hidden temporary directories of
@@ -616,6 +746,78 @@ fn place_recording(
             let (sha256, size) = copy_hashed(&mut source, from, &mut copy, buffer)?;
             copy.sync_all().map_err(io_err(to))?;
             Ok(Placement::Copied { sha256, size })
+        }
+    }
+}
+
+/// Encrypt the regular file `from` (recording `name`) into the new read-only file `to` under
+/// `key`, hashing the plaintext as it is read once, and sync it.
+fn encrypt_recording(
+    from: &Path,
+    to: &Path,
+    name: &str,
+    key: &RecordingKey,
+) -> Result<Placement, BundleError> {
+    let io_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BundleError::Io { path, source }
+    };
+    // Not followed, as for a link: only the recorder's regular file is taken.
+    let meta = from.symlink_metadata().map_err(io_err(from))?;
+    if !meta.is_file() {
+        let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+        return Err(io_err(from)(source));
+    }
+    if meta.len() > MAX_ENTRY_SIZE {
+        return Err(BundleError::TooLarge {
+            path: from.to_owned(),
+            size: meta.len(),
+        });
+    }
+    let mut source =
+        io::BufReader::with_capacity(COPY_BUFFER, fs::File::open(from).map_err(io_err(from))?);
+    let file = create_read_only(to)?;
+    let mut sink = io::BufWriter::with_capacity(COPY_BUFFER, file);
+    let (sha256, size) = match rest::encrypt(key, name, &mut source, &mut sink, MAX_ENTRY_SIZE) {
+        Ok(done) => done,
+        Err(RestError::Io(e)) if e.kind() == io::ErrorKind::FileTooLarge => {
+            return Err(BundleError::TooLarge {
+                path: from.to_owned(),
+                size: MAX_ENTRY_SIZE + 1,
+            });
+        }
+        Err(source) => {
+            return Err(BundleError::Rest {
+                path: from.to_owned(),
+                source,
+            });
+        }
+    };
+    let file = sink.into_inner().map_err(|e| io_err(to)(e.into_error()))?;
+    file.sync_all().map_err(io_err(to))?;
+    Ok(Placement::Copied { sha256, size })
+}
+
+/// Remove the plaintext recordings (the recorder's files) once their encrypted copies are in a
+/// committed artefact, and sync their directories. A failure is logged, not returned: the
+/// artefact is sealed either way, and the retention sweep removes what is left
+/// (`seal::retention`).
+fn remove_plaintext(paths: &[PathBuf]) {
+    let mut dirs = BTreeSet::new();
+    for path in paths {
+        match fs::remove_file(path) {
+            Ok(()) => {
+                dirs.insert(parent_dir(path).to_owned());
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove a plaintext recording");
+            }
+        }
+    }
+    for dir in dirs {
+        if let Err(e) = sync_dir(&dir) {
+            tracing::warn!("after removing plaintext recordings: {e}");
         }
     }
 }
@@ -791,10 +993,18 @@ impl StoredArtefact {
         }
     }
 
-    /// The bundle's zip, planned: its length is known, its bytes are written on demand.
+    /// The bundle's zip, planned: its length is known, its bytes are written on demand. A
+    /// recording encrypted at rest cannot be written without its key: use
+    /// [`StoredArtefact::zip_with_key`].
     pub fn zip(&self) -> Result<BundleZip, BundleError> {
+        self.zip_with_key(None)
+    }
+
+    /// [`StoredArtefact::zip`], decrypting the recordings encrypted at rest with `key` as the
+    /// zip is written.
+    pub fn zip_with_key(&self, key: Option<&RecordingKey>) -> Result<BundleZip, BundleError> {
         match self {
-            StoredArtefact::Directory(dir) => zip_of_dir(dir),
+            StoredArtefact::Directory(dir) => zip_of_dir_with(dir, key, Archive::plan),
             StoredArtefact::LegacyZip(path) => {
                 let meta = fs::metadata(path).map_err(|source| BundleError::Io {
                     path: path.clone(),
@@ -811,7 +1021,7 @@ impl StoredArtefact {
     /// One of the small entries (`manifest.json`, `manifest.jws`, `log.json`,
     /// `events.jsonl`), without building the zip.
     pub fn small_entry(&self, name: &str) -> Result<Vec<u8>, BundleError> {
-        if !TEXT_ENTRIES.contains(&name) {
+        if !TEXT_ENTRIES.contains(&name) && !OPTIONAL_ENTRIES.contains(&name) {
             return Err(BundleError::Stored {
                 path: self.path().to_owned(),
                 reason: format!("{name} is not a small entry"),
@@ -927,12 +1137,13 @@ fn archive_error(dir: &Path, e: ArchiveError) -> BundleError {
 /// of [`replace_manifest_jws`]) are skipped; anything else unexpected is refused, so the zip
 /// holds exactly what the directory does.
 fn zip_of_dir(dir: &Path) -> Result<BundleZip, BundleError> {
-    zip_of_dir_with(dir, Archive::plan)
+    zip_of_dir_with(dir, None, Archive::plan)
 }
 
 /// [`zip_of_dir`] with the way the archive is planned, so tests can force zip64 records.
 fn zip_of_dir_with(
     dir: &Path,
+    key: Option<&RecordingKey>,
     plan: impl FnOnce(Vec<Entry>, zip::DateTime) -> Result<Archive, ArchiveError>,
 ) -> Result<BundleZip, BundleError> {
     let stored = |reason: String| BundleError::Stored {
@@ -943,7 +1154,7 @@ fn zip_of_dir_with(
     for (name, meta) in &listed {
         let expected = match name.as_str() {
             RECORDINGS_DIR | DOCUMENTS_DIR => meta.is_dir(),
-            n if TEXT_ENTRIES.contains(&n) => meta.is_file(),
+            n if TEXT_ENTRIES.contains(&n) || OPTIONAL_ENTRIES.contains(&n) => meta.is_file(),
             _ => false,
         };
         if !expected {
@@ -958,21 +1169,55 @@ fn zip_of_dir_with(
         if !listed.iter().any(|(name, _)| name == sub) {
             continue;
         }
+        let mut these = Vec::new();
         for (name, meta) in list_visible(&dir.join(sub))? {
             if !meta.is_file() || !is_plain_file_name(&name) {
                 return Err(stored(format!("unexpected entry {prefix}{name}")));
             }
-            entries.push(Entry {
-                name: format!("{prefix}{name}"),
-                body: Body::Stored {
-                    path: dir.join(sub).join(&name),
-                    size: meta.len(),
+            let path = dir.join(sub).join(&name);
+            let sealed = match name.strip_suffix(SEALED_SUFFIX) {
+                Some(plain) if sub == RECORDINGS_DIR && is_plain_file_name(plain) => Some(plain),
+                _ => None,
+            };
+            let entry = match sealed {
+                Some(plain) => {
+                    let size = rest::plain_len(meta.len()).ok_or_else(|| {
+                        stored(format!(
+                            "{prefix}{name}: not an encrypted recording's length"
+                        ))
+                    })?;
+                    Entry {
+                        name: format!("{prefix}{plain}"),
+                        body: Body::Decrypted {
+                            path,
+                            size,
+                            name: plain.to_owned(),
+                            key: key.cloned(),
+                        },
+                    }
+                }
+                None => Entry {
+                    name: format!("{prefix}{name}"),
+                    body: Body::Stored {
+                        path,
+                        size: meta.len(),
+                    },
                 },
-            });
+            };
+            these.push(entry);
         }
+        // Sorted by the names in the zip, which drop the suffix of encrypted recordings.
+        these.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(pair) = these.windows(2).find(|w| w[0].name == w[1].name) {
+            return Err(stored(format!("{} is stored twice", pair[0].name)));
+        }
+        entries.extend(these);
     }
     let mut sealed_at = None;
-    for name in TEXT_ENTRIES {
+    let optional = OPTIONAL_ENTRIES
+        .into_iter()
+        .filter(|name| listed.iter().any(|(n, _)| n == name));
+    for name in TEXT_ENTRIES.into_iter().chain(optional) {
         let path = dir.join(name);
         let bytes = read_limited(&path)?;
         if name == MANIFEST_JSON {

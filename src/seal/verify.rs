@@ -2,7 +2,8 @@
 //!
 //! Contract: [`verify_bundle`] takes the bundle bytes and the trust anchors and returns a
 //! [`Report`]; it never panics and never touches the file system. Checks run in a fixed order
-//! (`zip`, `manifest`, `signature` (the hub's), `officer`, `timestamp`, `files`, `chain`, `log`,
+//! (`zip`, `manifest`, `signature` (the hub's), `officer`, `timestamp`, `files` (then one
+//! `retention` line per recording destroyed at the end of its retention), `chain`, `log`,
 //! `summary`) and stop at the first failure,
 //! whose exact reason becomes [`Report::error`]. A report is `ok` only if every check passed.
 //!
@@ -18,13 +19,15 @@
 
 use super::bundle::{
     DOCUMENTS_PREFIX, EVENTS_JSONL, HashingReader, LOG_JSON, LOG_PROOF_FORMAT, LogInclusion,
-    MANIFEST_FORMAT, MANIFEST_JSON, MANIFEST_JWS, MAX_ENTRY_SIZE, Manifest, RECORDINGS_PREFIX,
+    MANIFEST_FORMAT, MANIFEST_FORMAT_V1, MANIFEST_JSON, MANIFEST_JWS, MAX_ENTRY_SIZE, Manifest,
+    ManifestFile, RECORDINGS_PREFIX, RETENTION_FORMAT, RETENTION_JSON, RetentionNote,
     is_plain_file_name,
 };
 use super::signatures::{self, Anchors, Checked, SignatureError};
 use crate::evidence;
 use crate::ids::SessionId;
 use crate::translog::{self, LogVerifier};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -139,8 +142,18 @@ pub fn log_inclusion(bundle: &[u8]) -> Result<LogInclusion, String> {
     serde_json::from_slice(&bytes).map_err(|e| format!("log.json: not a log proof: {e}"))
 }
 
-/// Verify a bundle held in memory against `trust`.
+/// Verify a bundle held in memory against `trust`, without a verification time: a recording
+/// missing from the bundle always fails. See [`verify_bundle_at`].
 pub fn verify_bundle(bytes: &[u8], trust: &Trust) -> Report {
+    verify_bundle_at(bytes, trust, None)
+}
+
+/// Verify a bundle against `trust` at the time `now`: a recording the manifest lists but the
+/// bundle lacks is accepted as destroyed at the end of retention only if the signed manifest's
+/// deadline (`retention.recordings_until`) is at or before `now`, and the bundle's
+/// `retention.json` names it with the manifest's hash and size and a destruction time not
+/// before that deadline. Anything else missing fails, as before.
+pub fn verify_bundle_at(bytes: &[u8], trust: &Trust, now: Option<DateTime<Utc>>) -> Report {
     let mut report = Report {
         ok: false,
         error: None,
@@ -169,7 +182,8 @@ pub fn verify_bundle(bytes: &[u8], trust: &Trust) -> Report {
     report.pass(
         "manifest",
         format!(
-            "{MANIFEST_FORMAT}, artefact {}, {} files, canonical JSON",
+            "{}, artefact {}, {} files, canonical JSON",
+            manifest.format,
             manifest.artefact_id,
             manifest.files.len()
         ),
@@ -235,9 +249,15 @@ pub fn verify_bundle(bytes: &[u8], trust: &Trust) -> Report {
     report.signatures = Some(signed);
     report.manifest = Some(manifest.clone());
 
-    match check_files(&entries, &manifest) {
-        Ok(detail) => report.pass("files", detail),
+    let destroyed = match check_files(&entries, &manifest, now) {
+        Ok((detail, destroyed)) => {
+            report.pass("files", detail);
+            destroyed
+        }
         Err(reason) => return report.fail("files", reason),
+    };
+    for line in destroyed {
+        report.pass("retention", line);
     }
 
     match check_chain(&entries, &manifest) {
@@ -351,7 +371,14 @@ fn read_entries(bytes: &[u8]) -> Result<Entries, String> {
             .map_err(|e| format!("entry {index}: cannot open: {e}"))?;
         let name = file.name().to_owned();
         let declared = file.size();
-        let keep = [MANIFEST_JSON, MANIFEST_JWS, LOG_JSON, EVENTS_JSONL].contains(&name.as_str());
+        let keep = [
+            MANIFEST_JSON,
+            MANIFEST_JWS,
+            LOG_JSON,
+            EVENTS_JSONL,
+            RETENTION_JSON,
+        ]
+        .contains(&name.as_str());
         let mut sink = if keep {
             Sink::Keep(Vec::new())
         } else {
@@ -595,17 +622,26 @@ fn check_manifest(entries: &Entries) -> Result<(Manifest, &[u8]), String> {
         .ok_or("manifest.json is missing")?;
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| format!("manifest.json is not valid JSON: {e}"))?;
-    match value.get("format").and_then(|f| f.as_str()) {
-        Some(MANIFEST_FORMAT) => {}
+    let v2 = match value.get("format").and_then(|f| f.as_str()) {
+        Some(MANIFEST_FORMAT) => true,
+        Some(MANIFEST_FORMAT_V1) => false,
         Some(other) => {
             return Err(format!(
-                "manifest.json has format {other:?}, this verifier reads {MANIFEST_FORMAT:?}"
+                "manifest.json has format {other:?}, this verifier reads {MANIFEST_FORMAT_V1:?} \
+                 and {MANIFEST_FORMAT:?}"
             ));
         }
         None => return Err("manifest.json has no format".to_owned()),
-    }
+    };
     let manifest: Manifest = serde_json::from_value(value)
         .map_err(|e| format!("manifest.json is not a valid manifest: {e}"))?;
+    if manifest.retention.is_some() != v2 {
+        return Err(format!(
+            "manifest.json of format {:?} must {} a retention",
+            manifest.format,
+            if v2 { "have" } else { "not have" }
+        ));
+    }
     // Comparing against the canonical form of the parsed struct also rejects unknown fields,
     // which the signature would cover but nothing would check.
     let canonical = evidence::canonical_json(&manifest).map_err(|e| e.to_string())?;
@@ -759,7 +795,102 @@ fn check_log(
     ))
 }
 
-fn check_files(entries: &Entries, manifest: &Manifest) -> Result<String, String> {
+/// The bundle's `retention.json`, checked against the manifest, when it has one.
+fn retention_note(entries: &Entries, manifest: &Manifest) -> Result<Option<RetentionNote>, String> {
+    if !entries.by_name.contains_key(RETENTION_JSON) {
+        return Ok(None);
+    }
+    let Some(retention) = &manifest.retention else {
+        return Err("retention.json in a bundle whose manifest has no retention".to_owned());
+    };
+    let bytes = entries
+        .contents(RETENTION_JSON)
+        .ok_or("retention.json cannot be read")?;
+    let note: RetentionNote = serde_json::from_slice(bytes)
+        .map_err(|e| format!("retention.json is not a retention note: {e}"))?;
+    if note.format != RETENTION_FORMAT {
+        return Err(format!(
+            "retention.json has format {:?}, this verifier reads {RETENTION_FORMAT:?}",
+            note.format
+        ));
+    }
+    if note.artefact_id != manifest.artefact_id {
+        return Err("retention.json is about another artefact".to_owned());
+    }
+    if note.recordings_until != retention.recordings_until {
+        return Err("retention.json names another deadline than the manifest".to_owned());
+    }
+    if note.destroyed_at < retention.recordings_until {
+        return Err(format!(
+            "retention.json says the recordings were destroyed at {}, before the signed \
+             deadline {}",
+            note.destroyed_at.to_rfc3339(),
+            retention.recordings_until.to_rfc3339()
+        ));
+    }
+    Ok(Some(note))
+}
+
+/// Whether the listed recording `file`, missing from the bundle, was destroyed at the end of
+/// retention: the reason it was not, or the report line saying it was.
+fn destroyed_recording(
+    file: &ManifestFile,
+    manifest: &Manifest,
+    note: Option<&RetentionNote>,
+    now: Option<DateTime<Utc>>,
+) -> Result<String, String> {
+    let path = &file.path;
+    let missing = format!("file {path}: missing from the bundle");
+    if !path.starts_with(RECORDINGS_PREFIX) {
+        return Err(missing);
+    }
+    let Some(retention) = &manifest.retention else {
+        return Err(missing);
+    };
+    let until = retention.recordings_until;
+    let Some(now) = now else {
+        return Err(format!(
+            "{missing} (no verification time was given to check its retention deadline {})",
+            until.to_rfc3339()
+        ));
+    };
+    if now < until {
+        return Err(format!(
+            "{missing}, and its retention runs until {}",
+            until.to_rfc3339()
+        ));
+    }
+    let Some(note) = note else {
+        return Err(format!(
+            "{missing}: its retention ended at {}, but the bundle has no retention.json \
+             recording the destruction",
+            until.to_rfc3339()
+        ));
+    };
+    if !note.destroyed.iter().any(|d| d == file) {
+        return Err(format!(
+            "{missing}: retention.json does not name it with the manifest's hash and size"
+        ));
+    }
+    Ok(format!(
+        "{path}: destroyed at end of retention (deadline {}, destroyed at {}); its sha256 {} \
+         and size {} stay in the signed manifest",
+        until.to_rfc3339(),
+        note.destroyed_at.to_rfc3339(),
+        short(&file.sha256),
+        file.size
+    ))
+}
+
+/// Check every listed file; returns the report line and one line per recording destroyed at
+/// the end of retention.
+fn check_files(
+    entries: &Entries,
+    manifest: &Manifest,
+    now: Option<DateTime<Utc>>,
+) -> Result<(String, Vec<String>), String> {
+    let note = retention_note(entries, manifest)?;
+    let mut destroyed = Vec::new();
     let mut listed = BTreeSet::new();
     let mut total = 0u64;
     for file in &manifest.files {
@@ -777,10 +908,10 @@ fn check_files(entries: &Entries, manifest: &Manifest) -> Result<String, String>
         if !listed.insert(path) {
             return Err(format!("manifest lists {path:?} twice"));
         }
-        let entry = entries
-            .by_name
-            .get(path)
-            .ok_or_else(|| format!("file {path}: missing from the bundle"))?;
+        let Some(entry) = entries.by_name.get(path) else {
+            destroyed.push(destroyed_recording(file, manifest, note.as_ref(), now)?);
+            continue;
+        };
         if entry.size != file.size {
             return Err(format!(
                 "file {path}: size mismatch (manifest {}, bundle {})",
@@ -803,15 +934,32 @@ fn check_files(entries: &Entries, manifest: &Manifest) -> Result<String, String>
         let expected = name == MANIFEST_JSON
             || name == MANIFEST_JWS
             || name == LOG_JSON
+            || (name == RETENTION_JSON && note.is_some())
             || listed.contains(&**name);
         if !expected {
             return Err(format!("unexpected entry {name:?} in the bundle"));
         }
     }
-    Ok(format!(
-        "{} files, {total} bytes, all hashes match",
-        manifest.files.len()
-    ))
+    if let Some(note) = &note
+        && let Some(kept) = note
+            .destroyed
+            .iter()
+            .find(|d| entries.by_name.contains_key(&d.path))
+    {
+        return Err(format!(
+            "retention.json says {} was destroyed, but the bundle holds it",
+            kept.path
+        ));
+    }
+    let present = manifest.files.len() - destroyed.len();
+    let detail = match destroyed.len() {
+        0 => format!("{present} files, {total} bytes, all hashes match"),
+        n => format!(
+            "{present} files present, all hashes match; {n} recordings destroyed at end of \
+             retention"
+        ),
+    };
+    Ok((detail, destroyed))
 }
 
 fn check_chain(entries: &Entries, manifest: &Manifest) -> Result<String, String> {
@@ -1243,8 +1391,18 @@ mod tests {
     #[test]
     fn other_manifest_format_fails() {
         let fx = Fixture::new();
-        let report = fx.verify(&resign(&fx, |m| m.format = "globallink-artefact/2".into()));
-        assert_fails_at(&report, "manifest", "format \"globallink-artefact/2\"");
+        let report = fx.verify(&resign(&fx, |m| m.format = "globallink-artefact/3".into()));
+        assert_fails_at(&report, "manifest", "format \"globallink-artefact/3\"");
+        // Format 2 commits to a retention, format 1 never does.
+        let report = fx.verify(&resign(&fx, |m| m.format = MANIFEST_FORMAT.into()));
+        assert_fails_at(&report, "manifest", "must have a retention");
+        let report = fx.verify(&resign(&fx, |m| {
+            m.format = MANIFEST_FORMAT_V1.into();
+            m.retention = Some(crate::seal::bundle::ManifestRetention {
+                recordings_until: m.sealed_at,
+            });
+        }));
+        assert_fails_at(&report, "manifest", "must not have a retention");
     }
 
     #[test]

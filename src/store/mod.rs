@@ -368,6 +368,52 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<OfficerSignatureRecord>, StoreError>;
     /// Artefacts of `officer`'s sessions that the officer has not signed yet, newest first.
     async fn unsigned_artefacts(&self, officer: UserId) -> Result<Vec<ArtefactRecord>, StoreError>;
+
+    /// Keep the wrapped key of `artefact`'s recordings until `retain_until`; a second key for
+    /// one artefact is a conflict.
+    async fn put_recording_key(
+        &self,
+        artefact: ArtefactId,
+        wrapped_key: &[u8],
+        retain_until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn recording_key(
+        &self,
+        artefact: ArtefactId,
+    ) -> Result<Option<RecordingKeyRecord>, StoreError>;
+    /// Keys not yet destroyed whose `retain_until` is at or before `now`, oldest first.
+    async fn recording_keys_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RecordingKeyRecord>, StoreError>;
+    /// Destroy the key of `artefact` (clear it and set `destroyed_at`) in one committed update.
+    /// False when there is no live key (none, or destroyed already).
+    async fn destroy_recording_key(
+        &self,
+        artefact: ArtefactId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The key of one artefact's recordings at rest and its retention.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RecordingKeyRecord {
+    pub artefact_id: ArtefactId,
+    /// The key wrapped by `vault::Vault::wrap_recording_key`; `None` once destroyed.
+    pub wrapped_key: Option<Vec<u8>>,
+    pub retain_until: DateTime<Utc>,
+    pub destroyed_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for RecordingKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingKeyRecord")
+            .field("artefact_id", &self.artefact_id)
+            .field("wrapped_key", &self.wrapped_key.as_ref().map(|_| "***"))
+            .field("retain_until", &self.retain_until)
+            .field("destroyed_at", &self.destroyed_at)
+            .finish()
+    }
 }
 
 /// An officer's signature on an artefact.

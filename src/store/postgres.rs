@@ -571,6 +571,73 @@ impl Store for PostgresStore {
         )
     }
 
+    async fn put_recording_key(
+        &self,
+        artefact: ArtefactId,
+        wrapped_key: &[u8],
+        retain_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO recording_keys (artefact_id, wrapped_key, retain_until) \
+             VALUES ($1, $2, $3)",
+        )
+        .bind(artefact.to_string())
+        .bind(wrapped_key)
+        .bind(retain_until)
+        .execute(&self.pool)
+        .await;
+        conflict_if_taken(done, || {
+            format!("artefact {artefact} already has a recording key")
+        })?;
+        Ok(())
+    }
+
+    async fn recording_key(
+        &self,
+        artefact: ArtefactId,
+    ) -> Result<Option<RecordingKeyRecord>, StoreError> {
+        sqlx::query_as::<_, RecordingKeyRow>("SELECT * FROM recording_keys WHERE artefact_id = $1")
+            .bind(artefact.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(TryInto::try_into)
+            .transpose()
+    }
+
+    async fn recording_keys_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RecordingKeyRecord>, StoreError> {
+        records(
+            sqlx::query_as::<_, RecordingKeyRow>(
+                "SELECT * FROM recording_keys WHERE destroyed_at IS NULL AND retain_until <= $1 \
+                 ORDER BY retain_until, artefact_id",
+            )
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?,
+        )
+    }
+
+    async fn destroy_recording_key(
+        &self,
+        artefact: ArtefactId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE recording_keys SET wrapped_key = NULL, destroyed_at = $1 \
+             WHERE artefact_id = $2 AND destroyed_at IS NULL",
+        )
+        .bind(at)
+        .bind(artefact.to_string())
+        .execute(&self.pool)
+        .await?;
+        // The old row version stays in the table file until VACUUM reclaims it
+        // (docs/bundle.md, "Retention").
+
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn artefacts(&self) -> Result<Vec<ArtefactRecord>, StoreError> {
         records(
             sqlx::query_as::<_, ArtefactRow>("SELECT * FROM artefacts ORDER BY created_at DESC")

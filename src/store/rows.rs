@@ -306,3 +306,23 @@ impl TryFrom<OfficerSignatureRow> for super::OfficerSignatureRecord {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RecordingKeyRow {
+    artefact_id: String,
+    wrapped_key: Option<Vec<u8>>,
+    retain_until: DateTime<Utc>,
+    destroyed_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<RecordingKeyRow> for super::RecordingKeyRecord {
+    type Error = StoreError;
+    fn try_from(row: RecordingKeyRow) -> Result<Self, StoreError> {
+        Ok(super::RecordingKeyRecord {
+            artefact_id: parse("artefact_id", &row.artefact_id)?,
+            wrapped_key: row.wrapped_key,
+            retain_until: row.retain_until,
+            destroyed_at: row.destroyed_at,
+        })
+    }
+}

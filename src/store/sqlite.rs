@@ -23,6 +23,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Deleted and overwritten content (a destroyed recording key) is zeroed in the file.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -613,6 +615,79 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?,
         )
+    }
+
+    async fn put_recording_key(
+        &self,
+        artefact: ArtefactId,
+        wrapped_key: &[u8],
+        retain_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO recording_keys (artefact_id, wrapped_key, retain_until) \
+             VALUES (?, ?, ?)",
+        )
+        .bind(artefact.to_string())
+        .bind(wrapped_key)
+        .bind(retain_until)
+        .execute(&self.pool)
+        .await;
+        conflict_if_taken(done, || {
+            format!("artefact {artefact} already has a recording key")
+        })?;
+        Ok(())
+    }
+
+    async fn recording_key(
+        &self,
+        artefact: ArtefactId,
+    ) -> Result<Option<RecordingKeyRecord>, StoreError> {
+        sqlx::query_as::<_, RecordingKeyRow>("SELECT * FROM recording_keys WHERE artefact_id = ?")
+            .bind(artefact.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(TryInto::try_into)
+            .transpose()
+    }
+
+    async fn recording_keys_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RecordingKeyRecord>, StoreError> {
+        records(
+            sqlx::query_as::<_, RecordingKeyRow>(
+                "SELECT * FROM recording_keys WHERE destroyed_at IS NULL AND retain_until <= ? \
+                 ORDER BY retain_until, artefact_id",
+            )
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?,
+        )
+    }
+
+    async fn destroy_recording_key(
+        &self,
+        artefact: ArtefactId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE recording_keys SET wrapped_key = NULL, destroyed_at = ? \
+             WHERE artefact_id = ? AND destroyed_at IS NULL",
+        )
+        .bind(at)
+        .bind(artefact.to_string())
+        .execute(&self.pool)
+        .await?;
+        // secure_delete zeroes the cleared key in the database file; a truncating checkpoint
+        // then empties the write-ahead log, which still held pages with it. Best effort: a
+        // reader in the middle of a transaction can keep the log from being truncated.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(artefact = %artefact, "checkpoint after destroying a key: {e}");
+        }
+        Ok(done.rows_affected() == 1)
     }
 
     async fn artefacts(&self) -> Result<Vec<ArtefactRecord>, StoreError> {

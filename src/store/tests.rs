@@ -601,3 +601,71 @@ async fn open_refuses_an_unknown_scheme() {
     assert_eq!(Engine::of("sqlite::memory:"), Some(Engine::Sqlite));
     assert_eq!(Engine::of("postgresql://h/d"), Some(Engine::Postgres));
 }
+
+#[tokio::test]
+async fn recording_keys_are_due_at_their_deadline_and_destroyed_once() {
+    let (_dir, _db, store) = store().await;
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 3, 1, 8, 0, 0)
+        .single()
+        .expect("time");
+    let (a, b) = (ArtefactId::random(), ArtefactId::random());
+    store
+        .put_recording_key(a, &[1u8; 60], t0 + chrono::Duration::days(10))
+        .await
+        .expect("put a");
+    store
+        .put_recording_key(b, &[2u8; 60], t0 + chrono::Duration::days(20))
+        .await
+        .expect("put b");
+    assert!(matches!(
+        store.put_recording_key(a, &[3u8; 60], t0).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let read = store.recording_key(a).await.expect("read").expect("a");
+    assert_eq!(read.wrapped_key.as_deref(), Some(&[1u8; 60][..]));
+    assert_eq!(read.retain_until, t0 + chrono::Duration::days(10));
+    assert_eq!(read.destroyed_at, None);
+    assert!(
+        !format!("{read:?}").contains("1, 1"),
+        "the key is not printed"
+    );
+
+    let due = |n: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .recording_keys_due(t0 + chrono::Duration::days(n))
+                .await
+                .expect("due")
+                .into_iter()
+                .map(|k| k.artefact_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(due(9).await, Vec::<ArtefactId>::new());
+    assert_eq!(due(10).await, vec![a], "due at the deadline itself");
+    assert_eq!(due(30).await, vec![a, b], "oldest first");
+
+    let at = t0 + chrono::Duration::days(11);
+    assert!(store.destroy_recording_key(a, at).await.expect("destroy"));
+    assert!(
+        !store.destroy_recording_key(a, at).await.expect("again"),
+        "destroyed once"
+    );
+    assert!(
+        !store
+            .destroy_recording_key(ArtefactId::random(), at)
+            .await
+            .expect("unknown"),
+        "no such key"
+    );
+    let gone = store
+        .recording_key(a)
+        .await
+        .expect("read")
+        .expect("row stays");
+    assert_eq!(gone.wrapped_key, None);
+    assert_eq!(gone.destroyed_at, Some(at));
+    assert_eq!(due(30).await, vec![b], "a destroyed key is no longer due");
+}

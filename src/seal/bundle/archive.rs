@@ -5,12 +5,15 @@
 //! time: entries in the order given, each local header carrying its CRC-32 and sizes (no data
 //! descriptors, nothing between entries), then the central directory and the end record,
 //! with no comment. Small entries are deflated in memory when planned; large ones are stored
-//! and read from disk while writing, after a first read for their CRC-32. Offsets from 4 GiB on
+//! and read from disk while writing, after a first read for their CRC-32 (recordings encrypted
+//! at rest are decrypted on both reads, a chunk at a time, so their plaintext is never on disk
+//! nor whole in memory). Offsets from 4 GiB on
 //! use zip64 records; a single entry never needs them ([`MAX_ENTRY_SIZE`] is below 4 GiB).
 
 use super::MAX_ENTRY_SIZE;
+use crate::seal::rest::{Decryptor, RecordingKey};
 use std::fs;
-use std::io::{self, Read as _, Seek as _, Write};
+use std::io::{self, Seek as _, Write};
 use std::path::{Path, PathBuf};
 
 /// Read buffer for stored entries: large, so a 100 MiB recording is a hundred reads.
@@ -45,6 +48,15 @@ pub(super) enum Body {
     },
     /// Stored as is, read from `path` when written.
     Stored { path: PathBuf, size: u64 },
+    /// Stored, decrypted from the encrypted recording `path` (`seal::rest`) as it is written:
+    /// `size` plaintext bytes of the file `name`, under `key` (`None`: not available, so
+    /// writing fails).
+    Decrypted {
+        path: PathBuf,
+        size: u64,
+        name: String,
+        key: Option<RecordingKey>,
+    },
 }
 
 impl Body {
@@ -62,21 +74,23 @@ impl Body {
 
     fn size(&self) -> u64 {
         match self {
-            Body::Deflated { size, .. } | Body::Stored { size, .. } => *size,
+            Body::Deflated { size, .. }
+            | Body::Stored { size, .. }
+            | Body::Decrypted { size, .. } => *size,
         }
     }
 
     fn compressed_size(&self) -> u64 {
         match self {
             Body::Deflated { compressed, .. } => compressed.len() as u64,
-            Body::Stored { size, .. } => *size,
+            Body::Stored { size, .. } | Body::Decrypted { size, .. } => *size,
         }
     }
 
     fn method(&self) -> u16 {
         match self {
             Body::Deflated { .. } => METHOD_DEFLATED,
-            Body::Stored { .. } => METHOD_STORED,
+            Body::Stored { .. } | Body::Decrypted { .. } => METHOD_STORED,
         }
     }
 }
@@ -216,6 +230,45 @@ impl Archive {
                     let header = self.local_header(entry, placed, crc);
                     out.write_all(&header).map_err(out_err)?;
                     let again = copy_checked(&mut file, *size, out, &mut buffer)
+                        .map_err(|e| e.named(entry, path))?;
+                    if again != crc {
+                        return Err(ArchiveError::Entry {
+                            name: entry.name.clone(),
+                            reason: "changed while it was written".into(),
+                        });
+                    }
+                    crcs.push(crc);
+                    written += header.len() as u64 + size;
+                }
+                Body::Decrypted {
+                    path,
+                    size,
+                    name,
+                    key,
+                } => {
+                    let Some(key) = key else {
+                        return Err(ArchiveError::Entry {
+                            name: entry.name.clone(),
+                            reason: "encrypted at rest and its key is not available".into(),
+                        });
+                    };
+                    // Decrypted twice, like a stored entry is read twice: once for the CRC-32
+                    // the local header carries, once to write it. One chunk in memory at a time.
+                    let open = || -> Result<Decryptor<fs::File>, ArchiveError> {
+                        let file = fs::File::open(path).map_err(|source| ArchiveError::Io {
+                            path: path.clone(),
+                            source,
+                        })?;
+                        Decryptor::new(file, key, name).map_err(|e| ArchiveError::Io {
+                            path: path.clone(),
+                            source: e.into(),
+                        })
+                    };
+                    let crc = copy_checked(&mut open()?, *size, &mut io::sink(), &mut buffer)
+                        .map_err(|e| e.named(entry, path))?;
+                    let header = self.local_header(entry, placed, crc);
+                    out.write_all(&header).map_err(out_err)?;
+                    let again = copy_checked(&mut open()?, *size, out, &mut buffer)
                         .map_err(|e| e.named(entry, path))?;
                     if again != crc {
                         return Err(ArchiveError::Entry {
@@ -377,7 +430,7 @@ impl CopyError {
 /// Copy exactly `size` bytes of `file` to `out` and return their CRC-32; the file must end
 /// there.
 fn copy_checked(
-    file: &mut fs::File,
+    file: &mut impl io::Read,
     size: u64,
     out: &mut impl Write,
     buffer: &mut [u8],
@@ -415,6 +468,7 @@ fn copy_checked(
 mod tests {
     use super::*;
     use std::io::Cursor;
+    use std::io::Read as _;
 
     fn time() -> zip::DateTime {
         zip::DateTime::from_date_and_time(2026, 5, 1, 12, 30, 10).expect("valid time")

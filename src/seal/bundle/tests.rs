@@ -111,6 +111,7 @@ pub(crate) fn sample_input(dir: &Path) -> SealInput {
             ("applicant-audio.ogg".into(), audio),
         ],
         sealed_at: now() + chrono::TimeDelta::minutes(13),
+        retention: None,
     }
 }
 
@@ -315,7 +316,7 @@ fn a_zip_past_4_gib_uses_zip64_records_the_verifier_accepts() -> anyhow::Result<
     seal(sample_input(dir.path()), &id, |m| log.include(m), &out)?;
     // Forced from offset 0 and from the second entry on: 4 GiB of test data is not affordable.
     for zip64_from in [0, 100] {
-        let zip = zip_of_dir_with(&out, |entries, time| {
+        let zip = zip_of_dir_with(&out, None, |entries, time| {
             Archive::plan_with(entries, time, zip64_from)
         })?;
         let bytes = zip.to_vec()?;
@@ -713,5 +714,290 @@ fn sweeping_removes_only_what_a_crash_left_half_written() -> anyhow::Result<()> 
         zip_before
     );
     assert_eq!(sweep_temporaries(&artefacts)?, 0);
+    Ok(())
+}
+
+/// A sample input sealed with retention until `until` under `key` (format 2): its directory
+/// (kept alive by the returned guard), what sealing returned, the verifier's trust and the
+/// recorder's files.
+struct Retained {
+    _dir: tempfile::TempDir,
+    out: PathBuf,
+    sealed: Sealed,
+    trust: crate::seal::verify::Trust,
+    sources: Vec<PathBuf>,
+}
+
+fn sealed_with_retention(key: &RecordingKey, until: DateTime<Utc>) -> anyhow::Result<Retained> {
+    let (dir, id) = dev_identity();
+    let mut input = sample_input(dir.path());
+    let sources = input.recordings.iter().map(|(_, p)| p.clone()).collect();
+    input.retention = Some(SealRetention {
+        key: key.clone(),
+        recordings_until: until,
+    });
+    let out = dir.path().join("artefact");
+    let log = TestLog::new();
+    let sealed = seal(input, &id, |m| log.include(m), &out)?;
+    Ok(Retained {
+        trust: log.trust(&id),
+        _dir: dir,
+        out,
+        sealed,
+        sources,
+    })
+}
+
+#[test]
+fn recordings_with_retention_are_encrypted_at_rest_and_decrypted_into_the_zip() -> anyhow::Result<()>
+{
+    let key = RecordingKey::from_bytes([9u8; 32]);
+    let until = now() + chrono::TimeDelta::days(30);
+    let Retained {
+        _dir: _guard,
+        out,
+        sealed,
+        sources,
+        ..
+    } = sealed_with_retention(&key, until)?;
+    assert_eq!(sealed.manifest.format, MANIFEST_FORMAT);
+    assert_eq!(
+        sealed.manifest.retention,
+        Some(ManifestRetention {
+            recordings_until: until
+        })
+    );
+    let manifest_json = fs::read_to_string(out.join(MANIFEST_JSON))?;
+    assert!(
+        manifest_json.contains("\"retention\":{\"recordings_until\":"),
+        "{manifest_json}"
+    );
+    // At rest: only ciphertext, read-only; the recorder's plaintext files are gone.
+    let mut at_rest: Vec<String> = fs::read_dir(out.join(RECORDINGS_DIR))?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    at_rest.sort();
+    assert_eq!(
+        at_rest,
+        ["applicant-audio.ogg.enc", "applicant-video.ivf.enc"]
+    );
+    for name in &at_rest {
+        let bytes = fs::read(out.join(RECORDINGS_DIR).join(name))?;
+        assert!(bytes.starts_with(rest::MAGIC), "{name}");
+        assert!(
+            !bytes.windows(4).any(|w| w == b"DKIF" || w == b"OggS"),
+            "{name}"
+        );
+        assert_eq!(mode(&out.join(RECORDINGS_DIR).join(name))?, READ_ONLY);
+    }
+    for source in &sources {
+        assert!(!source.exists(), "plaintext {source:?} removed");
+    }
+    // The zip carries the plaintext, matching the manifest, and the planned length.
+    let zip = StoredArtefact::Directory(out.clone()).zip_with_key(Some(&key))?;
+    let bytes = zip.to_vec()?;
+    assert_eq!(bytes.len() as u64, sealed.size);
+    let mut archive = zip::ZipArchive::new(io::Cursor::new(&bytes))?;
+    for file in &sealed.manifest.files {
+        let mut content = Vec::new();
+        archive.by_name(&file.path)?.read_to_end(&mut content)?;
+        assert_eq!(evidence::sha256_hex(&content), file.sha256, "{}", file.path);
+    }
+    let mut video = Vec::new();
+    archive
+        .by_name("recordings/applicant-video.ivf")?
+        .read_to_end(&mut video)?;
+    assert!(video.starts_with(b"DKIF"));
+    // Without the key, or with another, no zip can be written.
+    assert!(
+        StoredArtefact::Directory(out.clone())
+            .zip()?
+            .to_vec()
+            .is_err()
+    );
+    let other = RecordingKey::from_bytes([8u8; 32]);
+    assert!(
+        StoredArtefact::Directory(out.clone())
+            .zip_with_key(Some(&other))?
+            .to_vec()
+            .is_err()
+    );
+    Ok(())
+}
+
+#[test]
+fn destroyed_recordings_verify_only_after_the_signed_deadline() -> anyhow::Result<()> {
+    let key = RecordingKey::from_bytes([7u8; 32]);
+    let until = now() + chrono::TimeDelta::days(30);
+    let Retained {
+        _dir: _guard,
+        out,
+        sealed,
+        trust,
+        ..
+    } = sealed_with_retention(&key, until)?;
+    let fresh = StoredArtefact::Directory(out.clone())
+        .zip_with_key(Some(&key))?
+        .to_vec()?;
+    let report = crate::seal::verify::verify_bundle_at(&fresh, &trust, Some(until));
+    assert!(report.ok, "{}", report.render_text());
+    assert!(!report.checks.iter().any(|c| c.name == "retention"));
+
+    // A recording removed before the deadline fails, whatever the time says.
+    let (entries, without) = {
+        let mut zip = zip::ZipArchive::new(io::Cursor::new(&fresh))?;
+        let mut entries = Vec::new();
+        for i in 0..zip.len() {
+            let mut e = zip.by_index(i)?;
+            let mut data = Vec::new();
+            e.read_to_end(&mut data)?;
+            entries.push((e.name().to_owned(), data));
+        }
+        let without: Vec<_> = entries
+            .iter()
+            .filter(|(n, _)| n != "recordings/applicant-audio.ogg")
+            .cloned()
+            .collect();
+        (entries, without)
+    };
+    let rezip = |entries: &[(String, Vec<u8>)]| -> anyhow::Result<Vec<u8>> {
+        let mut w = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+        for (name, data) in entries {
+            w.start_file(name.as_str(), zip::write::SimpleFileOptions::default())?;
+            w.write_all(data)?;
+        }
+        Ok(w.finish()?.into_inner())
+    };
+    assert!(entries.len() > without.len());
+    let cut = rezip(&without)?;
+    for at in [
+        None,
+        Some(until - chrono::TimeDelta::seconds(1)),
+        Some(until),
+    ] {
+        let report = crate::seal::verify::verify_bundle_at(&cut, &trust, at);
+        assert!(!report.ok, "{at:?}: {}", report.render_text());
+        assert_eq!(report.checks.last().map(|c| c.name.as_str()), Some("files"));
+    }
+
+    // The sweep's part: the note, then no recordings.
+    let destroyed_at = until + chrono::TimeDelta::hours(1);
+    let note = RetentionNote {
+        format: RETENTION_FORMAT.into(),
+        artefact_id: sealed.manifest.artefact_id,
+        recordings_until: until,
+        destroyed_at,
+        destroyed: sealed
+            .manifest
+            .files
+            .iter()
+            .filter(|f| f.path.starts_with(RECORDINGS_PREFIX))
+            .cloned()
+            .collect(),
+    };
+    destroy_recordings(&out, &note)?;
+    destroy_recordings(&out, &note)?;
+    assert!(!out.join(RECORDINGS_DIR).exists());
+    let after = zip_of(&out)?;
+    assert_eq!(
+        entry_names(&after)?,
+        [
+            EVENTS_JSONL,
+            MANIFEST_JSON,
+            MANIFEST_JWS,
+            LOG_JSON,
+            RETENTION_JSON
+        ]
+    );
+    let report = crate::seal::verify::verify_bundle_at(&after, &trust, Some(destroyed_at));
+    assert!(report.ok, "{}", report.render_text());
+    let retention: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.name == "retention")
+        .collect();
+    assert_eq!(retention.len(), 2, "{}", report.render_text());
+    assert!(
+        retention
+            .iter()
+            .all(|c| c.detail.contains("destroyed at end of retention")),
+        "{}",
+        report.render_text()
+    );
+    for name in ["chain", "signature", "log"] {
+        assert!(
+            report.checks.iter().any(|c| c.name == name && c.ok),
+            "{name}"
+        );
+    }
+    // Before the deadline, or with no time given, the same bundle fails.
+    for at in [None, Some(until - chrono::TimeDelta::seconds(1))] {
+        let report = crate::seal::verify::verify_bundle_at(&after, &trust, at);
+        assert!(!report.ok, "{at:?}");
+    }
+    // A note claiming destruction before the deadline, or naming another hash, fails.
+    let mut after_entries = {
+        let mut zip = zip::ZipArchive::new(io::Cursor::new(&after))?;
+        let mut entries = Vec::new();
+        for i in 0..zip.len() {
+            let mut e = zip.by_index(i)?;
+            let mut data = Vec::new();
+            e.read_to_end(&mut data)?;
+            entries.push((e.name().to_owned(), data));
+        }
+        entries
+    };
+    let at_note = after_entries
+        .iter()
+        .position(|(n, _)| n == RETENTION_JSON)
+        .expect("note");
+    for edit in [
+        |n: &mut RetentionNote| n.destroyed_at -= chrono::TimeDelta::days(2),
+        |n: &mut RetentionNote| n.destroyed[0].sha256 = "00".repeat(32),
+        |n: &mut RetentionNote| n.recordings_until -= chrono::TimeDelta::days(20),
+    ] {
+        let mut forged = note.clone();
+        edit(&mut forged);
+        after_entries[at_note].1 = evidence::canonical_json(&forged)?.into_bytes();
+        let report = crate::seal::verify::verify_bundle_at(
+            &rezip(&after_entries)?,
+            &trust,
+            Some(destroyed_at),
+        );
+        assert!(!report.ok, "{}", report.render_text());
+    }
+    Ok(())
+}
+
+#[test]
+fn a_session_without_recordings_keeps_verifying_after_its_retention() -> anyhow::Result<()> {
+    let (dir, id) = dev_identity();
+    let mut input = sample_input(dir.path());
+    input.recordings.clear();
+    let until = now() + chrono::TimeDelta::days(3);
+    input.retention = Some(SealRetention {
+        key: RecordingKey::from_bytes([3u8; 32]),
+        recordings_until: until,
+    });
+    let out = dir.path().join("artefact");
+    let log = TestLog::new();
+    let sealed = seal(input, &id, |m| log.include(m), &out)?;
+    assert!(!out.join(RECORDINGS_DIR).exists());
+    destroy_recordings(
+        &out,
+        &RetentionNote {
+            format: RETENTION_FORMAT.into(),
+            artefact_id: sealed.manifest.artefact_id,
+            recordings_until: until,
+            destroyed_at: until,
+            destroyed: Vec::new(),
+        },
+    )?;
+    let bytes = zip_of(&out)?;
+    assert!(entry_names(&bytes)?.contains(&RETENTION_JSON.to_owned()));
+    let trust = log.trust(&id);
+    let report = crate::seal::verify::verify_bundle_at(&bytes, &trust, Some(until));
+    assert!(report.ok, "{}", report.render_text());
+    assert!(!report.checks.iter().any(|c| c.name == "retention"));
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::peer::{TestPeer, negotiate};
+use common::peer::media_call;
 use common::{login, paired_session, start_hub};
 use serde_json::{Value, json};
 
@@ -50,14 +50,7 @@ async fn officer_sees_call_stats_applicant_does_not_and_metrics_aggregate() {
     let officer_http = login(&base, &hub.accounts.officer).await;
     let (mut officer, mut applicant, _) =
         paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
-    let mut peer_a = TestPeer::new().await;
-    let mut peer_o = TestPeer::new().await;
-    let offer = peer_a.offer().await;
-    negotiate(&mut applicant, &peer_a, offer).await;
-    let offer = peer_o.offer().await;
-    negotiate(&mut officer, &peer_o, offer).await;
-    peer_a.start_media().await;
-    peer_o.start_media().await;
+    let (peer_a, peer_o) = media_call(&mut officer, &mut applicant).await;
 
     // Readings come every 2 s; rates need two, and media a moment to start.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);

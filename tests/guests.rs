@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::peer::{TestPeer, negotiate, renegotiate, wait_for};
+use common::peer::{TestPeer, media_call, negotiate, renegotiate, wait_for};
 use common::{Ws, login, paired_session, start_hub_configured};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -53,14 +53,7 @@ async fn guests_join_by_role_media_reaches_everyone_and_the_bundle_names_them() 
     let officer_http = login(&base, &hub.accounts.officer).await;
     let (mut officer, mut applicant, _) =
         paired_session(hub.addr, &base, &officer_http, "inheritance").await;
-    let mut peer_a = TestPeer::new().await;
-    let mut peer_o = TestPeer::new().await;
-    let offer = peer_a.offer().await;
-    negotiate(&mut applicant, &peer_a, offer).await;
-    let offer = peer_o.offer().await;
-    negotiate(&mut officer, &peer_o, offer).await;
-    peer_a.start_media().await;
-    peer_o.start_media().await;
+    let (peer_a, peer_o) = media_call(&mut officer, &mut applicant).await;
     wait_for(15, "the two-party call", || {
         hears(&peer_a, "officer") && hears(&peer_o, "applicant")
     })

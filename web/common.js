@@ -937,3 +937,20 @@ export function pruneParticipantTiles(container, participants, labelOf) {
   }
   container.hidden = !container.querySelector('figure[data-participant]');
 }
+
+/**
+ * A new offer on the page's live peer connection (`getPeer()`): `make(peer)` builds it (an ICE
+ * restart, or room for more senders) and `sendOffer(sdp)` sends it, unless the page moved on to
+ * another connection meanwhile. Resolves `{ok}`, with the `error` when the browser refused.
+ */
+export async function offerAgain(getPeer, make, sendOffer) {
+  const peer = getPeer();
+  if (!peer) return { ok: false };
+  try {
+    const sdp = await make(peer);
+    if (getPeer() === peer) sendOffer(sdp);
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}

@@ -21,6 +21,7 @@ import {
   keepSignal,
   openCamera,
   playStream,
+  offerAgain,
   pruneParticipantTiles,
   showParticipantTile,
   setStatus,
@@ -1176,67 +1177,16 @@ function restoreFromChecklist() {
 
 /** An ICE restart on the live connection; false if there is none to restart. */
 async function resumeMedia() {
-  const peer = state.peer;
-  if (!peer || !peer.resumable()) return false;
-  try {
-    const sdp = await peer.restartIce();
-    if (state.peer !== peer) return true;
-    send({ type: 'offer', sdp }, 'offer');
-    return true;
-  } catch {
-    return false;
-  }
+  if (!state.peer || !state.peer.resumable()) return false;
+  const sent = await offerAgain(() => state.peer, (peer) => peer.restartIce(), (sdp) => send({ type: 'offer', sdp }, 'offer'));
+  return sent.ok;
 }
 
 /** Someone joined or left: a new offer on the same connection, with room for everyone. */
 async function onRenegotiate(msg) {
-  const peer = state.peer;
-  if (!peer) return;
-  try {
-    const sdp = await peer.renegotiate(Number(msg.receive) || 1);
-    if (state.peer === peer) send({ type: 'offer', sdp }, 'offer');
-  } catch (err) {
-    els.callStatus.textContent = `Could not add the new participant's video: ${err.message}`;
-  }
-}
-
-/** Invite a guest in the chosen role; the hub answers with their link. */
-function inviteGuest(ev) {
-  ev.preventDefault();
-  if (!state.session) return;
-  const role = els.guestRole.value;
-  const name = els.guestName.value.trim();
-  send({ type: 'invite_guest', role, name }, { what: 'invite_guest' });
-}
-
-/** The link for a guest just invited, with a button to copy it. */
-function onGuestInvite(msg) {
-  const expires = new Date(msg.expires_at);
-  const when = Number.isNaN(expires.getTime()) ? msg.expires_at : expires.toLocaleString();
-  const name = els.guestName.value.trim() || guestRoleLabel(msg.participant);
-  els.guestName.value = '';
-  const link = h('input', { type: 'text', readOnly: true, value: msg.link, class: 'guest-link' });
-  link.setAttribute('aria-label', t('guestLink', { name, role: guestRoleLabel(msg.participant), expires: when }));
-  const copy = h('button', { type: 'button', class: 'btn secondary small' }, t('guestCopy'));
-  const status = h('span', { class: 'small muted', role: 'status' });
-  copy.addEventListener('click', async () => {
-    try {
-      await navigator.clipboard.writeText(msg.link);
-    } catch {
-      link.select();
-    }
-    status.textContent = t('guestCopied');
-  });
-  els.guestLinks.append(
-    h(
-      'li',
-      { dataset: { testid: 'guest-link', participant: msg.participant } },
-      h('p', {}, t('guestLink', { name, role: guestRoleLabel(msg.participant), expires: when })),
-      link,
-      copy,
-      status,
-    ),
-  );
+  const receive = Number(msg.receive) || 1;
+  const { error } = await offerAgain(() => state.peer, (peer) => peer.renegotiate(receive), (sdp) => send({ type: 'offer', sdp }, 'offer'));
+  if (error) els.callStatus.textContent = `Could not add the new participant's video: ${error.message}`;
 }
 
 async function onAnswer(msg) {

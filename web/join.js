@@ -22,6 +22,7 @@ import {
   mediaErrorKind,
   openCamera,
   playStream,
+  offerAgain,
   pruneParticipantTiles,
   showParticipantTile,
   stopStream,
@@ -877,27 +878,16 @@ function participantLabel(p) {
 
 /** An ICE restart on the live connection; false if there is none to restart. */
 async function resumeMedia() {
-  const peer = state.peer;
-  if (!peer || !peer.resumable()) return false;
-  try {
-    const sdp = await peer.restartIce();
-    if (state.peer === peer) send({ type: 'offer', sdp });
-    return true;
-  } catch {
-    return false;
-  }
+  if (!state.peer || !state.peer.resumable()) return false;
+  const sent = await offerAgain(() => state.peer, (peer) => peer.restartIce(), (sdp) => send({ type: 'offer', sdp }));
+  return sent.ok;
 }
 
 /** Someone joined or left: a new offer on the same connection, with room for everyone. */
 async function onRenegotiate(msg) {
-  const peer = state.peer;
-  if (!peer) return;
-  try {
-    const sdp = await peer.renegotiate(Number(msg.receive) || 1);
-    if (state.peer === peer) send({ type: 'offer', sdp });
-  } catch (err) {
-    setI18n(els.callStatus, 'mediaFailed', { message: err && err.message ? err.message : String(err) });
-  }
+  const receive = Number(msg.receive) || 1;
+  const { error } = await offerAgain(() => state.peer, (peer) => peer.renegotiate(receive), (sdp) => send({ type: 'offer', sdp }));
+  if (error) setI18n(els.callStatus, 'mediaFailed', { message: error.message || String(error) });
 }
 
 async function onAnswer(msg) {

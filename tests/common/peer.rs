@@ -533,9 +533,9 @@ pub async fn negotiate(ws: &mut super::Ws, peer: &TestPeer, offer: String) {
         .await;
 }
 
-/// Both participants' media flowing through the hub and recording consented: the applicant's
-/// and the officer's peers, negotiated, sending, and the recording consent granted.
-pub async fn recorded_call(
+/// The applicant's and the officer's peers negotiated with the hub and sending: `(applicant,
+/// officer)`.
+pub async fn media_call(
     officer: &mut super::Ws,
     applicant: &mut super::Ws,
 ) -> (TestPeer, TestPeer) {
@@ -547,6 +547,16 @@ pub async fn recorded_call(
     negotiate(officer, &peer_o, offer).await;
     peer_a.start_media().await;
     peer_o.start_media().await;
+    (peer_a, peer_o)
+}
+
+/// Both participants' media flowing through the hub and recording consented: the applicant's
+/// and the officer's peers, negotiated, sending, and the recording consent granted.
+pub async fn recorded_call(
+    officer: &mut super::Ws,
+    applicant: &mut super::Ws,
+) -> (TestPeer, TestPeer) {
+    let (peer_a, peer_o) = media_call(officer, applicant).await;
     officer
         .send(serde_json::json!({"id": 1, "type": "request_consent", "consent": "recording"}))
         .await;

@@ -247,6 +247,19 @@ pub enum EventKind {
         reason: String,
         recording_offset_ms: Option<u64>,
     },
+    /// A participant's media path to the hub stopped carrying packets (ICE disconnected or
+    /// failed), noticed after `silence_ms` without any: their recording has a gap from
+    /// `recording_offset_ms - silence_ms` until `media_restored`.
+    MediaInterrupted {
+        role: ParticipantRole,
+        recording_offset_ms: Option<u64>,
+        silence_ms: u64,
+    },
+    /// Their media path is back (ICE connected again, by itself or after a restart).
+    MediaRestored {
+        role: ParticipantRole,
+        recording_offset_ms: Option<u64>,
+    },
     IdentityCheckRecorded {
         document_type: String,
         /// Masked number, e.g. `110105********002X`. The full number is never in the chain.
@@ -337,6 +350,8 @@ impl EventKind {
             EventKind::RecordingStopped { .. } => "recording_stopped",
             EventKind::RecordingSegment { .. } => "recording_segment",
             EventKind::RecordingFailed { .. } => "recording_failed",
+            EventKind::MediaInterrupted { .. } => "media_interrupted",
+            EventKind::MediaRestored { .. } => "media_restored",
             EventKind::IdentityCheckRecorded { .. } => "identity_check_recorded",
             EventKind::LivenessPrompted { .. } => "liveness_prompted",
             EventKind::LivenessResponded { .. } => "liveness_responded",

@@ -511,8 +511,8 @@ impl Room {
         &self.checklist
     }
 
-    /// Milliseconds into the recording, if recording.
-    fn offset(&self, now: DateTime<Utc>) -> Option<u64> {
+    /// Milliseconds into the recording at `now`, if recording.
+    pub fn offset(&self, now: DateTime<Utc>) -> Option<u64> {
         self.recording_since
             .map(|since| (now - since).num_milliseconds().max(0) as u64)
     }

@@ -373,6 +373,7 @@ pub async fn open(
         readings: BTreeMap::new(),
         paths: BTreeMap::new(),
         receiving: BTreeMap::new(),
+        interrupted: Default::default(),
     };
     driver
         .persist(
@@ -458,6 +459,8 @@ struct Driver {
     paths: BTreeMap<ParticipantRole, (bool, crate::metrics::GaugeGuard)>,
     /// Whose media each participant's peer connection was last negotiated to receive.
     receiving: BTreeMap<ParticipantRole, Vec<ParticipantRole>>,
+    /// Participants whose media path is interrupted (a `media_interrupted` not yet restored).
+    interrupted: std::collections::BTreeSet<ParticipantRole>,
 }
 
 impl Driver {
@@ -671,6 +674,7 @@ impl Driver {
                 },
                 Some(event) = media_rx.recv() => match event {
                     MediaEvent::Connected(role) => {
+                        self.media_gap(role, false).await;
                         for to in self.room.in_call() {
                             if to != role {
                                 self.send(to, ServerMsg::PeerState {
@@ -678,8 +682,13 @@ impl Driver {
                             }
                         }
                     }
+                    MediaEvent::Interrupted(role) => self.media_gap(role, true).await,
                     MediaEvent::Disconnected(role) => {
                         tracing::info!(session = %self.record.id, ?role, "media disconnected");
+                        // Failed on its own (not closed by the hub): a gap like an interruption.
+                        if self.media.has_peer(role) && !self.media.is_alive(role) {
+                            self.media_gap(role, true).await;
+                        }
                     }
                     MediaEvent::TrackStarted { role, kind } => {
                         tracing::debug!(session = %self.record.id, ?role, kind, "track started");
@@ -699,6 +708,36 @@ impl Driver {
         };
         crate::metrics::Metrics::set_count(&self.hub.metrics.sessions_open, open);
         self.media.close().await;
+    }
+
+    /// Chain the start (`interrupted`) or end of a gap in `role`'s media: once each, and only
+    /// while the session runs.
+    async fn media_gap(&mut self, role: ParticipantRole, interrupted: bool) {
+        if self.room.is_ended() || self.interrupted.contains(&role) == interrupted {
+            return;
+        }
+        let recording_offset_ms = self.room.offset(self.hub.clock.now());
+        let kind = if interrupted {
+            EventKind::MediaInterrupted {
+                role,
+                recording_offset_ms,
+                silence_ms: crate::media::ICE_DISCONNECTED_AFTER.as_millis() as u64,
+            }
+        } else {
+            EventKind::MediaRestored {
+                role,
+                recording_offset_ms,
+            }
+        };
+        match self.persist(kind, None, None).await {
+            Ok(_) if interrupted => {
+                self.interrupted.insert(role);
+            }
+            Ok(_) => {
+                self.interrupted.remove(&role);
+            }
+            Err(e) => tracing::error!(session = %self.record.id, "media gap not recorded: {e}"),
+        }
     }
 
     /// Read each participant's peer connection statistics: the officer gets `call_stats` (the

@@ -89,7 +89,7 @@ async fn close_and_fetch_recording(
     officer: &mut Ws,
     applicant: &mut Ws,
     dir: &Path,
-) -> std::path::PathBuf {
+) -> (std::path::PathBuf, Vec<serde_json::Value>) {
     officer.send(json!({"type": "close_session"})).await;
     let receipt = applicant.expect("session_closed").await;
     let artefact = receipt["artefact_id"].as_str().expect("artefact id");
@@ -104,7 +104,7 @@ async fn close_and_fetch_recording(
         .expect("read recording");
     let path = dir.join("applicant.webm");
     std::fs::write(&path, &webm).expect("write recording");
-    path
+    (path, common::bundle_events(&bundle))
 }
 
 /// The times (s, the file's own timeline) of the packets of one stream (`v` or `a`).
@@ -375,7 +375,8 @@ async fn a_call_at_300_ms_rtt_3_percent_loss_and_500_kbits_stays_up_and_recorded
     assert!(heard as f64 > expected_audio * 0.8, "{heard} audio packets");
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let recording = close_and_fetch_recording(&hub, &mut officer, &mut applicant, dir.path()).await;
+    let (recording, _) =
+        close_and_fetch_recording(&hub, &mut officer, &mut applicant, dir.path()).await;
     peer_a.close().await;
     peer_o.close().await;
     let secs = duration(&recording);
@@ -600,9 +601,34 @@ async fn a_five_second_blackout_ends_in_recovery_without_help() {
     let gap_to = ends.duration_since(recording_started).as_secs_f64();
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let recording = close_and_fetch_recording(&hub, &mut officer, &mut applicant, dir.path()).await;
+    let (recording, events) =
+        close_and_fetch_recording(&hub, &mut officer, &mut applicant, dir.path()).await;
     peer_a.close().await;
     peer_o.close().await;
+    // The chain says where the applicant's media broke off and came back.
+    let event = |kind: &str| {
+        events
+            .iter()
+            .find(|e| e["kind"] == kind && e["role"] == "applicant")
+            .unwrap_or_else(|| panic!("{kind} for the applicant in the chain"))
+    };
+    let seconds = |e: &serde_json::Value, field: &str| e[field].as_f64().expect(field) / 1000.0;
+    let lost = event("media_interrupted");
+    // Noticed after `silence_ms` without a packet: the gap began that long before.
+    let interrupted = seconds(lost, "recording_offset_ms") - seconds(lost, "silence_ms");
+    let restored = seconds(event("media_restored"), "recording_offset_ms");
+    eprintln!(
+        "  chain: media_interrupted at {interrupted:.1} s, media_restored at {restored:.1} s \
+         (blackout {gap_from:.1}–{gap_to:.1} s)"
+    );
+    assert!(
+        (interrupted - gap_from).abs() < 1.5,
+        "interrupted from {interrupted} s"
+    );
+    assert!(
+        restored > gap_to - 0.5 && restored < gap_to + 5.0,
+        "restored at {restored} s"
+    );
     // The recording has the outage as a gap, and goes on after it.
     let audio = packet_times(&recording, "a");
     let (gap_at, gap) = audio

@@ -42,6 +42,13 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::RtpSender;
 use webrtc::runtime::Runtime;
 
+/// ICE timers of the hub's peers: disconnected after this long without a packet.
+pub const ICE_DISCONNECTED_AFTER: Duration = Duration::from_secs(3);
+/// Failed this long after disconnected (an ICE restart may still bring it back before).
+const ICE_FAILED_AFTER: Duration = Duration::from_secs(25);
+/// Keepalives while no media flows, so an idle path is not taken for a lost one.
+const ICE_KEEPALIVE_EVERY: Duration = Duration::from_secs(1);
+
 /// The audio-level extension (RFC 6464): forwarded so receivers can show who is speaking.
 const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 
@@ -81,6 +88,8 @@ fn webrtc_err(e: impl std::fmt::Display) -> MediaError {
 #[derive(Clone, Debug, PartialEq)]
 pub enum MediaEvent {
     Connected(ParticipantRole),
+    /// ICE lost the path (it may come back by itself or with a restart).
+    Interrupted(ParticipantRole),
     Disconnected(ParticipantRole),
     TrackStarted {
         role: ParticipantRole,
@@ -184,6 +193,7 @@ impl PeerConnectionEventHandler for Handler {
                 self.forwarder.request_keyframes().await;
                 MediaEvent::Connected(self.role)
             }
+            RTCPeerConnectionState::Disconnected => MediaEvent::Interrupted(self.role),
             RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
                 self.alive.store(false, std::sync::atomic::Ordering::SeqCst);
                 MediaEvent::Disconnected(self.role)
@@ -371,7 +381,13 @@ impl MediaSession {
                 rtc::interceptor::Slot::from(keyframes::SLOT),
                 keyframes::KeyframeRequests::default(),
             );
-        let mut settings = SettingEngineBuilder::new();
+        // A lost path is noticed (and chained as a media gap) after 3 s without packets, not
+        // webrtc-rs's 5 s; a phone changing networks still has 25 s more before it fails.
+        let mut settings = SettingEngineBuilder::new().with_ice_timeouts(
+            Some(ICE_DISCONNECTED_AFTER),
+            Some(ICE_FAILED_AFTER),
+            Some(ICE_KEEPALIVE_EVERY),
+        );
         if let Some(public) = self.config.public_ip {
             settings =
                 settings.with_nat_1to1_ips(vec![public.to_string()], RTCIceCandidateType::Host);

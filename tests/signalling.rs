@@ -222,7 +222,14 @@ async fn offers_with_unknown_codecs_or_too_many_tracks_are_refused() {
         ),
         (
             format!("{head}{audio}{video}{video}"),
-            "more than one video section",
+            "sends more than one video track",
+        ),
+        (
+            format!(
+                "{head}{audio}{video}{}",
+                format!("{video}a=recvonly\r\n").repeat(5)
+            ),
+            "more than 5 video sections",
         ),
         (format!("{head}{}", video.repeat(30)), "30 media sections"),
         (

@@ -1189,6 +1189,45 @@ async function onRenegotiate(msg) {
   if (error) els.callStatus.textContent = `Could not add the new participant's video: ${error.message}`;
 }
 
+/** Invite a guest in the chosen role; the hub answers with their link. */
+function inviteGuest(ev) {
+  ev.preventDefault();
+  if (!state.session) return;
+  const role = els.guestRole.value;
+  const name = els.guestName.value.trim();
+  send({ type: 'invite_guest', role, name }, { what: 'invite_guest' });
+}
+
+/** The link for a guest just invited, with a button to copy it. */
+function onGuestInvite(msg) {
+  const expires = new Date(msg.expires_at);
+  const when = Number.isNaN(expires.getTime()) ? msg.expires_at : expires.toLocaleString();
+  const name = els.guestName.value.trim() || guestRoleLabel(msg.participant);
+  els.guestName.value = '';
+  const link = h('input', { type: 'text', readOnly: true, value: msg.link, class: 'guest-link' });
+  link.setAttribute('aria-label', t('guestLink', { name, role: guestRoleLabel(msg.participant), expires: when }));
+  const copy = h('button', { type: 'button', class: 'btn secondary small' }, t('guestCopy'));
+  const status = h('span', { class: 'small muted', role: 'status' });
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(msg.link);
+    } catch {
+      link.select();
+    }
+    status.textContent = t('guestCopied');
+  });
+  els.guestLinks.append(
+    h(
+      'li',
+      { dataset: { testid: 'guest-link', participant: msg.participant } },
+      h('p', {}, t('guestLink', { name, role: guestRoleLabel(msg.participant), expires: when })),
+      link,
+      copy,
+      status,
+    ),
+  );
+}
+
 async function onAnswer(msg) {
   if (!state.peer) return;
   try {

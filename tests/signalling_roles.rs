@@ -2,7 +2,8 @@
 //! caller, gets exactly the answer it should. Callers: anonymous (a first frame that is not
 //! `auth`), an applicant and an officer outside any session (the applicant of another case is
 //! one: nothing reaches a session they are not in), an answer that names another session, and
-//! the two participants of a session sending what only the other may send. Auditors have no signalling access at all: they cannot
+//! the two participants of a session sending what only the other may send, and a guest in the
+//! session (a relative), who may only make media offers. Auditors have no signalling access at all: they cannot
 //! get a ticket (checked in `http_roles.rs`) and an invite or ticket of theirs does not exist.
 
 mod common;
@@ -56,6 +57,20 @@ fn messages(session_id: &str) -> Vec<(&'static str, Value)> {
                 "text_sha256": "0".repeat(64)}),
         ),
         ("close_session", json!({"type": "close_session"})),
+        (
+            "admit",
+            json!({"type": "admit", "participant": "applicant"}),
+        ),
+        ("deny", json!({"type": "deny", "participant": "relative-9"})),
+        (
+            "invite_guest",
+            json!({"type": "invite_guest", "role": "interpreter"}),
+        ),
+        (
+            "set_guest_permissions",
+            json!({"type": "set_guest_permissions", "participant": "relative-1",
+                "publish": true, "recorded": true, "confirm_declarations": false}),
+        ),
         ("ping", json!({"type": "ping"})),
         ("auth", json!({"type": "auth", "invite": "x"})),
     ]
@@ -135,6 +150,10 @@ async fn every_signalling_message_answers_each_caller_as_it_should() {
         ("request_declaration", "forbidden",       "not_in_session"),
         ("confirm_declaration", "not_in_session",  "forbidden"),
         ("close_session",       "forbidden",       "not_in_session"),
+        ("admit",               "forbidden",       "not_in_session"),
+        ("deny",                "forbidden",       "not_in_session"),
+        ("invite_guest",        "forbidden",       "not_in_session"),
+        ("set_guest_permissions", "forbidden",     "not_in_session"),
         ("ping",                "ok",              "ok"),
         ("auth",                "conflict",        "conflict"),
     ];
@@ -170,13 +189,14 @@ async fn every_signalling_message_answers_each_caller_as_it_should() {
     // In the session, each side sending what only the other may send is forbidden.
     #[rustfmt::skip]
     let officer_only = ["take_next", "request_consent", "identity_check", "liveness_prompt",
-        "liveness_result", "request_declaration", "close_session"];
+        "liveness_result", "request_declaration", "close_session", "admit", "deny",
+        "invite_guest", "set_guest_permissions"];
     #[rustfmt::skip]
     let applicant_only = ["join_queue", "leave_queue", "consent_answer", "withdraw_consent",
         "my_consents", "liveness_done", "confirm_declaration"];
     for (sender, names, who) in [
-        (&mut applicant, &officer_only, "applicant"),
-        (&mut officer, &applicant_only, "officer"),
+        (&mut applicant, &officer_only[..], "applicant"),
+        (&mut officer, &applicant_only[..], "officer"),
     ] {
         for name in names {
             let msg = all
@@ -193,6 +213,39 @@ async fn every_signalling_message_answers_each_caller_as_it_should() {
             );
         }
     }
+    // A guest in the call (a relative, who may not confirm declarations) may only offer media:
+    // everything else is the officer's or the applicant's.
+    officer
+        .send(json!({"type": "invite_guest", "role": "relative", "name": "Li Na"}))
+        .await;
+    let link = officer.expect("guest_invite").await;
+    let token = link["link"]
+        .as_str()
+        .and_then(|l| l.split_once("#g="))
+        .expect("a guest link")
+        .1
+        .to_owned();
+    let mut guest = Ws::auth(hub.addr, json!({"guest": token})).await;
+    guest.expect("lobby").await;
+    officer
+        .send(json!({"type": "admit", "participant": "relative-1"}))
+        .await;
+    guest.expect("paired").await;
+    for (name, msg) in &all {
+        let want = match *name {
+            "offer" => "media", // reaches the media layer, which refuses `v=0` alone
+            "ping" => "ok",
+            "auth" => "conflict",
+            _ => "forbidden",
+        };
+        id += 1;
+        assert_eq!(
+            code_of(&mut guest, id, msg.clone()).await,
+            want,
+            "guest sends {name}"
+        );
+    }
+
     // An answer naming another session is refused even from this session's applicant.
     id += 1;
     let foreign = json!({"type": "consent_answer", "consent": "recording", "granted": true,

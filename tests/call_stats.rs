@@ -16,19 +16,7 @@ fn metric(text: &str, prefix: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn line<'a>(stats: &'a Value, role: &str) -> Option<&'a Value> {
-    stats["participants"]
-        .as_array()?
-        .iter()
-        .find(|p| p["role"] == role)
-}
-
-fn media<'a>(participant: &'a Value, kind: &str) -> Option<&'a Value> {
-    participant["media"]
-        .as_array()?
-        .iter()
-        .find(|m| m["kind"] == kind)
-}
+use common::{stats_line as line, stats_media as media};
 
 /// Both participants send video and audio at a non-zero rate in this reading.
 fn flowing(stats: &Value) -> bool {

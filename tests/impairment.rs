@@ -30,19 +30,7 @@ use webrtc::peer_connection::{RTCPeerConnectionState, SettingEngineBuilder, Stat
 /// The relay's losses and jitter are drawn from this seed, so a run can be repeated.
 const SEED: u64 = 20_261_127;
 
-fn line<'a>(stats: &'a Value, role: &str) -> Option<&'a Value> {
-    stats["participants"]
-        .as_array()?
-        .iter()
-        .find(|p| p["role"] == role)
-}
-
-fn media<'a>(participant: &'a Value, kind: &str) -> Option<&'a Value> {
-    participant["media"]
-        .as_array()?
-        .iter()
-        .find(|m| m["kind"] == kind)
-}
+use common::{stats_line as line, stats_media as media};
 
 fn up_bps(participant: &Value, kind: &str) -> u64 {
     media(participant, kind).map_or(0, |m| m["up_bps"].as_u64().unwrap_or(0))
@@ -50,14 +38,7 @@ fn up_bps(participant: &Value, kind: &str) -> u64 {
 
 /// The applicant grants recording consent when the officer asks; returns once it is recording.
 async fn record(officer: &mut Ws, applicant: &mut Ws) {
-    officer
-        .send(json!({"id": 1, "type": "request_consent", "consent": "recording"}))
-        .await;
-    applicant.expect("consent_requested").await;
-    applicant
-        .send(json!({"id": 2, "type": "consent_answer", "consent": "recording", "granted": true}))
-        .await;
-    applicant.answer(2).await;
+    common::peer::grant_recording(officer, applicant).await;
     assert_eq!(applicant.expect("recording").await["active"], true);
 }
 

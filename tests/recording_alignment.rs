@@ -131,14 +131,7 @@ async fn an_events_recording_offset_points_at_its_moment_in_the_recording() {
     .await;
     let before_recording = keyframe_requests();
 
-    officer
-        .send(json!({"id": 1, "type": "request_consent", "consent": "recording"}))
-        .await;
-    applicant.expect("consent_requested").await;
-    applicant
-        .send(json!({"id": 2, "type": "consent_answer", "consent": "recording", "granted": true}))
-        .await;
-    applicant.answer(2).await;
+    common::peer::grant_recording(&mut officer, &mut applicant).await;
     assert_eq!(applicant.expect("recording").await["active"], true);
     wait_for(5, "a keyframe request when recording starts", || {
         keyframe_requests() > before_recording

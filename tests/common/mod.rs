@@ -407,3 +407,19 @@ pub fn proof_hashes(v: &Value) -> Vec<globallink::translog::Hash> {
         })
         .collect()
 }
+
+/// One participant's line in a `call_stats` message.
+pub fn stats_line<'a>(stats: &'a Value, role: &str) -> Option<&'a Value> {
+    stats["participants"]
+        .as_array()?
+        .iter()
+        .find(|p| p["role"] == role)
+}
+
+/// One kind (`audio`, `video`) of a participant's `call_stats` line.
+pub fn stats_media<'a>(participant: &'a Value, kind: &str) -> Option<&'a Value> {
+    participant["media"]
+        .as_array()?
+        .iter()
+        .find(|m| m["kind"] == kind)
+}

@@ -557,14 +557,7 @@ pub async fn recorded_call(
     applicant: &mut super::Ws,
 ) -> (TestPeer, TestPeer) {
     let (peer_a, peer_o) = media_call(officer, applicant).await;
-    officer
-        .send(serde_json::json!({"id": 1, "type": "request_consent", "consent": "recording"}))
-        .await;
-    applicant.expect("consent_requested").await;
-    applicant
-        .send(serde_json::json!({"id": 2, "type": "consent_answer", "consent": "recording", "granted": true}))
-        .await;
-    applicant.answer(2).await;
+    grant_recording(officer, applicant).await;
     (peer_a, peer_o)
 }
 
@@ -580,4 +573,17 @@ pub async fn renegotiate(ws: &mut super::Ws, peer: &TestPeer) -> String {
     let sdp = answer["sdp"].as_str().expect("sdp").to_owned();
     peer.accept(sdp.clone()).await;
     sdp
+}
+
+/// The officer asks for recording consent (frame id 1) and the applicant grants it (id 2);
+/// returns once the grant is acknowledged.
+pub async fn grant_recording(officer: &mut super::Ws, applicant: &mut super::Ws) {
+    officer
+        .send(serde_json::json!({"id": 1, "type": "request_consent", "consent": "recording"}))
+        .await;
+    applicant.expect("consent_requested").await;
+    applicant
+        .send(serde_json::json!({"id": 2, "type": "consent_answer", "consent": "recording", "granted": true}))
+        .await;
+    applicant.answer(2).await;
 }

@@ -442,7 +442,8 @@ fn route_matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 4])> {
 }
 
 /// Every HTTP route, every role: anonymous, an applicant (invite header, which opens nothing
-/// but their own case), an officer and an auditor each get exactly the status in the table.
+/// but their own case), an officer and an auditor each get exactly the status in the table,
+/// and a guest's link token gets what anonymous gets.
 /// Ids in paths are unknown ones: a caller allowed in gets 404, one who is not is stopped
 /// first (401 or 403), so nobody learns whether an id exists.
 #[tokio::test]
@@ -460,8 +461,34 @@ async fn every_route_answers_each_role_as_it_should() {
         "Invite {}",
         created["invite_token"].as_str().expect("token")
     );
+    // A guest's link opens one session's signalling and nothing over HTTP: presented as an
+    // invite, it gets what anonymous gets on every route.
+    let guest_token = globallink::auth::random_token();
+    state.guest_passes.lock().expect("passes").insert(
+        globallink::auth::token_hash(&guest_token),
+        globallink::session::GuestPass {
+            session: globallink::ids::SessionId::random(),
+            role: globallink::evidence::ParticipantRole::Guest {
+                n: 1,
+                role: globallink::evidence::GuestRole::Relative,
+            },
+            name: "Li Na".into(),
+            expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        },
+    );
+    let guest = format!("Invite {guest_token}");
 
     for (method, path, body, expected) in route_matrix() {
+        let mut request = req(method, &path, None, body.clone());
+        request
+            .headers_mut()
+            .insert(header::AUTHORIZATION, guest.parse().expect("header"));
+        let (status, _, answer) = call(&state, request).await;
+        assert_eq!(
+            status.as_u16(),
+            expected[0],
+            "guest {method} {path}: {answer}"
+        );
         for (who, want) in ["anonymous", "applicant", "officer", "auditor"]
             .into_iter()
             .zip(expected)

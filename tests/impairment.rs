@@ -7,7 +7,7 @@
 //! - A 5 s blackout of the applicant's path ends in recovery without anyone acting: ICE goes
 //!   disconnected and back, media and statistics return, and the recording carries on.
 //!
-//! Both run in real time. The first takes over a minute, so it is `#[ignore]`d and `.ci/run` runs
+//! Both run in real time. The first takes over a minute, so it is ignored with its reason and `.ci/run` runs
 //! it; the second takes about 15 s and runs with the rest. The figures they print
 //! (`--nocapture`) are the ones in `docs/benchmarks.md`.
 

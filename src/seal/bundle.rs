@@ -707,6 +707,27 @@ enum Placement {
     Copied { sha256: String, size: u64 },
 }
 
+/// Check that the recording `from` is a regular file (not followed: a link to a symbolic link
+/// would put the link itself into the artefact) within the entry size limit.
+fn recording_source(from: &Path) -> Result<(), BundleError> {
+    let io_err = |source| BundleError::Io {
+        path: from.to_owned(),
+        source,
+    };
+    let meta = from.symlink_metadata().map_err(io_err)?;
+    if !meta.is_file() {
+        let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+        return Err(io_err(source));
+    }
+    if meta.len() > MAX_ENTRY_SIZE {
+        return Err(BundleError::TooLarge {
+            path: from.to_owned(),
+            size: meta.len(),
+        });
+    }
+    Ok(())
+}
+
 /// Put the regular file `from` at `to` by `link`, or by copying it when linking fails (another
 /// file system, a file system without hard links), and make it read-only. A copy is hashed as
 /// it is made and synced; a link is left to [`hash_file`] and [`sync_file`].
@@ -720,18 +741,7 @@ fn place_recording(
         let path = path.to_owned();
         move |source| BundleError::Io { path, source }
     };
-    // Not followed: a link to a symbolic link would put the link itself into the artefact.
-    let meta = from.symlink_metadata().map_err(io_err(from))?;
-    if !meta.is_file() {
-        let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
-        return Err(io_err(from)(source));
-    }
-    if meta.len() > MAX_ENTRY_SIZE {
-        return Err(BundleError::TooLarge {
-            path: from.to_owned(),
-            size: meta.len(),
-        });
-    }
+    recording_source(from)?;
     match link(from, to) {
         Ok(()) => {
             // The mode belongs to the file, so the recorder's name turns read-only too.
@@ -762,18 +772,7 @@ fn encrypt_recording(
         let path = path.to_owned();
         move |source| BundleError::Io { path, source }
     };
-    // Not followed, as for a link: only the recorder's regular file is taken.
-    let meta = from.symlink_metadata().map_err(io_err(from))?;
-    if !meta.is_file() {
-        let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
-        return Err(io_err(from)(source));
-    }
-    if meta.len() > MAX_ENTRY_SIZE {
-        return Err(BundleError::TooLarge {
-            path: from.to_owned(),
-            size: meta.len(),
-        });
-    }
+    recording_source(from)?;
     let mut source =
         io::BufReader::with_capacity(COPY_BUFFER, fs::File::open(from).map_err(io_err(from))?);
     let file = create_read_only(to)?;

@@ -75,6 +75,15 @@ pub struct Config {
     /// `confirm_declarations = false`.
     pub guest_roles:
         std::collections::BTreeMap<crate::evidence::GuestRole, crate::room::GuestPermissions>,
+    /// This node's name among the hub nodes sharing one PostgreSQL database (letters, digits,
+    /// `.`, `_`, `-`; at most 64). Each node needs its own; a session belongs to the node that
+    /// opened it, and clients reaching another node are sent to its `public_url`.
+    pub node_id: String,
+    /// How often a node on PostgreSQL tells the others it is alive.
+    pub node_heartbeat_secs: u32,
+    /// After how long without a heartbeat the other nodes mark a node lost and its open
+    /// sessions interrupted. At least three heartbeats.
+    pub node_lost_after_secs: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +121,9 @@ impl Default for Config {
             tls_key: None,
             hsts_max_age_secs: 365 * 24 * 3600,
             guest_roles: std::collections::BTreeMap::new(),
+            node_id: "node-1".to_owned(),
+            node_heartbeat_secs: 2,
+            node_lost_after_secs: 10,
         }
     }
 }
@@ -170,6 +182,10 @@ pub enum ConfigError {
     },
     #[error("{field} {path} does not exist or is not a file")]
     TlsFile { field: &'static str, path: PathBuf },
+    #[error("node_id must be 1 to 64 letters, digits, '.', '_' or '-', got {0:?}")]
+    NodeId(String),
+    #[error("node_lost_after_secs ({lost}) must be at least three heartbeats ({heartbeat} s each)")]
+    NodeLostAfter { lost: u32, heartbeat: u32 },
 }
 
 /// Overrides from command-line flags; `None` leaves the lower layers alone.
@@ -295,10 +311,27 @@ impl Config {
             ("turn_ttl_secs", self.turn_ttl_secs, 86_400),
             ("officer_cert_days", self.officer_cert_days, 3 * 366),
             ("drain_timeout_secs", self.drain_timeout_secs, 600),
+            ("node_heartbeat_secs", self.node_heartbeat_secs, 60),
+            ("node_lost_after_secs", self.node_lost_after_secs, 600),
         ] {
             if value == 0 || value > max {
                 return Err(ConfigError::Range { field, max, value });
             }
+        }
+        if self.node_id.is_empty()
+            || self.node_id.len() > 64
+            || !self
+                .node_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(ConfigError::NodeId(self.node_id.clone()));
+        }
+        if self.node_lost_after_secs < 3 * self.node_heartbeat_secs {
+            return Err(ConfigError::NodeLostAfter {
+                lost: self.node_lost_after_secs,
+                heartbeat: self.node_heartbeat_secs,
+            });
         }
         if self.media_ip.is_unspecified() {
             return Err(ConfigError::MediaIp(self.media_ip));
@@ -445,6 +478,42 @@ mod tests {
             ok.turn.map(|t| t.ttl),
             Some(chrono::TimeDelta::seconds(600))
         );
+    }
+
+    #[test]
+    fn node_names_and_heartbeats_are_checked() {
+        for bad in ["", "node 1", "nœud", &"n".repeat(65)] {
+            let c = Config {
+                node_id: bad.to_owned(),
+                ..Config::default()
+            };
+            assert!(
+                matches!(c.validate(), Err(ConfigError::NodeId(_))),
+                "{bad:?}"
+            );
+        }
+        let c = Config {
+            node_id: "lishui-2.b_c".into(),
+            ..Config::default()
+        };
+        assert_eq!(c.validate().expect("valid").config.node_id, "lishui-2.b_c");
+        let c = Config {
+            node_heartbeat_secs: 5,
+            node_lost_after_secs: 14,
+            ..Config::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::NodeLostAfter {
+                lost: 14,
+                heartbeat: 5
+            })
+        ));
+        let c = Config {
+            node_heartbeat_secs: 0,
+            ..Config::default()
+        };
+        assert!(matches!(c.validate(), Err(ConfigError::Range { .. })));
     }
 
     #[test]

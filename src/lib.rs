@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod certificates;
 pub mod checklist;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod consent;
 pub mod desk;

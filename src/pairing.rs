@@ -6,6 +6,13 @@
 //! once per change: the commands already queued up (at most [`MAX_BATCH`]) are handled first.
 //! A burst of joins then costs one broadcast instead of one each, which keeps tens of thousands
 //! of waiting applicants linear rather than quadratic (`docs/benchmarks.md`, signalling load).
+//!
+//! On PostgreSQL the queue is shared by every hub node ([`crate::cluster`]): the desk's
+//! [`Desk`] is then this node's copy of it. Joins and departures are written through, an
+//! applicant the desk picks is claimed in the database before a session opens (trying the next
+//! pick if another node got there first), and other nodes' notices reload the copy (once per
+//! batch). An applicant whose officer is on another node is sent there (`redirect`); one taken
+//! here from another node joins the session when they arrive.
 
 use crate::desk::{Desk, Waiting};
 use crate::ids::CaseId;
@@ -66,6 +73,8 @@ pub enum DeskCmd {
     SessionEnded {
         conn: ConnId,
     },
+    /// What another hub node announced (or a reconnected listener's resync).
+    Cluster(crate::cluster::Notice),
 }
 
 #[derive(Clone, Debug)]
@@ -82,6 +91,21 @@ impl DeskHandle {
     pub fn send(&self, cmd: DeskCmd) {
         let _ = self.tx.send(cmd);
     }
+
+    /// Whether the desk task has stopped.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// Hand the other nodes' notices to the desk until it stops.
+pub async fn listen(cluster: Arc<crate::cluster::Cluster>, desk: DeskHandle) {
+    cluster
+        .listen(|notice| {
+            desk.send(DeskCmd::Cluster(notice));
+            !desk.is_closed()
+        })
+        .await;
 }
 
 struct Conn {
@@ -103,7 +127,16 @@ struct Driver {
     started: HashMap<ConnId, chrono::DateTime<chrono::Utc>>,
     /// Durations of the last sessions, for wait estimates.
     recent: std::collections::VecDeque<chrono::Duration>,
+    /// The nodes sharing the queue, on PostgreSQL.
+    cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Another node changed the shared queue: reload it before the next broadcast.
+    reload: bool,
+    /// This node changed the shared queue: tell the others after this batch.
+    announce: bool,
 }
+
+/// How many picks an officer's `take_next` tries when other nodes claim them first.
+const MAX_CLAIMS: usize = 8;
 
 /// How many finished sessions the wait estimate looks at.
 const RECENT_SESSIONS: usize = 20;
@@ -127,6 +160,19 @@ fn error(reference: Option<u64>, code: &str, message: &str) -> Outbound {
         code: code.into(),
         message: message.into(),
     })
+}
+
+/// The refusal for a step the shared queue could not take.
+fn store_error(reference: Option<u64>, e: &crate::store::StoreError) -> Outbound {
+    if e.is_unavailable() {
+        error(
+            reference,
+            "database_unavailable",
+            "the database is unreachable; please try again shortly",
+        )
+    } else {
+        error(reference, "internal", "please try again shortly")
+    }
 }
 
 impl Driver {
@@ -227,7 +273,18 @@ impl Driver {
 
     async fn handle(&mut self, cmd: DeskCmd) {
         match cmd {
-            DeskCmd::BookingsChanged => self.push_bookings().await,
+            DeskCmd::BookingsChanged => {
+                self.push_bookings().await;
+                if let Some(cluster) = &self.cluster {
+                    let notice = crate::cluster::Notice::Bookings {
+                        node: cluster.node().to_owned(),
+                    };
+                    if let Err(e) = cluster.notify(&notice).await {
+                        tracing::warn!("booking change not announced to the other nodes: {e}");
+                    }
+                }
+            }
+            DeskCmd::Cluster(notice) => self.notice(notice).await,
             DeskCmd::Register {
                 conn,
                 principal,
@@ -268,6 +325,7 @@ impl Driver {
                     }
                     if self.applicant_conn(case).is_none() && self.desk.leave(case) {
                         self.dirty = true;
+                        self.dequeue(case, true).await;
                     }
                 }
             }
@@ -337,6 +395,17 @@ impl Driver {
                     booked_with,
                     since: now,
                 };
+                if let Some(cluster) = &self.cluster {
+                    match cluster.enqueue(&waiting, cluster.node()).await {
+                        Ok(true) => self.announce = true,
+                        // Queued from another node already: that place stands.
+                        Ok(false) => self.reload = true,
+                        Err(e) => {
+                            tracing::warn!("the shared queue refused a join: {e}");
+                            return self.send(conn, store_error(reference, &e));
+                        }
+                    }
+                }
                 // Queued already (e.g. a second tab) or not, they hear where they stand.
                 let _ = self.desk.join(waiting);
                 self.dirty = true;
@@ -349,8 +418,10 @@ impl Driver {
                 else {
                     return self.send(conn, error(reference, "forbidden", "only applicants queue"));
                 };
-                if self.desk.leave(*case) {
+                let case = *case;
+                if self.desk.leave(case) {
                     self.dirty = true;
+                    self.dequeue(case, false).await;
                 }
             }
             DeskCmd::TakeNext {
@@ -392,58 +463,106 @@ impl Driver {
             languages: caps.languages,
         };
         let now = self.hub.clock.now();
-        let Some(waiting) = self.desk.take_for(&caps, service.as_deref(), now) else {
-            return self.send(conn, error(reference, "queue_empty", "nobody is waiting"));
-        };
-        let Some(applicant) = self.applicant_conn(waiting.case_id) else {
+        // The desk picks; on a shared queue the pick is claimed in the database first, and a
+        // pick another node claimed first is passed over for the next.
+        let mut claims = 0;
+        let (waiting, remote) = loop {
+            let Some(waiting) = self.desk.take_for(&caps, service.as_deref(), now) else {
+                return self.send(conn, error(reference, "queue_empty", "nobody is waiting"));
+            };
             self.dirty = true;
-            return self.send(
-                conn,
-                error(reference, "gone", "the applicant left; take the next"),
-            );
+            let Some(cluster) = self.cluster.clone() else {
+                break (waiting, None);
+            };
+            match cluster.claim(waiting.case_id).await {
+                Ok(crate::cluster::Claim::Claimed { node }) => {
+                    self.announce = true;
+                    if node != cluster.node() {
+                        break (waiting, Some(node));
+                    }
+                    if self.applicant_conn(waiting.case_id).is_some() {
+                        break (waiting, None);
+                    }
+                    // Their connection here is gone: the row was stale.
+                }
+                Ok(crate::cluster::Claim::Gone) => self.reload = true,
+                Err(e) => {
+                    tracing::warn!("the shared queue refused a claim: {e}");
+                    let _ = self.desk.join(waiting);
+                    return self.send(conn, store_error(reference, &e));
+                }
+            }
+            claims += 1;
+            if claims >= MAX_CLAIMS {
+                return self.send(
+                    conn,
+                    error(
+                        reference,
+                        "queue_empty",
+                        "other officers took the applicants first; try again",
+                    ),
+                );
+            }
         };
-        let applicant_tx = self.conns.get(&applicant).map(|c| c.tx.clone());
-        let Some(applicant_tx) = applicant_tx else {
-            return;
+        let applicant = match &remote {
+            Some(_) => None,
+            None => {
+                let Some(applicant) = self.applicant_conn(waiting.case_id) else {
+                    return self.send(
+                        conn,
+                        error(reference, "gone", "the applicant left; take the next"),
+                    );
+                };
+                let Some(tx) = self.conns.get(&applicant).map(|c| c.tx.clone()) else {
+                    return;
+                };
+                Some((applicant, tx))
+            }
         };
         let case = match self.hub.store.case(waiting.case_id).await {
             Ok(Some(case)) => case,
             Ok(None) => {
-                self.dirty = true;
                 return self.send(conn, error(reference, "gone", "the case is gone"));
             }
             Err(e) => {
                 tracing::error!("case unavailable for the session: {e}");
-                let _ = self.desk.join(waiting);
-                self.dirty = true;
-                return self.send(
-                    conn,
-                    error(reference, "internal", "the session could not be opened"),
-                );
+                self.requeue(waiting, remote.as_deref()).await;
+                return self.send(conn, store_error(reference, &e));
             }
         };
+        let applicant_conn = applicant.as_ref().map(|(id, _)| *id);
         match crate::session::open(
             &self.hub,
             case,
             Arc::unwrap_or_clone(officer),
-            (applicant, applicant_tx),
+            applicant,
             (conn, officer_tx),
         )
         .await
         {
             Ok(session) => {
                 tracing::info!(%session, "session opened");
-                for id in [conn, applicant] {
+                for id in std::iter::once(conn).chain(applicant_conn) {
                     if let Some(c) = self.conns.get_mut(&id) {
                         c.in_session = true;
                     }
                 }
                 self.started.insert(conn, now);
+                if let (Some(cluster), Some(_)) = (&self.cluster, &remote) {
+                    let notice = crate::cluster::Notice::Paired {
+                        node: cluster.node().to_owned(),
+                        case: waiting.case_id,
+                        session,
+                    };
+                    if let Err(e) = cluster.notify(&notice).await {
+                        tracing::error!(%session, "the applicant's node was not told: {e}");
+                    }
+                }
             }
             Err(e) => {
                 tracing::error!("cannot open session: {e}");
                 // Put the applicant back at the head rather than lose their place.
-                let _ = self.desk.join(waiting);
+                self.requeue(waiting, remote.as_deref()).await;
                 self.send(
                     conn,
                     error(reference, "internal", "the session could not be opened"),
@@ -452,10 +571,106 @@ impl Driver {
         }
         self.dirty = true;
     }
+
+    /// Put a claimed applicant back (their `since` keeps their rank), connected to `node`
+    /// (`None`: here).
+    async fn requeue(&mut self, waiting: Waiting, node: Option<&str>) {
+        if let Some(cluster) = &self.cluster {
+            let node = node.unwrap_or(cluster.node());
+            match cluster.enqueue(&waiting, node).await {
+                Ok(_) => self.announce = true,
+                Err(e) => tracing::error!("a claimed applicant could not be queued again: {e}"),
+            }
+        }
+        let _ = self.desk.join(waiting);
+        self.dirty = true;
+    }
+
+    /// Take `case` out of the shared queue: only its row from this node when `only_here`.
+    async fn dequeue(&mut self, case: CaseId, only_here: bool) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let node = only_here.then(|| cluster.node());
+        match cluster.dequeue(case, node).await {
+            Ok(true) => self.announce = true,
+            // Queued through another node: the copy is reloaded to show it again.
+            Ok(false) => self.reload = true,
+            Err(e) => {
+                tracing::warn!("the shared queue kept an applicant who left: {e}");
+                self.reload = true;
+            }
+        }
+    }
+
+    /// What another node announced.
+    async fn notice(&mut self, notice: crate::cluster::Notice) {
+        use crate::cluster::Notice;
+        match notice {
+            Notice::Queue { .. } | Notice::Resync => self.reload = true,
+            Notice::Bookings { .. } => self.push_bookings().await,
+            Notice::Paired {
+                node,
+                case,
+                session,
+            } => {
+                self.reload = true;
+                let (Some(cluster), Some(applicant)) = (&self.cluster, self.applicant_conn(case))
+                else {
+                    return;
+                };
+                match cluster.public_url(&node).await {
+                    Ok(Some(url)) => {
+                        tracing::info!(%session, node, "applicant sent to their session's node");
+                        if let Some(c) = self.conns.get_mut(&applicant) {
+                            c.in_session = true;
+                            let _ = c.tx.send(Outbound::msg(ServerMsg::Redirect { url }));
+                        }
+                    }
+                    Ok(None) => tracing::error!(node, "a session opened on an unknown node"),
+                    Err(e) => tracing::error!(%session, "cannot send the applicant on: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Replace the copy of the shared queue with the database's.
+    async fn reload_queue(&mut self) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        match cluster.queue().await {
+            Ok(rows) => {
+                let mut desk = Desk::default();
+                for waiting in rows {
+                    let _ = desk.join(waiting);
+                }
+                self.desk = desk;
+                self.reload = false;
+                self.dirty = true;
+            }
+            Err(e) => tracing::warn!("the shared queue could not be read: {e}"),
+        }
+    }
+
+    /// Tell the other nodes this one changed the shared queue.
+    async fn announce(&mut self) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        self.announce = false;
+        let notice = crate::cluster::Notice::Queue {
+            node: cluster.node().to_owned(),
+        };
+        if let Err(e) = cluster.notify(&notice).await {
+            tracing::warn!("queue change not announced to the other nodes: {e}");
+        }
+    }
 }
 
 /// Run the desk until every handle is dropped.
 pub async fn run(hub: AppState, mut rx: mpsc::UnboundedReceiver<DeskCmd>) {
+    let hub_cluster = hub.cluster.clone();
     let mut driver = Driver {
         hub,
         desk: Desk::default(),
@@ -464,6 +679,9 @@ pub async fn run(hub: AppState, mut rx: mpsc::UnboundedReceiver<DeskCmd>) {
         dirty: false,
         started: HashMap::new(),
         recent: std::collections::VecDeque::new(),
+        cluster: hub_cluster,
+        reload: false,
+        announce: false,
     };
     while let Some(cmd) = rx.recv().await {
         driver.handle(cmd).await;
@@ -472,6 +690,12 @@ pub async fn run(hub: AppState, mut rx: mpsc::UnboundedReceiver<DeskCmd>) {
             let Ok(cmd) = rx.try_recv() else { break };
             driver.handle(cmd).await;
             handled += 1;
+        }
+        if driver.reload {
+            driver.reload_queue().await;
+        }
+        if driver.announce {
+            driver.announce().await;
         }
         if driver.dirty {
             driver.broadcast();

@@ -296,10 +296,10 @@ pub async fn open(
     hub: &AppState,
     case: CaseRecord,
     officer: UserRecord,
-    applicant: (crate::pairing::ConnId, ConnTx),
+    applicant: Option<(crate::pairing::ConnId, ConnTx)>,
     officer_conn: (crate::pairing::ConnId, ConnTx),
 ) -> Result<SessionId, SessionError> {
-    let (applicant_tx, officer_tx) = (applicant.1.clone(), officer_conn.1.clone());
+    let officer_tx = officer_conn.1.clone();
     let now = hub.clock.now();
     let record = SessionRecord {
         id: SessionId::random(),
@@ -309,6 +309,7 @@ pub async fn open(
         started_at: now,
         ended_at: None,
         events: 0,
+        node: hub.settings.config.node_id.clone(),
     };
     hub.store.create_session(&record).await?;
     let (tx, rx) = mpsc::channel(64);
@@ -339,11 +340,12 @@ pub async fn open(
         media,
         record: record.clone(),
         case: case.clone(),
-        conns: [
-            (ParticipantRole::Applicant, applicant.clone()),
-            (ParticipantRole::Officer, officer_conn.clone()),
-        ]
-        .into(),
+        conns: applicant
+            .clone()
+            .map(|a| (ParticipantRole::Applicant, a))
+            .into_iter()
+            .chain([(ParticipantRole::Officer, officer_conn.clone())])
+            .collect(),
         people: [
             (
                 ParticipantRole::Officer,
@@ -387,10 +389,12 @@ pub async fn open(
         .await?;
     // The applicant is attached (to hear about the lobby and to be refused cleanly) but gets
     // `paired`, the cue to send media, only once the officer admits them.
+    let applicant_tx = applicant.map(|(_, tx)| tx);
     for (role, conn) in [
-        (ParticipantRole::Applicant, &applicant_tx),
-        (ParticipantRole::Officer, &officer_tx),
+        (ParticipantRole::Applicant, applicant_tx.as_ref()),
+        (ParticipantRole::Officer, Some(&officer_tx)),
     ] {
+        let Some(conn) = conn else { continue };
         let handle = SessionHandle {
             id: record.id,
             role,
@@ -399,6 +403,8 @@ pub async fn open(
         let _ = conn.send(Outbound::Attach(Box::new(handle)));
     }
     driver.pair(ParticipantRole::Officer, false);
+    // An applicant connected to another node joins (and knocks) when they arrive here.
+    let applicant_here = applicant_tx.is_some();
     for (role, tz, name) in [
         (
             ParticipantRole::Officer,
@@ -411,6 +417,9 @@ pub async fn open(
             case.applicant_name.clone(),
         ),
     ] {
+        if role == ParticipantRole::Applicant && !applicant_here {
+            continue;
+        }
         let _ = driver
             .apply(role, RoomInput::Joined { role, tz, name }, None)
             .await;
@@ -856,7 +865,8 @@ impl Driver {
         let Some(self_tx) = self.self_tx.upgrade() else {
             return;
         };
-        if role.is_guest() && !self.conns.contains_key(&role) {
+        // A first arrival: a guest by link, or an applicant sent here from another node.
+        if !self.conns.contains_key(&role) && role != ParticipantRole::Officer {
             return self.arrive(role, conn, tx).await;
         }
         if !self.room.is_present(role) {
@@ -1471,6 +1481,21 @@ pub const DRAIN_RETRY_AFTER_SECS: u32 = 30;
 /// next start).
 pub async fn drain(hub: &AppState, reason: &str, bound: std::time::Duration) -> usize {
     hub.draining.send_replace(true);
+    if let Some(cluster) = &hub.cluster {
+        // The other nodes stop sending work here; this node's applicants leave the queue (they
+        // are told to come back, and may reach another node).
+        if let Err(e) = cluster.set_state(crate::cluster::NodeState::Draining).await {
+            tracing::warn!("could not tell the other nodes this one is draining: {e}");
+        }
+        if let Ok(n) = cluster.clear_queue_of(cluster.node()).await
+            && n > 0
+        {
+            let notice = crate::cluster::Notice::Queue {
+                node: cluster.node().to_owned(),
+            };
+            let _ = cluster.notify(&notice).await;
+        }
+    }
     let open: Vec<mpsc::Sender<SessionCmd>> = hub
         .sessions
         .lock()
@@ -1491,10 +1516,15 @@ pub async fn drain(hub: &AppState, reason: &str, bound: std::time::Duration) -> 
         let left = hub.sessions.lock().unwrap_or_else(|p| p.into_inner()).len();
         if left == 0 || tokio::time::Instant::now() >= deadline {
             if left > 0 {
+                // Left `draining`: once the heartbeats stop, another node marks them interrupted.
                 tracing::warn!(
                     sessions = left,
                     "drain bound reached with sessions still open"
                 );
+            } else if let Some(cluster) = &hub.cluster
+                && let Err(e) = cluster.set_state(crate::cluster::NodeState::Stopped).await
+            {
+                tracing::warn!("could not mark this node stopped: {e}");
             }
             return left;
         }
@@ -1502,41 +1532,147 @@ pub async fn drain(hub: &AppState, reason: &str, bound: std::time::Duration) -> 
     }
 }
 
-/// After a crash: every session still `open` gets a `session_interrupted` event appended to its
-/// intact chain, is sealed with what was recorded, and is marked interrupted.
+/// Append `session_interrupted` with `reason` to a session's stored chain: the next link after
+/// whatever was committed. `(session, seq)` is the key, so if the session's own task is still
+/// appending after all, one of the two writes fails and the chain never forks.
+async fn append_interruption(
+    hub: &AppState,
+    session: &SessionRecord,
+    reason: &str,
+) -> Result<(), SessionError> {
+    let events = hub.store.events(session.id).await?;
+    let chain = match events.last() {
+        Some(last) => ChainBuilder::resume(session.id, last.seq, last.hash.clone()),
+        None => ChainBuilder::new(session.id),
+    };
+    let event = chain.next(
+        hub.clock.now(),
+        EventKind::SessionInterrupted {
+            reason: reason.into(),
+        },
+    )?;
+    hub.store.append_event(&event).await?;
+    Ok(())
+}
+
+/// Whether this node holds `session` (sessions from before nodes were named count as its own).
+fn is_mine(hub: &AppState, session: &SessionRecord) -> bool {
+    session.node.is_empty() || session.node == hub.settings.config.node_id
+}
+
+/// After a crash: every session of this node still `open` gets a `session_interrupted` event
+/// appended to its intact chain, is sealed with what was recorded, and is marked interrupted.
+/// Sessions another node marked interrupted while this one was lost are sealed too.
 pub async fn recover_interrupted(hub: &AppState) -> Result<usize, SessionError> {
-    let open = hub.store.sessions_with_status(SessionStatus::Open).await?;
-    for session in &open {
-        let Some(case) = hub.store.case(session.case_id).await? else {
-            continue;
-        };
-        let events = hub.store.events(session.id).await?;
-        let mut chain = match events.last() {
-            Some(last) => ChainBuilder::resume(session.id, last.seq, last.hash.clone()),
-            None => ChainBuilder::new(session.id),
-        };
-        let event = chain.next(
-            hub.clock.now(),
-            EventKind::SessionInterrupted {
-                reason: "the hub stopped during the session".into(),
-            },
-        )?;
-        hub.store.append_event(&event).await?;
-        chain.commit(&event);
-        let dir = hub.paths.recordings.join(session.id.to_string());
-        seal_session(
-            hub,
-            session,
-            &case,
-            SessionStatus::Interrupted,
-            "interrupted",
-            Some("the hub stopped during the session".to_owned()),
-            recordings_on_disk(&dir),
-        )
-        .await?;
-        tracing::warn!(session = %session.id, "session found open at start: marked interrupted and sealed");
+    const REASON: &str = "the hub stopped during the session";
+    let mut recovered = 0;
+    for status in [SessionStatus::Open, SessionStatus::Interrupted] {
+        for session in hub.store.sessions_with_status(status).await? {
+            if !is_mine(hub, &session) {
+                continue;
+            }
+            let Some(case) = hub.store.case(session.case_id).await? else {
+                continue;
+            };
+            if status == SessionStatus::Open {
+                append_interruption(hub, &session, REASON).await?;
+            } else if hub
+                .store
+                .artefacts_for_case(case.id)
+                .await?
+                .iter()
+                .any(|a| a.session_id == session.id)
+            {
+                continue;
+            }
+            let dir = hub.paths.recordings.join(session.id.to_string());
+            seal_session(
+                hub,
+                &session,
+                &case,
+                SessionStatus::Interrupted,
+                "interrupted",
+                Some(REASON.to_owned()),
+                recordings_on_disk(&dir),
+            )
+            .await?;
+            recovered += 1;
+            tracing::warn!(session = %session.id, "session left by a stop: marked interrupted and sealed");
+        }
     }
-    Ok(open.len())
+    Ok(recovered)
+}
+
+/// Another node stopped answering: each of its open sessions gets `session_interrupted` on its
+/// intact chain and is marked interrupted. Its recordings are on that node, which seals the
+/// sessions when it starts again ([`recover_interrupted`]). Returns how many were marked.
+pub async fn interrupt_lost_node(hub: &AppState, node: &str) -> Result<usize, SessionError> {
+    let reason = format!("hub node {node} stopped answering during the session");
+    let mut marked = 0;
+    for session in hub.store.sessions_with_status(SessionStatus::Open).await? {
+        if session.node != node {
+            continue;
+        }
+        match append_interruption(hub, &session, &reason).await {
+            Ok(()) => {}
+            // Its own node wrote first after all: it is alive and the chain stays its own.
+            Err(SessionError::Store(StoreError::Conflict(_))) => continue,
+            Err(e) => return Err(e),
+        }
+        hub.store
+            .finish_session(session.id, SessionStatus::Interrupted, hub.clock.now())
+            .await?;
+        marked += 1;
+        tracing::warn!(session = %session.id, node, "session of a lost node marked interrupted");
+    }
+    Ok(marked)
+}
+
+/// The membership duty of a node on a shared database: beat every `node_heartbeat_secs`, and
+/// take over what nodes silent for `node_lost_after_secs` leave: their open sessions are marked
+/// interrupted and their applicants leave the queue.
+pub async fn watch_nodes(hub: AppState, cluster: std::sync::Arc<crate::cluster::Cluster>) {
+    let config = &hub.settings.config;
+    let beat = std::time::Duration::from_secs(u64::from(config.node_heartbeat_secs));
+    let lost_after = std::time::Duration::from_secs(u64::from(config.node_lost_after_secs));
+    let mut tick = tokio::time::interval(beat);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = cluster.heartbeat().await {
+            tracing::warn!("heartbeat not written: {e}");
+            continue;
+        }
+        let lost = match cluster.take_lost_nodes(lost_after).await {
+            Ok(lost) => lost,
+            Err(e) => {
+                tracing::warn!("cannot look for lost nodes: {e}");
+                continue;
+            }
+        };
+        for node in lost {
+            tracing::warn!(node, "hub node lost: taking over its sessions and queue");
+            match interrupt_lost_node(&hub, &node).await {
+                Ok(n) => tracing::info!(node, sessions = n, "lost node's sessions interrupted"),
+                Err(e) => tracing::error!(node, "cannot interrupt the lost node's sessions: {e}"),
+            }
+            match cluster.clear_queue_of(&node).await {
+                Ok(0) => {}
+                Ok(_) => {
+                    let notice = crate::cluster::Notice::Queue {
+                        node: cluster.node().to_owned(),
+                    };
+                    if let Err(e) = cluster.notify(&notice).await {
+                        tracing::warn!("queue change not announced: {e}");
+                    }
+                    hub.desk.send(crate::pairing::DeskCmd::Cluster(
+                        crate::cluster::Notice::Resync,
+                    ));
+                }
+                Err(e) => tracing::warn!(node, "cannot clear the lost node's queue: {e}"),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

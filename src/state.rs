@@ -77,6 +77,8 @@ pub struct Hub {
     pub enrolments: std::sync::Mutex<crate::certificates::Enrolments>,
     /// The HTTPS configuration `run` serves with, loaded from `tls_cert` and `tls_key`.
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// The other hub nodes on the same PostgreSQL database (none on SQLite).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// A session participant, as a returning connection identifies itself.
@@ -261,8 +263,20 @@ pub async fn start(
         ports: PortPool::new(settings.ports),
         runtime,
     };
+    let cluster = match crate::store::Engine::of(&settings.database_url) {
+        Some(crate::store::Engine::Postgres) => Some(Arc::new(
+            crate::cluster::Cluster::join(
+                &settings.database_url,
+                &settings.config.node_id,
+                &settings.public_url,
+            )
+            .await?,
+        )),
+        _ => None,
+    };
     let (desk, desk_rx) = DeskHandle::channel();
     let state = AppState(Arc::new(Hub {
+        cluster,
         settings,
         store,
         clock,
@@ -306,6 +320,10 @@ pub async fn start(
         state.clock.clone(),
         state.paths.artefacts.clone(),
     ));
+    if let Some(cluster) = state.cluster.clone() {
+        tokio::spawn(crate::pairing::listen(cluster.clone(), state.desk.clone()));
+        tokio::spawn(crate::session::watch_nodes(state.clone(), cluster));
+    }
     tokio::spawn(crate::pairing::run(state.clone(), desk_rx));
     Ok(Started {
         state,

@@ -6,90 +6,14 @@ mod common;
 
 use common::{HubDir, login, paired_session};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_globallink");
-
-struct Hub {
-    child: Child,
-    addr: SocketAddr,
-    lines: Vec<String>,
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::process::{BIN, HubProcess as Hub, account};
 
 /// Start the hub on `dir`'s data dir and database.
 fn spawn(dir: &HubDir, ports: &str) -> Hub {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--ice-udp-ports",
-            ports,
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .envs(dir.database.hub_env())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("hub starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut reader = BufReader::new(stdout);
-    let mut lines = Vec::new();
-    let addr = loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).expect("read") > 0,
-            "hub exited early: {lines:?}"
-        );
-        let line = line.trim_end().to_owned();
-        lines.push(line.clone());
-        if let Some(rest) = line.strip_prefix("globallink listening on http://") {
-            break rest.parse().expect("address");
-        }
-    };
-    // Read what follows the listening line (accounts, if any) without blocking forever.
-    let mut hub = Hub { child, addr, lines };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in reader.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
-        hub.lines.push(line);
-    }
-    hub
-}
-
-fn account(lines: &[String], role: &str) -> (String, String) {
-    let prefix = format!("DEVELOPMENT ACCOUNT {role}: ");
-    let line = lines
-        .iter()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("{role} in {lines:?}"));
-    let mut parts = line.split(' ');
-    let user = parts
-        .next()
-        .and_then(|p| p.strip_prefix("username="))
-        .expect("username");
-    let pass = parts
-        .next()
-        .and_then(|p| p.strip_prefix("password="))
-        .expect("password");
-    (user.to_owned(), pass.to_owned())
+    Hub::spawn(dir.path(), ports, dir.database.hub_env())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -186,6 +186,22 @@ export function reconnectDelay(n, random = Math.random) {
  * The link is exposed as `globalThis.globallinkSignal` for devtools and the browser test
  * (which closes `globallinkSignal.socket` to simulate a dropped connection).
  */
+/**
+ * Where a `redirect` to the hub node at `url` takes the page at `here` (a Location or URL):
+ * the same path, query and fragment under that node. Null for anything but an http(s) URL.
+ */
+export function redirectTarget(url, here) {
+  let base;
+  try {
+    base = new URL(String(url));
+  } catch {
+    return null;
+  }
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') return null;
+  const prefix = base.pathname.replace(/\/+$/, '');
+  return `${base.origin}${prefix}${here.pathname}${here.search}${here.hash}`;
+}
+
 export function keepSignal({ auth, onMessage, onState }) {
   let conn = null;
   /** Bumped for every socket; events of an older socket are ignored. */
@@ -298,6 +314,15 @@ export function keepSignal({ auth, onMessage, onState }) {
       attempt = 0;
       stopOnlineWatch();
       emit('up', { resumed });
+    } else if (msg.type === 'redirect') {
+      // The session is held by another hub node: open this page there (same path and
+      // fragment, so the credential goes along).
+      const target = redirectTarget(msg.url, location);
+      if (target) {
+        stop('redirect', { url: target });
+        location.assign(target);
+        return;
+      }
     } else if (msg.type === 'error') {
       const code = String(msg.code || '');
       if (FINAL_ERRORS.has(code)) finalStop = { reason: code, code, message: msg.message || '' };

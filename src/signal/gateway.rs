@@ -235,6 +235,13 @@ where
             .get(&id)
             .cloned()
     });
+    if session_tx.is_none()
+        && let Some(url) = Box::pin(home_elsewhere(hub, key)).await
+    {
+        let _ = send(outgoing, &ServerMsg::Redirect { url }).await;
+        let _ = outgoing.send(Frame::Close).await;
+        return false;
+    }
     if let Some(session_tx) = session_tx {
         let role = match key {
             crate::state::Participant::Officer(_) => ParticipantRole::Officer,
@@ -250,6 +257,45 @@ where
             .await;
     }
     true
+}
+
+/// On a database shared by several nodes: the public URL of the node holding this
+/// participant's open session, when that is another node.
+async fn home_elsewhere(hub: &AppState, key: crate::state::Participant) -> Option<String> {
+    use crate::store::SessionStatus;
+    let cluster = hub.cluster.as_ref()?;
+    let open = match key {
+        crate::state::Participant::Applicant(case) => hub.store.sessions_for_case(case).await,
+        crate::state::Participant::Officer(_) => {
+            hub.store.sessions_with_status(SessionStatus::Open).await
+        }
+    };
+    let open = match open {
+        Ok(open) => open,
+        Err(e) => {
+            tracing::warn!("cannot look for a session on another node: {e}");
+            return None;
+        }
+    };
+    let node = open
+        .into_iter()
+        .find(|s| {
+            s.status == SessionStatus::Open
+                && !s.node.is_empty()
+                && s.node != cluster.node()
+                && match key {
+                    crate::state::Participant::Officer(user) => s.officer_id == user,
+                    crate::state::Participant::Applicant(_) => true,
+                }
+        })?
+        .node;
+    match cluster.public_url(&node).await {
+        Ok(url) => url,
+        Err(e) => {
+            tracing::warn!(node, "cannot find the node's address: {e}");
+            None
+        }
+    }
 }
 
 /// Wait for the first frame and resolve its credential: who is connecting, and their

@@ -388,6 +388,12 @@ pub enum ServerMsg {
     Draining {
         retry_after_secs: u32,
     },
+    /// Your session is held by another hub node: go on there. `url` is that node's public
+    /// URL; a page opens the same path and fragment under it (the credential travels along).
+    /// The hub closes this connection after sending it.
+    Redirect {
+        url: String,
+    },
     /// The session was closed and sealed. For the applicant this is the receipt.
     SessionClosed {
         session_id: SessionId,
@@ -577,6 +583,12 @@ mod tests {
                 retry_after_secs: 30
             }),
             r#"{"type":"draining","retry_after_secs":30}"#
+        );
+        assert_eq!(
+            encode(&ServerMsg::Redirect {
+                url: "https://b.hub.example".into()
+            }),
+            r#"{"type":"redirect","url":"https://b.hub.example"}"#
         );
     }
 

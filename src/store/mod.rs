@@ -145,6 +145,10 @@ pub struct SessionRecord {
     pub ended_at: Option<DateTime<Utc>>,
     /// Number of evidence events committed.
     pub events: u64,
+    /// The hub node that holds the session's media (`node_id`); empty for sessions from before
+    /// nodes were named.
+    #[serde(skip)]
+    pub node: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]

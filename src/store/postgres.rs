@@ -27,14 +27,7 @@ impl PostgresStore {
     /// Connect to the database at `url` (`postgres://user:password@host:port/database`), which
     /// must exist, and migrate it.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url)?
-            .application_name("globallink")
-            // Notices (such as "relation already exists, skipping" from the migrator on every
-            // start) are not worth a log line; warnings and errors still arrive.
-            .options([
-                ("synchronous_commit", "on"),
-                ("client_min_messages", "warning"),
-            ]);
+        let options = connect_options(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             // A request waits at most this long for a connection, then fails with a clear
@@ -54,6 +47,18 @@ impl PostgresStore {
             .await?;
         Ok(tx)
     }
+}
+
+/// How the hub connects to PostgreSQL at `url`: durable commits, quiet notices.
+pub fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    Ok(PgConnectOptions::from_str(url)?
+        .application_name("globallink")
+        // Notices (such as "relation already exists, skipping" from the migrator on every
+        // start) are not worth a log line; warnings and errors still arrive.
+        .options([
+            ("synchronous_commit", "on"),
+            ("client_min_messages", "warning"),
+        ]))
 }
 
 #[async_trait]
@@ -190,8 +195,8 @@ impl Store for PostgresStore {
 
     async fn create_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (id, case_id, officer_id, status, started_at, ended_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO sessions (id, case_id, officer_id, status, started_at, ended_at, node) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(s.id.to_string())
         .bind(s.case_id.to_string())
@@ -199,6 +204,7 @@ impl Store for PostgresStore {
         .bind(s.status.as_str())
         .bind(s.started_at)
         .bind(s.ended_at)
+        .bind(&s.node)
         .execute(&self.pool)
         .await?;
         Ok(())

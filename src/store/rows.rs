@@ -95,7 +95,7 @@ impl TryFrom<CaseRow> for CaseRecord {
 
 /// Select list for [`SessionRow`] over `sessions s`: the row plus its number of events.
 pub(super) const SESSION_COLUMNS: &str = "s.id, s.case_id, s.officer_id, s.status, \
-     s.started_at, s.ended_at, (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id) AS events";
+     s.started_at, s.ended_at, s.node, (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id) AS events";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct SessionRow {
@@ -105,6 +105,7 @@ pub(super) struct SessionRow {
     status: String,
     started_at: DateTime<Utc>,
     ended_at: Option<DateTime<Utc>>,
+    node: String,
     events: i64,
 }
 
@@ -120,6 +121,7 @@ impl TryFrom<SessionRow> for SessionRecord {
             started_at: row.started_at,
             ended_at: row.ended_at,
             events: unsigned("events", row.events)?,
+            node: row.node,
         })
     }
 }

@@ -169,8 +169,8 @@ impl Store for SqliteStore {
 
     async fn create_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (id, case_id, officer_id, status, started_at, ended_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (id, case_id, officer_id, status, started_at, ended_at, node) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(s.id.to_string())
         .bind(s.case_id.to_string())
@@ -178,6 +178,7 @@ impl Store for SqliteStore {
         .bind(s.status.as_str())
         .bind(s.started_at)
         .bind(s.ended_at)
+        .bind(&s.node)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -53,8 +53,11 @@ async fn events_cannot_fork_and_read_back_in_order() {
         started_at: now,
         ended_at: None,
         events: 0,
+        node: "node-a".into(),
     };
     store.create_session(&session).await.unwrap();
+    let stored = store.session(session.id).await.unwrap().expect("stored");
+    assert_eq!(stored.node, "node-a", "the session's node is kept");
     let mut chain = ChainBuilder::new(session.id);
     let a = chain
         .next(
@@ -315,6 +318,7 @@ async fn records_read_back_as_written() {
         started_at: instant(5, 10, 7),
         ended_at: None,
         events: 0,
+        node: String::new(),
     };
     store.create_session(&session).await.unwrap();
     assert_eq!(

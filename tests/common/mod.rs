@@ -7,6 +7,7 @@
 
 pub mod officer;
 pub mod peer;
+pub mod process;
 pub mod tsa;
 pub mod zipped;
 

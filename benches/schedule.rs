@@ -293,6 +293,7 @@ fn desk_fixture() -> DeskFixture {
         officer: Some(officer),
         skills: vec!["id-card-renewal".to_owned(), "inheritance".to_owned()],
         languages: vec!["zh-Hans".to_owned(), "it".to_owned(), "qingtian".to_owned()],
+        ..OfficerCaps::default()
     };
     DeskFixture { desk, caps, now }
 }

@@ -34,6 +34,8 @@ pub struct OfficerCaps {
     pub skills: Vec<String>,
     /// Languages; empty means any.
     pub languages: Vec<String>,
+    /// The services of the officer's offices.
+    pub scope: crate::officers::Scope,
 }
 
 /// After this long in the queue, an applicant is taken before better language matches.
@@ -104,6 +106,7 @@ impl Desk {
     ) -> Option<Waiting> {
         let eligible = |w: &Waiting| {
             service.is_none_or(|s| s == w.service)
+                && caps.scope.allows(&w.service)
                 && (caps.skills.is_empty() || caps.skills.contains(&w.skill))
         };
         let speaks = |w: &Waiting| caps.languages.is_empty() || caps.languages.contains(&w.lang);
@@ -209,12 +212,39 @@ mod tests {
     }
 
     #[test]
+    fn an_officer_takes_only_their_offices_services() {
+        let mut desk = Desk::default();
+        let inheritance = waiting("inheritance", 0);
+        let licence = waiting("driving-licence-renewal", 1);
+        desk.join(inheritance.clone()).unwrap();
+        desk.join(licence.clone()).unwrap();
+        let vehicles = OfficerCaps {
+            scope: crate::officers::Scope::Services(vec!["driving-licence-renewal".into()]),
+            ..OfficerCaps::default()
+        };
+        // The inheritance case waited longer, but belongs to another office.
+        let taken = desk.take_for(&vehicles, None, at(2)).map(|w| w.case_id);
+        assert_eq!(taken, Some(licence.case_id));
+        assert_eq!(desk.take_for(&vehicles, None, at(2)), None);
+        assert_eq!(
+            desk.take_for(&vehicles, Some("inheritance"), at(2)),
+            None,
+            "naming the service does not open it"
+        );
+        assert_eq!(
+            desk.take_for(&any(), None, at(2)).map(|w| w.case_id),
+            Some(inheritance.case_id)
+        );
+    }
+
+    #[test]
     fn skill_then_booking_then_language_then_age_and_nobody_starves() {
         let officer = UserId::random();
         let caps = OfficerCaps {
             officer: Some(officer),
             skills: vec!["id-card-renewal".into(), "inheritance".into()],
             languages: vec!["zh-Hans".into(), "it".into()],
+            ..OfficerCaps::default()
         };
         let mut desk = Desk::default();
         let licence = waiting("driving-licence-renewal", 0); // no skill for it

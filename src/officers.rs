@@ -1,5 +1,7 @@
 //! Officer profiles: skills (catalogue service skills), languages (including dialects such as
-//! Qingtian and Wenzhou) and the shift schedule, stored as JSON per officer.
+//! Qingtian and Wenzhou), the offices they work for, and the shift schedule, stored as JSON per
+//! officer. [`Scope`] is what an officer's offices let them see: the cases (and their sessions,
+//! artefacts, bookings and queue entries) of those offices' services.
 
 use crate::clock::Clock;
 use crate::ids::UserId;
@@ -12,7 +14,78 @@ use serde::{Deserialize, Serialize};
 pub struct OfficerProfile {
     pub skills: Vec<String>,
     pub languages: Vec<String>,
+    /// The catalogue offices (`office` of a service) this officer works for; empty: every
+    /// office.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offices: Vec<String>,
     pub schedule: OfficerSchedule,
+}
+
+/// Which cases a staff member may see, by their service's office.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every office: auditors, and officers whose profile names no office.
+    All,
+    /// The services of these offices (their catalogue codes).
+    Services(Vec<String>),
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope::All
+    }
+}
+
+impl Scope {
+    /// What `offices` (empty: all) open in `catalogue`.
+    pub fn of_offices(catalogue: &crate::catalogue::Catalogue, offices: &[String]) -> Scope {
+        if offices.is_empty() {
+            return Scope::All;
+        }
+        Scope::Services(
+            catalogue
+                .services()
+                .iter()
+                .filter(|s| offices.contains(&s.office))
+                .map(|s| s.code.clone())
+                .collect(),
+        )
+    }
+
+    /// The scope of `user`: an officer's offices from their profile, every office for others.
+    /// An unreadable profile opens nothing.
+    pub async fn of(
+        store: &dyn Store,
+        catalogue: &crate::catalogue::Catalogue,
+        user: &crate::store::UserRecord,
+    ) -> Result<Scope, StoreError> {
+        if user.role != crate::store::Role::Officer {
+            return Ok(Scope::All);
+        }
+        #[derive(Deserialize)]
+        struct Offices {
+            #[serde(default)]
+            offices: Vec<String>,
+        }
+        Ok(match store.officer_profile(user.id).await? {
+            None => Scope::All,
+            Some(json) => match serde_json::from_str::<Offices>(&json) {
+                Ok(p) => Scope::of_offices(catalogue, &p.offices),
+                Err(e) => {
+                    tracing::warn!(officer = %user.id, "unreadable officer profile: {e}");
+                    Scope::Services(Vec::new())
+                }
+            },
+        })
+    }
+
+    /// Whether a case of `service` is in scope.
+    pub fn allows(&self, service: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Services(services) => services.iter().any(|s| s == service),
+        }
+    }
 }
 
 fn time(h: u32, m: u32) -> NaiveTime {
@@ -49,6 +122,7 @@ pub fn dev_profile(skills: Vec<String>) -> OfficerProfile {
         languages: ["zh-Hans", "en", "pt", "it", "es", "qingtian", "wenzhou"]
             .map(String::from)
             .to_vec(),
+        offices: Vec::new(),
         schedule: OfficerSchedule {
             pattern: ShiftPattern {
                 zone: chrono_tz::Asia::Shanghai,
@@ -87,4 +161,39 @@ pub async fn all(store: &dyn Store) -> Result<Vec<(UserId, OfficerProfile)>, Sto
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_officers_offices_open_their_services_only() {
+        let catalogue = crate::catalogue::Catalogue::load(None).expect("built-in catalogue");
+        let vehicles = Scope::of_offices(&catalogue, &["lishui-vehicle-administration".into()]);
+        assert!(vehicles.allows("driving-licence-renewal"));
+        assert!(!vehicles.allows("inheritance"));
+        assert!(!vehicles.allows("id-card-renewal"));
+        let two = Scope::of_offices(
+            &catalogue,
+            &[
+                "lishui-notary-office".into(),
+                "lishui-public-security-bureau".into(),
+            ],
+        );
+        assert!(two.allows("inheritance") && two.allows("id-card-renewal"));
+        assert!(!two.allows("driving-licence-renewal"));
+        assert_eq!(Scope::of_offices(&catalogue, &[]), Scope::All);
+        assert!(Scope::All.allows("anything"));
+        // An office the catalogue does not know opens nothing.
+        assert!(!Scope::of_offices(&catalogue, &["elsewhere".into()]).allows("inheritance"));
+    }
+
+    #[test]
+    fn profiles_without_offices_still_read() {
+        let json = serde_json::to_string(&dev_profile(vec!["inheritance".into()])).unwrap();
+        assert!(!json.contains("offices"), "{json}");
+        let back: OfficerProfile = serde_json::from_str(&json).unwrap();
+        assert!(back.offices.is_empty());
+    }
 }

@@ -112,6 +112,15 @@ struct Conn {
     principal: Principal,
     tx: ConnTx,
     in_session: bool,
+    /// An officer's offices: which queue entries and bookings their console is shown.
+    scope: Option<Arc<crate::officers::Scope>>,
+}
+
+impl Conn {
+    /// Whether this connection's console may see a case of `service`.
+    fn sees(&self, service: &str) -> bool {
+        self.scope.as_ref().is_none_or(|s| s.allows(service))
+    }
 }
 
 struct Driver {
@@ -145,13 +154,15 @@ const RECENT_SESSIONS: usize = 20;
 /// while commands keep arriving.
 pub const MAX_BATCH: usize = 1024;
 
-/// The skills and languages part of an officer's stored profile.
+/// The skills, languages and offices part of an officer's stored profile.
 #[derive(serde::Deserialize, Default)]
 struct Caps {
     #[serde(default)]
     skills: Vec<String>,
     #[serde(default)]
     languages: Vec<String>,
+    #[serde(default)]
+    offices: Vec<String>,
 }
 
 fn error(reference: Option<u64>, code: &str, message: &str) -> Outbound {
@@ -160,6 +171,18 @@ fn error(reference: Option<u64>, code: &str, message: &str) -> Outbound {
         code: code.into(),
         message: message.into(),
     })
+}
+
+/// The queue entries `conn`'s console may see.
+fn visible(
+    conn: &Conn,
+    entries: &[crate::signal::protocol::QueueEntry],
+) -> Vec<crate::signal::protocol::QueueEntry> {
+    entries
+        .iter()
+        .filter(|e| conn.sees(&e.service))
+        .cloned()
+        .collect()
 }
 
 /// The refusal for a step the shared queue could not take.
@@ -226,7 +249,7 @@ impl Driver {
         for c in self.conns.values() {
             if matches!(c.principal, Principal::Officer(_)) {
                 c.tx.replace_latest(ServerMsg::Queue {
-                    entries: entries.clone(),
+                    entries: visible(c, &entries),
                 });
             }
         }
@@ -264,7 +287,11 @@ impl Driver {
         for c in self.conns.values() {
             if matches!(c.principal, Principal::Officer(_)) {
                 let msg = ServerMsg::Bookings {
-                    entries: entries.clone(),
+                    entries: entries
+                        .iter()
+                        .filter(|b| c.sees(&b.service))
+                        .cloned()
+                        .collect(),
                 };
                 let _ = c.tx.send(Outbound::msg(msg));
             }
@@ -290,7 +317,23 @@ impl Driver {
                 principal,
                 tx,
             } => {
-                let is_officer = matches!(principal, Principal::Officer(_));
+                let scope = match &principal {
+                    Principal::Officer(user) => Some(Arc::new(
+                        crate::officers::Scope::of(
+                            self.hub.store.as_ref(),
+                            &self.hub.catalogue,
+                            user,
+                        )
+                        .await
+                        .unwrap_or_else(|e| {
+                            // Shown nothing rather than everything until they reconnect.
+                            tracing::warn!("officer's offices unavailable: {e}");
+                            crate::officers::Scope::Services(Vec::new())
+                        }),
+                    )),
+                    _ => None,
+                };
+                let is_officer = scope.is_some();
                 if let Principal::Applicant(case) = principal {
                     self.by_case.entry(case).or_default().push(conn);
                 }
@@ -300,12 +343,13 @@ impl Driver {
                         principal,
                         tx,
                         in_session: false,
+                        scope,
                     },
                 );
                 if is_officer {
                     if let Some(c) = self.conns.get(&conn) {
                         c.tx.replace_latest(ServerMsg::Queue {
-                            entries: self.desk.entries(),
+                            entries: visible(c, &self.desk.entries()),
                         });
                     }
                     self.push_bookings().await;
@@ -459,6 +503,7 @@ impl Driver {
         };
         let caps = crate::desk::OfficerCaps {
             officer: Some(officer.id),
+            scope: crate::officers::Scope::of_offices(&self.hub.catalogue, &caps.offices),
             skills: caps.skills,
             languages: caps.languages,
         };

@@ -138,11 +138,14 @@ async fn list(
     );
     record(&state, user.id, "list_artefacts", &filter_text).await?;
 
+    // An officer sees their offices' artefacts only; an auditor sees all.
+    let scope = crate::officers::Scope::of(state.store.as_ref(), &state.catalogue, &user).await?;
     let cases: HashMap<_, _> = state
         .store
         .cases()
         .await?
         .into_iter()
+        .filter(|c| scope.allows(&c.service))
         .map(|c| (c.id, c))
         .collect();
     let mut names: HashMap<UserId, String> = HashMap::new();
@@ -248,7 +251,7 @@ async fn timeline(
     Staff(user): Staff,
     Path(id): Path<String>,
 ) -> Result<Json<Timeline>, ApiError> {
-    let (artefact, stored) = stored_artefact(&state, &id).await?;
+    let (artefact, stored) = stored_artefact(&state, &user, &id).await?;
     record(&state, user.id, "timeline", &artefact.to_string()).await?;
     let timeline = tokio::task::spawn_blocking(move || read_timeline(&stored))
         .await

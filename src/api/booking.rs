@@ -629,16 +629,22 @@ struct BookingRow {
 )]
 async fn list(
     State(state): State<AppState>,
-    Staff(_): Staff,
+    Staff(user): Staff,
     Params(p): Params<Period>,
 ) -> Result<Json<Vec<BookingRow>>, ApiError> {
+    let scope = crate::officers::Scope::of(state.store.as_ref(), &state.catalogue, &user).await?;
     let from = p
         .from
         .unwrap_or_else(|| state.clock.now() - Duration::hours(12));
     let to = from + Duration::days(i64::from(p.days.unwrap_or(2).clamp(1, 60)));
     let mut rows = Vec::new();
     for b in state.store.bookings_between(from, to).await? {
-        let Some(case) = state.store.case(b.case_id).await? else {
+        let Some(case) = state
+            .store
+            .case(b.case_id)
+            .await?
+            .filter(|c| scope.allows(&c.service))
+        else {
             continue;
         };
         let time = pair(b.starts_at, b.ends_at, &case);

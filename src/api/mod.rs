@@ -390,7 +390,7 @@ struct CreatedCase {
         (status = 201, description = "created", body = CreatedCase),
         (status = 400, description = "`invalid`: unknown service, zone or language, bad name", body = ErrorBody),
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
-        (status = 403, description = "`forbidden`: officers only", body = ErrorBody),
+        (status = 403, description = "`forbidden`: officers only, of the service's office", body = ErrorBody),
     ),
 )]
 async fn create_case(
@@ -408,6 +408,13 @@ async fn create_case(
         return Err(ApiError::invalid(format!(
             "service must be one of {codes:?}"
         )));
+    }
+    let scope =
+        crate::officers::Scope::of(state.store.as_ref(), &state.catalogue, &officer).await?;
+    if !scope.allows(&body.service) {
+        return Err(ApiError::forbidden(
+            "open a case of this service; it belongs to another office",
+        ));
     }
     let name = body.applicant_name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -464,9 +471,12 @@ async fn create_case(
 )]
 async fn list_cases(
     State(state): State<AppState>,
-    Staff(_): Staff,
+    Staff(user): Staff,
 ) -> Result<Json<Vec<CaseRecord>>, ApiError> {
-    Ok(Json(state.store.cases().await?))
+    let scope = crate::officers::Scope::of(state.store.as_ref(), &state.catalogue, &user).await?;
+    let mut cases = state.store.cases().await?;
+    cases.retain(|case| scope.allows(&case.service));
+    Ok(Json(cases))
 }
 
 fn parse_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError> {
@@ -492,15 +502,11 @@ struct CaseDetail {
 )]
 async fn show_case(
     State(state): State<AppState>,
-    Staff(_): Staff,
+    Staff(user): Staff,
     Path(id): Path<String>,
 ) -> Result<Json<CaseDetail>, ApiError> {
     let id: CaseId = parse_id(&id, "case")?;
-    let case = state
-        .store
-        .case(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("case"))?;
+    let case = visible_case(&state, &user, id).await?;
     let sessions = state.store.sessions_for_case(id).await?;
     let artefacts = state.store.artefacts_for_case(id).await?;
     Ok(Json(CaseDetail {
@@ -510,9 +516,26 @@ async fn show_case(
     }))
 }
 
-/// The stored artefact `id` names.
-async fn stored_artefact(
+/// The case `id` if `user` may see it (their offices' services): otherwise, as for an unknown
+/// id, 404, so nobody learns what another office holds.
+pub(crate) async fn visible_case(
     state: &AppState,
+    user: &UserRecord,
+    id: CaseId,
+) -> Result<CaseRecord, ApiError> {
+    let scope = crate::officers::Scope::of(state.store.as_ref(), &state.catalogue, user).await?;
+    state
+        .store
+        .case(id)
+        .await?
+        .filter(|case| scope.allows(&case.service))
+        .ok_or_else(|| ApiError::not_found("case"))
+}
+
+/// The stored artefact `id` names, if `user` may see its case.
+pub(crate) async fn stored_artefact(
+    state: &AppState,
+    user: &UserRecord,
     id: &str,
 ) -> Result<(ArtefactId, StoredArtefact), ApiError> {
     let id: ArtefactId = parse_id(id, "artefact")?;
@@ -521,6 +544,9 @@ async fn stored_artefact(
         .artefact(id)
         .await?
         .ok_or_else(|| ApiError::not_found("artefact"))?;
+    visible_case(state, user, artefact.case_id)
+        .await
+        .map_err(|_| ApiError::not_found("artefact"))?;
     Ok((
         id,
         StoredArtefact::locate(&state.paths.artefacts, &artefact.file_name),
@@ -539,8 +565,12 @@ fn artefact_unreadable(id: ArtefactId, e: &dyn std::fmt::Display) -> ApiError {
 
 /// The artefact's bundle zip, planned (its length known) off the async threads. Recordings
 /// encrypted at rest are decrypted as it is written, while their key is kept.
-async fn artefact_zip(state: &AppState, id: &str) -> Result<(ArtefactId, BundleZip), ApiError> {
-    let (id, stored) = stored_artefact(state, id).await?;
+async fn artefact_zip(
+    state: &AppState,
+    user: &UserRecord,
+    id: &str,
+) -> Result<(ArtefactId, BundleZip), ApiError> {
+    let (id, stored) = stored_artefact(state, user, id).await?;
     let key = crate::seal::retention::recording_key(state.store.as_ref(), &state.vault, id)
         .await
         .map_err(|e| match e {
@@ -555,8 +585,12 @@ async fn artefact_zip(state: &AppState, id: &str) -> Result<(ArtefactId, BundleZ
 }
 
 /// The artefact's bundle zip in memory, for the verifier.
-async fn artefact_bytes(state: &AppState, id: &str) -> Result<(ArtefactId, Vec<u8>), ApiError> {
-    let (id, zip) = artefact_zip(state, id).await?;
+async fn artefact_bytes(
+    state: &AppState,
+    user: &UserRecord,
+    id: &str,
+) -> Result<(ArtefactId, Vec<u8>), ApiError> {
+    let (id, zip) = artefact_zip(state, user, id).await?;
     let bytes = tokio::task::spawn_blocking(move || zip.to_vec())
         .await
         .map_err(|e| artefact_unreadable(id, &e))?
@@ -624,7 +658,7 @@ async fn download_bundle(
     Staff(user): Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (id, zip) = artefact_zip(&state, &id).await?;
+    let (id, zip) = artefact_zip(&state, &user, &id).await?;
     audit::record(&state, user.id, "download", &id.to_string()).await?;
     let len = zip.len();
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
@@ -684,7 +718,7 @@ async fn verify_artefact(
     Staff(user): Staff,
     Path(id): Path<String>,
 ) -> Result<Json<crate::seal::verify::Report>, ApiError> {
-    let (id, bytes) = artefact_bytes(&state, &id).await?;
+    let (id, bytes) = artefact_bytes(&state, &user, &id).await?;
     audit::record(&state, user.id, "verify", &id.to_string()).await?;
     let mut trust = state.trust.clone();
     // The office's current revocation list, besides the one the bundle carries: it shows a

@@ -443,7 +443,9 @@ fn route_matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 4])> {
 
 /// Every HTTP route, every role: anonymous, an applicant (invite header, which opens nothing
 /// but their own case), an officer and an auditor each get exactly the status in the table,
-/// and a guest's link token gets what anonymous gets.
+/// a guest's link token gets what anonymous gets, and an officer of another office gets what
+/// an officer gets but may not open the other office's case (`tests/offices.rs` has him meet
+/// that office's real cases and artefacts).
 /// Ids in paths are unknown ones: a caller allowed in gets 404, one who is not is stopped
 /// first (401 or 403), so nobody learns whether an id exists.
 #[tokio::test]
@@ -477,6 +479,9 @@ async fn every_route_answers_each_role_as_it_should() {
         },
     );
     let guest = format!("Invite {guest_token}");
+    // An officer of another office (the vehicle administration; the matrix's new case is an
+    // inheritance, the notary office's): an officer's answers, but he may not open that case.
+    let other_office = login(&state, &common::vehicles_officer(&state).await).await;
 
     for (method, path, body, expected) in route_matrix() {
         let mut request = req(method, &path, None, body.clone());
@@ -489,6 +494,24 @@ async fn every_route_answers_each_role_as_it_should() {
             expected[0],
             "guest {method} {path}: {answer}"
         );
+        // Signing in does not look at the caller: one more attempt there would only meet the
+        // per-account throttle on "nobody".
+        if (method, path.as_str()) != ("POST", "/api/login") {
+            let wants = match (method, path.as_str()) {
+                ("POST", "/api/cases") => 403,
+                _ => expected[2],
+            };
+            let (status, _, answer) = call(
+                &state,
+                req(method, &path, Some(other_office.as_str()), body.clone()),
+            )
+            .await;
+            assert_eq!(
+                status.as_u16(),
+                wants,
+                "officer of another office {method} {path}: {answer}"
+            );
+        }
         for (who, want) in ["anonymous", "applicant", "officer", "auditor"]
             .into_iter()
             .zip(expected)

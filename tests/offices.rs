@@ -7,36 +7,7 @@
 mod common;
 
 use common::{Ws, create_case, login, start_hub, ticket};
-use globallink::officers::{OfficerProfile, dev_profile};
-use globallink::store::{Role, UserRecord};
 use serde_json::{Value, json};
-
-/// Officer Wang, of the vehicle administration: his username and password.
-async fn vehicles_officer(hub: &common::TestHub) -> (String, String) {
-    let password = "wang-desk-password-2026".to_owned();
-    let user = UserRecord {
-        id: globallink::ids::UserId::random(),
-        username: "wang".into(),
-        display_name: "Officer Wang".into(),
-        role: Role::Officer,
-        password_hash: globallink::auth::hash_password(&password).expect("hash"),
-        created_at: chrono::Utc::now(),
-    };
-    hub.state.store.create_user(&user).await.expect("user");
-    let profile = OfficerProfile {
-        offices: vec!["lishui-vehicle-administration".into()],
-        ..dev_profile(vec!["driving-licence".into()])
-    };
-    globallink::officers::save(
-        hub.state.store.as_ref(),
-        hub.state.clock.as_ref(),
-        user.id,
-        &profile,
-    )
-    .await
-    .expect("profile");
-    ("wang".into(), password)
-}
 
 async fn get(http: &reqwest::Client, url: String) -> (u16, Value) {
     let res = http.get(url).send().await.expect("request");
@@ -54,7 +25,7 @@ async fn an_officer_of_another_office_sees_and_takes_nothing_of_it() {
     let hub = start_hub().await;
     let base = hub.url("");
     let notary = login(&base, &hub.accounts.officer).await;
-    let wang = login(&base, &vehicles_officer(&hub).await).await;
+    let wang = login(&base, &common::vehicles_officer(&hub.state).await).await;
 
     let (inheritance, inheritance_invite) = create_case(&base, &notary, "inheritance").await;
     let (licence, licence_invite) = create_case(&base, &wang, "driving-licence-renewal").await;

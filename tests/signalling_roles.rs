@@ -2,8 +2,9 @@
 //! caller, gets exactly the answer it should. Callers: anonymous (a first frame that is not
 //! `auth`), an applicant and an officer outside any session (the applicant of another case is
 //! one: nothing reaches a session they are not in), an answer that names another session, and
-//! the two participants of a session sending what only the other may send, and a guest in the
-//! session (a relative), who may only make media offers. Auditors have no signalling access at all: they cannot
+//! the two participants of a session sending what only the other may send, a guest in the
+//! session (a relative), who may only make media offers, and an officer of another office, who
+//! is never handed that office's applicants (`tests/offices.rs` covers what he may see). Auditors have no signalling access at all: they cannot
 //! get a ticket (checked in `http_roles.rs`) and an invite or ticket of theirs does not exist.
 
 mod common;
@@ -132,6 +133,24 @@ async fn every_signalling_message_answers_each_caller_as_it_should() {
     .await;
     let (_, invite) = create_case(&base, &officer_http, "id-card-renewal").await;
     let mut applicant_idle = Ws::auth(hub.addr, json!({"invite": invite})).await;
+    // An officer of another office (the vehicle administration; ID cards are the public
+    // security bureau's): with this service's applicant waiting, he is never handed them.
+    let wang_http = login(&base, &common::vehicles_officer(&hub.state).await).await;
+    let mut other_office =
+        Ws::auth(hub.addr, json!({"ticket": ticket(&base, &wang_http).await})).await;
+    applicant_idle.send(json!({"type": "join_queue"})).await;
+    applicant_idle.expect("queue_position").await;
+    for (n, take) in [
+        json!({"type": "take_next", "service": "id-card-renewal"}),
+        json!({"type": "take_next"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let got = code_of(&mut other_office, 5 + n as u64, take).await;
+        assert_eq!(got, "queue_empty", "officer of another office, take {n}");
+    }
+    applicant_idle.send(json!({"type": "leave_queue"})).await;
     #[rustfmt::skip]
     let idle: &[(&str, &str, &str)] = &[
         // message              applicant idle     officer idle
@@ -171,8 +190,12 @@ async fn every_signalling_message_answers_each_caller_as_it_should() {
         let got = code_of(&mut applicant_idle, id, msg.clone()).await;
         assert_eq!(&got, want_applicant, "idle applicant {name}");
         id += 1;
-        let got = code_of(&mut officer_idle, id, msg).await;
+        let got = code_of(&mut officer_idle, id, msg.clone()).await;
         assert_eq!(&got, want_officer, "idle officer {name}");
+        // Outside any session, an officer of another office gets what any idle officer gets.
+        id += 1;
+        let got = code_of(&mut other_office, id, msg).await;
+        assert_eq!(&got, want_officer, "officer of another office {name}");
     }
     // The idle applicant left the queue last (leave_queue after join_queue): nobody waits.
     drop(applicant_idle);

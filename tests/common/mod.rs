@@ -336,6 +336,34 @@ pub fn bundle_events(bundle: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// Officer Wang, of the vehicle administration only (skill `driving-licence`): an officer of
+/// another office for every other service. Returns his username and password.
+pub async fn vehicles_officer(state: &AppState) -> (String, String) {
+    let password = "wang-desk-password-2026".to_owned();
+    let user = globallink::store::UserRecord {
+        id: globallink::ids::UserId::random(),
+        username: "wang".into(),
+        display_name: "Officer Wang".into(),
+        role: globallink::store::Role::Officer,
+        password_hash: globallink::auth::hash_password(&password).expect("hash"),
+        created_at: chrono::Utc::now(),
+    };
+    state.store.create_user(&user).await.expect("user");
+    let profile = globallink::officers::OfficerProfile {
+        offices: vec!["lishui-vehicle-administration".into()],
+        ..globallink::officers::dev_profile(vec!["driving-licence".into()])
+    };
+    globallink::officers::save(
+        state.store.as_ref(),
+        state.clock.as_ref(),
+        user.id,
+        &profile,
+    )
+    .await
+    .expect("profile");
+    ("wang".into(), password)
+}
+
 /// A case of `service` opened by the officer signed in on `officer_http`, and its applicant
 /// paired with that officer at the walk-in desk: `(officer, applicant, case id)`.
 pub async fn paired_session(

@@ -22,18 +22,13 @@ pub struct OfficerProfile {
 }
 
 /// Which cases a staff member may see, by their service's office.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Scope {
     /// Every office: auditors, and officers whose profile names no office.
+    #[default]
     All,
     /// The services of these offices (their catalogue codes).
     Services(Vec<String>),
-}
-
-impl Default for Scope {
-    fn default() -> Self {
-        Scope::All
-    }
 }
 
 impl Scope {

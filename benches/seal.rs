@@ -191,6 +191,10 @@ fn bench_seal(c: &mut Criterion) {
         b.iter_batched(
             || {
                 std::fs::copy(&fx.recording, &copy).expect("copy");
+                // Synced, as the recorder leaves its files.
+                std::fs::File::open(&copy)
+                    .and_then(|f| f.sync_all())
+                    .expect("sync");
                 encrypted(
                     input(200, vec![("applicant.webm".to_owned(), copy.clone())]),
                     &key,

@@ -760,8 +760,54 @@ fn place_recording(
     }
 }
 
+/// Plaintext chunks per batch that [`encrypt_recording`] hands between its threads (1 MiB),
+/// and how many batches are in flight.
+const SEAL_BATCH_CHUNKS: usize = 16;
+const SEAL_BATCHES: usize = 8;
+/// Ciphertext written after which [`encrypt_recording`] has it synced in the background, so
+/// the disk writes while the rest is hashed and encrypted and the final sync has little left,
+/// and then dropped from the page cache: written once, it is read again only for a download,
+/// and taking fresh pages for all of it cost more than hashing it (`docs/benchmarks.md`).
+const SYNC_AHEAD: usize = 16 << 20;
+
+/// Distance between the starts of two chunks in a [`Batch`]: a chunk and its tag.
+const STRIDE: usize = rest::CHUNK + rest::TAG;
+
+/// Part of a recording on its way through [`encrypt_recording`]. Chunk `i`'s plaintext starts at
+/// `i * STRIDE`, with room for its tag after it, so once sealed in place the batch is
+/// contiguous ciphertext.
+struct Batch {
+    buf: Vec<u8>,
+    /// Plaintext bytes in the batch: all its chunks are full unless it is the last.
+    plain: usize,
+    /// The batch ends the recording.
+    last: bool,
+}
+
+impl Batch {
+    /// Start, plaintext length and lastness (of the whole recording) of each chunk.
+    fn chunks(&self) -> impl Iterator<Item = (usize, usize, bool)> + use<> {
+        // An empty recording is one empty chunk.
+        let count = self.plain.div_ceil(rest::CHUNK).max(1);
+        let (plain, last) = (self.plain, self.last);
+        (0..count).map(move |i| {
+            let len = (plain - i * rest::CHUNK).min(rest::CHUNK);
+            (i * STRIDE, len, last && i + 1 == count)
+        })
+    }
+
+    /// Bytes of the batch once sealed.
+    fn sealed_len(&self) -> usize {
+        self.plain + self.plain.div_ceil(rest::CHUNK).max(1) * rest::TAG
+    }
+}
+
 /// Encrypt the regular file `from` (recording `name`) into the new read-only file `to` under
-/// `key`, hashing the plaintext as it is read once, and sync it.
+/// `key`, hashing the plaintext as it is read once, and sync it. The bytes are those of
+/// [`rest::encrypt`]; the work is a pipeline of batches through bounded channels, so that
+/// hashing (the slowest step) runs beside the rest: one thread reads, this one hashes, one
+/// encrypts in place, one writes and returns the buffer to the reader, and one syncs what is
+/// written every [`SYNC_AHEAD`] bytes and drops it from the page cache.
 fn encrypt_recording(
     from: &Path,
     to: &Path,
@@ -773,28 +819,162 @@ fn encrypt_recording(
         move |source| BundleError::Io { path, source }
     };
     recording_source(from)?;
-    let mut source =
-        io::BufReader::with_capacity(COPY_BUFFER, fs::File::open(from).map_err(io_err(from))?);
-    let file = create_read_only(to)?;
-    let mut sink = io::BufWriter::with_capacity(COPY_BUFFER, file);
-    let (sha256, size) = match rest::encrypt(key, name, &mut source, &mut sink, MAX_ENTRY_SIZE) {
-        Ok(done) => done,
-        Err(RestError::Io(e)) if e.kind() == io::ErrorKind::FileTooLarge => {
-            return Err(BundleError::TooLarge {
-                path: from.to_owned(),
-                size: MAX_ENTRY_SIZE + 1,
-            });
+    let mut source = fs::File::open(from).map_err(io_err(from))?;
+    let mut sealer = rest::ChunkSealer::new(key, name).map_err(|source| BundleError::Rest {
+        path: from.to_owned(),
+        source,
+    })?;
+    let mut file = create_read_only(to)?;
+    let syncing = file.try_clone().map_err(io_err(to))?;
+
+    let (free_tx, free_rx) = mpsc::sync_channel::<Vec<u8>>(SEAL_BATCHES);
+    for _ in 0..SEAL_BATCHES {
+        // The channel holds SEAL_BATCHES buffers, so this neither blocks nor fails.
+        let _ = free_tx.send(vec![0u8; SEAL_BATCH_CHUNKS * STRIDE]);
+    }
+    let (read_tx, read_rx) = mpsc::sync_channel::<Batch>(SEAL_BATCHES);
+    let (hashed_tx, hashed_rx) = mpsc::sync_channel::<Batch>(SEAL_BATCHES);
+    let (sealed_tx, sealed_rx) = mpsc::sync_channel::<Batch>(SEAL_BATCHES);
+    let (sync_tx, sync_rx) = mpsc::sync_channel::<u64>(1);
+
+    std::thread::scope(|s| {
+        // Each thread stops when its input ends or its output is gone (a later step failed);
+        // the first failure in the order of the steps is the one reported.
+        let reader = s.spawn(move || -> Result<(), BundleError> {
+            let mut fill = |buf: &mut [u8]| -> io::Result<usize> {
+                let mut plain = 0;
+                for chunk in buf.chunks_mut(STRIDE) {
+                    let n = rest::fill(
+                        &mut source,
+                        chunk.get_mut(..rest::CHUNK).unwrap_or_default(),
+                    )?;
+                    plain += n;
+                    if n < rest::CHUNK {
+                        break;
+                    }
+                }
+                Ok(plain)
+            };
+            let Ok(mut buf) = free_rx.recv() else {
+                return Ok(());
+            };
+            let mut plain = fill(&mut buf).map_err(io_err(from))?;
+            let mut total = 0u64;
+            loop {
+                total += plain as u64;
+                if total > MAX_ENTRY_SIZE {
+                    return Err(BundleError::TooLarge {
+                        path: from.to_owned(),
+                        size: total,
+                    });
+                }
+                // One batch read ahead: a full batch is the last when nothing follows it.
+                let next = match plain == SEAL_BATCH_CHUNKS * rest::CHUNK {
+                    true => {
+                        let Ok(mut next) = free_rx.recv() else {
+                            return Ok(());
+                        };
+                        let n = fill(&mut next).map_err(io_err(from))?;
+                        (n > 0).then_some((next, n))
+                    }
+                    false => None,
+                };
+                let last = next.is_none();
+                if read_tx.send(Batch { buf, plain, last }).is_err() {
+                    return Ok(());
+                }
+                match next {
+                    Some((next, n)) => (buf, plain) = (next, n),
+                    None => return Ok(()),
+                }
+            }
+        });
+        let encryptor = s.spawn(move || -> Result<(), BundleError> {
+            for mut batch in hashed_rx {
+                for (start, len, last) in batch.chunks() {
+                    let chunk = batch.buf.get_mut(start..start + len + rest::TAG);
+                    sealer
+                        .seal_chunk(chunk.unwrap_or_default(), last)
+                        .map_err(|source| BundleError::Rest {
+                            path: from.to_owned(),
+                            source,
+                        })?;
+                }
+                if sealed_tx.send(batch).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        let writer = s.spawn(move || -> Result<(), BundleError> {
+            file.write_all(rest::MAGIC).map_err(io_err(to))?;
+            let mut complete = false;
+            let mut unsynced = 0;
+            let mut written = rest::MAGIC.len() as u64;
+            for batch in sealed_rx {
+                let len = batch.sealed_len();
+                file.write_all(batch.buf.get(..len).unwrap_or_default())
+                    .map_err(io_err(to))?;
+                complete = batch.last;
+                unsynced += len;
+                written += len as u64;
+                if unsynced >= SYNC_AHEAD {
+                    // Full: a sync is running, and takes what this wrote along.
+                    let _ = sync_tx.try_send(written);
+                    unsynced = 0;
+                }
+                // The reader may have stopped already.
+                let _ = free_tx.send(batch.buf);
+            }
+            drop(sync_tx);
+            if !complete {
+                // Only after an earlier step failed, which is what gets reported.
+                return Err(io_err(to)(io::Error::other("the recording ended early")));
+            }
+            file.sync_all().map_err(io_err(to))
+        });
+        let syncer = s.spawn(move || -> Result<(), BundleError> {
+            for written in sync_rx {
+                syncing.sync_data().map_err(io_err(to))?;
+                // A hint, so its failure is no error: once on disk, the ciphertext leaves the
+                // page cache, and the next writes reuse those pages instead of new ones.
+                let _ = rustix::fs::fadvise(
+                    &syncing,
+                    0,
+                    std::num::NonZeroU64::new(written),
+                    rustix::fs::Advice::DontNeed,
+                );
+            }
+            Ok(())
+        });
+
+        let mut hash = digest::Context::new(&digest::SHA256);
+        let mut size = 0u64;
+        for batch in read_rx.iter() {
+            for (start, len, _) in batch.chunks() {
+                hash.update(batch.buf.get(start..start + len).unwrap_or_default());
+            }
+            size += batch.plain as u64;
+            if hashed_tx.send(batch).is_err() {
+                break;
+            }
         }
-        Err(source) => {
-            return Err(BundleError::Rest {
-                path: from.to_owned(),
-                source,
-            });
+        // Unblocks a reader still waiting to send, and ends the encryptor's input.
+        drop(read_rx);
+        drop(hashed_tx);
+        for (step, what) in [
+            (reader, "reading"),
+            (encryptor, "encrypting"),
+            (writer, "writing"),
+            (syncer, "syncing"),
+        ] {
+            step.join().unwrap_or_else(|_| Err(panicked(to, what)))?;
         }
-    };
-    let file = sink.into_inner().map_err(|e| io_err(to)(e.into_error()))?;
-    file.sync_all().map_err(io_err(to))?;
-    Ok(Placement::Copied { sha256, size })
+        Ok(Placement::Copied {
+            sha256: hex::encode(hash.finish()),
+            size,
+        })
+    })
 }
 
 /// Remove the plaintext recordings (the recorder's files) once their encrypted copies are in a

@@ -22,8 +22,8 @@ use std::io::{self, Read, Write};
 pub const MAGIC: &[u8; 16] = b"GLREC-AESGCM-v1\n";
 /// Plaintext bytes per chunk.
 pub const CHUNK: usize = 64 << 10;
-/// AES-GCM tag length.
-const TAG: usize = 16;
+/// AES-GCM tag length: what each chunk adds to its plaintext.
+pub const TAG: usize = 16;
 /// Suffix of an encrypted recording at rest.
 pub const SEALED_SUFFIX: &str = ".enc";
 
@@ -135,7 +135,7 @@ pub fn plain_len(sealed: u64) -> Option<u64> {
 }
 
 /// Read from `from` until `buf` is full or the input ends; returns the bytes read.
-fn fill(from: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn fill(from: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match from.read(&mut buf[n..]) {
@@ -148,6 +148,51 @@ fn fill(from: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// The encrypting side of one file, a chunk at a time and in order, for callers that read,
+/// hash and write elsewhere (`seal::bundle` runs those on other threads). [`encrypt`] is the
+/// same loop on one thread; both write the same bytes.
+pub struct ChunkSealer {
+    key: LessSafeKey,
+    name: String,
+    index: u64,
+    done: bool,
+}
+
+impl ChunkSealer {
+    /// The sealer of recording `name` under `key`; its output starts with [`MAGIC`].
+    pub fn new(key: &RecordingKey, name: &str) -> Result<Self, RestError> {
+        Ok(Self {
+            key: key.file_key(name)?,
+            name: name.to_owned(),
+            index: 0,
+            done: false,
+        })
+    }
+
+    /// Encrypt the next chunk in place: `chunk` is its plaintext ([`CHUNK`] bytes, 0 to
+    /// [`CHUNK`] for the `last`) followed by [`TAG`] bytes that receive the tag. Refuses a
+    /// chunk of the wrong size and anything after the last.
+    pub fn seal_chunk(&mut self, chunk: &mut [u8], last: bool) -> Result<(), RestError> {
+        let plain = chunk.len().checked_sub(TAG).ok_or(RestError::Seal)?;
+        if self.done || plain > CHUNK || (!last && plain != CHUNK) {
+            return Err(RestError::Seal);
+        }
+        let (text, room) = chunk.split_at_mut(plain);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                nonce(self.index),
+                Aad::from(aad(&self.name, self.index, last)),
+                text,
+            )
+            .map_err(|_| RestError::Seal)?;
+        room.copy_from_slice(tag.as_ref());
+        self.index += 1;
+        self.done = last;
+        Ok(())
+    }
+}
+
 /// Encrypt everything `from` holds into `to` as recording `name` under `key`, and return the
 /// SHA-256 (hex) and length of the plaintext, read once. Refuses more than `max` plaintext bytes.
 pub fn encrypt(
@@ -157,14 +202,13 @@ pub fn encrypt(
     to: &mut impl Write,
     max: u64,
 ) -> Result<(String, u64), RestError> {
-    let file_key = key.file_key(name)?;
+    let mut sealer = ChunkSealer::new(key, name)?;
     let mut hash = digest::Context::new(&digest::SHA256);
     to.write_all(MAGIC)?;
     // One chunk read ahead: a chunk is the last one when nothing follows it.
     let mut current = vec![0u8; CHUNK + TAG];
     let mut next = vec![0u8; CHUNK + TAG];
     let mut len = fill(from, &mut current[..CHUNK])?;
-    let mut index = 0u64;
     let mut total = 0u64;
     loop {
         let next_len = if len == CHUNK {
@@ -181,21 +225,13 @@ pub fn encrypt(
             )));
         }
         hash.update(&current[..len]);
-        let tag = file_key
-            .seal_in_place_separate_tag(
-                nonce(index),
-                Aad::from(aad(name, index, last)),
-                &mut current[..len],
-            )
-            .map_err(|_| RestError::Seal)?;
-        to.write_all(&current[..len])?;
-        to.write_all(tag.as_ref())?;
+        sealer.seal_chunk(&mut current[..len + TAG], last)?;
+        to.write_all(&current[..len + TAG])?;
         if last {
             break;
         }
         std::mem::swap(&mut current, &mut next);
         len = next_len;
-        index += 1;
     }
     Ok((hex::encode(hash.finish()), total))
 }

@@ -1001,3 +1001,34 @@ fn a_session_without_recordings_keeps_verifying_after_its_retention() -> anyhow:
     assert!(!report.checks.iter().any(|c| c.name == "retention"));
     Ok(())
 }
+
+#[test]
+fn the_sealing_pipeline_writes_the_bytes_of_rest_encrypt() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let key = RecordingKey::from_bytes([3u8; 32]);
+    let batch = SEAL_BATCH_CHUNKS * rest::CHUNK;
+    for len in [
+        0,
+        1,
+        rest::CHUNK,
+        rest::CHUNK + 1,
+        batch - 1,
+        batch,
+        batch + 1,
+        2 * batch,
+        SEAL_BATCHES * batch + 3 * rest::CHUNK + 17,
+    ] {
+        let plain: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+        let from = dir.path().join(format!("{len}.webm"));
+        fs::write(&from, &plain)?;
+        let to = dir.path().join(format!("{len}.webm.enc"));
+        let placement = encrypt_recording(&from, &to, "a.webm", &key)?;
+        let mut expected = Vec::new();
+        let (sha256, size) =
+            rest::encrypt(&key, "a.webm", &mut &plain[..], &mut expected, u64::MAX)?;
+        assert_eq!(placement, Placement::Copied { sha256, size }, "{len}");
+        assert_eq!(fs::read(&to)?, expected, "{len}");
+        assert_eq!(mode(&to)?, READ_ONLY, "{len}");
+    }
+    Ok(())
+}

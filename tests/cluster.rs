@@ -76,6 +76,34 @@ fn second_officer(db: &HubDir) -> (String, String) {
     ("wang".to_owned(), password.to_owned())
 }
 
+/// Nodes A and B on one fresh database, B's data dir sharing A's office keys.
+struct TwoNodes {
+    db: HubDir,
+    a: HubProcess,
+    b: HubProcess,
+    b_dir: tempfile::TempDir,
+    /// The first-start officer account.
+    officer: (String, String),
+}
+
+impl TwoNodes {
+    /// Start A, then B, on the `n`th and `n + 1`th port blocks.
+    fn start(n: u16) -> TwoNodes {
+        let db = HubDir::fresh();
+        let a = node("a", db.path(), &db, &ports(n));
+        let officer = account(&a.lines, "officer");
+        let b_dir = second_data_dir(db.path());
+        let b = node("b", b_dir.path(), &db, &ports(n + 1));
+        TwoNodes {
+            db,
+            a,
+            b,
+            b_dir,
+            officer,
+        }
+    }
+}
+
 /// Read `ws` until a message of `typ` satisfies `pred`.
 async fn expect_where(ws: &mut Ws, typ: &str, pred: impl Fn(&Value) -> bool) -> Value {
     loop {
@@ -121,11 +149,13 @@ fn verify(bundle: &[u8], data: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a PostgreSQL server in GLOBALLINK_TEST_DATABASE_URL (run by .ci/run)"]
 async fn applicant_on_a_and_officer_on_b_complete_a_session_that_verifies() {
-    let db = HubDir::fresh();
-    let a = node("a", db.path(), &db, &ports(0));
-    let officer_account = account(&a.lines, "officer");
-    let b_dir = second_data_dir(db.path());
-    let b = node("b", b_dir.path(), &db, &ports(1));
+    let TwoNodes {
+        db,
+        a,
+        b,
+        b_dir: _b_dir,
+        officer: officer_account,
+    } = TwoNodes::start(0);
     let (base_a, base_b) = (a.base(), b.base());
 
     let officer_http = login(&base_b, &officer_account).await;
@@ -159,14 +189,7 @@ async fn applicant_on_a_and_officer_on_b_complete_a_session_that_verifies() {
 
     let mut applicant = Ws::auth(b.addr, json!({"invite": invite})).await;
     common::admit(&mut officer, &mut applicant).await;
-    officer
-        .send(json!({"id": 1, "type": "request_consent", "consent": "recording"}))
-        .await;
-    applicant.expect("consent_requested").await;
-    applicant
-        .send(json!({"id": 2, "type": "consent_answer", "consent": "recording", "granted": true}))
-        .await;
-    assert_eq!(applicant.answer(2).await["event"], "consent_granted");
+    common::peer::grant_recording(&mut officer, &mut applicant).await;
     officer.send(json!({"type": "close_session"})).await;
     let closed = officer.expect("session_closed").await;
     let artefact = closed["artefact_id"].as_str().expect("sealed").to_owned();
@@ -197,11 +220,13 @@ async fn applicant_on_a_and_officer_on_b_complete_a_session_that_verifies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a PostgreSQL server in GLOBALLINK_TEST_DATABASE_URL (run by .ci/run)"]
 async fn officers_on_two_nodes_never_take_the_same_applicant() {
-    let db = HubDir::fresh();
-    let a = node("a", db.path(), &db, &ports(2));
-    let officer_account = account(&a.lines, "officer");
-    let b_dir = second_data_dir(db.path());
-    let b = node("b", b_dir.path(), &db, &ports(3));
+    let TwoNodes {
+        db: _db,
+        a,
+        b,
+        b_dir: _b_dir,
+        officer: officer_account,
+    } = TwoNodes::start(2);
     let (base_a, base_b) = (a.base(), b.base());
     let http_a = login(&base_a, &officer_account).await;
     let http_b = login(&base_b, &officer_account).await;
@@ -266,12 +291,13 @@ async fn officers_on_two_nodes_never_take_the_same_applicant() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a PostgreSQL server in GLOBALLINK_TEST_DATABASE_URL (run by .ci/run)"]
 async fn a_killed_node_s_sessions_are_interrupted_and_the_others_carry_on() {
-    let db = HubDir::fresh();
-    let a = node("a", db.path(), &db, &ports(4));
-    let officer_account = account(&a.lines, "officer");
-    let b_dir = second_data_dir(db.path());
-    let b_ports = ports(5);
-    let b = node("b", b_dir.path(), &db, &b_ports);
+    let TwoNodes {
+        db,
+        a,
+        b,
+        b_dir,
+        officer: officer_account,
+    } = TwoNodes::start(4);
     let (base_a, base_b) = (a.base(), b.base());
     // Officer Wang works on A; the first officer's session is on B.
     let http_a = login(&base_a, &second_officer(&db)).await;
@@ -280,15 +306,7 @@ async fn a_killed_node_s_sessions_are_interrupted_and_the_others_carry_on() {
     // A session on B with acknowledged evidence, and an applicant waiting on B.
     let (mut officer, mut applicant, case) =
         common::paired_session(b.addr, &base_b, &http_b, "id-card-renewal").await;
-    officer
-        .send(json!({"id": 1, "type": "request_consent", "consent": "recording"}))
-        .await;
-    applicant.expect("consent_requested").await;
-    applicant
-        .send(json!({"id": 2, "type": "consent_answer", "consent": "recording", "granted": true}))
-        .await;
-    let granted = applicant.answer(2).await;
-    assert_eq!(granted["event"], "consent_granted");
+    let granted = common::peer::grant_recording(&mut officer, &mut applicant).await;
     let (waiting_case, waiting_invite) = create_case(&base_b, &http_b, "id-card-renewal").await;
     let mut waiting = Ws::auth(b.addr, json!({"invite": waiting_invite})).await;
     waiting.send(json!({"type": "join_queue"})).await;
@@ -328,7 +346,7 @@ async fn a_killed_node_s_sessions_are_interrupted_and_the_others_carry_on() {
 
     // B comes back and seals what it held: the chain is whole, every acknowledged event in it,
     // ending with the interruption A recorded.
-    let b = node("b", b_dir.path(), &db, &b_ports);
+    let b = node("b", b_dir.path(), &db, &ports(5));
     let base_b = b.base();
     let http_b = login(&base_b, &officer_account).await;
     let detail = case_detail(&http_b, &base_b, &case).await;

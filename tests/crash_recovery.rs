@@ -28,15 +28,7 @@ async fn sigkill_mid_session_loses_no_acknowledged_event() {
     let officer_http = login(&base, &officer_account).await;
     let (mut officer, mut applicant, case_id) =
         paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
-    officer
-        .send(json!({"id": 1, "type": "request_consent", "consent": "recording"}))
-        .await;
-    applicant.expect("consent_requested").await;
-    applicant
-        .send(json!({"id": 2, "type": "consent_answer", "consent": "recording", "granted": true}))
-        .await;
-    let granted = applicant.answer(2).await;
-    assert_eq!(granted["event"], "consent_granted");
+    let granted = common::peer::grant_recording(&mut officer, &mut applicant).await;
     officer
         .send(
             json!({"id": 3, "type": "identity_check", "document_type": "id-card",

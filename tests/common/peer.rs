@@ -577,7 +577,10 @@ pub async fn renegotiate(ws: &mut super::Ws, peer: &TestPeer) -> String {
 
 /// The officer asks for recording consent (frame id 1) and the applicant grants it (id 2);
 /// returns once the grant is acknowledged.
-pub async fn grant_recording(officer: &mut super::Ws, applicant: &mut super::Ws) {
+pub async fn grant_recording(
+    officer: &mut super::Ws,
+    applicant: &mut super::Ws,
+) -> serde_json::Value {
     officer
         .send(serde_json::json!({"id": 1, "type": "request_consent", "consent": "recording"}))
         .await;
@@ -585,5 +588,7 @@ pub async fn grant_recording(officer: &mut super::Ws, applicant: &mut super::Ws)
     applicant
         .send(serde_json::json!({"id": 2, "type": "consent_answer", "consent": "recording", "granted": true}))
         .await;
-    applicant.answer(2).await;
+    let granted = applicant.answer(2).await;
+    assert_eq!(granted["event"], "consent_granted", "{granted}");
+    granted
 }

@@ -1378,6 +1378,7 @@ pub async fn seal_session(
     // Recordings are encrypted at rest under a fresh key, kept (wrapped) until the service's
     // retention ends (seal::retention).
     let key = crate::seal::rest::RecordingKey::generate(&mut rand::rngs::OsRng);
+    let key_at_rest = key.clone();
     // Whole seconds: every store keeps them exactly, so the store and the manifest agree.
     let retain_until = chrono::SubsecRound::trunc_subsecs(
         now + hub.catalogue.recording_retention(&case.service),
@@ -1468,6 +1469,23 @@ pub async fn seal_session(
     hub.store.finish_session(session.id, status, now).await?;
     hub.metrics.sealed_in(started.elapsed());
     hub.metrics.session_ended(outcome);
+    // Sealed: now the recordings are encrypted at rest and the recorder's plaintext removed.
+    // Should this fail or the hub stop first, the next start finishes it (seal::retention).
+    let dir = hub.paths.artefacts.join(&artefact.file_name);
+    let originals = sealed.originals;
+    match tokio::task::spawn_blocking(move || {
+        crate::seal::bundle::encrypt_at_rest(&dir, &key_at_rest, &originals)
+    })
+    .await
+    {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::error!(artefact = %artefact.id, "recordings not yet encrypted at rest: {e}")
+        }
+        Err(e) => {
+            tracing::error!(artefact = %artefact.id, "recordings not yet encrypted at rest: {e}")
+        }
+    }
     Ok(artefact)
 }
 

@@ -306,6 +306,7 @@ pub async fn start(
     // Finish destructions a crash interrupted, then sweep now and every hour.
     match crate::seal::retention::resume(
         state.store.as_ref(),
+        &state.vault,
         &state.paths.artefacts,
         &state.paths.recordings,
     )

@@ -60,11 +60,46 @@ async fn a_destruction_or_a_seal_cut_short_by_a_crash_is_finished_at_start() {
 
     // Nothing to finish after a clean seal.
     assert_eq!(
-        retention::resume(store.as_ref(), &artefacts, &recordings)
+        retention::resume(store.as_ref(), &hub.state.vault, &artefacts, &recordings)
             .await
             .expect("resume"),
         0
     );
+    // A crash after sealing, before the encryption at rest: the artefact still holds the
+    // recording in plaintext. It is encrypted at start, and the bundle is the same.
+    let base = hub.url("");
+    let before = download_bundle(&officer_http, &base, &artefact).await;
+    let enc = dir.join("recordings").join("applicant.webm.enc");
+    let plain_path = dir.join("recordings").join("applicant.webm");
+    let key = retention::recording_key(store.as_ref(), &hub.state.vault, artefact_id)
+        .await
+        .expect("key read")
+        .expect("key alive");
+    let mut plain = Vec::new();
+    Decryptor::new(
+        std::fs::File::open(&enc).expect("open"),
+        &key,
+        "applicant.webm",
+    )
+    .expect("decryptor")
+    .read_to_end(&mut plain)
+    .expect("decrypt");
+    std::fs::write(&plain_path, &plain).expect("plaintext back");
+    std::fs::remove_file(&enc).expect("ciphertext away");
+    assert_eq!(
+        retention::resume(store.as_ref(), &hub.state.vault, &artefacts, &recordings)
+            .await
+            .expect("resume"),
+        1
+    );
+    assert!(enc.exists() && !plain_path.exists(), "encrypted at start");
+    let cipher = std::fs::read(&enc).expect("read");
+    assert!(!cipher.starts_with(&EBML_MAGIC));
+    assert_eq!(
+        download_bundle(&officer_http, &base, &artefact).await,
+        before
+    );
+
     // A crash after the artefact was committed, before the plaintext went: it is removed,
     // and only the names the manifest lists.
     let session_dir = recordings.join(&session);
@@ -76,7 +111,7 @@ async fn a_destruction_or_a_seal_cut_short_by_a_crash_is_finished_at_start() {
     .expect("w");
     std::fs::write(session_dir.join("notes.txt"), b"not a recording").expect("w");
     assert_eq!(
-        retention::resume(store.as_ref(), &artefacts, &recordings)
+        retention::resume(store.as_ref(), &hub.state.vault, &artefacts, &recordings)
             .await
             .expect("resume"),
         1
@@ -98,7 +133,7 @@ async fn a_destruction_or_a_seal_cut_short_by_a_crash_is_finished_at_start() {
     );
     assert!(dir.join("recordings").exists());
     assert_eq!(
-        retention::resume(store.as_ref(), &artefacts, &recordings)
+        retention::resume(store.as_ref(), &hub.state.vault, &artefacts, &recordings)
             .await
             .expect("resume"),
         1

@@ -11,11 +11,12 @@
 //! everything a verifier relies on is in the signed manifest.
 //!
 //! At rest a sealed artefact is a directory holding those entries as files, all read-only
-//! (0444). With a [`SealRetention`] (format 2, what the hub does) each recording is stored as
-//! `recordings/<name>.enc`, encrypted ([`super::rest`]) in the one read that hashes its
-//! plaintext, and the recorder's plaintext is removed once the artefact is in place; without
-//! (format 1) recordings are hard links to the files the recorder wrote (copies only where
-//! linking fails). [`StoredArtefact::zip_with_key`] turns a directory into the zip auditors
+//! (0444). Recordings are sealed as hard links to the files the recorder wrote (copies only
+//! where linking fails), hashed in one read. With a [`SealRetention`] (format 2, what the hub
+//! does) [`encrypt_at_rest`] then replaces each by `recordings/<name>.enc`, encrypted
+//! ([`super::rest`]), and removes the recorder's plaintext: sealing (the evidence) does not wait
+//! for encryption, which follows at once and which a crash leaves for the next start to finish.
+//! Without (format 1) the hard links stay. [`StoredArtefact::zip_with_key`] turns a directory into the zip auditors
 //! download, decrypting recordings on the fly, the same bytes on every call; it is the one way
 //! any consumer gets a bundle's zip. [`destroy_recordings`] ends the retention: the note, then
 //! no recordings. Artefacts of earlier versions stored as `<id>.zip` are served as they were
@@ -226,6 +227,8 @@ pub struct Sealed {
     pub manifest_sha256: String,
     /// Size in bytes of the bundle's zip, as [`StoredArtefact::zip`] serves it.
     pub size: u64,
+    /// With retention: the recorder's files, for [`encrypt_at_rest`] to remove.
+    pub originals: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -307,8 +310,8 @@ pub struct Prepared {
     manifest_jws: JwsJson,
     tmp: TempDir,
     out: PathBuf,
-    /// Recordings encrypted into the artefact, whose plaintext is removed once it is in place.
-    plaintext: Vec<PathBuf>,
+    /// The recorder's files of a format-2 artefact, removed by [`encrypt_at_rest`].
+    originals: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -386,21 +389,12 @@ fn prepare_with(
         let dir = tmp.create_subdir(RECORDINGS_DIR)?;
         let mut buffer = Vec::new();
         for (name, path) in &recordings {
-            match &input.retention {
-                Some(retention) => {
-                    let to = dir.join(format!("{name}{SEALED_SUFFIX}"));
-                    let placement = encrypt_recording(path, &to, name, &retention.key)?;
-                    placed.push((name, to, placement));
-                }
-                None => {
-                    let to = dir.join(name);
-                    let placement = place_recording(path, &to, &link, &mut buffer)?;
-                    placed.push((name, to, placement));
-                }
-            }
+            let to = dir.join(name);
+            let placement = place_recording(path, &to, &link, &mut buffer)?;
+            placed.push((name, to, placement));
         }
     }
-    let plaintext = match input.retention {
+    let originals = match input.retention {
         Some(_) => recordings.iter().map(|(_, path)| path.clone()).collect(),
         None => Vec::new(),
     };
@@ -489,7 +483,7 @@ fn prepare_with(
         manifest_jws,
         tmp,
         out: out.to_owned(),
-        plaintext,
+        originals,
     })
 }
 
@@ -513,7 +507,7 @@ impl Prepared {
             manifest_jws,
             tmp,
             out,
-            plaintext,
+            originals,
         } = self;
         let log_json =
             evidence::canonical_json(log).map_err(|e| BundleError::Manifest(e.to_string()))?;
@@ -551,8 +545,6 @@ impl Prepared {
             return Err(BundleError::Exists(out));
         }
         tmp.commit(&out)?;
-        // The encrypted copies are synced and in place: the plaintext the recorder wrote goes.
-        remove_plaintext(&plaintext);
         tracing::info!(
             artefact = %manifest.artefact_id,
             session = %manifest.session.id,
@@ -565,6 +557,7 @@ impl Prepared {
             manifest_sha256: evidence::sha256_hex(manifest_json.as_bytes()),
             manifest,
             size,
+            originals,
         })
     }
 }
@@ -975,6 +968,54 @@ fn encrypt_recording(
             size,
         })
     })
+}
+
+/// Encrypt the plaintext recordings of the sealed artefact at `artefact_dir` under `key`, each
+/// into `recordings/<name>.enc` (written under a hidden name, synced, renamed into place), then
+/// remove the plaintext: the artefact's link, and `originals`, the recorder's files. Recordings
+/// already encrypted are left alone, and a plaintext link beside its encrypted copy (a crash
+/// between the rename and the removal) is removed, so calling it again finishes what a crash
+/// interrupted. The zip is the same before, during and after. Returns how many recordings it
+/// encrypted.
+pub fn encrypt_at_rest(
+    artefact_dir: &Path,
+    key: &RecordingKey,
+    originals: &[PathBuf],
+) -> Result<usize, BundleError> {
+    let dir = artefact_dir.join(RECORDINGS_DIR);
+    let mut encrypted = 0;
+    if dir.is_dir() {
+        for (name, meta) in list_visible(&dir)? {
+            if !meta.is_file() || name.ends_with(SEALED_SUFFIX) || !is_plain_file_name(&name) {
+                continue;
+            }
+            let plain = dir.join(&name);
+            let sealed = dir.join(format!("{name}{SEALED_SUFFIX}"));
+            if sealed.symlink_metadata().is_err() {
+                let partial = dir.join(format!(".{name}{SEALED_SUFFIX}.partial"));
+                if partial.symlink_metadata().is_ok() {
+                    fs::remove_file(&partial).map_err(|source| BundleError::Io {
+                        path: partial.clone(),
+                        source,
+                    })?;
+                }
+                encrypt_recording(&plain, &partial, &name, key)?;
+                fs::rename(&partial, &sealed).map_err(|source| BundleError::Io {
+                    path: sealed.clone(),
+                    source,
+                })?;
+                sync_dir(&dir)?;
+                encrypted += 1;
+            }
+            fs::remove_file(&plain).map_err(|source| BundleError::Io {
+                path: plain.clone(),
+                source,
+            })?;
+            sync_dir(&dir)?;
+        }
+    }
+    remove_plaintext(originals);
+    Ok(encrypted)
 }
 
 /// Remove the plaintext recordings (the recorder's files) once their encrypted copies are in a

@@ -133,13 +133,14 @@ async fn end_retention(
     Ok(true)
 }
 
-/// What a crash left behind, finished at start: for every artefact with a recording key, the
-/// recorder's plaintext files that sealing had encrypted but not yet removed (under
-/// `recordings/<session>/`, only names the manifest lists); and for every artefact whose key
-/// is destroyed but that still holds recordings, the note and the removal. Returns how many
-/// such repairs were made.
+/// What a crash left behind, finished at start: for every artefact with a live recording key,
+/// the recordings sealed but not yet encrypted at rest ([`crate::seal::bundle::encrypt_at_rest`])
+/// and the recorder's plaintext files not yet removed (under `recordings/<session>/`, only
+/// names the manifest lists); and for every artefact whose key is destroyed but that still
+/// holds recordings, the note and the removal. Returns how many such repairs were made.
 pub async fn resume(
     store: &dyn Store,
+    vault: &Vault,
     artefacts: &Path,
     recordings: &Path,
 ) -> Result<usize, RetentionError> {
@@ -152,6 +153,23 @@ pub async fn resume(
         let Some(key) = store.recording_key(record.id).await? else {
             continue;
         };
+        if key.destroyed_at.is_none()
+            && let Some(plain) = recording_key(store, vault, record.id).await?
+        {
+            let at = dir.clone();
+            let encrypted = tokio::task::spawn_blocking(move || {
+                crate::seal::bundle::encrypt_at_rest(&at, &plain, &[])
+            })
+            .await
+            .map_err(|e| BundleError::Stored {
+                path: dir.clone(),
+                reason: format!("encryption at rest stopped: {e}"),
+            })??;
+            if encrypted > 0 {
+                tracing::info!(artefact = %record.id, encrypted, "encrypted recordings a crash left in plaintext");
+                finished += 1;
+            }
+        }
         let session_dir = recordings.join(record.session_id.to_string());
         if session_dir.is_dir() {
             let manifest = read_manifest(&dir, record.id).await?;

@@ -739,6 +739,27 @@ fn sealed_with_retention(key: &RecordingKey, until: DateTime<Utc>) -> anyhow::Re
     let out = dir.path().join("artefact");
     let log = TestLog::new();
     let sealed = seal(input, &id, |m| log.include(m), &out)?;
+    // Sealed, the recordings are still the recorder's plaintext, linked; the zip is already
+    // what it will stay.
+    let zip_before = StoredArtefact::Directory(out.clone())
+        .zip_with_key(Some(key))?
+        .to_vec()?;
+    assert!(
+        out.join(RECORDINGS_DIR)
+            .join("applicant-audio.ogg")
+            .is_file()
+    );
+    assert_eq!(sealed.originals.len(), 2);
+    assert_eq!(encrypt_at_rest(&out, key, &sealed.originals)?, 2);
+    let zip_after = StoredArtefact::Directory(out.clone())
+        .zip_with_key(Some(key))?
+        .to_vec()?;
+    assert_eq!(
+        zip_before, zip_after,
+        "encryption at rest leaves the bundle as it was"
+    );
+    // Again: nothing left to do.
+    assert_eq!(encrypt_at_rest(&out, key, &sealed.originals)?, 0);
     Ok(Retained {
         trust: log.trust(&id),
         _dir: dir,

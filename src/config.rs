@@ -58,6 +58,9 @@ pub struct Config {
     pub tsa_trust: Option<PathBuf>,
     /// Validity of an officer signing certificate issued at enrolment, in days.
     pub officer_cert_days: u32,
+    /// How often the hub pings each signalling connection. A connection from which nothing
+    /// (not even the browser's automatic answer to a ping) arrived for three of these is closed.
+    pub keepalive_secs: u32,
     /// On SIGTERM, how long the hub waits for its open sessions to end and seal before it
     /// stops.
     pub drain_timeout_secs: u32,
@@ -116,6 +119,7 @@ impl Default for Config {
             tsa_url: None,
             tsa_trust: None,
             officer_cert_days: 365,
+            keepalive_secs: 15,
             drain_timeout_secs: 20,
             tls_cert: None,
             tls_key: None,
@@ -310,6 +314,7 @@ impl Config {
             ("reconnect_grace_secs", self.reconnect_grace_secs, 3600),
             ("turn_ttl_secs", self.turn_ttl_secs, 86_400),
             ("officer_cert_days", self.officer_cert_days, 3 * 366),
+            ("keepalive_secs", self.keepalive_secs, 300),
             ("drain_timeout_secs", self.drain_timeout_secs, 600),
             ("node_heartbeat_secs", self.node_heartbeat_secs, 60),
             ("node_lost_after_secs", self.node_lost_after_secs, 600),

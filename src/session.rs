@@ -1498,7 +1498,7 @@ pub const DRAIN_RETRY_AFTER_SECS: u32 = 30;
 /// are left `open` in the store, their chains intact, and are sealed as interrupted at the
 /// next start).
 pub async fn drain(hub: &AppState, reason: &str, bound: std::time::Duration) -> usize {
-    hub.draining.send_replace(true);
+    hub.start_draining();
     if let Some(cluster) = &hub.cluster {
         // The other nodes stop sending work here; this node's applicants leave the queue (they
         // are told to come back, and may reach another node).
@@ -1573,9 +1573,11 @@ async fn append_interruption(
     Ok(())
 }
 
-/// Whether this node holds `session` (sessions from before nodes were named count as its own).
+/// Whether this node holds `session`. A hub alone on its database (SQLite) holds every session,
+/// whatever `node_id` was when the session opened; sessions from before nodes were named count
+/// as every node's own.
 fn is_mine(hub: &AppState, session: &SessionRecord) -> bool {
-    session.node.is_empty() || session.node == hub.settings.config.node_id
+    hub.cluster.is_none() || session.node.is_empty() || session.node == hub.settings.config.node_id
 }
 
 /// After a crash: every session of this node still `open` gets a `session_interrupted` event

@@ -71,14 +71,37 @@ pub struct Hub {
     pub desk: DeskHandle,
     /// The time-stamping authority, when one is configured.
     pub timestamps: Option<crate::timestamps::Timestamper>,
-    /// Set once the hub starts shutting down: no new sessions, connections told to go.
-    pub draining: tokio::sync::watch::Sender<bool>,
+    /// What every signalling connection watches: the keepalive beat, and whether the hub is
+    /// shutting down (no new sessions, connections told to go).
+    pub pulse: tokio::sync::watch::Sender<Pulse>,
     /// Open proof-of-possession challenges of officers enrolling a signing key.
     pub enrolments: std::sync::Mutex<crate::certificates::Enrolments>,
     /// The HTTPS configuration `run` serves with, loaded from `tls_cert` and `tls_key`.
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     /// The other hub nodes on the same PostgreSQL database (none on SQLite).
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+}
+
+/// The hub-wide signal its signalling connections wait on, one watch for all of them: a
+/// connection's task then holds no timer of its own (`docs/benchmarks.md`, signalling load).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pulse {
+    /// The hub is shutting down.
+    pub draining: bool,
+    /// Counts keepalive beats, one every `keepalive_secs`.
+    pub beat: u32,
+}
+
+impl Hub {
+    /// Whether the hub is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.pulse.borrow().draining
+    }
+
+    /// From now on no session starts and every connection is told the hub is going.
+    pub fn start_draining(&self) {
+        self.pulse.send_modify(|p| p.draining = true);
+    }
 }
 
 /// A session participant, as a returning connection identifies itself.
@@ -284,7 +307,7 @@ pub async fn start(
         trust,
         timestamps,
         enrolments: std::sync::Mutex::new(crate::certificates::Enrolments::default()),
-        draining: tokio::sync::watch::channel(false).0,
+        pulse: tokio::sync::watch::channel(Pulse::default()).0,
         tls,
         log,
         metrics: crate::metrics::Metrics::new(),
@@ -326,6 +349,7 @@ pub async fn start(
         tokio::spawn(crate::session::watch_nodes(state.clone(), cluster));
     }
     tokio::spawn(crate::pairing::run(state.clone(), desk_rx));
+    tokio::spawn(crate::signal::gateway::keepalive(state.clone()));
     Ok(Started {
         state,
         dev_accounts,

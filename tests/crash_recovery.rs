@@ -57,7 +57,14 @@ async fn sigkill_mid_session_loses_no_acknowledged_event() {
     drop(applicant);
     drop(hub);
 
-    let hub = spawn(&dir, &ports);
+    // A hub alone on its SQLite file holds every session in it, even after the operator renamed
+    // the node; on PostgreSQL the name says which node's sessions these are, so it stays.
+    let renamed = [("GLOBALLINK_NODE_ID", "desk-renamed")];
+    let hub = if dir.database.is_postgres() {
+        spawn(&dir, &ports)
+    } else {
+        Hub::spawn(dir.path(), &ports, renamed)
+    };
     assert!(
         hub.lines.iter().any(|l| l.contains("marked interrupted")),
         "restart reports the recovery: {:?}",

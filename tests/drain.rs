@@ -111,7 +111,7 @@ async fn a_draining_hub_refuses_to_start_sessions() {
         paired_session(hub.addr, &base, &officer_http, "id-card-renewal").await;
     // Draining has begun but this session has not been ended yet: its participants' sockets
     // stay open, and anything that would start a session is refused.
-    hub.state.draining.send_replace(true);
+    hub.state.start_draining();
     officer.expect("draining").await;
     applicant.expect("draining").await;
     officer

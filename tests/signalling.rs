@@ -251,3 +251,47 @@ async fn offers_with_unknown_codecs_or_too_many_tracks_are_refused() {
     let offer = peer.offer().await;
     common::peer::negotiate(&mut applicant, &peer, offer).await;
 }
+
+/// Every `keepalive_secs` the hub pings each connection. A client that reads (and so answers
+/// the pings, as browsers do) stays; one that stays silent for three beats is closed.
+#[tokio::test]
+async fn keepalives_keep_a_listening_client_and_drop_a_silent_one() {
+    let hub = common::start_hub_configured(Arc::new(globallink::clock::SystemClock), |s| {
+        s.config.keepalive_secs = 1;
+    })
+    .await;
+    let base = hub.url("");
+    let officer = login(&base, &hub.accounts.officer).await;
+    let (_, invite_a) = create_case(&base, &officer, "id-card-renewal").await;
+    let (_, invite_b) = create_case(&base, &officer, "id-card-renewal").await;
+    let mut silent = Ws::auth(hub.addr, json!({"invite": invite_a})).await;
+    let mut listening = Ws::auth(hub.addr, json!({"invite": invite_b})).await;
+
+    // Six beats: the silent client is closed after its fourth, the listening one answers each.
+    let until = tokio::time::Instant::now() + std::time::Duration::from_millis(6500);
+    let mut pings = 0;
+    while let Ok(Some(frame)) = tokio::time::timeout_at(until, listening.next_frame()).await {
+        if matches!(frame, Message::Ping(_)) {
+            pings += 1;
+        }
+    }
+    assert!(pings >= 5, "the listening client was pinged {pings} times");
+    still_alive(&mut listening).await;
+
+    let mut pinged = 0;
+    let closed = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), silent.next_frame()).await {
+            Ok(Some(Message::Ping(_))) => pinged += 1,
+            Ok(Some(Message::Close(_))) | Ok(None) => break true,
+            Ok(Some(_)) => continue,
+            Err(_) => break false,
+        }
+    };
+    assert!(closed, "the silent client is closed");
+    // Up to three pings were sent before the close; once the client answers one, the closed
+    // socket resets and the rest are not read.
+    assert!(
+        pinged >= 1,
+        "the silent client was pinged before it was closed"
+    );
+}

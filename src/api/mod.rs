@@ -27,7 +27,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use chrono::Duration;
-use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
@@ -975,15 +974,16 @@ async fn health() -> Json<Health> {
 
 /// Initial capacity of a signalling socket's read buffer. tungstenite fills the whole capacity
 /// with zeros before every read, so its default (128 KiB) made each idle socket cost 128 KiB of
-/// resident memory. Most signalling frames are a few dozen bytes; once a frame's header is read,
-/// the buffer grows to hold the whole frame (`docs/benchmarks.md`, signalling load).
-const WS_READ_BUFFER_BYTES: usize = 256;
+/// resident memory. A keepalive or a queue request fits in 128 bytes; once a longer frame's
+/// header is read, the buffer grows to hold the whole frame (`docs/benchmarks.md`, signalling
+/// load).
+const WS_READ_BUFFER_BYTES: usize = 128;
 
 /// Upgrade to the signalling socket. Frames larger than twice the protocol limit are cut off by
 /// the transport; frames between the two limits get a `too_large` error and the socket lives.
 /// Every frame is written as soon as it is sent (no write buffering: one frame per message).
 async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    if *state.draining.borrow() {
+    if state.is_draining() {
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "draining",
@@ -999,31 +999,68 @@ async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Respons
         .on_upgrade(move |socket| serve_socket(state, socket))
 }
 
-/// Adapt axum's socket to the gateway. Not an `async fn`: the split happens before the future
-/// is made, so the connection's task does not keep room for the unsplit socket beside the
-/// gateway's own state for as long as the connection lives.
-fn serve_socket(state: AppState, socket: WebSocket) -> impl Future<Output = ()> + Send {
-    let (sink, stream) = socket.split();
-    let incoming = stream
-        .map(|m| match m {
-            Ok(Message::Text(t)) => Frame::Text(t.to_string()),
-            Ok(Message::Binary(b)) => Frame::Binary(b.len()),
-            Ok(Message::Ping(p)) => Frame::Ping(p.to_vec()),
-            Ok(Message::Pong(_)) => Frame::Pong,
-            Ok(Message::Close(_)) | Err(_) => Frame::Close,
+/// axum's socket as the gateway's [`Frame`] stream and sink, in one value: the connection's
+/// task holds the socket itself, with no split halves, locks or boxed adapters beside it.
+struct SignalSocket(WebSocket);
+
+impl futures::Stream for SignalSocket {
+    type Item = Frame;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Frame>> {
+        std::pin::Pin::new(&mut self.0).poll_next(cx).map(|m| {
+            m.map(|m| match m {
+                Ok(Message::Text(t)) => Frame::Text(t.to_string()),
+                Ok(Message::Binary(b)) => Frame::Binary(b.len()),
+                Ok(Message::Ping(p)) => Frame::Ping(p.to_vec()),
+                Ok(Message::Pong(_)) => Frame::Pong,
+                Ok(Message::Close(_)) | Err(_) => Frame::Close,
+            })
         })
-        .boxed();
-    let outgoing = sink.with(|f: Frame| async move {
-        Ok::<_, axum::Error>(match f {
+    }
+}
+
+impl futures::Sink<Frame> for SignalSocket {
+    type Error = axum::Error;
+
+    fn poll_ready(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), axum::Error>> {
+        std::pin::Pin::new(&mut self.0).poll_ready(cx)
+    }
+
+    fn start_send(mut self: std::pin::Pin<&mut Self>, frame: Frame) -> Result<(), axum::Error> {
+        let message = match frame {
             Frame::Text(t) => Message::Text(t.into()),
             Frame::Binary(_) => Message::Binary(Vec::new().into()),
             Frame::Ping(p) => Message::Ping(p.into()),
             Frame::Pong => Message::Pong(Vec::new().into()),
             Frame::Close => Message::Close(None),
-        })
-    });
-    let outgoing = Box::pin(outgoing);
-    gateway::serve(state, incoming, outgoing)
+        };
+        std::pin::Pin::new(&mut self.0).start_send(message)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), axum::Error>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), axum::Error>> {
+        std::pin::Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+/// Adapt axum's socket to the gateway.
+fn serve_socket(state: AppState, socket: WebSocket) -> impl Future<Output = ()> + Send {
+    gateway::serve(state, SignalSocket(socket))
 }
 
 /// Prometheus scrape endpoint: counts only, no ids or addresses (see `metrics`).
@@ -1130,4 +1167,26 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future a function of two arguments returns, without calling it.
+    fn future_size<A, B, F: Future>(_: fn(A, B) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// What an idle signalling connection's task holds besides its socket's buffers. It grew
+    /// past 1.4 KiB once (the socket stored twice); held by tens of thousands of waiting
+    /// applicants, every byte counts (`docs/benchmarks.md`, signalling load).
+    #[test]
+    fn a_signalling_connection_task_stays_small() {
+        let size = future_size(serve_socket);
+        assert!(
+            size <= 1024,
+            "a signalling connection's future is {size} bytes"
+        );
+    }
 }

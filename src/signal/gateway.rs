@@ -1,11 +1,12 @@
-//! One signalling connection, written against plain [`Stream`]/[`Sink`]s of [`Frame`]s so
-//! tests can drive it with channels; `api.rs` adapts axum's WebSocket to it.
+//! One signalling connection, written against a plain [`Stream`] and [`Sink`] of [`Frame`]s,
+//! independent of the WebSocket library; `api` adapts axum's WebSocket to it.
 //!
 //! Contract: the first frame must be `auth` within [`AUTH_TIMEOUT`]; a wrong or expired
 //! credential gets an `unauthenticated` error and the socket is closed. Afterwards every frame
 //! is size-checked, rate-limited, decoded and authorised by role and session; refusals answer
-//! with an `error` frame and keep the connection. A peer silent for [`IDLE_TIMEOUT`] is
-//! dropped; the hub pings every [`PING_INTERVAL`].
+//! with an `error` frame and keep the connection. The hub pings every connection at each
+//! keepalive beat ([`keepalive`], every `keepalive_secs`); a peer silent for [`SILENT_BEATS`]
+//! beats is dropped.
 
 use super::protocol::{self, ClientMsg, DecodeError, PROTOCOL_VERSION, ServerMsg};
 use crate::auth::token_hash;
@@ -25,8 +26,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
-pub const PING_INTERVAL: Duration = Duration::from_secs(15);
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// Keepalive beats without a frame from the peer after which its connection is closed.
+pub const SILENT_BEATS: u8 = 3;
 /// Sustained messages per second per connection, and the burst allowed above it.
 pub const RATE_PER_SECOND: u32 = 20;
 pub const RATE_BURST: u32 = 40;
@@ -65,113 +66,126 @@ where
 /// Signing in, the welcome and a return to a live session run in boxed futures, and so does
 /// each frame's handling: an idle connection's task then only holds the loop's own state, not
 /// the largest of everything it might await (`docs/benchmarks.md`, signalling load).
-pub async fn serve<S, K>(hub: AppState, mut incoming: S, mut outgoing: K)
+// Not an `async fn` on purpose: see the comment in the body, and the size test in `api`.
+#[allow(clippy::manual_async_fn)]
+pub fn serve<T>(hub: AppState, mut socket: T) -> impl Future<Output = ()>
 where
-    S: Stream<Item = Frame> + Unpin,
-    K: Sink<Frame> + Unpin,
+    T: Stream<Item = Frame> + Sink<Frame> + Unpin,
 {
-    let Some((principal, greeting)) =
-        Box::pin(authenticate(&hub, &mut incoming, &mut outgoing)).await
-    else {
-        let _ = outgoing.send(Frame::Close).await;
-        return;
-    };
-    let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
-    let _open = crate::metrics::GaugeGuard::hold(&hub.metrics.connections);
-    let (tx, mut rx) = ConnTx::channel();
-    if !Box::pin(welcome(
-        &hub,
-        greeting,
-        &principal,
-        conn,
-        &tx,
-        &mut outgoing,
-    ))
-    .await
-    {
-        return;
-    }
-    hub.desk.send(DeskCmd::Register {
-        conn,
-        principal: principal.clone(),
-        tx,
-    });
-    let mut conn_state = Connection {
-        hub: hub.clone(),
-        conn,
-        principal,
-        session: None,
-        limiter: RateLimiter::direct(
-            Quota::per_second(NonZeroU32::new(RATE_PER_SECOND).unwrap_or(NonZeroU32::MIN))
-                .allow_burst(NonZeroU32::new(RATE_BURST).unwrap_or(NonZeroU32::MIN)),
-        ),
-        strikes: 0,
-    };
-    let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
-    let mut last_seen = Instant::now();
-    let mut draining = hub.draining.subscribe();
-    let mut told = false;
-    loop {
-        if *draining.borrow_and_update() && !told {
-            told = true;
-            let notice = ServerMsg::Draining {
-                retry_after_secs: crate::session::DRAIN_RETRY_AFTER_SECS,
-            };
-            if !send(&mut outgoing, &notice).await {
+    // An `async` block rather than an `async fn`: it keeps the socket where it was captured
+    // instead of moving it into a second slot of the future.
+    async move {
+        let Some((principal, greeting)) = Box::pin(authenticate(&hub, &mut socket)).await else {
+            let _ = socket.send(Frame::Close).await;
+            return;
+        };
+        let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
+        let _open = crate::metrics::GaugeGuard::hold(&hub.metrics.connections);
+        let (tx, mut rx) = ConnTx::channel();
+        if !Box::pin(welcome(&hub, greeting, &principal, conn, &tx, &mut socket)).await {
+            return;
+        }
+        hub.desk.send(DeskCmd::Register {
+            conn,
+            principal: principal.clone(),
+            tx,
+        });
+        let mut conn_state = Connection {
+            hub: hub.clone(),
+            conn,
+            principal,
+            session: None,
+            limiter: RateLimiter::direct(
+                Quota::per_second(NonZeroU32::new(RATE_PER_SECOND).unwrap_or(NonZeroU32::MIN))
+                    .allow_burst(NonZeroU32::new(RATE_BURST).unwrap_or(NonZeroU32::MIN)),
+            ),
+            strikes: 0,
+        };
+        let mut pulse = hub.pulse.subscribe();
+        let mut beat = pulse.borrow_and_update().beat;
+        // Beats since the peer last sent anything (a browser answers pings by itself).
+        let mut silent: u8 = 0;
+        let mut told = false;
+        loop {
+            let now = *pulse.borrow_and_update();
+            if now.draining && !told {
+                told = true;
+                // Encoded before the await: the task does not keep room for a whole message.
+                let notice = protocol::encode(&ServerMsg::Draining {
+                    retry_after_secs: crate::session::DRAIN_RETRY_AFTER_SECS,
+                });
+                if socket.send(Frame::Text(notice)).await.is_err() {
+                    break;
+                }
+            }
+            // Out of a session, a draining hub has nothing more for this connection; in one, it
+            // stays until the session has closed and sent its result.
+            if told && conn_state.session.is_none() {
                 break;
             }
-        }
-        // Out of a session, a draining hub has nothing more for this connection; in one, it
-        // stays until the session has closed and sent its result.
-        if told && conn_state.session.is_none() {
-            break;
-        }
-        tokio::select! {
-            _ = draining.changed() => continue,
-            frame = incoming.next() => {
-                let Some(frame) = frame else { break };
-                last_seen = Instant::now();
-                let replies = Box::pin(conn_state.on_frame(frame)).await;
-                let mut closing = false;
-                for reply in replies {
-                    match reply {
-                        Reply::Msg(msg) => if !send(&mut outgoing, &msg).await { closing = true },
-                        Reply::Pong(data) => { let _ = outgoing.send(Frame::Ping(data)).await; }
-                        Reply::Close => closing = true,
-                    }
-                }
-                if closing { break }
-            }
-            Some(out) = rx.recv() => match out {
-                Outbound::Msg(msg) => if !send(&mut outgoing, &msg).await { break },
-                Outbound::Latest => {
-                    // Encoded at once: the loop does not hold a whole message while it sends.
-                    let text = rx.take_latest().map(|msg| protocol::encode(&msg));
-                    if let Some(text) = text
-                        && outgoing.send(Frame::Text(text)).await.is_err() { break }
-                }
-                Outbound::Attach(handle) => conn_state.session = Some(*handle),
-                Outbound::Detach => {
-                    conn_state.session = None;
-                    hub.desk.send(DeskCmd::SessionEnded { conn });
-                }
-            },
-            _ = ping.tick() => {
-                if last_seen.elapsed() > IDLE_TIMEOUT {
+            if now.beat != beat {
+                beat = now.beat;
+                if silent >= SILENT_BEATS {
                     tracing::info!(conn = conn.0, "peer silent for too long; closing");
                     break;
                 }
-                if outgoing.send(Frame::Ping(Vec::new())).await.is_err() { break }
+                silent += 1;
+                if socket.send(Frame::Ping(Vec::new())).await.is_err() {
+                    break;
+                }
+            }
+            tokio::select! {
+                _ = pulse.changed() => continue,
+                frame = socket.next() => {
+                    let Some(frame) = frame else { break };
+                    silent = 0;
+                    let replies = Box::pin(conn_state.on_frame(frame)).await;
+                    let mut closing = false;
+                    for reply in replies {
+                        match reply {
+                            Reply::Msg(msg) => if !send(&mut socket, &msg).await { closing = true },
+                            Reply::Pong(data) => { let _ = socket.send(Frame::Ping(data)).await; }
+                            Reply::Close => closing = true,
+                        }
+                    }
+                    if closing { break }
+                }
+                Some(out) = rx.recv() => match out {
+                    Outbound::Msg(msg) => if !send(&mut socket, &msg).await { break },
+                    Outbound::Latest => {
+                        // Encoded at once: the loop does not hold a whole message while it sends.
+                        let text = rx.take_latest().map(|msg| protocol::encode(&msg));
+                        if let Some(text) = text
+                            && socket.send(Frame::Text(text)).await.is_err() { break }
+                    }
+                    Outbound::Attach(handle) => conn_state.session = Some(*handle),
+                    Outbound::Detach => {
+                        conn_state.session = None;
+                        hub.desk.send(DeskCmd::SessionEnded { conn });
+                    }
+                },
             }
         }
+        if let Some(session) = conn_state.session.take() {
+            // The session decides: a grace period to come back, then the participant has left.
+            let role = session.role;
+            Box::pin(session.send(SessionCmd::Gone { role, conn })).await;
+        }
+        hub.desk.send(DeskCmd::Unregister { conn });
+        let _ = socket.send(Frame::Close).await;
     }
-    if let Some(session) = conn_state.session.take() {
-        // The session decides: a grace period to come back, then the participant has left.
-        let role = session.role;
-        Box::pin(session.send(SessionCmd::Gone { role, conn })).await;
+}
+
+/// Beat every `keepalive_secs` for as long as the hub runs: each beat makes every signalling
+/// connection ping its peer and count it silent until it hears from it.
+pub async fn keepalive(hub: AppState) {
+    let every = Duration::from_secs(u64::from(hub.settings.config.keepalive_secs.max(1)));
+    let mut beats = tokio::time::interval_at(Instant::now() + every, every);
+    beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        beats.tick().await;
+        hub.pulse.send_modify(|p| p.beat = p.beat.wrapping_add(1));
     }
-    hub.desk.send(DeskCmd::Unregister { conn });
-    let _ = outgoing.send(Frame::Close).await;
 }
 
 /// Send `welcome` (the `greeting`); a participant whose session is still open (they dropped,
@@ -300,20 +314,15 @@ async fn home_elsewhere(hub: &AppState, key: crate::state::Participant) -> Optio
 
 /// Wait for the first frame and resolve its credential: who is connecting, and their
 /// `welcome`.
-async fn authenticate<S, K>(
-    hub: &AppState,
-    incoming: &mut S,
-    outgoing: &mut K,
-) -> Option<(Principal, Box<ServerMsg>)>
+async fn authenticate<T>(hub: &AppState, socket: &mut T) -> Option<(Principal, Box<ServerMsg>)>
 where
-    S: Stream<Item = Frame> + Unpin,
-    K: Sink<Frame> + Unpin,
+    T: Stream<Item = Frame> + Sink<Frame> + Unpin,
 {
     let first = loop {
-        match tokio::time::timeout(AUTH_TIMEOUT, incoming.next()).await {
+        match tokio::time::timeout(AUTH_TIMEOUT, socket.next()).await {
             Err(_) => {
                 send(
-                    outgoing,
+                    socket,
                     &err(None, "unauthenticated", "no auth frame within 10 seconds"),
                 )
                 .await;
@@ -323,7 +332,7 @@ where
             Ok(Some(Frame::Ping(_))) | Ok(Some(Frame::Pong)) => continue,
             Ok(Some(Frame::Binary(_))) => {
                 send(
-                    outgoing,
+                    socket,
                     &err(
                         None,
                         DecodeError::Binary.code(),
@@ -339,7 +348,7 @@ where
     let frame = match protocol::decode(&first) {
         Ok(frame) => frame,
         Err(e) => {
-            send(outgoing, &err(None, e.code(), e.to_string())).await;
+            send(socket, &err(None, e.code(), e.to_string())).await;
             return None;
         }
     };
@@ -352,7 +361,7 @@ where
     } = frame.msg
     else {
         send(
-            outgoing,
+            socket,
             &err(
                 reference,
                 "unauthenticated",
@@ -374,7 +383,7 @@ where
             match pass {
                 Some(pass) if pass.expires_at <= now => {
                     send(
-                        outgoing,
+                        socket,
                         &err(
                             reference,
                             "expired",
@@ -431,7 +440,7 @@ where
             )),
             Ok(Some(_)) => {
                 send(
-                    outgoing,
+                    socket,
                     &err(
                         reference,
                         "expired",
@@ -445,7 +454,7 @@ where
             Err(e) => {
                 tracing::error!("auth lookup failed: {e}");
                 send(
-                    outgoing,
+                    socket,
                     &err(reference, "internal", "please try again shortly"),
                 )
                 .await;
@@ -454,7 +463,7 @@ where
         },
         _ => {
             send(
-                outgoing,
+                socket,
                 &err(
                     reference,
                     "malformed",
@@ -469,7 +478,7 @@ where
         Some((principal, greeting)) => Some((principal, Box::new(greeting))),
         None => {
             send(
-                outgoing,
+                socket,
                 &err(reference, "unauthenticated", "unknown or used credential"),
             )
             .await;
@@ -556,7 +565,7 @@ impl Connection {
 
     /// A draining hub starts nothing new.
     fn refuse_if_draining(&self, reference: Option<u64>) -> Result<(), ServerMsg> {
-        if *self.hub.draining.borrow() {
+        if self.hub.is_draining() {
             return Err(err(
                 reference,
                 "draining",

@@ -25,6 +25,10 @@ impl SqliteStore {
             .foreign_keys(true)
             // Deleted and overwritten content (a destroyed recording key) is zeroed in the file.
             .pragma("secure_delete", "ON")
+            // A page cache of 512 KiB per connection instead of SQLite's 2 MiB: eight warm
+            // connections would otherwise keep 16 MiB of copies of pages the kernel already
+            // caches (`docs/benchmarks.md`, signalling load).
+            .pragma("cache_size", "-512")
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)

@@ -245,6 +245,12 @@ impl Ws {
         }
     }
 
+    /// The next frame as it came, pings included; None once the socket is gone. Reading also
+    /// sends the client's automatic answers to pings.
+    pub async fn next_frame(&mut self) -> Option<Message> {
+        self.stream.next().await?.ok()
+    }
+
     pub async fn send_raw(&mut self, m: Message) {
         self.stream.send(m).await.expect("ws send");
     }

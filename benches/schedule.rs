@@ -280,10 +280,10 @@ fn desk_fixture() -> DeskFixture {
         let waiting = Waiting {
             case_id: CaseId(uuid::Uuid::from_u64_pair(2, rng.next())),
             applicant_name: format!("Applicant {i}"),
-            service: service.to_owned(),
-            tz: "Europe/Lisbon".to_owned(),
-            lang: LANGUAGES[rng.below(LANGUAGES.len())].to_owned(),
-            skill: service.to_owned(),
+            service: service.into(),
+            tz: "Europe/Lisbon".into(),
+            lang: LANGUAGES[rng.below(LANGUAGES.len())].into(),
+            skill: service.into(),
             booked_with,
             since: now - TimeDelta::seconds(rng.below(40 * 60) as i64),
         };

@@ -109,10 +109,10 @@ impl TryFrom<QueueRow> for Waiting {
         Ok(Waiting {
             case_id,
             applicant_name: row.applicant_name,
-            service: row.service,
-            tz: row.tz,
-            lang: row.lang,
-            skill: row.skill,
+            service: row.service.into(),
+            tz: row.tz.into(),
+            lang: row.lang.into(),
+            skill: row.skill.into(),
             booked_with,
             since: row.since,
         })
@@ -226,10 +226,10 @@ impl Cluster {
         )
         .bind(w.case_id.to_string())
         .bind(node)
-        .bind(&w.service)
-        .bind(&w.skill)
-        .bind(&w.lang)
-        .bind(&w.tz)
+        .bind(&*w.service)
+        .bind(&*w.skill)
+        .bind(&*w.lang)
+        .bind(&*w.tz)
         .bind(&w.applicant_name)
         .bind(w.booked_with.map(|(officer, _)| officer.to_string()))
         .bind(w.booked_with.map(|(_, at)| at))

@@ -9,18 +9,21 @@
 use crate::ids::{CaseId, UserId};
 use crate::signal::protocol::QueueEntry;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 /// An applicant waiting in a queue.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Waiting {
     pub case_id: CaseId,
     pub applicant_name: String,
-    pub service: String,
-    pub tz: String,
-    pub lang: String,
+    /// The service, time zone, language and skill are shared among the entries that have the
+    /// same ([`Desk::join`] keeps one copy of each).
+    pub service: Arc<str>,
+    pub tz: Arc<str>,
+    pub lang: Arc<str>,
     /// The officer skill the service needs.
-    pub skill: String,
+    pub skill: Arc<str>,
     /// A booking with this officer starting at this time, if the applicant booked.
     pub booked_with: Option<(UserId, DateTime<Utc>)>,
     pub since: DateTime<Utc>,
@@ -70,13 +73,44 @@ pub enum DeskError {
 
 #[derive(Debug, Default)]
 pub struct Desk {
-    queues: BTreeMap<String, VecDeque<Waiting>>,
+    queues: BTreeMap<Arc<str>, VecDeque<Waiting>>,
+    names: Names,
+}
+
+/// The few distinct services, skills, languages and time zones of the waiting, one copy each:
+/// tens of thousands of entries then share them instead of holding their own
+/// (`docs/benchmarks.md`, signalling load).
+#[derive(Debug, Default)]
+struct Names(HashSet<Arc<str>>);
+
+impl Names {
+    /// More distinct values than this are not kept (they are all checked when a case is made,
+    /// so this only bounds the set).
+    const MAX: usize = 4096;
+
+    fn intern(&mut self, name: &Arc<str>) -> Arc<str> {
+        if let Some(known) = self.0.get(&**name) {
+            return known.clone();
+        }
+        if self.0.len() < Self::MAX {
+            self.0.insert(name.clone());
+        }
+        name.clone()
+    }
 }
 
 impl Desk {
-    pub fn join(&mut self, waiting: Waiting) -> Result<(), DeskError> {
+    pub fn join(&mut self, mut waiting: Waiting) -> Result<(), DeskError> {
         if self.position(waiting.case_id).is_some() {
             return Err(DeskError::AlreadyQueued);
+        }
+        for name in [
+            &mut waiting.service,
+            &mut waiting.tz,
+            &mut waiting.lang,
+            &mut waiting.skill,
+        ] {
+            *name = self.names.intern(name);
         }
         self.queues
             .entry(waiting.service.clone())
@@ -105,11 +139,11 @@ impl Desk {
         now: DateTime<Utc>,
     ) -> Option<Waiting> {
         let eligible = |w: &Waiting| {
-            service.is_none_or(|s| s == w.service)
+            service.is_none_or(|s| *s == *w.service)
                 && caps.scope.allows(&w.service)
-                && (caps.skills.is_empty() || caps.skills.contains(&w.skill))
+                && (caps.skills.is_empty() || caps.skills.iter().any(|k| **k == *w.skill))
         };
-        let speaks = |w: &Waiting| caps.languages.is_empty() || caps.languages.contains(&w.lang);
+        let speaks = |w: &Waiting| caps.languages.is_empty() || caps.languages.iter().any(|l| **l == *w.lang);
         let mine = |w: &Waiting| {
             matches!((caps.officer, w.booked_with), (Some(me), Some((o, at)))
                 if me == o && at - BOOKING_EARLY <= now)
@@ -150,9 +184,9 @@ impl Desk {
             .map(|w| QueueEntry {
                 case_id: w.case_id,
                 applicant_name: w.applicant_name.clone(),
-                service: w.service.clone(),
-                tz: w.tz.clone(),
-                lang: w.lang.clone(),
+                service: w.service.to_string(),
+                tz: w.tz.to_string(),
+                lang: w.lang.to_string(),
                 waiting_since: w.since.to_rfc3339(),
             })
             .collect()
@@ -174,7 +208,7 @@ impl Desk {
             .flat_map(|(service, q)| {
                 q.iter()
                     .enumerate()
-                    .map(move |(i, w)| (service.as_str(), w.case_id, i + 1, q.len()))
+                    .map(move |(i, w)| (&**service, w.case_id, i + 1, q.len()))
             })
             .collect()
     }
@@ -184,6 +218,21 @@ impl Desk {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn waiting_entries_share_one_copy_of_each_name() {
+        let mut desk = Desk::default();
+        desk.join(waiting("id-card-renewal", 1)).expect("joins");
+        desk.join(waiting("id-card-renewal", 2)).expect("joins");
+        let queue = &desk.queues["id-card-renewal"];
+        let (a, b) = (&queue[0], &queue[1]);
+        assert!(Arc::ptr_eq(&a.service, &b.service));
+        assert!(Arc::ptr_eq(&a.tz, &b.tz));
+        assert!(Arc::ptr_eq(&a.lang, &b.lang));
+        // The skill is spelled like the service here: one copy serves both.
+        assert!(Arc::ptr_eq(&a.skill, &a.service));
+        assert_eq!(desk.names.0.len(), 3, "service, zone, language");
+    }
 
     fn waiting(service: &str, minute: u32) -> Waiting {
         Waiting {

@@ -432,10 +432,10 @@ impl Driver {
                 let waiting = Waiting {
                     case_id: case.id,
                     applicant_name: case.applicant_name,
-                    service: case.service,
-                    tz: case.applicant_tz,
-                    lang: case.applicant_lang,
-                    skill,
+                    service: case.service.into(),
+                    tz: case.applicant_tz.into(),
+                    lang: case.applicant_lang.into(),
+                    skill: skill.into(),
                     booked_with,
                     since: now,
                 };

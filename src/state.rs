@@ -71,9 +71,9 @@ pub struct Hub {
     pub desk: DeskHandle,
     /// The time-stamping authority, when one is configured.
     pub timestamps: Option<crate::timestamps::Timestamper>,
-    /// What every signalling connection watches: the keepalive beat, and whether the hub is
-    /// shutting down (no new sessions, connections told to go).
-    pub pulse: tokio::sync::watch::Sender<Pulse>,
+    /// What the signalling connections watch, one of these per group of them: the keepalive
+    /// beat, and whether the hub is shutting down (no new sessions, connections told to go).
+    pub pulses: Box<[tokio::sync::watch::Sender<Pulse>]>,
     /// Open proof-of-possession challenges of officers enrolling a signing key.
     pub enrolments: std::sync::Mutex<crate::certificates::Enrolments>,
     /// The HTTPS configuration `run` serves with, loaded from `tls_cert` and `tls_key`.
@@ -82,8 +82,13 @@ pub struct Hub {
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
-/// The hub-wide signal its signalling connections wait on, one watch for all of them: a
-/// connection's task then holds no timer of its own (`docs/benchmarks.md`, signalling load).
+/// Signalling connections are spread over this many [`Pulse`]s, which beat in turn: each
+/// connection still hears one beat per `keepalive_secs`, and the pings go out in small groups
+/// through the interval instead of all at once.
+pub const PULSE_GROUPS: usize = 32;
+
+/// The hub-wide signal a group of signalling connections waits on: a connection's task then
+/// holds no timer of its own (`docs/benchmarks.md`, signalling load).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pulse {
     /// The hub is shutting down.
@@ -95,12 +100,19 @@ pub struct Pulse {
 impl Hub {
     /// Whether the hub is shutting down.
     pub fn is_draining(&self) -> bool {
-        self.pulse.borrow().draining
+        self.pulses.iter().any(|p| p.borrow().draining)
     }
 
     /// From now on no session starts and every connection is told the hub is going.
     pub fn start_draining(&self) {
-        self.pulse.send_modify(|p| p.draining = true);
+        for pulse in self.pulses.iter() {
+            pulse.send_modify(|p| p.draining = true);
+        }
+    }
+
+    /// The pulse of connection number `conn`.
+    pub fn pulse_of(&self, conn: u64) -> tokio::sync::watch::Receiver<Pulse> {
+        self.pulses[(conn % self.pulses.len() as u64) as usize].subscribe()
     }
 }
 
@@ -307,7 +319,9 @@ pub async fn start(
         trust,
         timestamps,
         enrolments: std::sync::Mutex::new(crate::certificates::Enrolments::default()),
-        pulse: tokio::sync::watch::channel(Pulse::default()).0,
+        pulses: (0..PULSE_GROUPS)
+            .map(|_| tokio::sync::watch::channel(Pulse::default()).0)
+            .collect(),
         tls,
         log,
         metrics: crate::metrics::Metrics::new(),

@@ -101,7 +101,7 @@ where
             ),
             strikes: 0,
         };
-        let mut pulse = hub.pulse.subscribe();
+        let mut pulse = hub.pulse_of(conn.0);
         let mut beat = pulse.borrow_and_update().beat;
         // Beats since the peer last sent anything (a browser answers pings by itself).
         let mut silent: u8 = 0;
@@ -176,15 +176,17 @@ where
     }
 }
 
-/// Beat every `keepalive_secs` for as long as the hub runs: each beat makes every signalling
-/// connection ping its peer and count it silent until it hears from it.
+/// Beat each pulse every `keepalive_secs`, the pulses in turn, for as long as the hub runs: a
+/// beat makes each connection of that pulse ping its peer and count it silent until it hears
+/// from it.
 pub async fn keepalive(hub: AppState) {
-    let every = Duration::from_secs(u64::from(hub.settings.config.keepalive_secs.max(1)));
+    let every = Duration::from_secs(u64::from(hub.settings.config.keepalive_secs.max(1)))
+        / hub.pulses.len().max(1) as u32;
     let mut beats = tokio::time::interval_at(Instant::now() + every, every);
     beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for pulse in hub.pulses.iter().cycle() {
         beats.tick().await;
-        hub.pulse.send_modify(|p| p.beat = p.beat.wrapping_add(1));
+        pulse.send_modify(|p| p.beat = p.beat.wrapping_add(1));
     }
 }
 

@@ -83,8 +83,8 @@ pub struct RunArgs {
     /// Seconds between each client's keepalives.
     #[arg(long, default_value_t = 15)]
     pub keepalive_secs: u64,
-    /// Seconds to hold every client idle before measuring memory (longer than the hub's
-    /// 45-second idle timeout, so the keepalives are what keeps them).
+    /// Seconds to hold every client idle before measuring memory (longer than the hub's idle
+    /// timeout, three keepalive beats of 15 s, so the connections are shown to stay).
     #[arg(long, default_value_t = 60)]
     pub hold_secs: u64,
     /// Timed round trips per phase.

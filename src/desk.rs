@@ -143,7 +143,9 @@ impl Desk {
                 && caps.scope.allows(&w.service)
                 && (caps.skills.is_empty() || caps.skills.iter().any(|k| **k == *w.skill))
         };
-        let speaks = |w: &Waiting| caps.languages.is_empty() || caps.languages.iter().any(|l| **l == *w.lang);
+        let speaks = |w: &Waiting| {
+            caps.languages.is_empty() || caps.languages.iter().any(|l| **l == *w.lang)
+        };
         let mine = |w: &Waiting| {
             matches!((caps.officer, w.booked_with), (Some(me), Some((o, at)))
                 if me == o && at - BOOKING_EARLY <= now)

@@ -73,7 +73,7 @@ pub struct Hub {
     pub timestamps: Option<crate::timestamps::Timestamper>,
     /// What the signalling connections watch, one of these per group of them: the keepalive
     /// beat, and whether the hub is shutting down (no new sessions, connections told to go).
-    pub pulses: Box<[tokio::sync::watch::Sender<Pulse>]>,
+    pub pulses: [tokio::sync::watch::Sender<Pulse>; PULSE_GROUPS],
     /// Open proof-of-possession challenges of officers enrolling a signing key.
     pub enrolments: std::sync::Mutex<crate::certificates::Enrolments>,
     /// The HTTPS configuration `run` serves with, loaded from `tls_cert` and `tls_key`.
@@ -112,7 +112,7 @@ impl Hub {
 
     /// The pulse of connection number `conn`.
     pub fn pulse_of(&self, conn: u64) -> tokio::sync::watch::Receiver<Pulse> {
-        self.pulses[(conn % self.pulses.len() as u64) as usize].subscribe()
+        self.pulses[(conn % PULSE_GROUPS as u64) as usize].subscribe()
     }
 }
 
@@ -319,9 +319,7 @@ pub async fn start(
         trust,
         timestamps,
         enrolments: std::sync::Mutex::new(crate::certificates::Enrolments::default()),
-        pulses: (0..PULSE_GROUPS)
-            .map(|_| tokio::sync::watch::channel(Pulse::default()).0)
-            .collect(),
+        pulses: std::array::from_fn(|_| tokio::sync::watch::channel(Pulse::default()).0),
         tls,
         log,
         metrics: crate::metrics::Metrics::new(),

@@ -181,7 +181,7 @@ where
 /// from it.
 pub async fn keepalive(hub: AppState) {
     let every = Duration::from_secs(u64::from(hub.settings.config.keepalive_secs.max(1)))
-        / hub.pulses.len().max(1) as u32;
+        / crate::state::PULSE_GROUPS as u32;
     let mut beats = tokio::time::interval_at(Instant::now() + every, every);
     beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for pulse in hub.pulses.iter().cycle() {

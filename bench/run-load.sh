@@ -11,8 +11,12 @@
 # Results are appended as JSON lines to $LOAD_WORK/results.jsonl and summarised at the end.
 #
 # Environment: LOAD_WORK (scratch dir, default /tmp/globallink-load; cases are created once
-# and reused), CARGO_TARGET_DIR, LOAD_ARGS (extra `globallink-load run` flags, e.g.
-# "--hold-secs 20"), LOAD_SKIP_PEERJS=1, LOAD_SKIP_HUB=1.
+# and reused), CARGO_TARGET_DIR, LOAD_HUB_BIN and LOAD_BIN (prebuilt hub and load tool: no
+# build), LOAD_LABEL (the hub's label in the results, default its commit), LOAD_ARGS (extra
+# `globallink-load run` flags, e.g. "--hold-secs 20"), LOAD_SKIP_PEERJS=1, LOAD_SKIP_HUB=1,
+# LOAD_CASES_ONLY=1 (make the officer and the cases, then stop).
+# Where the hard open-files limit is too low for the count, bench/vm-load.sh runs this script
+# in a KVM guest whose limits root may raise.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,12 +33,18 @@ read -r -a EXTRA <<<"${LOAD_ARGS:-}"
 mkdir -p "$WORK"
 cd "$ROOT"
 
-echo "== building (release)"
-cargo build --release --bin globallink
-CARGO_TARGET_DIR="$TARGET/bench-load" cargo build --release \
-    --manifest-path bench/load/Cargo.toml
-HUB="$TARGET/release/globallink"
-LOAD="$TARGET/bench-load/release/globallink-load"
+if [ -n "${LOAD_HUB_BIN:-}" ] && [ -n "${LOAD_BIN:-}" ]; then
+    # Prebuilt binaries (bench/vm-load.sh runs this script inside a guest without cargo).
+    HUB=$LOAD_HUB_BIN
+    LOAD=$LOAD_BIN
+else
+    echo "== building (release)"
+    cargo build --release --bin globallink
+    CARGO_TARGET_DIR="$TARGET/bench-load" cargo build --release \
+        --manifest-path bench/load/Cargo.toml
+    HUB="$TARGET/release/globallink"
+    LOAD="$TARGET/bench-load/release/globallink-load"
+fi
 if [ ! -d bench/peerjs/node_modules/peer ]; then
     (cd bench/peerjs && npm ci --no-audit --no-fund)
 fi
@@ -81,7 +91,7 @@ start_peerjs() {
     wait_http "http://127.0.0.1:$PEER_PORT/"
 }
 
-LABEL="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+LABEL=${LOAD_LABEL:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 RESULTS="$WORK/results.jsonl"
 
 if [ -z "${LOAD_SKIP_HUB:-}" ]; then
@@ -96,6 +106,9 @@ if [ -z "${LOAD_SKIP_HUB:-}" ]; then
     LOAD_OFFICER_USER=load LOAD_OFFICER_PASSWORD="$(cat "$WORK/officer")" \
         "$LOAD" cases --server "$HUB_ADDR" --count "$MAX" --out "$WORK/invites.txt"
     stop_server
+fi
+if [ -n "${LOAD_CASES_ONLY:-}" ]; then
+    exit 0
 fi
 
 for n in "${COUNTS[@]}"; do

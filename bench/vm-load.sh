@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Signalling load past the host's open-files limit: runs bench/run-load.sh, unchanged, inside a
-# KVM guest where root may raise RLIMIT_NOFILE. Use it where the host caps descriptors below
+# virtual machine where root may raise RLIMIT_NOFILE. Use it where the host caps descriptors below
 # the client count (a container without CAP_SYS_RESOURCE, say); elsewhere run-load.sh is enough.
 #
 #   bench/vm-load.sh [CLIENTS...]        default: 50000
@@ -79,7 +79,7 @@ rm -rf "${GUEST:?}$LOAD"
 mkdir -p "$(dirname "$GUEST$LOAD")"
 cp -a "$LOAD" "$GUEST$LOAD"
 rm -f "$GUEST$LOAD/results.jsonl" "$GUEST$LOAD/hub.log" "$GUEST$LOAD/peerjs.log"
-LABEL="globallink $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+LABEL=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 {
     echo '#!/bin/bash'
     echo '# PID 1 of the load guest (written by bench/vm-load.sh).'

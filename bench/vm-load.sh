@@ -84,6 +84,7 @@ LABEL=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
     echo '#!/bin/bash'
     echo '# PID 1 of the load guest (written by bench/vm-load.sh).'
     echo 'mountpoint -q /proc || mount -t proc proc /proc'
+    echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
     echo 'ip link set lo up'
     echo 'ulimit -Hn 1048576; ulimit -Sn 1048576'
     echo 'sysctl -qw net.ipv4.ip_local_port_range="10000 64999" net.core.somaxconn=65535'

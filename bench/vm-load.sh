@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Signalling load past the host's open-files limit: runs bench/run-load.sh, unchanged, inside a
-# virtual machine where root may raise RLIMIT_NOFILE. Use it where the host caps descriptors below
-# the client count (a container without CAP_SYS_RESOURCE, say); elsewhere run-load.sh is enough.
+# virtual machine where root may raise RLIMIT_NOFILE. Use it where the host caps descriptors
+# below the client count (a container without CAP_SYS_RESOURCE, say); elsewhere run-load.sh is
+# enough. The guest has no git, so the hub's label (its commit) is taken here.
 #
 #   bench/vm-load.sh [CLIENTS...]        default: 50000
 #
